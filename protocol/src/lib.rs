@@ -1,0 +1,3 @@
+//! Wire types: the only crate that derives serde for what crosses a process boundary.
+
+pub mod agent;
