@@ -1,0 +1,3 @@
+module devspaces.test/cluster/pause
+
+go 1.22
