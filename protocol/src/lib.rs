@@ -1,3 +1,5 @@
 //! Wire types: the only crate that derives serde for what crosses a process boundary.
 
 pub mod agent;
+pub mod editor;
+pub mod framing;

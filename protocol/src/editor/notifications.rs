@@ -1,0 +1,159 @@
+//! Params of the `devspaces/*` notifications the daemon sends to the clients watching a session.
+
+use serde::{Deserialize, Serialize};
+
+use super::requests::ChangeClass;
+
+/// Which output a log line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogStream {
+    /// The app's standard output.
+    Stdout,
+    /// The app's standard error.
+    Stderr,
+    /// Output of an image build or of `buildCommands`.
+    Build,
+    /// What devspaces itself says about the session.
+    System,
+}
+
+/// `devspaces/log` params: one line, without its line ending.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogParams {
+    /// The service folder's name.
+    pub service: String,
+    /// The session ID.
+    pub session: String,
+    /// Which output the line came from.
+    pub stream: LogStream,
+    /// The line, lossily decoded as UTF-8.
+    pub line: String,
+    /// When the line was read (RFC 3339, UTC).
+    pub time: String,
+}
+
+/// `devspaces/trace` params: one HTTP request that passed through a port forward.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceParams {
+    /// The service folder's name.
+    pub service: String,
+    /// The session ID.
+    pub session: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The request target (path and query).
+    pub path: String,
+    /// The response status code.
+    pub status: u16,
+    /// From the request's first byte to the response's last, in milliseconds.
+    pub duration_ms: u64,
+    /// Size of the response body in bytes.
+    pub bytes: u64,
+    /// When the request arrived (RFC 3339, UTC).
+    pub time: String,
+}
+
+/// The state of a port forward.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortState {
+    /// Accepting and forwarding connections.
+    Open,
+    /// The local port is kept; the far side is being reached again (pod restart, redeploy).
+    Reconnecting,
+    /// The forward is gone (the session stopped).
+    Closed,
+}
+
+/// `devspaces/portForward` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PortForwardParams {
+    /// The service folder's name.
+    pub service: String,
+    /// The session ID.
+    pub session: String,
+    /// The port on localhost.
+    pub local_port: u16,
+    /// The service's port in its container.
+    pub remote_port: u16,
+    /// `http://localhost:<localPort>`.
+    pub url: String,
+    /// The forward's new state.
+    pub state: PortState,
+}
+
+/// Where a session is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Phase {
+    /// Sending files to the agent.
+    Syncing,
+    /// Building an image or running `buildCommands`.
+    Building,
+    /// Installing the chart or preparing the local root.
+    Deploying,
+    /// The app's process has been started and is not yet known to serve.
+    Starting,
+    /// The app runs.
+    Running,
+    /// The app is being killed to be built and run again.
+    Restarting,
+    /// The app exited on its own; the next change restarts it.
+    Crashed,
+    /// A build or deploy failed; the next change tries again.
+    Failed,
+    /// The session ended.
+    Stopped,
+}
+
+/// `devspaces/serviceStatus` params.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatusParams {
+    /// The service folder's name.
+    pub service: String,
+    /// The session ID.
+    pub session: String,
+    /// The new phase.
+    pub phase: Phase,
+    /// A human-readable word on the phase, e.g. `pid 4242` or `helm upgrade --install`.
+    pub detail: String,
+    /// For `crashed` and `failed`: the exit code, when a process exited.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exit_code: Option<i32>,
+    /// For `crashed` and `failed`: the last lines of output, oldest first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_lines: Option<Vec<String>>,
+}
+
+/// `devspaces/synced` params: one batch of changes reached the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncedParams {
+    /// The service folder's name.
+    pub service: String,
+    /// The session ID.
+    pub session: String,
+    /// The batch's class (never `ignored`).
+    pub class: ChangeClass,
+    /// Paths relative to the service folder, `/`-separated, written or deleted.
+    pub files: Vec<String>,
+    /// From the first change seen to the agent's acknowledgement, in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// `devspaces/logsDropped` params: this client was too slow and lost `count` log lines.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LogsDroppedParams {
+    /// The service folder's name.
+    pub service: String,
+    /// The session ID.
+    pub session: String,
+    /// Lines dropped since the previous `logsDropped` for this session and client.
+    pub count: u64,
+}
