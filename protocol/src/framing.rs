@@ -49,6 +49,16 @@ pub enum Incoming {
     },
 }
 
+impl Incoming {
+    /// The error response to send back for [`Incoming::Invalid`]; `None` for the other outcomes.
+    pub fn error_reply(&self) -> Option<Value> {
+        match self {
+            Incoming::Invalid { id, code, message } => Some(error_response(id.clone(), *code, message)),
+            Incoming::Message(_) | Incoming::Skipped { .. } => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
     Headers,
@@ -106,6 +116,10 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                     if self.buf.len() >= len {
                         let body: Vec<u8> = self.buf.drain(..len).collect();
                         self.state = State::Headers;
+                        // Do not keep a large body's room for the rest of the connection.
+                        if self.buf.capacity() > 4 * CHUNK && self.buf.len() <= CHUNK {
+                            self.buf.shrink_to(2 * CHUNK);
+                        }
                         return Ok(Some(judge_body(&body)));
                     }
                     self.buf.reserve(len - self.buf.len());

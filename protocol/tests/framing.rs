@@ -384,4 +384,18 @@ fn error_response_carries_null_id_when_unknown() {
         json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700, "message": "invalid json: x"}})
     );
     assert_eq!(error_response(Some(json!(4)), codes::INVALID_REQUEST, "m")["id"], json!(4));
+    let invalid = Incoming::Invalid { id: Some(json!("r1")), code: codes::INVALID_REQUEST, message: "m".into() };
+    assert_eq!(invalid.error_reply(), Some(error_response(Some(json!("r1")), codes::INVALID_REQUEST, "m")));
+    assert_eq!(Incoming::Skipped { bytes: 3, reason: "x" }.error_reply(), None);
+}
+
+#[tokio::test]
+async fn a_large_body_does_not_keep_its_room() {
+    let big = format!(r#"{{"jsonrpc":"2.0","method":"x","params":{{"p":"{}"}}}}"#, "y".repeat(4 * 1024 * 1024));
+    let mut input = frame(&big);
+    input.extend_from_slice(&frame(STATUS));
+    let mut reader = FrameReader::new(Trickle { data: input, pos: 0, step: usize::MAX });
+    let first = reader.read_message().await.expect("read").expect("an outcome");
+    assert!(matches!(first, Incoming::Message(_)));
+    assert!(reader.buffer_capacity() < 1024 * 1024, "kept {} bytes", reader.buffer_capacity());
 }
