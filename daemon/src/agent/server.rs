@@ -1,0 +1,217 @@
+//! The agent's loopback listener: token check, file batches, deletions, restarts, event streaming.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use devspaces_protocol::agent::{FromAgent, Stream, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, LISTENING_BANNER};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{broadcast, mpsc};
+
+use super::supervise::Supervisor;
+use super::wire::{self, Frame};
+
+pub struct AgentOptions {
+    /// The sync root (the image's WORKDIR); also the app's working directory.
+    pub root: PathBuf,
+    /// Where the agent keeps its sync state.
+    pub state_dir: PathBuf,
+    pub listen: SocketAddr,
+    pub token: String,
+    /// Started at once when given (in a pod); on the local backend the daemon sends a restart instead.
+    pub command: Vec<String>,
+    /// Exit when standard input closes: the local backend's daemon holds the other end.
+    pub exit_with_stdin: bool,
+    pub grace: Duration,
+}
+
+struct Agent {
+    opts: AgentOptions,
+    sup: Arc<Supervisor>,
+    shutdown: mpsc::Sender<()>,
+}
+
+pub async fn run(opts: AgentOptions) -> anyhow::Result<()> {
+    if !opts.listen.ip().is_loopback() {
+        anyhow::bail!("refusing to listen on {}: the agent listens on loopback only", opts.listen);
+    }
+    std::fs::create_dir_all(&opts.root)?;
+    std::fs::create_dir_all(&opts.state_dir)?;
+    let listener = TcpListener::bind(opts.listen).await?;
+    let port = listener.local_addr()?.port();
+    let sup = Supervisor::new(opts.command.clone(), opts.root.clone(), opts.grace);
+    let (shutdown_tx, mut shutdown_rx) = mpsc::channel(4);
+    let autostart = !opts.command.is_empty();
+    let exit_with_stdin = opts.exit_with_stdin;
+    let agent = Arc::new(Agent { opts, sup: sup.clone(), shutdown: shutdown_tx.clone() });
+    // The banner goes out only once the socket is bound, so the daemon can connect right away.
+    let mut stdout = tokio::io::stdout();
+    stdout.write_all(format!("{LISTENING_BANNER} {port}\n").as_bytes()).await?;
+    stdout.flush().await?;
+    if autostart {
+        let env = std::collections::BTreeMap::new();
+        if let Err(e) = sup.restart(&[], &[], &[], &env).await {
+            sup.log(Stream::System, e);
+        }
+    }
+    if exit_with_stdin {
+        let tx = shutdown_tx.clone();
+        tokio::spawn(async move {
+            let mut lines = tokio::io::BufReader::new(tokio::io::stdin()).lines();
+            while let Ok(Some(_)) = lines.next_line().await {}
+            let _ = tx.send(()).await;
+        });
+    }
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                if let Ok((stream, _)) = accepted {
+                    let _ = stream.set_nodelay(true);
+                    let agent = agent.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = agent.serve(stream).await {
+                            agent.sup.log(Stream::System, format!("agent connection ended: {e}"));
+                        }
+                    });
+                }
+            }
+            _ = shutdown_rx.recv() => break,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    sup.stop_locked().await;
+    Ok(())
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+impl Agent {
+    fn state_file(&self) -> PathBuf {
+        self.opts.state_dir.join("sync-state.json")
+    }
+
+    fn read_state(&self) -> Option<SyncState> {
+        let text = std::fs::read(self.state_file()).ok()?;
+        serde_json::from_slice(&text).ok()
+    }
+
+    async fn serve(self: &Arc<Self>, stream: TcpStream) -> std::io::Result<()> {
+        let (mut reader, mut writer) = stream.into_split();
+        let hello = tokio::time::timeout(Duration::from_secs(10), wire::read_frame(&mut reader)).await;
+        let logs_since = match hello {
+            Ok(Ok(Some(Frame::Json(body)))) => match wire::decode::<ToAgent>(&body) {
+                Ok(ToAgent::Hello { token, version, logs_since }) if constant_time_eq(token.as_bytes(), self.opts.token.as_bytes()) => {
+                    if version != AGENT_PROTOCOL_VERSION {
+                        return Err(std::io::Error::other(format!("protocol version {version} is not {AGENT_PROTOCOL_VERSION}")));
+                    }
+                    logs_since
+                }
+                _ => return Err(std::io::Error::other("rejected a connection without the session token")),
+            },
+            _ => return Err(std::io::Error::other("rejected a connection that sent no hello")),
+        };
+        // Subscribe before replaying so that nothing falls between the two.
+        let mut events = self.sup.events.subscribe();
+        let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
+        let welcome = FromAgent::Welcome {
+            version: AGENT_PROTOCOL_VERSION,
+            state: self.read_state(),
+            app_pid: self.sup.app_pid(),
+            root: self.opts.root.display().to_string(),
+        };
+        wire::write_all(&mut writer, &wire::encode_json(&welcome)).await?;
+        if let Some(since) = logs_since {
+            for m in self.sup.replay(since) {
+                wire::write_all(&mut writer, &wire::encode_json(&m)).await?;
+            }
+        }
+        for m in self.sup.current() {
+            wire::write_all(&mut writer, &wire::encode_json(&m)).await?;
+        }
+        let writer_task = tokio::spawn(async move {
+            loop {
+                let bytes = tokio::select! {
+                    b = out_rx.recv() => match b { Some(b) => b, None => break },
+                    e = events.recv() => match e {
+                        Ok(m) => wire::encode_json(&m),
+                        Err(broadcast::error::RecvError::Lagged(n)) => {
+                            wire::encode_json(&FromAgent::Log { seq: 0, stream: Stream::System, line: format!("{n} log lines dropped: the client was too slow"), time: crate::clock::now_rfc3339() })
+                        }
+                        Err(broadcast::error::RecvError::Closed) => break,
+                    },
+                };
+                if wire::write_all(&mut writer, &bytes).await.is_err() {
+                    break;
+                }
+            }
+        });
+        let result = self.requests(&mut reader, &out_tx).await;
+        writer_task.abort();
+        result
+    }
+
+    async fn requests(self: &Arc<Self>, reader: &mut tokio::net::tcp::OwnedReadHalf, out: &mpsc::Sender<Vec<u8>>) -> std::io::Result<()> {
+        while let Some(frame) = wire::read_frame(reader).await? {
+            let Frame::Json(body) = frame else { return Err(std::io::Error::other("unexpected binary frame")) };
+            let msg: ToAgent = wire::decode(&body)?;
+            match msg {
+                ToAgent::Hello { .. } => return Err(std::io::Error::other("hello sent twice")),
+                ToAgent::Files { id, .. } => {
+                    let Some(Frame::Binary(tar)) = wire::read_frame(reader).await? else {
+                        return Err(std::io::Error::other("files header without its batch"));
+                    };
+                    let root = self.opts.root.clone();
+                    let r = tokio::task::spawn_blocking(move || super::fs::apply_tar(&root, &tar)).await.unwrap_or_else(|e| Err(e.to_string()));
+                    done(out, id, r).await;
+                }
+                ToAgent::Delete { id, paths } => {
+                    let root = self.opts.root.clone();
+                    let r = tokio::task::spawn_blocking(move || super::fs::delete(&root, &paths)).await.unwrap_or_else(|e| Err(e.to_string()));
+                    done(out, id, r).await;
+                }
+                ToAgent::Commit { id, state } => {
+                    let bytes = serde_json::to_vec(&state).unwrap_or_default();
+                    let r = super::fs::write_atomic(&self.state_file(), &bytes, 0o600).map(|_| 1).map_err(|e| format!("writing sync state: {e}"));
+                    done(out, id, r).await;
+                }
+                ToAgent::Restart { id, kill, build, run, env } => {
+                    let agent = self.clone();
+                    let out = out.clone();
+                    tokio::spawn(async move {
+                        let r = agent.sup.restart(&kill, &build, &run, &env).await.map(|_| 1);
+                        done(&out, id, r).await;
+                    });
+                }
+                ToAgent::Stop { id } => {
+                    let agent = self.clone();
+                    let out = out.clone();
+                    tokio::spawn(async move {
+                        agent.sup.stop_locked().await;
+                        done(&out, id, Ok(1)).await;
+                    });
+                }
+                ToAgent::Shutdown { id } => {
+                    self.sup.stop_locked().await;
+                    done(out, id, Ok(1)).await;
+                    let _ = self.shutdown.send(()).await;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+async fn done(out: &mpsc::Sender<Vec<u8>>, id: u64, r: Result<u32, String>) {
+    let msg = match r {
+        Ok(count) => FromAgent::Done { id, error: None, count },
+        Err(e) => FromAgent::Done { id, error: Some(e), count: 0 },
+    };
+    let _ = out.send(wire::encode_json(&msg)).await;
+}

@@ -1,0 +1,304 @@
+//! Runs the app as the agent's child in its own process group: stop, kill by name, build, start.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use devspaces_protocol::agent::{AppStatus, FromAgent, Stream};
+use nix::sys::signal::{kill, killpg, Signal};
+use nix::unistd::Pid;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+use tokio::sync::{broadcast, watch};
+
+use super::procs;
+use crate::clock;
+
+const RING: usize = 2000;
+const LAST_LINES: usize = 20;
+
+struct Running {
+    pid: i32,
+    stopping: Arc<AtomicBool>,
+    exited: watch::Receiver<bool>,
+}
+
+/// What the agent knows about its app, shared by every connection.
+pub struct Supervisor {
+    pub events: broadcast::Sender<FromAgent>,
+    ring: Mutex<VecDeque<FromAgent>>,
+    seq: AtomicU64,
+    last_lines: Arc<Mutex<VecDeque<String>>>,
+    app: Mutex<Option<Running>>,
+    listening: Mutex<Vec<u16>>,
+    generation: AtomicU64,
+    op: tokio::sync::Mutex<()>,
+    pub default_command: Vec<String>,
+    pub cwd: PathBuf,
+    pub grace: Duration,
+}
+
+impl Supervisor {
+    pub fn new(default_command: Vec<String>, cwd: PathBuf, grace: Duration) -> Arc<Self> {
+        let (events, _) = broadcast::channel(8192);
+        Arc::new(Supervisor {
+            events,
+            ring: Mutex::new(VecDeque::with_capacity(RING)),
+            seq: AtomicU64::new(0),
+            last_lines: Arc::new(Mutex::new(VecDeque::new())),
+            app: Mutex::new(None),
+            listening: Mutex::new(Vec::new()),
+            generation: AtomicU64::new(0),
+            op: tokio::sync::Mutex::new(()),
+            default_command,
+            cwd,
+            grace,
+        })
+    }
+
+    pub fn log(&self, stream: Stream, line: String) {
+        let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
+        let msg = FromAgent::Log { seq, stream, line, time: clock::now_rfc3339() };
+        if let Ok(mut ring) = self.ring.lock() {
+            if ring.len() == RING {
+                ring.pop_front();
+            }
+            ring.push_back(msg.clone());
+        }
+        let _ = self.events.send(msg);
+    }
+
+    fn status(&self, status: AppStatus) {
+        let _ = self.events.send(FromAgent::Status { status });
+    }
+
+    /// Log lines after `since`, for a client that reconnects.
+    pub fn replay(&self, since: u64) -> Vec<FromAgent> {
+        let ring = match self.ring.lock() {
+            Ok(r) => r,
+            Err(_) => return Vec::new(),
+        };
+        ring.iter().filter(|m| matches!(m, FromAgent::Log { seq, .. } if *seq > since)).cloned().collect()
+    }
+
+    pub fn app_pid(&self) -> Option<u32> {
+        self.app.lock().ok().and_then(|a| a.as_ref().map(|r| r.pid as u32))
+    }
+
+    /// Statuses a new connection needs to know the present: the running pid and its ports.
+    pub fn current(&self) -> Vec<FromAgent> {
+        let mut out = Vec::new();
+        if let Some(pid) = self.app_pid() {
+            out.push(FromAgent::Status { status: AppStatus::Started { pid } });
+            let ports = self.listening.lock().map(|l| l.clone()).unwrap_or_default();
+            if !ports.is_empty() {
+                out.push(FromAgent::Status { status: AppStatus::Listening { ports } });
+            }
+        }
+        out
+    }
+
+    /// Stops the app's process group: SIGTERM, the grace period, then SIGKILL.
+    pub async fn stop(&self) {
+        let running = self.app.lock().ok().and_then(|mut a| a.take());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        let Some(mut running) = running else { return };
+        running.stopping.store(true, Ordering::SeqCst);
+        self.status(AppStatus::Stopping);
+        let pgid = Pid::from_raw(running.pid);
+        let _ = killpg(pgid, Signal::SIGTERM);
+        let exited = tokio::time::timeout(self.grace, running.exited.wait_for(|e| *e)).await.is_ok();
+        if !exited {
+            self.log(Stream::System, format!("app did not stop within {:?} of SIGTERM; sending SIGKILL", self.grace));
+            let _ = killpg(pgid, Signal::SIGKILL);
+            let _ = running.exited.wait_for(|e| *e).await;
+        } else {
+            // The leader is gone; children that stayed in the group go too.
+            let _ = killpg(pgid, Signal::SIGKILL);
+        }
+        if let Ok(mut l) = self.listening.lock() {
+            l.clear();
+        }
+        self.status(AppStatus::Stopped);
+    }
+
+    /// Kills processes named in `names` among the agent's own descendants, never anything else.
+    pub async fn kill_named(&self, names: &[String]) {
+        if names.is_empty() {
+            return;
+        }
+        let me = std::process::id() as i32;
+        let victims: Vec<procs::Proc> =
+            procs::descendants(me).into_iter().filter(|p| names.iter().any(|n| procs::name_matches(p, n))).collect();
+        for p in &victims {
+            self.log(Stream::System, format!("killing {} (pid {})", p.exe_name, p.pid));
+            let _ = kill(Pid::from_raw(p.pid), Signal::SIGTERM);
+        }
+        for _ in 0..50 {
+            if victims.iter().all(|p| kill(Pid::from_raw(p.pid), None).is_err()) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        for p in &victims {
+            let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+        }
+    }
+
+    /// The full restart sequence; returns an error text when a build command failed.
+    pub async fn restart(self: &Arc<Self>, kill: &[String], build: &[Vec<String>], run: &[String], env: &BTreeMap<String, String>) -> Result<(), String> {
+        let _op = self.op.lock().await;
+        self.stop().await;
+        self.kill_named(kill).await;
+        for command in build {
+            self.run_build(command, env).await?;
+        }
+        let run = if run.is_empty() { self.default_command.clone() } else { run.to_vec() };
+        self.start(&run, env)
+    }
+
+    pub async fn stop_locked(&self) {
+        let _op = self.op.lock().await;
+        self.stop().await;
+    }
+
+    async fn run_build(self: &Arc<Self>, command: &[String], env: &BTreeMap<String, String>) -> Result<(), String> {
+        let Some((prog, args)) = command.split_first() else { return Ok(()) };
+        self.status(AppStatus::Building { command: command.to_vec() });
+        self.log(Stream::Build, format!("$ {}", command.join(" ")));
+        let mut child = Command::new(prog)
+            .args(args)
+            .current_dir(&self.cwd)
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                let msg = format!("cannot run build command '{}': {e}", command.join(" "));
+                self.status(AppStatus::BuildFailed { command: command.to_vec(), exit_code: None, last_lines: vec![msg.clone()] });
+                msg
+            })?;
+        let tail = Arc::new(Mutex::new(VecDeque::new()));
+        let out = child.stdout.take().map(|s| self.pump(s, Stream::Build, tail.clone()));
+        let err = child.stderr.take().map(|s| self.pump(s, Stream::Build, tail.clone()));
+        let status = child.wait().await.map_err(|e| format!("waiting for build command: {e}"))?;
+        for t in [out, err].into_iter().flatten() {
+            let _ = t.await;
+        }
+        if status.success() {
+            return Ok(());
+        }
+        let last_lines: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+        self.log(Stream::System, format!("build command '{}' failed with exit code {}", command.join(" "), status.code().unwrap_or(-1)));
+        self.status(AppStatus::BuildFailed { command: command.to_vec(), exit_code: status.code(), last_lines: last_lines.clone() });
+        Err(format!("build command '{}' failed with exit code {}:\n{}", command.join(" "), status.code().unwrap_or(-1), last_lines.join("\n")))
+    }
+
+    fn pump<R: AsyncRead + Unpin + Send + 'static>(self: &Arc<Self>, r: R, stream: Stream, tail: Arc<Mutex<VecDeque<String>>>) -> tokio::task::JoinHandle<()> {
+        let sup = self.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(r).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Ok(mut t) = tail.lock() {
+                    if t.len() == LAST_LINES {
+                        t.pop_front();
+                    }
+                    t.push_back(line.clone());
+                }
+                sup.log(stream, line);
+            }
+        })
+    }
+
+    fn start(self: &Arc<Self>, run: &[String], env: &BTreeMap<String, String>) -> Result<(), String> {
+        let Some((prog, args)) = run.split_first() else { return Err("no command to run: set configurations.develop.container.command or a CMD in the Dockerfile".into()) };
+        let mut child = Command::new(prog)
+            .args(args)
+            .current_dir(&self.cwd)
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|e| {
+                let msg = format!("cannot start '{}': {e}", run.join(" "));
+                self.status(AppStatus::Exited { exit_code: None, signal: None, last_lines: vec![msg.clone()] });
+                msg
+            })?;
+        let pid = child.id().unwrap_or(0) as i32;
+        if let Ok(mut t) = self.last_lines.lock() {
+            t.clear();
+        }
+        let out = child.stdout.take().map(|s| self.pump(s, Stream::Stdout, self.last_lines.clone()));
+        let err = child.stderr.take().map(|s| self.pump(s, Stream::Stderr, self.last_lines.clone()));
+        let stopping = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = watch::channel(false);
+        if let Ok(mut a) = self.app.lock() {
+            *a = Some(Running { pid, stopping: stopping.clone(), exited: rx });
+        }
+        let generation = self.generation.fetch_add(1, Ordering::SeqCst) + 1;
+        self.log(Stream::System, format!("started '{}' (pid {pid})", run.join(" ")));
+        self.status(AppStatus::Started { pid: pid as u32 });
+        let sup = self.clone();
+        tokio::spawn(async move {
+            let status = child.wait().await;
+            for t in [out, err].into_iter().flatten() {
+                let _ = tokio::time::timeout(Duration::from_millis(500), t).await;
+            }
+            let _ = tx.send(true);
+            if stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            if let Ok(mut a) = sup.app.lock() {
+                if a.as_ref().is_some_and(|r| r.pid == pid) {
+                    *a = None;
+                }
+            }
+            let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            use std::os::unix::process::ExitStatusExt;
+            let (exit_code, signal) = match status {
+                Ok(s) => (s.code(), s.signal()),
+                Err(_) => (None, None),
+            };
+            let last_lines = sup.last_lines.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+            sup.status(AppStatus::Exited { exit_code, signal, last_lines });
+        });
+        let sup = self.clone();
+        tokio::spawn(async move { sup.watch_ports(pid, generation).await });
+        Ok(())
+    }
+
+    /// Polls the app's listening ports with backoff while it starts, then rarely.
+    async fn watch_ports(&self, pid: i32, generation: u64) {
+        let mut delay = Duration::from_millis(20);
+        let started = tokio::time::Instant::now();
+        loop {
+            tokio::time::sleep(delay).await;
+            if self.generation.load(Ordering::SeqCst) != generation {
+                return;
+            }
+            let mut pids = vec![pid];
+            pids.extend(procs::descendants(pid).into_iter().map(|p| p.pid));
+            let ports = procs::listening_ports(&pids);
+            let changed = self.listening.lock().map(|mut l| {
+                if *l != ports {
+                    *l = ports.clone();
+                    true
+                } else {
+                    false
+                }
+            });
+            if changed.unwrap_or(false) {
+                self.status(AppStatus::Listening { ports });
+            }
+            delay = if started.elapsed() < Duration::from_secs(30) { (delay * 2).min(Duration::from_secs(1)) } else { Duration::from_secs(10) };
+        }
+    }
+}

@@ -1,0 +1,204 @@
+//! Command-line parsing and the subcommands; `anyhow` lives only at this edge.
+
+mod output;
+mod up;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use devspacesd::classify::{IgnoreFiles, Rules};
+use devspacesd::{config, record, to_proto};
+
+#[derive(Parser)]
+#[command(name = "devspacesd", version, about = "The devspaces daemon: Dev Spaces' `azds up`, locally first")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a service (the folder holding azds.yaml) and keep it in sync with your edits.
+    Up {
+        /// The service folder (default: the current folder).
+        path: Option<PathBuf>,
+        /// The space to run in (`name` or `parent/child`).
+        #[arg(long, default_value = "default")]
+        space: String,
+        /// Where to run it.
+        #[arg(long, default_value = "local", value_parser = ["local", "kubernetes"])]
+        backend: String,
+        /// Print one JSON event per line instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Quiet time in milliseconds that closes a batch of file events.
+        #[arg(long, default_value_t = 2)]
+        quiet_ms: u64,
+    },
+    /// Stop a service started with `up`.
+    Down {
+        path: Option<PathBuf>,
+        #[arg(long, default_value = "default")]
+        space: String,
+    },
+    /// List services that are up and their phase.
+    ListUp {
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the URLs of services that are up.
+    ListUris {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the change class of each path and the rule that decided it.
+    Classify {
+        /// The service folder (default: the current folder).
+        #[arg(long)]
+        service: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+        #[arg(required = true)]
+        paths: Vec<String>,
+    },
+    /// The in-container agent (started by devspaces, not by hand).
+    Agent {
+        #[arg(long)]
+        root: PathBuf,
+        #[arg(long, default_value = "/tmp/devspaces-agent")]
+        state: PathBuf,
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        #[arg(long)]
+        exit_with_stdin: bool,
+        /// Milliseconds between SIGTERM and SIGKILL when stopping the app.
+        #[arg(long, default_value_t = 3000)]
+        grace_ms: u64,
+        /// The app's command, started at once (in a pod the original command goes here).
+        #[arg(last = true)]
+        command: Vec<String>,
+    },
+}
+
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(run(cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn service_dir(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+    let p = path.unwrap_or_else(|| PathBuf::from("."));
+    let p = std::fs::canonicalize(&p).map_err(|e| anyhow::anyhow!("cannot open service folder {}: {e}", p.display()))?;
+    Ok(p)
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Cmd::Up { path, space, backend, json, quiet_ms } => {
+            if backend == "kubernetes" {
+                anyhow::bail!("the kubernetes backend is not built yet (issue 5); use --backend local");
+            }
+            up::run(service_dir(path)?, space, json, std::time::Duration::from_millis(quiet_ms)).await
+        }
+        Cmd::Down { path, space } => down(service_dir(path)?, &space).await,
+        Cmd::ListUp { json } => {
+            for r in record::live(&record::state_dir()) {
+                if json {
+                    println!("{}", serde_json::json!({"service": r.service, "session": r.session, "space": r.space, "backend": r.backend, "phase": r.phase, "detail": r.detail, "path": r.service_dir}));
+                } else {
+                    println!("{:<20} {:<12} {:<10} {:<10} {}", r.service, r.space, r.backend, r.phase, r.detail);
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::ListUris { json } => {
+            for r in record::live(&record::state_dir()) {
+                for f in &r.forwards {
+                    if json {
+                        println!("{}", serde_json::json!({"service": r.service, "session": r.session, "url": f.url, "remotePort": f.remote_port}));
+                    } else {
+                        println!("{:<20} {}  (remote port {})", r.service, f.url, f.remote_port);
+                    }
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Cmd::Classify { service, json, paths } => classify(service_dir(service)?, json, &paths),
+        Cmd::Agent { root, state, listen, exit_with_stdin, grace_ms, command } => {
+            let token = std::env::var(devspaces_protocol::agent::TOKEN_ENV)
+                .map_err(|_| anyhow::anyhow!("the agent needs its session token in {}", devspaces_protocol::agent::TOKEN_ENV))?;
+            devspacesd::agent::run(devspacesd::agent::AgentOptions {
+                root,
+                state_dir: state,
+                listen,
+                token,
+                command,
+                exit_with_stdin,
+                grace: std::time::Duration::from_millis(grace_ms),
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn classify(dir: PathBuf, json: bool, paths: &[String]) -> anyhow::Result<ExitCode> {
+    let config = config::load(&dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in &config.warnings {
+        eprintln!("{w}");
+    }
+    let rules = Rules::new(&config, &IgnoreFiles::read(&config)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let cwd = std::env::current_dir().unwrap_or_default();
+    for p in paths {
+        // Paths may be given relative to the current folder or absolute; output is relative to the service.
+        let abs = if PathBuf::from(p).is_absolute() { PathBuf::from(p) } else { cwd.join(p) };
+        let abs = std::fs::canonicalize(&abs).unwrap_or(abs);
+        let rel = match abs.strip_prefix(&config.service_dir) {
+            Ok(r) => r.to_string_lossy().replace('\\', "/"),
+            Err(_) => p.trim_start_matches("./").to_string(),
+        };
+        let d = rules.classify(&rel);
+        if json {
+            let wire = devspaces_protocol::editor::Classification { path: rel, class: to_proto::class(d.class), rule: d.rule };
+            println!("{}", serde_json::to_string(&wire)?);
+        } else if std::io::stdout().is_terminal() {
+            println!("{rel}\t\x1b[1m{}\x1b[0m\t{}", d.class, d.rule);
+        } else {
+            println!("{rel}\t{}\t{}", d.class, d.rule);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn down(dir: PathBuf, space: &str) -> anyhow::Result<ExitCode> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let home = record::service_home(&record::state_dir(), space, &name);
+    let Some(r) = record::read(&home).filter(|r| r.phase != "stopped" && record::pid_is(r.owner_pid, &["devspacesd"])) else {
+        eprintln!("service '{name}' is not up in space '{space}'");
+        return Ok(ExitCode::FAILURE);
+    };
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(r.owner_pid as i32), nix::sys::signal::Signal::SIGTERM)?;
+    for _ in 0..600 {
+        if !record::pid_is(r.owner_pid, &["devspacesd"]) {
+            println!("service '{name}' stopped");
+            return Ok(ExitCode::SUCCESS);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    anyhow::bail!("service '{name}' (pid {}) did not stop within 30 s", r.owner_pid)
+}

@@ -1,0 +1,191 @@
+//! Reads what the local backend honours from a Dockerfile's last stage: WORKDIR, ENV, EXPOSE, CMD.
+
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Image {
+    /// Absolute container path; `/` when the Dockerfile sets none.
+    pub workdir: String,
+    pub env: BTreeMap<String, String>,
+    pub expose: Vec<u16>,
+    pub entrypoint: Vec<String>,
+    pub cmd: Vec<String>,
+}
+
+impl Image {
+    /// ENTRYPOINT followed by CMD, as a container runtime starts them.
+    pub fn command(&self) -> Vec<String> {
+        let mut c = self.entrypoint.clone();
+        c.extend(self.cmd.iter().cloned());
+        c
+    }
+}
+
+fn logical_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for raw in text.lines() {
+        let line = raw.trim_end();
+        if cur.is_empty() && (line.trim_start().starts_with('#') || line.trim().is_empty()) {
+            continue;
+        }
+        if let Some(stripped) = line.strip_suffix('\\') {
+            cur.push_str(stripped);
+            cur.push(' ');
+        } else {
+            cur.push_str(line);
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.trim().is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+fn substitute(s: &str, vars: &BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(body) = after.strip_prefix('{') {
+            if let Some(end) = body.find('}') {
+                let inner = &body[..end];
+                let (name, default) = match inner.split_once(":-") {
+                    Some((n, d)) => (n, d),
+                    None => (inner, ""),
+                };
+                out.push_str(vars.get(name).filter(|v| !v.is_empty()).map(String::as_str).unwrap_or(default));
+                rest = &body[end + 1..];
+                continue;
+            }
+        }
+        let name_len = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        if name_len == 0 {
+            out.push('$');
+            rest = after;
+        } else {
+            out.push_str(vars.get(&after[..name_len]).map(String::as_str).unwrap_or(""));
+            rest = &after[name_len..];
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Exec form `["a", "b"]` or shell form, which runs under `/bin/sh -c` as Docker does.
+fn command_form(arg: &str) -> Vec<String> {
+    let t = arg.trim();
+    if t.starts_with('[') {
+        if let Ok(v) = serde_json::from_str::<Vec<String>>(t) {
+            return v;
+        }
+    }
+    vec!["/bin/sh".into(), "-c".into(), t.to_string()]
+}
+
+fn split_pairs(arg: &str) -> Vec<(String, String)> {
+    // `ENV A=1 B="two words"` or the legacy `ENV A 1`.
+    if !arg.contains('=') || arg.split_whitespace().next().is_some_and(|w| !w.contains('=')) {
+        let mut it = arg.trim().splitn(2, char::is_whitespace);
+        let k = it.next().unwrap_or_default().to_string();
+        let v = it.next().unwrap_or_default().trim().to_string();
+        return vec![(k, v)];
+    }
+    let mut out = Vec::new();
+    let mut chars = arg.trim().chars().peekable();
+    while chars.peek().is_some() {
+        let mut key = String::new();
+        for c in chars.by_ref() {
+            if c == '=' {
+                break;
+            }
+            key.push(c);
+        }
+        let mut val = String::new();
+        let mut quote = None;
+        while let Some(&c) = chars.peek() {
+            chars.next();
+            match (quote, c) {
+                (None, '"' | '\'') => quote = Some(c),
+                (Some(q), c) if c == q => quote = None,
+                (None, c) if c.is_whitespace() => break,
+                (_, c) => val.push(c),
+            }
+        }
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        out.push((key.trim().to_string(), val));
+    }
+    out
+}
+
+/// Parses the last stage; `build_args` fill `ARG`s as `docker build --build-arg` would.
+pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Image {
+    let mut img = Image { workdir: "/".into(), ..Image::default() };
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    for line in logical_lines(text) {
+        let line = line.trim();
+        let (instr, arg) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
+        let arg = arg.trim();
+        match instr.to_ascii_uppercase().as_str() {
+            "FROM" => {
+                img = Image { workdir: "/".into(), ..Image::default() };
+                vars.retain(|k, _| build_args.contains_key(k));
+            }
+            "ARG" => {
+                let (k, default) = arg.split_once('=').map(|(k, d)| (k.trim(), d.trim().trim_matches('"'))).unwrap_or((arg, ""));
+                let v = build_args.get(k).cloned().unwrap_or_else(|| substitute(default, &vars));
+                vars.insert(k.to_string(), v);
+            }
+            "ENV" => {
+                for (k, v) in split_pairs(arg) {
+                    let v = substitute(&v, &vars);
+                    vars.insert(k.clone(), v.clone());
+                    img.env.insert(k, v);
+                }
+            }
+            "WORKDIR" => {
+                let w = substitute(arg, &vars);
+                img.workdir = if w.starts_with('/') { w } else { format!("{}/{}", img.workdir.trim_end_matches('/'), w) };
+            }
+            "EXPOSE" => {
+                for p in arg.split_whitespace() {
+                    let p = substitute(p, &vars);
+                    if let Ok(n) = p.split('/').next().unwrap_or_default().parse() {
+                        img.expose.push(n);
+                    }
+                }
+            }
+            "CMD" => img.cmd = command_form(arg),
+            "ENTRYPOINT" => {
+                img.entrypoint = command_form(arg);
+                img.cmd.clear();
+            }
+            _ => {}
+        }
+    }
+    img
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn last_stage_is_read() {
+        let text = "# comment\nFROM golang AS build\nWORKDIR /src\nEXPOSE 1\n\nFROM python:3.12-slim\nARG APP_ENV=development\nENV APP_ENV=${APP_ENV} \\\n    PORT=8080\nENV LEGACY some value\nWORKDIR /app\nWORKDIR sub\nEXPOSE 8080/tcp 9090\nCMD [\"python3\", \"app.py\"]\n";
+        let args = BTreeMap::from([("APP_ENV".to_string(), "test".to_string())]);
+        let img = parse(text, &args);
+        assert_eq!(img.workdir, "/app/sub");
+        assert_eq!(img.expose, vec![8080, 9090]);
+        assert_eq!(img.env.get("APP_ENV").map(String::as_str), Some("test"));
+        assert_eq!(img.env.get("PORT").map(String::as_str), Some("8080"));
+        assert_eq!(img.env.get("LEGACY").map(String::as_str), Some("some value"));
+        assert_eq!(img.command(), vec!["python3", "app.py"]);
+        let shell = parse("FROM x\nENTRYPOINT node server.js\n", &BTreeMap::new());
+        assert_eq!(shell.command(), vec!["/bin/sh", "-c", "node server.js"]);
+    }
+}

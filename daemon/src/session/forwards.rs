@@ -1,0 +1,110 @@
+//! The session's port forwards: stable local ports whose targets follow restarts and redeploys.
+
+use tokio::sync::{broadcast, mpsc};
+
+use crate::events::{Event, EventKind, PortState};
+use crate::proxy::{self, Forward, Trace};
+use crate::record::ForwardRecord;
+
+struct Fwd {
+    forward: Forward,
+    remote: u16,
+}
+
+pub struct Forwards {
+    events: broadcast::Sender<Event>,
+    service: String,
+    session: String,
+    list: Vec<Fwd>,
+    traces: Option<mpsc::UnboundedSender<Trace>>,
+}
+
+impl Forwards {
+    pub fn new(events: broadcast::Sender<Event>, service: String, session: String) -> Self {
+        Forwards { events, service, session, list: Vec::new(), traces: None }
+    }
+
+    pub fn set_trace_sink(&mut self, tx: mpsc::UnboundedSender<Trace>) {
+        self.traces = Some(tx);
+    }
+
+    fn announce(&self, f: &Fwd, state: PortState) {
+        let local_port = f.forward.local_port;
+        let _ = self.events.send(Event {
+            service: self.service.clone(),
+            session: self.session.clone(),
+            kind: EventKind::PortForward { local_port, remote_port: f.remote, url: format!("http://localhost:{local_port}"), state },
+        });
+    }
+
+    async fn open(&mut self, preferred: Option<u16>, remote: u16) {
+        let Some(traces) = self.traces.clone() else { return };
+        let started = match proxy::bind(preferred).await {
+            Ok(l) => Forward::start(l, remote, traces),
+            Err(e) => Err(e),
+        };
+        match started {
+            Ok(forward) => {
+                let f = Fwd { forward, remote };
+                self.announce(&f, PortState::Open);
+                self.list.push(f);
+            }
+            Err(e) => {
+                let _ = self.events.send(Event {
+                    service: self.service.clone(),
+                    session: self.session.clone(),
+                    kind: EventKind::Error { message: format!("cannot open a local port for remote port {remote}: {e}") },
+                });
+            }
+        }
+    }
+
+    /// The first forward, to the port the app was asked to use; kept across redeploys.
+    pub async fn ensure_primary(&mut self, preferred: Option<u16>, app_port: u16) {
+        if self.list.is_empty() {
+            self.open(preferred, app_port).await;
+            return;
+        }
+        let f = &mut self.list[0];
+        if f.remote != app_port {
+            f.remote = app_port;
+            f.forward.retarget(app_port);
+            let f = &self.list[0];
+            self.announce(f, PortState::Open);
+        }
+    }
+
+    /// Follows the ports the app really listens on: an app that ignores `PORT` gets its own ports forwarded.
+    pub async fn reconcile(&mut self, ports: &[u16], app_port: u16) {
+        if ports.is_empty() {
+            return;
+        }
+        let mut extra: Vec<u16> = ports.iter().copied().filter(|p| *p != app_port && !self.list.iter().any(|f| f.remote == *p)).collect();
+        if !ports.contains(&app_port) {
+            if let Some(first) = self.list.first_mut().filter(|f| f.remote == app_port) {
+                if let Some(p) = (!extra.is_empty()).then(|| extra.remove(0)) {
+                    first.remote = p;
+                    first.forward.retarget(p);
+                    let f = &self.list[0];
+                    self.announce(f, PortState::Open);
+                }
+            }
+        }
+        for p in extra {
+            self.open(Some(p), p).await;
+        }
+    }
+
+    pub fn records(&self) -> Vec<ForwardRecord> {
+        self.list
+            .iter()
+            .map(|f| ForwardRecord { local_port: f.forward.local_port, remote_port: f.remote, url: format!("http://localhost:{}", f.forward.local_port) })
+            .collect()
+    }
+
+    pub fn close_all(&mut self) {
+        for f in std::mem::take(&mut self.list) {
+            self.announce(&f, PortState::Closed);
+        }
+    }
+}

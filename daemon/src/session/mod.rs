@@ -1,0 +1,440 @@
+//! One `up` of one service: deploy, sync, start, then watch, classify and apply each batch.
+
+mod forwards;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use devspaces_protocol::agent::{AppStatus, FromAgent, Stream};
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+use crate::agent::client::{AgentClient, AgentEvent};
+use crate::backend::{Backend, Deployed};
+use crate::classify::{self, Class, IgnoreFiles, Rules};
+use crate::config::{self, Config};
+use crate::events::{Event, EventKind, LogStream, Phase};
+use crate::record::{self, SessionRecord};
+use crate::sync::Syncer;
+use crate::watch::{self, Batch};
+use forwards::Forwards;
+
+pub struct SessionOptions {
+    pub service_dir: PathBuf,
+    pub space: String,
+    /// Quiet time that closes a batch of file events.
+    pub quiet: Duration,
+}
+
+enum Command {
+    Stop(oneshot::Sender<()>),
+    Restart(oneshot::Sender<()>),
+}
+
+/// A running session; dropping it does not stop it, `stop()` does.
+pub struct SessionHandle {
+    pub id: String,
+    pub service: String,
+    pub events: broadcast::Sender<Event>,
+    commands: mpsc::Sender<Command>,
+    pub done: tokio::task::JoinHandle<()>,
+}
+
+impl SessionHandle {
+    pub async fn stop(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Stop(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    pub async fn restart(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Restart(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
+/// Why a session could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("{0}")]
+    Config(#[from] config::ConfigError),
+    #[error("{0}")]
+    Rules(#[from] classify::RulesError),
+    #[error("service '{service}' is already up in process {pid} (stop it with: devspacesd down {dir})")]
+    AlreadyUp { service: String, pid: u32, dir: String },
+}
+
+fn session_id() -> String {
+    let mut b = [0u8; 4];
+    let _ = getrandom::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+struct Runner<B: Backend> {
+    id: String,
+    opts: SessionOptions,
+    backend: B,
+    config: Config,
+    rules: Arc<Rules>,
+    syncer: Syncer,
+    events: broadcast::Sender<Event>,
+    home: PathBuf,
+    forwards: Forwards,
+    agent: Option<AgentClient>,
+    agent_pid: Option<u32>,
+    command: Vec<String>,
+    env: BTreeMap<String, String>,
+    app_port: u16,
+    phase: Phase,
+    detail: String,
+    /// The last batch failed to build or crashed: the next change restarts.
+    app_down: bool,
+}
+
+/// Loads the configuration and starts the session's task; events flow on the handle's channel.
+pub async fn start<B: Backend + 'static>(opts: SessionOptions, backend: B, home: PathBuf) -> Result<SessionHandle, StartError> {
+    let config = config::load(&opts.service_dir)?;
+    if let Some(r) = record::read(&home) {
+        if r.phase != "stopped" && r.owner_pid != std::process::id() && record::pid_is(r.owner_pid, &["devspacesd"]) {
+            return Err(StartError::AlreadyUp { service: r.service, pid: r.owner_pid, dir: r.service_dir });
+        }
+    }
+    let rules = Arc::new(Rules::new(&config, &IgnoreFiles::read(&config))?);
+    let (events, _) = broadcast::channel(16384);
+    let (cmd_tx, cmd_rx) = mpsc::channel(16);
+    let id = session_id();
+    let target = format!("{}/{}", backend.name(), opts.space);
+    let syncer = Syncer::open(&config.service_dir, &target);
+    let service = config.name.clone();
+    let runner = Runner {
+        id: id.clone(),
+        forwards: Forwards::new(events.clone(), service.clone(), id.clone()),
+        opts,
+        backend,
+        config,
+        rules,
+        syncer,
+        events: events.clone(),
+        home,
+        agent: None,
+        agent_pid: None,
+        command: Vec::new(),
+        env: BTreeMap::new(),
+        app_port: 0,
+        phase: Phase::Syncing,
+        detail: String::new(),
+        app_down: false,
+    };
+    let done = tokio::spawn(runner.run(cmd_rx));
+    Ok(SessionHandle { id, service, events, commands: cmd_tx, done })
+}
+
+impl<B: Backend> Runner<B> {
+    fn emit(&self, kind: EventKind) {
+        let _ = self.events.send(Event { service: self.config.name.clone(), session: self.id.clone(), kind });
+    }
+
+    fn log(&self, stream: LogStream, line: impl Into<String>) {
+        self.emit(EventKind::Log { stream, line: line.into(), time: crate::clock::now_rfc3339() });
+    }
+
+    fn status(&mut self, phase: Phase, detail: impl Into<String>, exit: Option<(Option<i32>, Vec<String>)>) {
+        self.phase = phase;
+        self.detail = detail.into();
+        let (exit_code, last_lines) = match exit {
+            Some((c, l)) => (c, Some(l)),
+            None => (None, None),
+        };
+        self.emit(EventKind::Status { phase, detail: self.detail.clone(), exit_code, last_lines });
+        self.save_record();
+    }
+
+    fn error(&mut self, message: String) {
+        self.emit(EventKind::Error { message });
+    }
+
+    fn save_record(&self) {
+        let r = SessionRecord {
+            session: self.id.clone(),
+            service: self.config.name.clone(),
+            service_dir: self.config.service_dir.display().to_string(),
+            space: self.opts.space.clone(),
+            backend: self.backend.name().to_string(),
+            owner_pid: std::process::id(),
+            agent_pid: self.agent_pid,
+            phase: self.phase.as_str().to_string(),
+            detail: self.detail.clone(),
+            forwards: self.forwards.records(),
+        };
+        let _ = record::write(&self.home, &r);
+    }
+
+    async fn run(mut self, mut commands: mpsc::Receiver<Command>) {
+        let (batch_tx, mut batches) = mpsc::channel::<Batch>(64);
+        let mut watcher = self.start_watcher(batch_tx.clone());
+        let (trace_tx, mut traces) = mpsc::unbounded_channel();
+        self.forwards.set_trace_sink(trace_tx);
+        let mut agent_events = self.deploy(false).await;
+        loop {
+            tokio::select! {
+                Some(batch) = batches.recv() => {
+                    if let Some(rx) = self.apply(batch, &mut watcher, &batch_tx).await {
+                        agent_events = Some(rx);
+                    }
+                }
+                ev = recv_agent(&mut agent_events) => match ev {
+                    Some(AgentEvent::Message(m)) => self.on_agent(m).await,
+                    other => {
+                        let reason = match other {
+                            Some(AgentEvent::Disconnected(r)) => r,
+                            _ => "connection closed".to_string(),
+                        };
+                        agent_events = None;
+                        self.agent = None;
+                        if self.phase != Phase::Stopped {
+                            self.status(Phase::Failed, format!("the agent stopped: {reason}; the next change redeploys"), None);
+                        }
+                    }
+                },
+                Some(trace) = traces.recv() => self.emit(EventKind::Trace(trace)),
+                cmd = commands.recv() => match cmd {
+                    Some(Command::Restart(done)) => {
+                        self.restart_app("restart requested").await;
+                        let _ = done.send(());
+                    }
+                    Some(Command::Stop(done)) => {
+                        self.shutdown().await;
+                        let _ = done.send(());
+                        return;
+                    }
+                    None => {
+                        self.shutdown().await;
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    async fn shutdown(&mut self) {
+        if let Some(agent) = self.agent.take() {
+            let _ = agent.shutdown().await;
+        }
+        self.backend.teardown().await;
+        self.agent_pid = None;
+        self.forwards.close_all();
+        self.status(Phase::Stopped, "session ended", None);
+    }
+
+    fn start_watcher(&mut self, batch_tx: mpsc::Sender<Batch>) -> Option<watch::WatchHandle> {
+        match watch::start(&self.config.service_dir, self.rules.clone()) {
+            Ok((handle, hints)) => {
+                if let Some(w) = &handle.warning {
+                    self.log(LogStream::System, w.clone());
+                    self.error(w.clone());
+                }
+                tokio::spawn(watch::coalesce(hints, self.opts.quiet, Duration::from_secs(5), batch_tx));
+                Some(handle)
+            }
+            Err(e) => {
+                self.error(format!("cannot watch {}: {e}; changes will not be synced", self.config.service_dir.display()));
+                None
+            }
+        }
+    }
+
+    /// Deploys (fresh for a redeploy), syncs and starts the app; returns the agent's event stream.
+    async fn deploy(&mut self, fresh: bool) -> Option<mpsc::UnboundedReceiver<AgentEvent>> {
+        self.status(Phase::Deploying, if fresh { "redeploying: fresh container root" } else { "starting the agent" }, None);
+        let deployed = match self.backend.deploy(&self.config, fresh).await {
+            Ok(d) => d,
+            Err(e) => {
+                let msg = e.to_string();
+                self.log(LogStream::System, msg.clone());
+                self.error(msg.clone());
+                self.status(Phase::Failed, msg, None);
+                return None;
+            }
+        };
+        let Deployed { agent, events, agent_pid, command, env, app_port, preferred_local_port } = deployed;
+        self.agent_pid = agent_pid;
+        self.command = command;
+        self.env = env;
+        self.app_port = app_port;
+        let incremental = !fresh && self.syncer.matches(agent.welcome.state.as_ref());
+        self.status(Phase::Syncing, if incremental { "incremental sync" } else { "full sync" }, None);
+        let title = format!("{}: sync", self.config.name);
+        self.emit(EventKind::Progress { title: title.clone(), message: "synchronizing files".into(), percentage: Some(0), done: false });
+        let started = Instant::now();
+        let report = self.syncer.sync_all(&agent, &self.rules, !incremental).await;
+        match report {
+            Ok(r) => {
+                let ms = started.elapsed().as_secs_f64() * 1000.0;
+                self.log(
+                    LogStream::System,
+                    format!(
+                        "Synchronizing files...{} {} sent, {} deleted, {} in {:.0} ms",
+                        if r.full { "full:" } else { "incremental:" },
+                        r.sent.len(),
+                        r.deleted.len(),
+                        human_bytes(r.bytes),
+                        ms
+                    ),
+                );
+                self.emit(EventKind::Progress { title, message: format!("{} files", r.sent.len()), percentage: Some(100), done: true });
+                self.emit(EventKind::Synced { class: Class::Redeploy, files: r.files(), duration_ms: ms });
+            }
+            Err(e) => {
+                self.emit(EventKind::Progress { title, message: "failed".into(), percentage: None, done: true });
+                self.status(Phase::Failed, format!("sync failed: {e}"), None);
+                return Some(events);
+            }
+        }
+        self.agent = Some(agent);
+        self.forwards.ensure_primary(preferred_local_port, app_port).await;
+        self.save_record();
+        self.restart_app("starting").await;
+        Some(events)
+    }
+
+    async fn restart_app(&mut self, why: &str) {
+        if self.agent.is_none() {
+            return;
+        }
+        let c = &self.config.develop.container;
+        let (kill, build, run, env) = (c.processes_to_kill.clone(), c.build_commands.clone(), self.command.clone(), self.env.clone());
+        let phase = if why == "starting" { Phase::Starting } else { Phase::Restarting };
+        self.status(phase, why.to_string(), None);
+        let Some(agent) = &self.agent else { return };
+        if let Err(e) = agent.restart(kill, build, run, env).await {
+            // The agent already reported the failure as a status event with its output.
+            self.log(LogStream::System, e.to_string());
+            self.app_down = true;
+        }
+    }
+
+    async fn on_agent(&mut self, m: FromAgent) {
+        match m {
+            FromAgent::Log { stream, line, time, .. } => {
+                let stream = match stream {
+                    Stream::Stdout => LogStream::Stdout,
+                    Stream::Stderr => LogStream::Stderr,
+                    Stream::Build => LogStream::Build,
+                    Stream::System => LogStream::System,
+                };
+                self.emit(EventKind::Log { stream, line, time });
+            }
+            FromAgent::Status { status } => match status {
+                AppStatus::Building { command } => self.status(Phase::Building, format!("running {}", command.join(" ")), None),
+                AppStatus::BuildFailed { command, exit_code, last_lines } => {
+                    self.app_down = true;
+                    let msg = format!("build command '{}' failed with exit code {}; the app stays stopped until the next change", command.join(" "), exit_code.unwrap_or(-1));
+                    self.error(msg.clone());
+                    self.status(Phase::Failed, msg, Some((exit_code, last_lines)));
+                }
+                AppStatus::Started { pid } => {
+                    self.app_down = false;
+                    self.status(Phase::Running, format!("pid {pid}"), None);
+                }
+                AppStatus::Exited { exit_code, signal, last_lines } => {
+                    self.app_down = true;
+                    let how = match (exit_code, signal) {
+                        (Some(c), _) => format!("exit code {c}"),
+                        (None, Some(s)) => format!("signal {s}"),
+                        _ => "an unknown status".to_string(),
+                    };
+                    let msg = format!("the app exited with {how}; the next change restarts it");
+                    self.error(msg.clone());
+                    self.status(Phase::Crashed, msg, Some((exit_code, last_lines)));
+                }
+                AppStatus::Listening { ports } => {
+                    self.forwards.reconcile(&ports, self.app_port).await;
+                    self.save_record();
+                }
+                AppStatus::Stopping | AppStatus::Stopped => {}
+            },
+            FromAgent::Welcome { .. } | FromAgent::Done { .. } => {}
+        }
+    }
+
+    /// Applies one batch of changes; returns a new agent event stream after a redeploy.
+    async fn apply(&mut self, batch: Batch, watcher: &mut Option<watch::WatchHandle>, batch_tx: &mpsc::Sender<Batch>) -> Option<mpsc::UnboundedReceiver<AgentEvent>> {
+        let started = Instant::now();
+        let mut paths: Vec<String> = batch.paths.into_iter().collect();
+        if batch.rescan {
+            // A rescan compares the whole tree with the synclog.
+            paths.extend(crate::sync::scan(&self.config.service_dir, &self.rules));
+            paths.sort();
+            paths.dedup();
+        }
+        let plan = classify::plan(&self.rules, &paths);
+        let Some(class) = plan.class else { return None };
+        if class == Class::Redeploy || self.agent.is_none() {
+            let reason = plan.reason.map(|(p, r)| format!("{p} ({r})")).unwrap_or_default();
+            self.log(LogStream::System, format!("redeploying: {reason}"));
+            match config::load(&self.opts.service_dir) {
+                Ok(c) => match Rules::new(&c, &IgnoreFiles::read(&c)) {
+                    Ok(r) => {
+                        self.config = c;
+                        self.rules = Arc::new(r);
+                        drop(watcher.take());
+                        *watcher = self.start_watcher(batch_tx.clone());
+                    }
+                    Err(e) => return self.config_failed(e.to_string()),
+                },
+                Err(e) => return self.config_failed(e.to_string()),
+            }
+            if let Some(agent) = self.agent.take() {
+                let _ = agent.shutdown().await;
+            }
+            return self.deploy(true).await;
+        }
+        let Some(agent) = &self.agent else { return None };
+        let report = match self.syncer.sync_paths(agent, &plan.sync).await {
+            Ok(r) => r,
+            Err(e) => {
+                self.error(format!("sync failed: {e}"));
+                return None;
+            }
+        };
+        let changed = !report.sent.is_empty() || !report.deleted.is_empty();
+        if !changed && !(self.app_down && batch_has_sync(&plan)) {
+            return None;
+        }
+        if class == Class::ProcessRestart || self.app_down {
+            self.restart_app(&format!("{} changed", plan.reason.map(|(p, _)| p).unwrap_or_default())).await;
+        }
+        self.emit(EventKind::Synced { class, files: report.files(), duration_ms: started.elapsed().as_secs_f64() * 1000.0 });
+        None
+    }
+
+    fn config_failed(&mut self, msg: String) -> Option<mpsc::UnboundedReceiver<AgentEvent>> {
+        self.log(LogStream::System, msg.clone());
+        self.error(msg.clone());
+        self.status(Phase::Failed, format!("configuration error; fix it and save again:\n{msg}"), None);
+        None
+    }
+}
+
+fn batch_has_sync(plan: &classify::Plan) -> bool {
+    !plan.sync.is_empty()
+}
+
+async fn recv_agent(rx: &mut Option<mpsc::UnboundedReceiver<AgentEvent>>) -> Option<AgentEvent> {
+    match rx {
+        Some(r) => r.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
+pub fn human_bytes(n: u64) -> String {
+    match n {
+        n if n >= 1 << 20 => format!("{:.1} MB", n as f64 / (1 << 20) as f64),
+        n if n >= 1 << 10 => format!("{:.1} kB", n as f64 / 1024.0),
+        n => format!("{n} B"),
+    }
+}

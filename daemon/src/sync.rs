@@ -1,0 +1,212 @@
+//! Sync: scan the workspace, diff against the synclog, send tar batches, delete known paths, commit.
+
+use std::collections::BTreeMap;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use devspaces_protocol::agent::SyncState;
+
+use crate::agent::client::{AgentClient, AgentError};
+use crate::classify::{Class, Rules};
+use crate::synclog::{self, Entry, Synclog, Target};
+
+/// Batches are split so no frame comes near the agent's limit.
+const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+
+/// A file as it is on disk now.
+#[derive(Debug, Clone)]
+pub struct LocalFile {
+    pub entry: Entry,
+    pub data: Vec<u8>,
+}
+
+/// Reads and hashes one file; `None` when it is gone or not a regular file.
+pub fn read_local(abs: &Path) -> Option<LocalFile> {
+    let meta = std::fs::symlink_metadata(abs).ok()?;
+    if !meta.is_file() {
+        return None;
+    }
+    let data = std::fs::read(abs).ok()?;
+    let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
+    let timestamp = time::OffsetDateTime::from_unix_timestamp_nanos(mtime_ns)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default();
+    Some(LocalFile {
+        entry: Entry { timestamp, mtime_ns, size: data.len() as u64, blake3: blake3::hash(&data).to_hex().to_string(), mode: meta.permissions().mode() & 0o7777 },
+        data,
+    })
+}
+
+/// Every file of the service that is not ignored, relative, `/`-separated; ignored folders are not entered.
+pub fn scan(service_dir: &Path, rules: &Rules) -> Vec<String> {
+    let mut out = Vec::new();
+    let root = service_dir.to_path_buf();
+    let walker = ignore::WalkBuilder::new(service_dir)
+        .standard_filters(false)
+        .follow_links(false)
+        .filter_entry({
+            let rules = rules.clone();
+            let root = root.clone();
+            move |e| {
+                if e.file_type().is_some_and(|t| t.is_dir()) && e.depth() > 0 {
+                    let rel = rel_of(&root, e.path());
+                    return !rules.skips_folder(&rel);
+                }
+                true
+            }
+        })
+        .build();
+    for e in walker.flatten() {
+        if !e.file_type().is_some_and(|t| t.is_file()) {
+            continue;
+        }
+        let rel = rel_of(&root, e.path());
+        if rules.classify(&rel).class != Class::Ignored {
+            out.push(rel);
+        }
+    }
+    out.sort();
+    out
+}
+
+pub fn rel_of(root: &Path, abs: &Path) -> String {
+    abs.strip_prefix(root).unwrap_or(abs).to_string_lossy().replace('\\', "/")
+}
+
+/// What one sync did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Report {
+    pub sent: Vec<String>,
+    pub deleted: Vec<String>,
+    pub bytes: u64,
+    pub full: bool,
+}
+
+impl Report {
+    pub fn files(&self) -> Vec<String> {
+        let mut f = self.sent.clone();
+        f.extend(self.deleted.iter().cloned());
+        f
+    }
+}
+
+/// The synclog of one service and the section of the current target.
+pub struct Syncer {
+    service_dir: PathBuf,
+    path: PathBuf,
+    key: String,
+    log: Synclog,
+}
+
+fn new_sync_id() -> String {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+impl Syncer {
+    pub fn open(service_dir: &Path, target_key: &str) -> Self {
+        let path = synclog::path_for(service_dir);
+        let log = synclog::load(&path).unwrap_or_else(|| Synclog {
+            version: 1,
+            service: std::fs::canonicalize(service_dir).unwrap_or_else(|_| service_dir.to_path_buf()).display().to_string(),
+            targets: BTreeMap::new(),
+        });
+        Syncer { service_dir: service_dir.to_path_buf(), path, key: target_key.to_string(), log }
+    }
+
+    pub fn synclog_path(&self) -> &Path {
+        &self.path
+    }
+
+    fn target(&self) -> Option<&Target> {
+        self.log.targets.get(&self.key)
+    }
+
+    /// Whether the agent's state matches this synclog, so an incremental sync is enough.
+    pub fn matches(&self, agent: Option<&SyncState>) -> bool {
+        match (self.target(), agent) {
+            (Some(t), Some(a)) => t.sync_id == a.sync_id && t.last_sync == a.last_sync,
+            _ => false,
+        }
+    }
+
+    /// Syncs the whole workspace: everything when `full`, else only what differs from the synclog.
+    pub async fn sync_all(&mut self, agent: &AgentClient, rules: &Rules, full: bool) -> Result<Report, AgentError> {
+        let files = scan(&self.service_dir, rules);
+        let mut paths = files.clone();
+        if let Some(t) = self.target() {
+            paths.extend(t.files.keys().filter(|k| files.binary_search(k).is_err()).cloned());
+        }
+        if full {
+            self.log.targets.remove(&self.key);
+        }
+        let mut report = self.sync_paths(agent, &paths).await?;
+        report.full = full;
+        Ok(report)
+    }
+
+    /// Sends the listed paths that changed (by hash, size or mode), deletes known ones that are gone.
+    pub async fn sync_paths(&mut self, agent: &AgentClient, paths: &[String]) -> Result<Report, AgentError> {
+        let known = self.target().map(|t| t.files.clone()).unwrap_or_default();
+        let mut report = Report::default();
+        let mut batch = tar::Builder::new(Vec::new());
+        let mut batch_count = 0u32;
+        let mut new_entries = Vec::new();
+        for rel in paths {
+            match read_local(&self.service_dir.join(rel)) {
+                Some(local) => {
+                    if known.get(rel).is_some_and(|e| e.blake3 == local.entry.blake3 && e.mode == local.entry.mode) {
+                        continue;
+                    }
+                    let mut h = tar::Header::new_gnu();
+                    h.set_size(local.data.len() as u64);
+                    h.set_mode(local.entry.mode);
+                    h.set_entry_type(tar::EntryType::Regular);
+                    h.set_cksum();
+                    batch.append_data(&mut h, rel, local.data.as_slice()).map_err(AgentError::Io)?;
+                    batch_count += 1;
+                    report.bytes += local.data.len() as u64;
+                    report.sent.push(rel.clone());
+                    new_entries.push((rel.clone(), local.entry));
+                    if batch.get_ref().len() > MAX_BATCH_BYTES {
+                        let full = std::mem::replace(&mut batch, tar::Builder::new(Vec::new()));
+                        agent.send_files(batch_count, full.into_inner().map_err(AgentError::Io)?).await?;
+                        batch_count = 0;
+                    }
+                }
+                None if known.contains_key(rel) => report.deleted.push(rel.clone()),
+                None => {}
+            }
+        }
+        if batch_count > 0 {
+            agent.send_files(batch_count, batch.into_inner().map_err(AgentError::Io)?).await?;
+        }
+        if !report.deleted.is_empty() {
+            agent.delete(report.deleted.clone()).await?;
+        }
+        let changed = !report.sent.is_empty() || !report.deleted.is_empty() || self.target().is_none();
+        if changed {
+            let now = crate::clock::now_rfc3339();
+            let fresh = self.target().is_none();
+            let t = self.log.targets.entry(self.key.clone()).or_default();
+            if fresh || t.sync_id.is_empty() {
+                t.sync_id = new_sync_id();
+            }
+            // RFC 3339 with nanoseconds keeps two syncs within one second distinct.
+            t.last_sync = now;
+            for (rel, e) in new_entries {
+                t.files.insert(rel, e);
+            }
+            for rel in &report.deleted {
+                t.files.remove(rel);
+            }
+            let state = SyncState { sync_id: t.sync_id.clone(), last_sync: t.last_sync.clone() };
+            agent.commit(state).await?;
+            // Only after the agent acknowledged: a crash before this line causes a re-send, never a loss.
+            let _ = synclog::save(&self.path, &self.log);
+        }
+        Ok(report)
+    }
+}
