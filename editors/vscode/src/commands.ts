@@ -1,0 +1,190 @@
+// The Dev Spaces commands: each turns what the user picked into one daemon request and feeds the answer to the model.
+
+import * as path from "node:path";
+import * as vscode from "vscode";
+import { CommandIds, ConfigSection, Settings } from "./contributions";
+import { readSettings, type DaemonConnection } from "./connection";
+import type { SessionsModel, ServiceState } from "./model/sessions";
+import { formatTrace } from "./model/traceList";
+import type { TreeNode } from "./model/tree";
+import {
+  Methods,
+  type ClassifyResult,
+  type DownResult,
+  type ListUrisResult,
+  type RestartResult,
+  type UpParams,
+  type UpResult,
+} from "./protocol";
+import { findServiceRoot } from "./service";
+import type { ServiceOutputs } from "./ui/output";
+
+export interface CommandDeps {
+  connection: DaemonConnection;
+  model: SessionsModel;
+  outputs: ServiceOutputs;
+  log: vscode.LogOutputChannel;
+}
+
+/** What a command was invoked on: a tree node, an explorer/editor resource, a URL, or nothing (the palette). */
+type Target = TreeNode | vscode.Uri | string | undefined;
+
+function isNode(t: unknown): t is TreeNode {
+  return typeof t === "object" && t !== null && "context" in t && "session" in t;
+}
+
+function describeError(e: unknown): string {
+  if (e instanceof Error) {
+    const data = (e as { data?: { hint?: string } }).data;
+    return data?.hint ? `${e.message} (${data.hint})` : e.message;
+  }
+  return String(e);
+}
+
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  const { connection, model, outputs } = deps;
+
+  const run =
+    (name: string, fn: (target: Target) => Promise<void>) =>
+    async (target: Target): Promise<void> => {
+      try {
+        await fn(target);
+      } catch (e) {
+        const message = `${name}: ${describeError(e)}`;
+        deps.log.appendLine(message);
+        void vscode.window.showErrorMessage(message);
+      }
+    };
+
+  /** The service folder for Up and Classify: the resource's, else the active editor's, else one the user picks. */
+  async function serviceFolder(target: Target): Promise<string | undefined> {
+    const uri = target instanceof vscode.Uri ? target : vscode.window.activeTextEditor?.document.uri;
+    if (uri?.scheme === "file") {
+      const root = findServiceRoot(uri.fsPath);
+      if (root) return root;
+    }
+    const files = await vscode.workspace.findFiles("**/azds.yaml", "**/node_modules/**");
+    const folders = files.map((f) => path.dirname(f.fsPath)).sort();
+    if (folders.length <= 1) {
+      if (folders[0] === undefined) throw new Error("no azds.yaml in this workspace; open a folder that holds one");
+      return folders[0];
+    }
+    const picked = await vscode.window.showQuickPick(
+      folders.map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(f), folder: f })),
+      { placeHolder: "Which service?" },
+    );
+    return picked?.folder;
+  }
+
+  /** The running session a command is about: the node's, the resource's service, the only one, or one the user picks. */
+  async function session(target: Target): Promise<ServiceState | undefined> {
+    if (isNode(target)) return model.get(target.session);
+    if (target instanceof vscode.Uri) {
+      const root = findServiceRoot(target.fsPath);
+      const found = root ? model.byPath(root) : undefined;
+      if (!found) throw new Error(`no session runs for '${root ?? target.fsPath}'; run Dev Spaces: Up first`);
+      return found;
+    }
+    const all = model.list();
+    if (all.length <= 1) {
+      if (all[0] === undefined) throw new Error("no service is up; run Dev Spaces: Up first");
+      return all[0];
+    }
+    const picked = await vscode.window.showQuickPick(
+      all.map((s) => ({ label: s.service, description: `${s.phase ?? ""} · ${s.space ?? ""}`, state: s })),
+      { placeHolder: "Which service?" },
+    );
+    return picked?.state;
+  }
+
+  async function openUrl(url: string): Promise<void> {
+    await vscode.env.openExternal(vscode.Uri.parse(url));
+  }
+
+  const handlers: Record<string, (target: Target) => Promise<void>> = {
+    [CommandIds.up]: async (target) => {
+      const folder = await serviceFolder(target);
+      if (!folder) return;
+      const settings = readSettings();
+      const params: UpParams = { path: folder, backend: settings.backend, attach: true };
+      if (settings.space) params.space = settings.space;
+      const result = await connection.request<UpResult>(Methods.up, params);
+      model.applySession(result);
+      outputs.show(result.service);
+    },
+    [CommandIds.down]: async (target) => {
+      const s = await session(target);
+      if (!s) return;
+      const result = await connection.request<DownResult>(Methods.down, { session: s.session });
+      model.removeSession(result.session);
+      outputs.channel(result.service).appendLine(`[devspaces] down: ${result.outcome}`);
+    },
+    [CommandIds.restart]: async (target) => {
+      const s = await session(target);
+      if (!s) return;
+      const result = await connection.request<RestartResult>(Methods.restart, { session: s.session, kind: "process" });
+      outputs.channel(result.service).appendLine(`[devspaces] restart (${result.kind}): ${result.phase}`);
+    },
+    [CommandIds.selectSpace]: async () => {
+      const current = readSettings().space;
+      const known = new Set<string>(model.list().map((s) => s.space ?? "").filter((s) => s !== ""));
+      if (current) known.add(current);
+      const enter = "$(edit) Enter a space name…";
+      const items = [...known].sort().map((label) => ({ label, description: label === current ? "selected" : "" }));
+      const picked = await vscode.window.showQuickPick([...items, { label: enter, description: "" }], {
+        placeHolder: "Space for Dev Spaces: Up (parent/child for a child space)",
+      });
+      if (!picked) return;
+      const space =
+        picked.label === enter
+          ? await vscode.window.showInputBox({ prompt: "Space name", value: current, placeHolder: "dev or dev/ana" })
+          : picked.label;
+      if (space === undefined) return;
+      await vscode.workspace.getConfiguration(ConfigSection).update(Settings.space, space, vscode.ConfigurationTarget.Workspace);
+    },
+    [CommandIds.showLogs]: async (target) => {
+      const s = await session(target);
+      if (s) outputs.show(s.service);
+    },
+    [CommandIds.showTraces]: async (target) => {
+      const s = await session(target);
+      if (!s) return;
+      const base = [...s.portForwards.values()].find((pf) => pf.state !== "closed")?.url;
+      const picked = await vscode.window.showQuickPick(
+        s.traces.all().map((t) => ({ label: formatTrace(t), description: t.time, path: t.path })),
+        { placeHolder: s.traces.size === 0 ? `${s.service}: no requests yet` : `${s.service}: recent requests (newest first)` },
+      );
+      if (picked && base) await openUrl(base.replace(/\/+$/, "") + picked.path);
+    },
+    [CommandIds.openInBrowser]: async (target) => {
+      if (typeof target === "string") return openUrl(target);
+      if (isNode(target) && target.url) return openUrl(target.url);
+      const s = isNode(target) || target instanceof vscode.Uri ? await session(target) : undefined;
+      const result = await connection.request<ListUrisResult>(Methods.listUris, s ? { session: s.session } : {});
+      const uris = result.uris.filter((u) => u.state !== "closed");
+      if (uris.length <= 1) {
+        if (uris[0] === undefined) throw new Error("no service has a port forward; run Dev Spaces: Up first");
+        return openUrl(uris[0].url);
+      }
+      const picked = await vscode.window.showQuickPick(
+        uris.map((u) => ({ label: u.url, description: `${u.service} · ${u.kind}` })),
+        { placeHolder: "Open which URL?" },
+      );
+      if (picked) await openUrl(picked.label);
+    },
+    [CommandIds.classifyFile]: async (target) => {
+      const uri = target instanceof vscode.Uri ? target : vscode.window.activeTextEditor?.document.uri;
+      if (uri?.scheme !== "file") throw new Error("open a file of a service first");
+      const root = findServiceRoot(uri.fsPath);
+      if (!root) throw new Error(`'${uri.fsPath}' is not inside a folder with an azds.yaml`);
+      const rel = path.relative(root, uri.fsPath).split(path.sep).join("/");
+      const result = await connection.request<ClassifyResult>(Methods.classify, { path: root, paths: [rel] });
+      const lines = result.results.map((r) => `${r.path}: ${r.class} (rule ${r.rule})`);
+      void vscode.window.showInformationMessage(`${result.service}: ${lines.join("; ")}`);
+    },
+  };
+
+  return Object.entries(handlers).map(([id, fn]) =>
+    vscode.commands.registerCommand(id, run(id.replace(/^devspaces\./, ""), fn)),
+  );
+}

@@ -1,0 +1,36 @@
+// The IDs of every command, view and setting the extension registers, checked against package.json by a test; no vscode import.
+
+export const CommandIds = {
+  up: "devspaces.up",
+  down: "devspaces.down",
+  restart: "devspaces.restart",
+  selectSpace: "devspaces.selectSpace",
+  showLogs: "devspaces.showLogs",
+  showTraces: "devspaces.showTraces",
+  openInBrowser: "devspaces.openInBrowser",
+  classifyFile: "devspaces.classifyFile",
+} as const;
+
+export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];
+
+export const ViewContainerId = "devspaces";
+export const ServicesViewId = "devspaces.services";
+
+export const ConfigSection = "devspaces";
+
+/** Setting names under `devspaces.` with their defaults. */
+export const Settings = {
+  daemonPath: "daemonPath",
+  backend: "backend",
+  space: "space",
+  traceHistorySize: "traceHistorySize",
+  logLevel: "logLevel",
+} as const;
+
+export const SettingDefaults = {
+  daemonPath: "",
+  backend: "local",
+  space: "",
+  traceHistorySize: 50,
+  logLevel: "info",
+} as const;

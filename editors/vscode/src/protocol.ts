@@ -1,0 +1,187 @@
+// The devspaces editor protocol (docs/protocol.md) as TypeScript types and method names; no vscode import.
+
+export const PROTOCOL_VERSION = 1;
+
+export const Methods = {
+  up: "devspaces/up",
+  down: "devspaces/down",
+  restart: "devspaces/restart",
+  status: "devspaces/status",
+  listUris: "devspaces/listUris",
+  classify: "devspaces/classify",
+  watch: "devspaces/watch",
+  unwatch: "devspaces/unwatch",
+  log: "devspaces/log",
+  logsDropped: "devspaces/logsDropped",
+  trace: "devspaces/trace",
+  portForward: "devspaces/portForward",
+  serviceStatus: "devspaces/serviceStatus",
+  synced: "devspaces/synced",
+} as const;
+
+export type Backend = "local" | "kubernetes";
+export type Phase =
+  | "syncing"
+  | "building"
+  | "deploying"
+  | "starting"
+  | "running"
+  | "restarting"
+  | "crashed"
+  | "failed"
+  | "stopped";
+export type LogStream = "stdout" | "stderr" | "build" | "system";
+export type PortState = "open" | "reconnecting" | "closed";
+export type ChangeClass = "static-sync" | "process-restart" | "redeploy";
+export type ClassifyClass = ChangeClass | "ignored";
+
+interface SessionScoped {
+  service: string;
+  session: string;
+}
+
+export interface LogParams extends SessionScoped {
+  stream: LogStream;
+  line: string;
+  time: string;
+}
+
+export interface LogsDroppedParams extends SessionScoped {
+  count: number;
+}
+
+export interface TraceParams extends SessionScoped {
+  method: string;
+  path: string;
+  status: number;
+  durationMs: number;
+  bytes: number;
+  time: string;
+}
+
+export interface PortForwardInfo {
+  localPort: number;
+  remotePort: number;
+  url: string;
+  state: PortState;
+}
+
+export type PortForwardParams = SessionScoped & PortForwardInfo;
+
+export interface ServiceStatusParams extends SessionScoped {
+  phase: Phase;
+  detail: string;
+  exitCode?: number;
+  lastLines?: string[];
+}
+
+export interface SyncedParams extends SessionScoped {
+  class: ChangeClass;
+  files: string[];
+  durationMs: number;
+}
+
+export interface SessionInfo {
+  session: string;
+  service: string;
+  path: string;
+  space: string;
+  backend: Backend;
+  phase: Phase;
+  detail: string;
+  tag: string;
+  portForwards: PortForwardInfo[];
+  watchers: number;
+  startedAt: string;
+}
+
+export interface SessionTarget {
+  session?: string;
+  path?: string;
+  space?: string;
+  backend?: Backend;
+}
+
+export interface UpParams {
+  path: string;
+  space?: string;
+  backend?: Backend;
+  attach?: boolean;
+}
+
+export type UpResult = SessionInfo & { attached: boolean };
+
+export type DownParams = SessionTarget & { keepIfWatched?: boolean };
+
+export interface DownResult {
+  outcome: "stopped" | "detached";
+  service: string;
+  session: string;
+}
+
+export type RestartParams = SessionTarget & { kind?: "process" | "redeploy" };
+
+export interface RestartResult {
+  kind: "process" | "redeploy";
+  phase: Phase;
+  service: string;
+  session: string;
+}
+
+export interface StatusResult {
+  daemon: {
+    clients: number;
+    pid: number;
+    protocolVersion: number;
+    startedAt: string;
+    version: string;
+  };
+  sessions: SessionInfo[];
+}
+
+export interface UriInfo {
+  kind: "localhost" | "public";
+  remotePort: number;
+  service: string;
+  session: string;
+  state: PortState;
+  url: string;
+}
+
+export interface ListUrisResult {
+  uris: UriInfo[];
+}
+
+export interface ClassifyParams {
+  path: string;
+  paths: string[];
+}
+
+export interface ClassifyResult {
+  batch: ClassifyClass;
+  service: string;
+  results: { path: string; class: ClassifyClass; rule: string }[];
+}
+
+export type WatchParams = SessionTarget & { replayLines?: number };
+
+export interface WatchResult {
+  sessions: SessionInfo[];
+}
+
+export interface InitializeExperimental {
+  devspaces?: {
+    protocolVersion: number;
+    version: string;
+    backends: Backend[];
+    requests: string[];
+    notifications: string[];
+    maxMessageBytes: number;
+  };
+}
+
+/** One notification as the daemon sends it (also the shape of `devspacesd up --json` lines). */
+export interface DevspacesEvent {
+  method: string;
+  params: unknown;
+}
