@@ -50,6 +50,9 @@ function M.resolve_daemon()
   if exe ~= '' then
     return exe
   end
+  if vim.uv.fs_stat(p) then
+    return nil, string.format("devspacesd at '%s' is not executable (chmod +x it, or fix daemon_path / $DEVSPACESD)", p)
+  end
   return nil, string.format("devspacesd not found at '%s' (set daemon_path in setup() or $DEVSPACESD)", p)
 end
 

@@ -1,0 +1,167 @@
+-- Tests of the LSP wiring (vim.lsp.start, handlers, requests, commands) against tests/fake-devspacesd, a golden-fed test double.
+local H = dofile(vim.fs.dirname(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p')) .. '/harness.lua')
+local ds = require('devspaces')
+
+local fake = vim.fs.joinpath(H.plugin_dir, 'tests', 'fake-devspacesd')
+local tmp = vim.fn.tempname()
+local svc = vim.fs.joinpath(tmp, 'webfrontend')
+vim.fn.mkdir(vim.fs.joinpath(svc, 'static'), 'p')
+vim.fn.writefile(vim.fn.readfile(vim.fs.joinpath(H.repo, 'examples', 'python-web', 'azds.yaml')), vim.fs.joinpath(svc, 'azds.yaml'))
+vim.fn.writefile({ '<p>hi</p>' }, vim.fs.joinpath(svc, 'static', 'index.html'))
+svc = vim.uv.fs_realpath(svc)
+local log = vim.fs.joinpath(tmp, 'received.jsonl')
+vim.env.FAKE_LOG = log
+
+local function received(method)
+  local out = {}
+  for _, line in ipairs(vim.fn.filereadable(log) == 1 and vim.fn.readfile(log) or {}) do
+    local m = vim.json.decode(line)
+    if m.method == method then
+      out[#out + 1] = m
+    end
+  end
+  return out
+end
+
+ds.setup({ daemon_path = fake, backend = 'local', space = 'dev/ana', trace_history = 10 })
+local notes, restore = H.capture_notify()
+
+H.test(':DevSpacesUp starts devspacesd --stdio on the azds.yaml folder and sends devspaces/up', function()
+  vim.cmd.edit(vim.fs.joinpath(svc, 'static', 'index.html'))
+  vim.cmd('DevSpacesUp')
+  H.wait(5000, function()
+    return ds.statusline() == 'webfrontend: running'
+  end, 'the up result')
+  local c = vim.lsp.get_clients({ name = 'devspaces' })[1]
+  H.ok(c, 'a devspaces client')
+  H.eq(svc, c.root_dir, 'root_dir')
+  H.eq({ fake, '--stdio' }, c.config.cmd, 'cmd')
+  H.eq({ attach = true, backend = 'local', path = svc, space = 'dev/ana' }, received('devspaces/up')[1].params, 'up params')
+  H.eq(true, received('initialize')[1].params.capabilities.window.workDoneProgress, 'workDoneProgress declared')
+  H.eq(0, #vim.lsp.get_clients({ bufnr = 0 }), 'the html buffer is not attached')
+end)
+
+H.test('the notifications after up reach the state: logs, trace, forward, synced, progress', function()
+  local st = ds.state()
+  H.wait(5000, function()
+    return #st.traces == 1 and #st:log_lines('webfrontend') == 2
+  end, 'the golden events')
+  local s = st:session_list()[1]
+  H.eq(1, s.synced_count, 'synced')
+  H.eq('http://localhost:3000', s.ports[3000].url, 'forward')
+  H.eq(true, st.progress['devspaces/7f3a9c2e/sync/1'].done, 'progress ended')
+  H.ok(vim.iter(notes):any(function(n)
+    return n.level == vim.log.levels.ERROR and n.msg:find('build failed', 1, true)
+  end), 'showMessage error notified')
+end)
+
+H.test(':DevSpacesLogs opens the service logs buffer filled with what arrived', function()
+  vim.cmd('DevSpacesLogs')
+  H.eq('devspaces://logs/webfrontend', vim.api.nvim_buf_get_name(0), 'current buffer')
+  H.eq({ '10:15:30 stdout GET /api/greeting 200', '-- 1832 lines dropped --' }, vim.api.nvim_buf_get_lines(0, 0, -1, false), 'lines')
+  vim.cmd('close')
+end)
+
+H.test(':DevSpacesTraces lists the trace', function()
+  vim.cmd('DevSpacesTraces')
+  H.eq({ '10:15:30 webfrontend GET /api/greeting?name=ana 200 4ms' }, vim.api.nvim_buf_get_lines(0, 0, -1, false), 'traces')
+  vim.cmd('close')
+end)
+
+H.test(':DevSpacesPorts offers listUris and opens the choice with vim.ui.open', function()
+  local offered, opened
+  local sel, open = vim.ui.select, vim.ui.open
+  vim.ui.select = function(items, opts, on_choice)
+    offered = vim.tbl_map(opts.format_item, items)
+    on_choice(items[2])
+  end
+  vim.ui.open = function(url)
+    opened = url
+  end
+  vim.cmd('DevSpacesPorts')
+  H.wait(5000, function()
+    return opened ~= nil
+  end, 'vim.ui.open')
+  vim.ui.select, vim.ui.open = sel, open
+  H.eq(2, #offered, 'offered uris')
+  H.eq('http://ana.s.dev.webfrontend.1a2b3c4d.eus.azds.io', opened, 'opened url')
+end)
+
+H.test(':DevSpacesClassify asks devspaces/classify for the current file and shows the class', function()
+  local before = #notes
+  vim.cmd('DevSpacesClassify')
+  H.wait(5000, function()
+    return #notes > before
+  end, 'the classify result')
+  H.eq({ path = svc, paths = { vim.fs.joinpath(svc, 'static', 'index.html') } }, received('devspaces/classify')[1].params, 'classify params')
+  H.eq('static/index.html: static-sync (3: sync static/**, static)', notes[#notes].msg, 'shown')
+end)
+
+H.test(':DevSpacesRestart redeploy sends the kind', function()
+  vim.cmd('DevSpacesRestart redeploy')
+  H.wait(5000, function()
+    return #received('devspaces/restart') == 1
+  end, 'restart request')
+  H.eq('redeploy', received('devspaces/restart')[1].params.kind, 'kind')
+  H.wait(5000, function()
+    return ds.statusline() == 'webfrontend: restarting'
+  end, 'restarting phase')
+end)
+
+H.test('opening azds.yaml attaches it to the client for diagnostics', function()
+  vim.cmd.edit(vim.fs.joinpath(svc, 'azds.yaml'))
+  H.wait(5000, function()
+    return #received('textDocument/didOpen') == 1
+  end, 'didOpen of azds.yaml')
+  H.eq(vim.uri_from_fname(vim.fs.joinpath(svc, 'azds.yaml')), received('textDocument/didOpen')[1].params.textDocument.uri, 'uri')
+end)
+
+H.test(':DevSpacesDown stops the session', function()
+  local down
+  vim.api.nvim_create_autocmd('User', { pattern = 'DevSpacesDown', once = true, callback = function(ev) down = ev.data end })
+  vim.cmd('DevSpacesDown')
+  H.wait(5000, function()
+    return down ~= nil
+  end, 'the down result')
+  H.eq('stopped', down.outcome, 'outcome')
+  H.eq({ backend = 'local', path = svc, space = 'dev/ana' }, received('devspaces/down')[1].params, 'down params')
+  H.eq('webfrontend: stopped', ds.statusline(), 'statusline')
+end)
+
+H.test('outside a service, :DevSpacesUp says there is no azds.yaml', function()
+  vim.cmd.edit(vim.fs.joinpath(tmp, 'loose.txt'))
+  local before = #notes
+  vim.cmd('DevSpacesUp')
+  H.ok(#notes > before and notes[#notes].msg:find('no azds.yaml', 1, true), vim.inspect(notes[#notes]))
+end)
+
+H.test('a daemon speaking another protocol version is refused with a clear message', function()
+  for _, c in ipairs(vim.lsp.get_clients({ name = 'devspaces' })) do
+    c:stop(true)
+  end
+  H.wait(5000, function()
+    return #vim.lsp.get_clients({ name = 'devspaces' }) == 0
+  end, 'clients stopped')
+  vim.env.FAKE_PROTOCOL_VERSION = '2'
+  local err
+  ds.up(svc, function(e)
+    err = e
+  end)
+  H.wait(5000, function()
+    return err ~= nil
+  end, 'the refusal')
+  vim.env.FAKE_PROTOCOL_VERSION = nil
+  H.ok(tostring(err):find('protocol version 2', 1, true), tostring(err))
+end)
+
+H.test('a missing daemon is reported, not thrown', function()
+  ds.setup({ daemon_path = vim.fs.joinpath(tmp, 'no-such-devspacesd') })
+  local err
+  ds.up(svc, function(e)
+    err = e
+  end)
+  H.ok(tostring(err):find('devspacesd not found', 1, true), tostring(err))
+end)
+
+restore()
+H.done()
