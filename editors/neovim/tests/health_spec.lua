@@ -7,14 +7,14 @@ vim.fn.mkdir(tmp, 'p')
 vim.env.DEVSPACES_STATE_DIR = tmp
 
 local function checkhealth()
-  vim.cmd('checkhealth devspaces')
+  vim.cmd('silent checkhealth devspaces')
   local lines = vim.api.nvim_buf_get_lines(0, 0, -1, false)
   vim.cmd('bwipeout!')
   return table.concat(lines, '\n')
 end
 
--- The daemon to call present: $DEVSPACESD_HEALTH (the e2e runner sets the real one), else the test double.
-local present = vim.env.DEVSPACESD_HEALTH or vim.fs.joinpath(H.plugin_dir, 'tests', 'fake-devspacesd')
+-- A present daemon: the test double (its --version answers at once); e2e_spec.lua checks the real one.
+local present = vim.fs.joinpath(H.plugin_dir, 'tests', 'fake-devspacesd')
 
 H.test('with a daemon present: OK with its --version output', function()
   ds.setup({ daemon_path = present })

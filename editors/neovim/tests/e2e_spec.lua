@@ -1,0 +1,183 @@
+-- End to end: drives the real devspacesd --stdio on a temp copy of examples/python-web (up, logs, save, trace, down).
+local H = dofile(vim.fs.dirname(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p')) .. '/harness.lua')
+local ds = require('devspaces')
+
+local daemon = vim.env.DEVSPACESD or vim.fs.joinpath(H.repo, 'target', 'debug', 'devspacesd')
+local tmp = assert(vim.uv.fs_mkdtemp(vim.fs.joinpath(vim.uv.os_tmpdir(), 'devspaces-nvim-e2e-XXXXXX')))
+local svc = vim.fs.joinpath(tmp, 'python-web')
+local BOOT_MS = tonumber(vim.env.DEVSPACES_E2E_TIMEOUT_MS) or 60000
+local STEP_MS = 20000
+
+vim.fn.system({ 'cp', '-R', vim.fs.joinpath(H.repo, 'examples', 'python-web'), svc })
+svc = vim.uv.fs_realpath(svc)
+-- isolate the daemon: its own state dir (socket, spaces) and temp dir (synclogs)
+vim.env.DEVSPACES_STATE_DIR = vim.fs.joinpath(tmp, 'state')
+vim.env.TMPDIR = tmp
+
+local notes, restore = H.capture_notify()
+local mark = 0 -- errors before this index were reported by an earlier case
+
+-- What the LSP client logged of the daemon's stderr, for failure messages.
+local function daemon_stderr()
+  local out = {}
+  for _, l in ipairs(vim.fn.filereadable(vim.lsp.get_log_path()) == 1 and vim.fn.readfile(vim.lsp.get_log_path()) or {}) do
+    if l:find('stderr', 1, true) and l:find(daemon, 1, true) then
+      out[#out + 1] = l
+    end
+  end
+  return table.concat(vim.list_slice(out, math.max(1, #out - 4)), '\n')
+end
+
+local function errors()
+  local out = {}
+  for i = mark + 1, #notes do
+    local n = notes[i]
+    if n.level == vim.log.levels.ERROR then
+      out[#out + 1] = n.msg
+    end
+  end
+  return out
+end
+
+-- Wait for cond, failing at once with the plugin's error notifications when there are any.
+local function wait(ms, cond, what)
+  local ok = vim.wait(ms, function()
+    return cond() or #errors() > 0
+  end, 50)
+  if #errors() > 0 then
+    local msg = string.format('while waiting for %s: %s', what, table.concat(errors(), ' | '))
+    mark = #notes
+    local stderr = daemon_stderr()
+    error(stderr ~= '' and (msg .. '\ndaemon stderr (from ' .. vim.lsp.get_log_path() .. '):\n' .. stderr) or msg, 2)
+  end
+  if not ok then
+    error(string.format('timed out after %d ms waiting for %s (statusline: %q)', ms, what, ds.statusline()), 2)
+  end
+end
+
+local function session()
+  return ds.state():session_list()[1]
+end
+
+-- The session, or a clear failure when :DevSpacesUp did not get one.
+local function need_session()
+  return H.ok(session(), 'no session: :DevSpacesUp did not succeed (see the case above)')
+end
+
+local function open_port()
+  for _, pf in pairs(session() and session().ports or {}) do
+    if pf.state == 'open' then
+      return pf
+    end
+  end
+end
+
+local function http_get(url)
+  local res = vim.system({ 'curl', '-sS', '--max-time', '10', '-w', '\n%{http_code}', url }, { text = true }):wait()
+  local body, code = (res.stdout or ''):match('^(.*)\n(%d+)$')
+  return tonumber(code), body or '', res.stderr
+end
+
+ds.setup({ daemon_path = daemon, backend = 'local', auto_open_logs = true })
+
+H.test('the real daemon is there and checkhealth reports it OK', function()
+  H.ok(vim.fn.executable(daemon) == 1, string.format("no devspacesd at '%s': run 'cargo build -p devspacesd' or set $DEVSPACESD", daemon))
+  vim.cmd('silent checkhealth devspaces')
+  local out = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+  vim.cmd('bwipeout!')
+  H.ok(out:find('OK ' .. vim.fn.exepath(daemon) .. ': devspacesd', 1, true), out)
+end)
+
+H.test(':DevSpacesUp starts python-web and its logs buffer fills', function()
+  vim.cmd.edit(vim.fs.joinpath(svc, 'static', 'index.html'))
+  local src = vim.api.nvim_get_current_buf()
+  vim.cmd('DevSpacesUp')
+  wait(BOOT_MS, function()
+    return session() and session().phase == 'running' and open_port() ~= nil
+  end, 'phase running with an open port forward')
+  local logs = vim.fn.bufnr('devspaces://logs/python-web')
+  H.ok(logs ~= -1, 'auto_open_logs opened the logs buffer')
+  wait(STEP_MS, function()
+    local lines = vim.api.nvim_buf_get_lines(logs, 0, -1, false)
+    return #lines > 1 or (lines[1] or '') ~= ''
+  end, 'log lines in the logs buffer')
+  vim.api.nvim_set_current_buf(src)
+end)
+
+H.test('a request to the forwarded URL adds a trace', function()
+  need_session()
+  local url = H.ok(open_port(), 'no open port forward').url
+  local code, _, err = http_get(url .. '/healthz')
+  H.eq(200, code, 'GET /healthz (' .. tostring(err) .. ')')
+  wait(STEP_MS, function()
+    return vim.iter(ds.state().traces):any(function(t)
+      return t.path == '/healthz' and t.status == 200
+    end)
+  end, 'a trace of GET /healthz')
+  vim.cmd('DevSpacesTraces')
+  H.ok(vim.iter(vim.api.nvim_buf_get_lines(0, 0, -1, false)):any(function(l)
+    return l:find('python-web GET /healthz 200', 1, true)
+  end), 'the traces buffer lists it')
+  vim.cmd('close')
+end)
+
+H.test('saving static/index.html from Neovim gives a synced event and the app serves the edit', function()
+  local marker = 'edited-from-neovim-' .. vim.uv.hrtime()
+  local before = need_session().synced_count
+  local buf = vim.fn.bufnr(vim.fs.joinpath(svc, 'static', 'index.html'))
+  vim.api.nvim_set_current_buf(buf)
+  vim.api.nvim_buf_set_lines(buf, -1, -1, false, { '<!-- ' .. marker .. ' -->' })
+  vim.cmd('write')
+  wait(STEP_MS, function()
+    return session().synced_count > before
+  end, 'devspaces/synced')
+  local synced = session().last_synced
+  H.ok(vim.tbl_contains(synced.files, 'static/index.html'), vim.inspect(synced))
+  H.eq('static-sync', synced.class, 'class')
+  local code, body = http_get(open_port().url .. '/')
+  H.eq(200, code, 'GET /')
+  H.ok(body:find(marker, 1, true), 'the page has the edit')
+end)
+
+H.test(':DevSpacesClassify on the real daemon', function()
+  local result
+  ds.classify(vim.fs.joinpath(svc, 'static', 'index.html'), function(_, r)
+    result = r or false
+  end)
+  wait(STEP_MS, function()
+    return result ~= nil
+  end, 'classify result')
+  H.eq('static-sync', result.results[1].class, vim.inspect(result))
+  H.eq('static/index.html', result.results[1].path, 'relative path')
+end)
+
+H.test(':DevSpacesDown ends the session', function()
+  need_session()
+  local url = H.ok(open_port(), 'no open port forward').url
+  local down
+  vim.api.nvim_create_autocmd('User', { pattern = 'DevSpacesDown', once = true, callback = function(ev) down = ev.data end })
+  vim.cmd('DevSpacesDown')
+  wait(STEP_MS, function()
+    return down ~= nil
+  end, 'the down result')
+  H.eq('stopped', down.outcome, 'outcome')
+  local status
+  require('devspaces.client').any():request('devspaces/status', vim.empty_dict(), function(err, r)
+    status = r or { error = err }
+  end)
+  wait(STEP_MS, function()
+    return status ~= nil
+  end, 'devspaces/status')
+  H.eq({}, vim.tbl_filter(function(s) return s.path == svc end, status.sessions or { 'error' }), 'no session left for the service')
+  local code = http_get(url .. '/healthz')
+  H.ok(code ~= 200, 'the app no longer answers on ' .. url)
+end)
+
+restore()
+for _, c in ipairs(vim.lsp.get_clients({ name = 'devspaces' })) do
+  c:stop()
+end
+vim.wait(5000, function()
+  return #vim.lsp.get_clients({ name = 'devspaces' }) == 0
+end, 50)
+H.done()
