@@ -1,0 +1,158 @@
+//! Table test for azds.yaml loading: every folder of tests/fixtures/config is a service whose expected.txt holds the exact outcome.
+//!
+//! `expected.txt` is either the diagnostics of a rejected file, one per line as `devspacesd` prints
+//! them (file paths relative to the case folder), or `ok` followed by the warnings and then the
+//! facts of the loaded configuration, one `key: value` per line (only settings that are present).
+//! Variables come from a fixed process environment (below) and the case's own `.env`, never from
+//! the real environment. Adding a folder adds a case. `BLESS=1` rewrites every expected.txt from
+//! the current behaviour: read each line critically before committing it.
+
+use std::path::{Path, PathBuf};
+
+use devspacesd::config::{self, Config, EnvSource};
+
+/// The process environment every case sees.
+const PROCESS_ENV: &[(&str, &str)] = &[("FROM_PROCESS", "process-value"), ("IN_BOTH", "process-wins"), ("EMPTY_IN_PROCESS", "")];
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/config")
+}
+
+fn env_for(dir: &Path) -> EnvSource {
+    let dotenv = std::fs::read_to_string(dir.join(".env")).map(|t| config::parse_dotenv(&t)).unwrap_or_default();
+    EnvSource { process: PROCESS_ENV.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), dotenv }
+}
+
+/// Removes the case folder's absolute path (as given and canonical) so lines read `azds.yaml:3:1: ...`.
+fn relative(line: String, dir: &Path) -> String {
+    let mut line = line;
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    for d in [dir.to_path_buf(), canonical] {
+        line = line.replace(&format!("{}/", d.display()), "");
+    }
+    line
+}
+
+/// A list in YAML flow style; items with spaces, commas or brackets are quoted.
+fn flow(items: &[String]) -> String {
+    let items: Vec<String> = items
+        .iter()
+        .map(|s| if s.is_empty() || s.contains([' ', ',', '[', ']', '"']) { format!("{s:?}") } else { s.clone() })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// Helm values flattened to `prefix.a.b: value` and `prefix.list[0]: value` lines.
+fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, x) in m {
+                flatten(&format!("{prefix}.{k}"), x, out);
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                flatten(&format!("{prefix}[{i}]"), x, out);
+            }
+        }
+        serde_json::Value::String(s) => out.push(format!("{prefix}: {s}")),
+        other => out.push(format!("{prefix}: {other}")),
+    }
+}
+
+fn facts(c: &Config) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fact = |k: &str, v: String| out.push(format!("{k}: {v}"));
+    for (k, v) in [("kind", &c.kind), ("apiVersion", &c.api_version)] {
+        if !v.is_empty() {
+            fact(k, v.clone());
+        }
+    }
+    fact("build.context", c.build.context.clone());
+    if let Some(df) = &c.build.dockerfile {
+        fact("build.dockerfile", df.value.clone());
+    }
+    for (k, v) in &c.build.args {
+        fact(&format!("build.args.{k}"), v.clone());
+    }
+    if let Some(chart) = &c.install.chart {
+        fact("install.chart", chart.value.clone());
+    }
+    let values = |vs: &[config::ValuesFile]| {
+        vs.iter().map(|v| format!("{}{}", v.path, if v.optional { "?" } else { "" })).collect::<Vec<_>>().join(", ")
+    };
+    if !c.install.values.is_empty() {
+        fact("install.values", values(&c.install.values));
+    }
+    let d = &c.develop;
+    fact("develop.build.context", d.build.context.clone());
+    if let Some(df) = &d.build.dockerfile {
+        fact("develop.build.dockerfile", df.value.clone());
+    }
+    for (k, v) in &d.build.args {
+        fact(&format!("develop.build.args.{k}"), v.clone());
+    }
+    fact("develop.useGitIgnore", d.use_git_ignore.to_string());
+    if !d.container.sync.is_empty() {
+        fact("sync", d.container.sync.join(", "));
+    }
+    match &d.container.static_rules {
+        Some(r) => fact("static", r.join(", ")),
+        None => fact("static", "(default)".into()),
+    }
+    if !d.container.command.is_empty() {
+        fact("command", flow(&d.container.command));
+    }
+    if !d.container.processes_to_kill.is_empty() {
+        fact("processesToKill", flow(&d.container.processes_to_kill));
+    }
+    for cmd in &d.container.build_commands {
+        fact("buildCommand", flow(cmd));
+    }
+    if !d.container.values.is_empty() {
+        fact("develop.values", values(&d.container.values));
+    }
+    flatten("set", &c.install.set, &mut out);
+    flatten("develop.set", &d.set, &mut out);
+    out
+}
+
+fn outcome(dir: &Path) -> Vec<String> {
+    match config::load_with_env(dir, &env_for(dir)) {
+        Ok(c) => {
+            let mut lines = vec!["ok".to_string()];
+            lines.extend(c.warnings.iter().map(|w| relative(w.to_string(), dir)));
+            lines.extend(facts(&c));
+            lines
+        }
+        Err(e) => e.diagnostics.iter().map(|d| relative(d.to_string(), dir)).collect(),
+    }
+}
+
+#[test]
+fn config_cases() {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(fixtures())
+        .expect("tests/fixtures/config exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no cases under {}", fixtures().display());
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut failures = Vec::new();
+    for dir in &dirs {
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let got = outcome(dir);
+        let expected_path = dir.join("expected.txt");
+        if bless {
+            std::fs::write(&expected_path, got.join("\n") + "\n").expect("write expected.txt");
+            continue;
+        }
+        let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
+        let want: Vec<&str> = expected.lines().collect();
+        if got != want {
+            failures.push(format!("case {name}\n  expected:\n    {}\n  got:\n    {}", want.join("\n    "), got.join("\n    ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} of {} config cases differ:\n{}", failures.len(), dirs.len(), failures.join("\n"));
+}
