@@ -1,0 +1,90 @@
+// Loads the bundled extension (dist/extension.js) against the vscode stand-in and reads back what its UI shows.
+
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { extensionRoot } from "./golden";
+import { installVscodeStub, recorded, type TreeItem, type TreeProviderLike } from "./vscode-stub";
+
+export interface ExtensionModule {
+  activate(context: { subscriptions: { dispose(): unknown }[] }): void;
+  deactivate(): Promise<void> | undefined;
+}
+
+export interface Activated {
+  ext: ExtensionModule;
+  context: { subscriptions: { dispose(): unknown }[] };
+  /** deactivate, then dispose what activate registered. */
+  close(): Promise<void>;
+}
+
+export function activateBundled(): Activated {
+  installVscodeStub();
+  const bundle = path.join(extensionRoot(), "dist", "extension.js");
+  if (!fs.existsSync(bundle)) throw new Error(`${bundle} is missing; run 'npm run bundle' first`);
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const ext = require(bundle) as ExtensionModule;
+  const context = { subscriptions: [] as { dispose(): unknown }[] };
+  ext.activate(context);
+  return {
+    ext,
+    context,
+    async close() {
+      await ext.deactivate();
+      for (const d of context.subscriptions.splice(0)) d.dispose();
+    },
+  };
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${String(timeoutMs)} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+export interface TreeSnapshot {
+  label: string;
+  description?: string;
+  context?: string;
+  command?: { command: string; arguments?: unknown[] };
+  children: TreeSnapshot[];
+}
+
+/** The whole tree as the view would render it, through the provider's getChildren/getTreeItem. */
+export async function treeSnapshot(viewId: string): Promise<TreeSnapshot[]> {
+  const provider = recorded.trees.get(viewId);
+  if (!provider) throw new Error(`no tree view '${viewId}' was created`);
+  const walk = async (p: TreeProviderLike<unknown>, node?: unknown): Promise<TreeSnapshot[]> => {
+    const out: TreeSnapshot[] = [];
+    for (const child of await p.getChildren(node)) {
+      const item: TreeItem = await p.getTreeItem(child);
+      out.push({
+        label: item.label,
+        description: item.description,
+        context: item.contextValue,
+        command: item.command,
+        children: await walk(p, child),
+      });
+    }
+    return out;
+  };
+  return walk(provider);
+}
+
+/** The lines an output channel holds, or [] when it was never created. */
+export function channelLines(name: string): string[] {
+  return recorded.channels.get(name)?.lines ?? [];
+}
+
+/** An executable that runs a compiled test script with node, standing in for a daemon binary. */
+export function nodeScriptExecutable(script: string, env: Record<string, string> = {}): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "devspaces-vscode-"));
+  const file = path.join(dir, "devspacesd");
+  const exports = Object.entries(env).map(([k, v]) => `export ${k}=${JSON.stringify(v)}\n`).join("");
+  fs.writeFileSync(file, `#!/bin/sh\n${exports}exec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)} "$@"\n`, { mode: 0o755 });
+  return file;
+}

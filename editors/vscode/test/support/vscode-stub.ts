@@ -1,0 +1,463 @@
+// A stand-in for the `vscode` module outside the editor: the UI surface the extension and vscode-languageclient touch, recording what they show.
+
+import * as path from "node:path";
+import Module from "node:module";
+
+type Listener<T> = (e: T) => unknown;
+
+export class Disposable {
+  constructor(private readonly fn: () => unknown = () => undefined) {}
+  static from(...items: { dispose(): unknown }[]): Disposable {
+    return new Disposable(() => {
+      for (const i of items) i.dispose();
+    });
+  }
+  dispose(): void {
+    this.fn();
+  }
+}
+
+export class EventEmitter<T> {
+  private listeners: Listener<T>[] = [];
+  readonly event = (listener: Listener<T>, thisArg?: unknown, disposables?: Disposable[]): Disposable => {
+    const bound: Listener<T> = thisArg ? listener.bind(thisArg) : listener;
+    this.listeners.push(bound);
+    const d = new Disposable(() => {
+      this.listeners = this.listeners.filter((l) => l !== bound);
+    });
+    disposables?.push(d);
+    return d;
+  };
+  fire(e: T): void {
+    for (const l of [...this.listeners]) l(e);
+  }
+  dispose(): void {
+    this.listeners = [];
+  }
+}
+
+export class Uri {
+  private constructor(
+    readonly scheme: string,
+    readonly authority: string,
+    readonly path: string,
+    readonly query: string,
+    readonly fragment: string,
+  ) {}
+  static file(p: string): Uri {
+    return new Uri("file", "", path.resolve(p), "", "");
+  }
+  static parse(value: string): Uri {
+    const u = new URL(value);
+    return new Uri(u.protocol.replace(/:$/, ""), u.host, decodeURIComponent(u.pathname), u.search.replace(/^\?/, ""), u.hash.replace(/^#/, ""));
+  }
+  static joinPath(base: Uri, ...parts: string[]): Uri {
+    return base.with({ path: path.posix.join(base.path, ...parts) });
+  }
+  get fsPath(): string {
+    return this.path;
+  }
+  with(change: { scheme?: string; path?: string; query?: string; fragment?: string }): Uri {
+    return new Uri(change.scheme ?? this.scheme, this.authority, change.path ?? this.path, change.query ?? this.query, change.fragment ?? this.fragment);
+  }
+  toString(): string {
+    if (this.scheme === "file") return `file://${encodeURI(this.path)}`;
+    return `${this.scheme}://${this.authority}${this.path}${this.query ? `?${this.query}` : ""}${this.fragment ? `#${this.fragment}` : ""}`;
+  }
+  toJSON(): unknown {
+    return { scheme: this.scheme, path: this.path, external: this.toString() };
+  }
+}
+
+export class Position {
+  constructor(
+    readonly line: number,
+    readonly character: number,
+  ) {}
+}
+
+export class Range {
+  readonly start: Position;
+  readonly end: Position;
+  constructor(a: Position | number, b: Position | number, c?: number, d?: number) {
+    this.start = typeof a === "number" ? new Position(a, b as number) : a;
+    this.end = typeof a === "number" ? new Position(c ?? 0, d ?? 0) : (b as Position);
+  }
+}
+
+export class ThemeIcon {
+  constructor(readonly id: string) {}
+}
+
+export class ThemeColor {
+  constructor(readonly id: string) {}
+}
+
+export enum TreeItemCollapsibleState {
+  None = 0,
+  Collapsed = 1,
+  Expanded = 2,
+}
+
+export class TreeItem {
+  id?: string;
+  description?: string;
+  tooltip?: string;
+  contextValue?: string;
+  iconPath?: ThemeIcon;
+  command?: { command: string; title: string; arguments?: unknown[] };
+  constructor(
+    readonly label: string,
+    readonly collapsibleState: TreeItemCollapsibleState = TreeItemCollapsibleState.None,
+  ) {}
+}
+
+export enum StatusBarAlignment {
+  Left = 1,
+  Right = 2,
+}
+
+export enum ConfigurationTarget {
+  Global = 1,
+  Workspace = 2,
+  WorkspaceFolder = 3,
+}
+
+export enum ProgressLocation {
+  SourceControl = 1,
+  Window = 10,
+  Notification = 15,
+}
+
+export enum LogLevel {
+  Off = 0,
+  Trace = 1,
+  Debug = 2,
+  Info = 3,
+  Warning = 4,
+  Error = 5,
+}
+
+export enum DiagnosticSeverity {
+  Error = 0,
+  Warning = 1,
+  Information = 2,
+  Hint = 3,
+}
+
+export class CancellationError extends Error {}
+
+/** vscode-languageclient maps LSP code action kinds onto these when it loads. */
+export const CodeActionKind: Record<string, { value: string }> = Object.fromEntries(
+  (
+    [
+    ["Empty", ""],
+    ["QuickFix", "quickfix"],
+    ["Refactor", "refactor"],
+    ["RefactorExtract", "refactor.extract"],
+    ["RefactorInline", "refactor.inline"],
+    ["RefactorRewrite", "refactor.rewrite"],
+    ["Source", "source"],
+    ["SourceOrganizeImports", "source.organizeImports"],
+    ["SourceFixAll", "source.fixAll"],
+    ["Notebook", "notebook"],
+    ] as const
+  ).map(([k, v]) => [k, { value: v }]),
+);
+
+export class CancellationTokenSource {
+  private readonly emitter = new EventEmitter<void>();
+  readonly token = { isCancellationRequested: false, onCancellationRequested: this.emitter.event };
+  cancel(): void {
+    this.token.isCancellationRequested = true;
+    this.emitter.fire();
+  }
+  dispose(): void {
+    this.emitter.dispose();
+  }
+}
+
+/** Data classes vscode-languageclient subclasses when it loads; nothing here calls them. */
+class Plain {
+  readonly args: unknown[];
+  constructor(...args: unknown[]) {
+    this.args = args;
+  }
+}
+export class Diagnostic extends Plain {}
+export class CompletionItem extends Plain {}
+export class CodeAction extends Plain {}
+export class SymbolInformation extends Plain {}
+export class DocumentLink extends Plain {}
+export class CodeLens extends Plain {}
+export class InlayHint extends Plain {}
+export class TypeHierarchyItem extends Plain {}
+export class CallHierarchyItem extends Plain {}
+
+// ---- what the UI showed, for the tests to read ----
+
+export class RecordingOutputChannel {
+  readonly lines: string[] = [];
+  shown = 0;
+  logLevel = LogLevel.Info;
+  readonly onDidChangeLogLevel = new EventEmitter<LogLevel>().event;
+  constructor(readonly name: string) {}
+  append(text: string): void {
+    this.lines.push(text);
+  }
+  appendLine(line: string): void {
+    this.lines.push(line);
+  }
+  replace(text: string): void {
+    this.lines.length = 0;
+    this.lines.push(text);
+  }
+  clear(): void {
+    this.lines.length = 0;
+  }
+  show(): void {
+    this.shown++;
+  }
+  hide(): void {
+    /* nothing to hide */
+  }
+  dispose(): void {
+    /* kept for the test to read */
+  }
+  trace(m: string): void {
+    this.lines.push(`[trace] ${m}`);
+  }
+  debug(m: string): void {
+    this.lines.push(`[debug] ${m}`);
+  }
+  info(m: string): void {
+    this.lines.push(`[info] ${m}`);
+  }
+  warn(m: string): void {
+    this.lines.push(`[warn] ${m}`);
+  }
+  error(m: string | Error): void {
+    this.lines.push(`[error] ${String(m)}`);
+  }
+}
+
+export interface TreeProviderLike<T> {
+  getChildren(node?: T): T[] | Promise<T[]>;
+  getTreeItem(node: T): TreeItem | Promise<TreeItem>;
+  onDidChangeTreeData?: (l: Listener<unknown>) => Disposable;
+}
+
+export const recorded = {
+  channels: new Map<string, RecordingOutputChannel>(),
+  messages: [] as { level: "info" | "warning" | "error"; text: string }[],
+  opened: [] as string[],
+  trees: new Map<string, TreeProviderLike<unknown>>(),
+  statusBarItems: [] as { text: string; tooltip?: string; command?: string; backgroundColor?: ThemeColor }[],
+  progress: [] as { title?: string; messages: string[]; done: boolean }[],
+  commands: new Map<string, (...args: unknown[]) => unknown>(),
+  /** Diagnostic collections by name, then diagnostics by document URI. */
+  diagnostics: new Map<string, Map<string, unknown[]>>(),
+  /** Answers for showQuickPick / showInputBox, taken in order; undefined cancels. */
+  quickPickAnswers: [] as ((items: { label: string }[]) => unknown)[],
+};
+
+const settings = new Map<string, unknown>();
+const configChanged = new EventEmitter<{ affectsConfiguration(s: string): boolean }>();
+
+export function setSetting(key: string, value: unknown): void {
+  settings.set(key, value);
+  configChanged.fire({ affectsConfiguration: (s: string) => key === s || key.startsWith(`${s}.`) });
+}
+
+const never = () => new Disposable();
+
+export const version = "1.91.0";
+
+export const env = {
+  appName: "vscode-stub",
+  language: "en",
+  openExternal(uri: Uri): Promise<boolean> {
+    recorded.opened.push(uri.toString());
+    return Promise.resolve(true);
+  },
+};
+
+export const window = {
+  activeTextEditor: undefined,
+  visibleTextEditors: [],
+  onDidChangeVisibleTextEditors: never,
+  onDidChangeActiveTextEditor: never,
+  tabGroups: { all: [], onDidChangeTabs: never, onDidChangeTabGroups: never },
+  createOutputChannel(name: string): RecordingOutputChannel {
+    const channel = new RecordingOutputChannel(name);
+    recorded.channels.set(name, channel);
+    return channel;
+  },
+  createTreeView(id: string, options: { treeDataProvider: TreeProviderLike<unknown> }) {
+    recorded.trees.set(id, options.treeDataProvider);
+    return new Disposable();
+  },
+  registerTreeDataProvider(id: string, provider: TreeProviderLike<unknown>) {
+    recorded.trees.set(id, provider);
+    return new Disposable();
+  },
+  createStatusBarItem() {
+    const item = { text: "", show() {}, hide() {}, dispose() {} };
+    recorded.statusBarItems.push(item);
+    return item;
+  },
+  showInformationMessage(text: string): Promise<undefined> {
+    recorded.messages.push({ level: "info", text });
+    return Promise.resolve(undefined);
+  },
+  showWarningMessage(text: string): Promise<undefined> {
+    recorded.messages.push({ level: "warning", text });
+    return Promise.resolve(undefined);
+  },
+  showErrorMessage(text: string): Promise<undefined> {
+    recorded.messages.push({ level: "error", text });
+    return Promise.resolve(undefined);
+  },
+  showQuickPick(items: { label: string }[]): Promise<unknown> {
+    const answer = recorded.quickPickAnswers.shift();
+    return Promise.resolve(answer ? answer(items) : undefined);
+  },
+  showInputBox(): Promise<unknown> {
+    const answer = recorded.quickPickAnswers.shift();
+    return Promise.resolve(answer ? answer([]) : undefined);
+  },
+  async withProgress<R>(
+    options: { title?: string },
+    task: (p: { report(v: { message?: string }): void }, token: CancellationTokenSource["token"]) => Promise<R>,
+  ): Promise<R> {
+    const entry = { title: options.title, messages: [] as string[], done: false };
+    recorded.progress.push(entry);
+    const source = new CancellationTokenSource();
+    try {
+      return await task({ report: (v) => { if (v.message) entry.messages.push(v.message); } }, source.token);
+    } finally {
+      entry.done = true;
+    }
+  },
+};
+
+export const workspace = {
+  workspaceFolders: undefined as { uri: Uri; name: string; index: number }[] | undefined,
+  textDocuments: [],
+  notebookDocuments: [],
+  onDidOpenTextDocument: never,
+  onDidCloseTextDocument: never,
+  onDidChangeTextDocument: never,
+  onDidSaveTextDocument: never,
+  onWillSaveTextDocument: never,
+  onDidChangeWorkspaceFolders: never,
+  onDidOpenNotebookDocument: never,
+  onDidCloseNotebookDocument: never,
+  onDidChangeNotebookDocument: never,
+  onDidSaveNotebookDocument: never,
+  onDidChangeConfiguration: configChanged.event,
+  getConfiguration(section?: string) {
+    const key = (k: string) => (section ? `${section}.${k}` : k);
+    return {
+      get<T>(k: string, fallback?: T): T | undefined {
+        return settings.has(key(k)) ? (settings.get(key(k)) as T) : fallback;
+      },
+      has(k: string): boolean {
+        return settings.has(key(k));
+      },
+      update(k: string, value: unknown): Promise<void> {
+        setSetting(key(k), value);
+        return Promise.resolve();
+      },
+    };
+  },
+  findFiles(): Promise<Uri[]> {
+    return Promise.resolve([]);
+  },
+  asRelativePath(p: string | Uri): string {
+    return typeof p === "string" ? p : p.fsPath;
+  },
+  createFileSystemWatcher() {
+    return { onDidCreate: never, onDidChange: never, onDidDelete: never, dispose() {} };
+  },
+};
+
+export const commands = {
+  registerCommand(id: string, fn: (...args: unknown[]) => unknown): Disposable {
+    if (recorded.commands.has(id)) throw new Error(`command '${id}' already exists`);
+    recorded.commands.set(id, fn);
+    return new Disposable(() => recorded.commands.delete(id));
+  },
+  executeCommand(id: string, ...args: unknown[]): Promise<unknown> {
+    const fn = recorded.commands.get(id);
+    return Promise.resolve(fn ? fn(...args) : undefined);
+  },
+};
+
+/** Providers vscode-languageclient registers for server capabilities devspacesd does not announce; all no-ops. */
+const languagesBase: Record<string, unknown> = {
+    match: () => 0,
+    createDiagnosticCollection(name: string) {
+      const entries = new Map<string, unknown[]>();
+      recorded.diagnostics.set(name, entries);
+      return {
+        name,
+        set(uri: Uri, diags: unknown[]) {
+          entries.set(uri.toString(), diags);
+        },
+        delete(uri: Uri) {
+          entries.delete(uri.toString());
+        },
+        clear() {
+          entries.clear();
+        },
+        forEach() {},
+        get: (uri: Uri) => entries.get(uri.toString()),
+        has: (uri: Uri) => entries.has(uri.toString()),
+        dispose() {},
+      };
+    },
+};
+
+export const languages = new Proxy(languagesBase,
+  {
+    get(target, prop: string) {
+      if (prop in target) return target[prop];
+      if (prop.startsWith("register")) return never;
+      throw new Error(`vscode stub: languages.${prop} is not stubbed`);
+    },
+  },
+);
+
+const stub: Record<string, unknown> = {
+  Disposable, EventEmitter, Uri, Position, Range, ThemeIcon, ThemeColor, TreeItem, TreeItemCollapsibleState,
+  CodeActionKind, StatusBarAlignment, ConfigurationTarget, ProgressLocation, LogLevel, DiagnosticSeverity, CancellationError,
+  CancellationTokenSource, Diagnostic, CompletionItem, CodeAction, SymbolInformation, DocumentLink, CodeLens,
+  InlayHint, TypeHierarchyItem, CallHierarchyItem, version, env, window, workspace, commands, languages,
+};
+
+/** Anything not listed above fails loudly, so the stand-in never hides a missing piece. */
+const strict = new Proxy(stub, {
+  get(target, prop) {
+    if (typeof prop === "symbol" || prop in target || prop === "__esModule" || prop === "then") return target[prop as string];
+    throw new Error(`vscode stub: vscode.${prop} is not stubbed`);
+  },
+});
+
+let installed = false;
+
+/** Makes `require("vscode")` return this stand-in. */
+export function installVscodeStub(): void {
+  if (installed) return;
+  installed = true;
+  const id = "\0vscode-stub";
+  const m = new Module(id);
+  m.exports = strict;
+  m.loaded = true;
+  (Module as unknown as { _cache: Record<string, Module> })._cache[id] = m;
+  const resolve = (Module as unknown as { _resolveFilename: (...a: unknown[]) => string })._resolveFilename;
+  (Module as unknown as { _resolveFilename: (...a: unknown[]) => string })._resolveFilename = function (request: unknown, ...rest: unknown[]) {
+    if (request === "vscode") return id;
+    return resolve.call(this, request, ...rest);
+  };
+}
