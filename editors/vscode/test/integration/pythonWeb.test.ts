@@ -1,0 +1,177 @@
+// End to end: the bundled extension and vscode-languageclient against the real `devspacesd --stdio` on a temp copy of examples/python-web.
+
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import * as fs from "node:fs";
+import * as http from "node:http";
+import * as os from "node:os";
+import * as path from "node:path";
+import { after, describe, it } from "node:test";
+import { repoRoot } from "../support/golden";
+import { activateBundled, channelLines, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
+import { recorded, setSetting, Uri, workspace } from "../support/vscode-stub";
+
+const VIEW = "devspaces.services";
+const CHANNEL = "Dev Spaces: python-web";
+
+function daemonBinary(): string {
+  const file = process.env.DEVSPACESD ?? path.join(repoRoot(), "target", "debug", "devspacesd");
+  if (!fs.existsSync(file)) {
+    throw new Error(`no daemon binary at ${file}; build it with 'cargo build -p devspacesd' at the repository root, or set DEVSPACESD`);
+  }
+  return file;
+}
+
+/** Fails with what the daemon said when `devspacesd --stdio` does not answer `initialize`. */
+async function probeStdio(binary: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawn(binary, ["--stdio"], { env, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString("utf8")));
+  child.stderr.on("data", (b: Buffer) => (err += b.toString("utf8")));
+  let exited: number | null | undefined;
+  child.on("exit", (code) => (exited = code));
+  child.on("error", (e) => (err += String(e)));
+  const body = JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { processId: process.pid, rootUri: null, capabilities: {} } });
+  child.stdin.write(`Content-Length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`);
+  try {
+    await waitFor("devspacesd --stdio to answer initialize", () => (out.includes('"id":0') || exited !== undefined ? true : undefined), 15_000);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  if (!/"result"\s*:/.test(out)) {
+    throw new Error(
+      `'${binary} --stdio' is not an editor server yet (exit ${String(exited)}): ` +
+        `stdout ${JSON.stringify(out.slice(0, 400))}, stderr ${JSON.stringify(err.slice(0, 400))}`,
+    );
+  }
+}
+
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, (res) => {
+        let body = "";
+        res.on("data", (b: Buffer) => (body += b.toString("utf8")));
+        res.on("end", () => { resolve({ status: res.statusCode ?? 0, body }); });
+      })
+      .on("error", reject);
+  });
+}
+
+const diagnostics = () =>
+  `\nDev Spaces log:\n${channelLines("Dev Spaces").join("\n")}\n${CHANNEL}:\n${channelLines(CHANNEL).join("\n")}\n` +
+  `messages: ${JSON.stringify(recorded.messages)}`;
+
+describe("python-web through the extension and the real daemon", () => {
+  let activated: Activated | undefined;
+  let work: string;
+  let service: string;
+  let stateDir: string;
+
+  /** Each later step needs the one before; it fails (never skips) when that did not pass. */
+  let passed = 0;
+  const step = (n: number, name: string, fn: () => Promise<void>): void => {
+    void it(name, async () => {
+      if (passed !== n - 1) throw new Error(`step ${String(n - 1)} did not pass, so this step cannot run`);
+      await fn();
+      passed = n;
+    });
+  };
+
+  step(1, "devspacesd --stdio answers initialize and the extension activates", async () => {
+    const binary = daemonBinary();
+    work = fs.mkdtempSync(path.join(os.tmpdir(), "devspaces-vscode-e2e-"));
+    stateDir = path.join(work, "state");
+    service = path.join(work, "python-web");
+    fs.cpSync(path.join(repoRoot(), "examples", "python-web"), service, { recursive: true });
+    // Our own daemon and state, never the user's shared one.
+    process.env.DEVSPACES_STATE_DIR = stateDir;
+    await probeStdio(binary, process.env);
+    setSetting("devspaces.daemonPath", binary);
+    setSetting("devspaces.backend", "local");
+    workspace.workspaceFolders = [{ uri: Uri.file(service), name: "python-web", index: 0 }];
+    activated = activateBundled();
+    await waitFor("the client to start", () => channelLines("Dev Spaces").some((l) => l.includes("--stdio (from setting)")));
+  });
+
+  after(async () => {
+    await activated?.close();
+    // The shared daemon would leave by itself after 10 idle minutes; ours goes now.
+    for (const f of fs.existsSync(stateDir) ? fs.readdirSync(stateDir) : []) {
+      if (!f.endsWith(".pid")) continue;
+      const pid = Number(fs.readFileSync(path.join(stateDir, f), "utf8").trim());
+      if (pid > 0) {
+        try {
+          process.kill(pid, "SIGTERM");
+        } catch {
+          /* already gone */
+        }
+      }
+    }
+  });
+
+  let url = "";
+
+  step(2, "up: the service runs with a port forward in the tree", async () => {
+    await recorded.commands.get("devspaces.up")?.(Uri.file(service));
+    const svc = await waitFor(
+      "python-web running with an open port forward",
+      async () => {
+        const s = (await treeSnapshot(VIEW)).find((n) => n.label === "python-web");
+        return s?.description?.startsWith("running") && s.children.some((c) => c.context === "portForward" && c.description === "→ 8080") ? s : undefined;
+      },
+      120_000,
+    ).catch((e: unknown) => {
+      throw new Error(`${String(e)}${diagnostics()}`);
+    });
+    const pf = svc.children.find((c) => c.context === "portForward") as TreeSnapshot;
+    assert.match(pf.label, /^http:\/\/localhost:\d+$/);
+    url = pf.label;
+    assert.match(recorded.statusBarItems[0]?.text ?? "", /python-web: running/);
+  });
+
+  step(3, "a log line reaches the service's output channel", async () => {
+    await waitFor("the app's start line", () => channelLines(CHANNEL).some((l) => /python-web .* listening on :\d+/.test(l)), 30_000).catch(
+      (e: unknown) => {
+        throw new Error(`${String(e)}${diagnostics()}`);
+      },
+    );
+  });
+
+  step(4, "an edit to static/index.html gives a synced event", async () => {
+    const page = path.join(service, "static", "index.html");
+    fs.writeFileSync(page, fs.readFileSync(page, "utf8").replace("Hello from python-web", "Hello from the extension test"));
+    await waitFor("a synced line", () => channelLines(CHANNEL).some((l) => l.startsWith("[devspaces] synced static-sync: static/index.html")), 30_000).catch(
+      (e: unknown) => {
+        throw new Error(`${String(e)}${diagnostics()}`);
+      },
+    );
+    const svc = (await treeSnapshot(VIEW)).find((n) => n.label === "python-web");
+    assert.ok(svc?.children.some((c) => c.context === "synced" && c.label === "synced static/index.html"));
+  });
+
+  step(5, "an HTTP GET to the forwarded URL adds a trace to the tree", async () => {
+    const res = await get(`${url}/`);
+    assert.equal(res.status, 200);
+    assert.match(res.body, /Hello from the extension test/);
+    const traces = await waitFor("a trace", async () => {
+      const svc = (await treeSnapshot(VIEW)).find((n) => n.label === "python-web");
+      const node = svc?.children.find((c) => c.context === "traces");
+      return node && node.children.length > 0 ? node.children : undefined;
+    }, 15_000);
+    assert.equal(traces[0]?.label, "GET /");
+    assert.match(traces[0]?.description ?? "", /^200 · \d+ ms$/);
+  });
+
+  step(6, "down clears the service", async () => {
+    await recorded.commands.get("devspaces.down")?.(Uri.file(service));
+    await waitFor("an empty tree", async () => ((await treeSnapshot(VIEW)).length === 0 ? true : undefined), 30_000).catch((e: unknown) => {
+      throw new Error(`${String(e)}${diagnostics()}`);
+    });
+    assert.deepEqual(
+      recorded.messages.filter((m) => m.level === "error"),
+      [],
+    );
+  });
+});
