@@ -145,10 +145,12 @@ impl Rules {
         self.ignored(rel, true).is_some() && !self.redeploy_under(rel)
     }
 
+    /// Whether a redeploy file lies under `folder`, or `folder` is (inside) a redeploy folder.
     fn redeploy_under(&self, folder: &str) -> bool {
         let prefix = format!("{folder}/");
         self.redeploy.iter().any(|r| match r {
-            Redeploy::File(f, _) | Redeploy::Folder(f, _) => f.starts_with(&prefix),
+            Redeploy::File(f, _) => f.starts_with(&prefix),
+            Redeploy::Folder(d, _) => d == folder || d.starts_with(&prefix) || folder.starts_with(&format!("{d}/")),
         })
     }
 

@@ -116,6 +116,11 @@ impl Syncer {
         Syncer { service_dir: service_dir.to_path_buf(), path, key: target_key.to_string(), log }
     }
 
+    /// Whether the target has received `rel` (so its deletion must propagate).
+    pub fn knows(&self, rel: &str) -> bool {
+        self.target().is_some_and(|t| t.files.contains_key(rel))
+    }
+
     pub fn synclog_path(&self) -> &Path {
         &self.path
     }

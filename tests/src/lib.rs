@@ -1,1 +1,261 @@
-//! Shared helpers for the end-to-end tests.
+//! Shared helpers for the end-to-end tests: build and start the real binary, read its JSON events.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::sync::Once;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// A failure guard for waits on events, never a performance assertion.
+pub const WAIT: Duration = Duration::from_secs(60);
+
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
+}
+
+/// The daemon binary, built once per test run so the tests never run a stale one.
+pub fn bin() -> PathBuf {
+    static BUILD: Once = Once::new();
+    BUILD.call_once(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let status = Command::new(cargo)
+            .args(["build", "-q", "-p", "devspacesd"])
+            .current_dir(repo_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building devspacesd failed");
+    });
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"));
+    target.join("debug/devspacesd")
+}
+
+/// Copies a folder (an example or fixture) into a fresh temp dir and returns both.
+pub fn copy_service(rel: &str) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let name = Path::new(rel).file_name().expect("name");
+    let dst = tmp.path().join(name);
+    copy_dir(&repo_root().join(rel), &dst);
+    (tmp, dst)
+}
+
+fn copy_dir(src: &Path, dst: &Path) {
+    std::fs::create_dir_all(dst).expect("mkdir");
+    for e in std::fs::read_dir(src).expect("read_dir") {
+        let e = e.expect("entry");
+        let to = dst.join(e.file_name());
+        if e.file_type().expect("type").is_dir() {
+            copy_dir(&e.path(), &to);
+        } else {
+            std::fs::copy(e.path(), &to).expect("copy");
+        }
+    }
+}
+
+/// Isolated state and temp folders for one test, so synclogs and sessions never mix.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+}
+
+impl Env {
+    pub fn new() -> Self {
+        Env { dir: tempfile::tempdir().expect("tempdir") }
+    }
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    pub fn tmp(&self) -> PathBuf {
+        let p = self.dir.path().join("tmp");
+        std::fs::create_dir_all(&p).expect("mkdir tmp");
+        p
+    }
+    pub fn command(&self) -> Command {
+        let mut c = Command::new(bin());
+        c.env("DEVSPACES_STATE_DIR", self.state()).env("TMPDIR", self.tmp()).env("NO_COLOR", "1");
+        c
+    }
+    /// The synclog of a service folder (sha256 of its realpath, in this test's TMPDIR).
+    pub fn synclog(&self, service: &Path) -> PathBuf {
+        let out = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("sha256sum");
+        let real = std::fs::canonicalize(service).expect("realpath");
+        out.stdin.as_ref().expect("stdin").write_all(real.to_string_lossy().as_bytes()).expect("write");
+        let o = out.wait_with_output().expect("sha256sum output");
+        let hex = String::from_utf8_lossy(&o.stdout).split_whitespace().next().expect("hex").to_string();
+        self.tmp().join(format!("{hex}.synclog"))
+    }
+}
+
+impl Default for Env {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// A running `devspacesd up --json`, with every event it printed kept for later assertions.
+pub struct Up {
+    pub child: Child,
+    events: Receiver<Value>,
+    pub seen: Vec<Value>,
+    taken: Vec<usize>,
+}
+
+impl Up {
+    pub fn start(env: &Env, service: &Path) -> Up {
+        let mut child = env.command().arg("up").arg(service).arg("--json").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start devspacesd up");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                match serde_json::from_str::<Value>(&line) {
+                    Ok(v) => {
+                        if tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => panic!("--json printed a line that is not JSON ({e}): {line}"),
+                }
+            }
+        });
+        Up { child, events: rx, seen: Vec::new(), taken: Vec::new() }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for an event matching `pred` that no earlier wait took (events may arrive in any
+    /// order relative to one another, so already-printed events are searched first).
+    pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        if let Some(i) = (0..self.seen.len()).find(|i| !self.taken.contains(i) && pred(&self.seen[*i])) {
+            self.taken.push(i);
+            return self.seen[i].clone();
+        }
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.events.recv_timeout(left) {
+                Ok(v) => {
+                    self.seen.push(v.clone());
+                    if pred(&v) {
+                        self.taken.push(self.seen.len() - 1);
+                        return v;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}; events so far:\n{}", self.dump()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    let mut err = String::new();
+                    if let Some(e) = self.child.stderr.as_mut() {
+                        let _ = e.read_to_string(&mut err);
+                    }
+                    panic!("devspacesd up ended while waiting for {what}; stderr:\n{err}\nevents:\n{}", self.dump())
+                }
+            }
+        }
+    }
+
+    pub fn dump(&self) -> String {
+        self.seen.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
+    }
+
+    pub fn wait_method(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let m = method.to_string();
+        self.wait_for(method, move |v| v["method"] == m.as_str() && pred(&v["params"]))["params"].clone()
+    }
+
+    pub fn wait_phase(&mut self, phase: &str) -> Value {
+        let p = phase.to_string();
+        self.wait_method("devspaces/serviceStatus", move |p2| p2["phase"] == p.as_str())
+    }
+
+    /// Waits until the app runs and returns its pid.
+    pub fn wait_running(&mut self) -> u32 {
+        let s = self.wait_phase("running");
+        s["detail"].as_str().and_then(|d| d.strip_prefix("pid ")).and_then(|p| p.parse().ok()).expect("running detail carries the pid")
+    }
+
+    pub fn url_port(&mut self) -> u16 {
+        let f = self.wait_method("devspaces/portForward", |p| p["state"] == "open");
+        assert_eq!(f["url"], format!("http://localhost:{}", f["localPort"]));
+        f["localPort"].as_u64().expect("localPort") as u16
+    }
+
+    /// SIGINT, as Ctrl-C would, then waits for the process to end.
+    pub fn interrupt(&mut self) {
+        unsafe {
+            libc::kill(self.child.id() as i32, libc::SIGINT);
+        }
+        let deadline = Instant::now() + WAIT;
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                // Drain what it printed on the way out.
+                while let Ok(v) = self.events.recv_timeout(Duration::from_millis(200)) {
+                    self.seen.push(v);
+                }
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!("devspacesd up did not stop after SIGINT");
+    }
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            unsafe {
+                libc::kill(self.child.id() as i32, libc::SIGINT);
+            }
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// A plain HTTP/1.1 GET on 127.0.0.1; returns (status, body).
+pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the forward");
+    s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("send");
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).expect("read response");
+    let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    let body = buf.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+    (status, body)
+}
+
+/// Whether a process is alive (and not a zombie).
+pub fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false)
+}
+
+/// Waits (bounded) until `pid` is gone; panics if it stays.
+pub fn wait_gone(pid: u32, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    while alive(pid) {
+        assert!(Instant::now() < deadline, "{what} (pid {pid}) is still running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The session record the local backend keeps for a service.
+pub fn record(env: &Env, service: &str) -> Value {
+    let p = env.state().join("spaces/default").join(service).join("session.json");
+    serde_json::from_slice(&std::fs::read(&p).expect("session record")).expect("record json")
+}
+
+/// The local backend's container root for a service (its WORKDIR is below it).
+pub fn container_root(env: &Env, service: &str) -> PathBuf {
+    env.state().join("spaces/default").join(service).join("fs")
+}

@@ -279,6 +279,7 @@ impl Supervisor {
     async fn watch_ports(&self, pid: i32, generation: u64) {
         let mut delay = Duration::from_millis(20);
         let started = tokio::time::Instant::now();
+        let mut reported_empty = false;
         loop {
             tokio::time::sleep(delay).await;
             if self.generation.load(Ordering::SeqCst) != generation {
@@ -295,7 +296,10 @@ impl Supervisor {
                     false
                 }
             });
-            if changed.unwrap_or(false) {
+            // An app that listens on nothing (a worker) is reported once, after a few seconds.
+            let settled_without_ports = ports.is_empty() && !reported_empty && started.elapsed() >= Duration::from_secs(5);
+            if changed.unwrap_or(false) || settled_without_ports {
+                reported_empty |= ports.is_empty();
                 self.status(AppStatus::Listening { ports });
             }
             delay = if started.elapsed() < Duration::from_secs(30) { (delay * 2).min(Duration::from_secs(1)) } else { Duration::from_secs(10) };

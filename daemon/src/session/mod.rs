@@ -93,6 +93,7 @@ struct Runner<B: Backend> {
     detail: String,
     /// The last batch failed to build or crashed: the next change restarts.
     app_down: bool,
+    app_pid: Option<u32>,
 }
 
 /// Loads the configuration and starts the session's task; events flow on the handle's channel.
@@ -128,6 +129,7 @@ pub async fn start<B: Backend + 'static>(opts: SessionOptions, backend: B, home:
         phase: Phase::Syncing,
         detail: String::new(),
         app_down: false,
+        app_pid: None,
     };
     let done = tokio::spawn(runner.run(cmd_rx));
     Ok(SessionHandle { id, service, events, commands: cmd_tx, done })
@@ -338,7 +340,8 @@ impl<B: Backend> Runner<B> {
                 }
                 AppStatus::Started { pid } => {
                     self.app_down = false;
-                    self.status(Phase::Running, format!("pid {pid}"), None);
+                    self.app_pid = Some(pid);
+                    self.status(Phase::Starting, format!("pid {pid}"), None);
                 }
                 AppStatus::Exited { exit_code, signal, last_lines } => {
                     self.app_down = true;
@@ -353,7 +356,12 @@ impl<B: Backend> Runner<B> {
                 }
                 AppStatus::Listening { ports } => {
                     self.forwards.reconcile(&ports, self.app_port).await;
-                    self.save_record();
+                    // Running means serving: the app listens (or, for a worker, settled without ports).
+                    if let (Some(pid), Phase::Starting | Phase::Restarting) = (self.app_pid, self.phase) {
+                        self.status(Phase::Running, format!("pid {pid}"), None);
+                    } else {
+                        self.save_record();
+                    }
                 }
                 AppStatus::Stopping | AppStatus::Stopped => {}
             },
@@ -371,6 +379,10 @@ impl<B: Backend> Runner<B> {
             paths.sort();
             paths.dedup();
         }
+        // Events are hints: a path that is gone now and was never synced (an editor's or sed's temp
+        // file, a file created and deleted within the batch) changes nothing remotely.
+        let dir = self.config.service_dir.clone();
+        paths.retain(|p| self.syncer.knows(p) || std::fs::symlink_metadata(dir.join(p)).is_ok_and(|m| m.is_file()));
         let plan = classify::plan(&self.rules, &paths);
         let Some(class) = plan.class else { return None };
         if class == Class::Redeploy || self.agent.is_none() {

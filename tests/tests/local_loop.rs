@@ -1,0 +1,235 @@
+//! The core loop on the local backend, end to end: the real binary, real apps, real edits.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use devspaces_tests::*;
+use serde_json::Value;
+
+fn synced_with(p: &Value, file: &str) -> bool {
+    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
+}
+
+#[test]
+fn up_serves_the_page_and_static_edits_keep_the_pid() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    let mut up = Up::start(&env, &svc);
+    let port = up.url_port();
+    let pid = up.wait_running();
+    let (status, body) = http_get(port, "/");
+    assert_eq!(status, 200);
+    assert!(body.contains("1.0.0"), "page shows the version: {body}");
+
+    let css = svc.join("static/style.css");
+    let mut text = std::fs::read_to_string(&css).unwrap();
+    text.push_str("\n/* static-marker-1 */\n");
+    std::fs::write(&css, &text).unwrap();
+    let s = up.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && synced_with(p, "static/style.css"));
+    assert_eq!(s["class"], "static-sync");
+    let (_, body) = http_get(port, "/static/style.css");
+    assert!(body.contains("static-marker-1"));
+    assert!(alive(pid), "the app was not restarted");
+    assert!(!up.seen.iter().any(|e| e["params"]["phase"] == "restarting"), "a static edit restarts nothing");
+    // The trace of those requests arrives as events.
+    let t = up.wait_method("devspaces/trace", |p| p["path"] == "/static/style.css");
+    assert_eq!(t["method"], "GET");
+    assert_eq!(t["status"], 200);
+    assert!(t["bytes"].as_u64().unwrap() > 0);
+    up.interrupt();
+    wait_gone(pid, "the app after Ctrl-C");
+}
+
+#[test]
+fn source_edits_restart_and_failed_builds_recover() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    let mut up = Up::start(&env, &svc);
+    let port = up.url_port();
+    let pid1 = up.wait_running();
+
+    std::fs::write(svc.join("version.py"), "# The version shown on the page.\nVERSION = \"2.0.0\"\n").unwrap();
+    let pid2 = up.wait_running();
+    assert_ne!(pid1, pid2, "a source edit restarts the app");
+    let s = up.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && synced_with(p, "version.py"));
+    assert_eq!(s["class"], "process-restart");
+    assert_eq!(http_get(port, "/version").1.trim(), "2.0.0");
+    assert!(up.seen.iter().any(|e| e["method"] == "devspaces/log" && e["params"]["stream"] == "build" && e["params"]["line"].as_str().unwrap().contains("py_compile")));
+
+    let app = svc.join("app.py");
+    let good = std::fs::read_to_string(&app).unwrap();
+    std::fs::write(&app, format!("{good}\ndef broken(:\n")).unwrap();
+    let failed = up.wait_phase("failed");
+    assert_eq!(failed["exitCode"], 1);
+    let last: Vec<String> = failed["lastLines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
+    assert!(last.iter().any(|l| l.contains("SyntaxError")), "{last:?}");
+    wait_gone(pid2, "the app after a failed build");
+
+    std::fs::write(&app, &good).unwrap();
+    let pid3 = up.wait_running();
+    assert_ne!(pid3, pid2);
+    assert_eq!(http_get(port, "/version").1.trim(), "2.0.0");
+}
+
+#[test]
+fn dockerfile_chart_and_azds_edits_redeploy_on_the_same_url() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    let mut up = Up::start(&env, &svc);
+    let port = up.url_port();
+    up.wait_running();
+    let stray = container_root(&env, "python-web").join("app/only-in-container.txt");
+    std::fs::write(&stray, "x").unwrap();
+    for (i, file) in ["Dockerfile.develop", "charts/python-web/values.yaml", "azds.yaml"].iter().enumerate() {
+        let p = svc.join(file);
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        text.push_str(&format!("\n# edit {i}\n"));
+        std::fs::write(&p, text).unwrap();
+        up.wait_method("devspaces/serviceStatus", |p| p["phase"] == "deploying" && p["detail"].as_str().unwrap().contains("fresh container root"));
+        up.wait_method("devspaces/synced", |p| p["class"] == "redeploy");
+        up.wait_running();
+        assert!(!stray.exists(), "a redeploy starts from a fresh root");
+        assert_eq!(http_get(port, "/version").0, 200, "same URL after redeploying for {file}");
+    }
+}
+
+#[test]
+fn deletes_and_renames_propagate_and_transient_files_do_not() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    let mut up = Up::start(&env, &svc);
+    up.url_port();
+    up.wait_running();
+    let remote = container_root(&env, "python-web").join("app/static");
+
+    std::fs::write(svc.join("static/new.css"), "a{}").unwrap();
+    up.wait_method("devspaces/synced", |p| synced_with(p, "static/new.css"));
+    assert!(remote.join("new.css").is_file());
+
+    std::fs::rename(svc.join("static/new.css"), svc.join("static/renamed.css")).unwrap();
+    up.wait_method("devspaces/synced", |p| synced_with(p, "static/renamed.css"));
+    assert!(remote.join("renamed.css").is_file());
+    assert!(!remote.join("new.css").exists(), "the old name is deleted remotely");
+
+    // Created and deleted at once (within one batch), then a real edit as a barrier.
+    std::fs::write(svc.join("static/transient.css"), "t{}").unwrap();
+    std::fs::remove_file(svc.join("static/transient.css")).unwrap();
+    std::fs::remove_file(svc.join("static/renamed.css")).unwrap();
+    up.wait_method("devspaces/synced", |p| synced_with(p, "static/renamed.css"));
+    assert!(!remote.join("renamed.css").exists());
+    assert!(!remote.join("transient.css").exists());
+    assert!(!up.seen.iter().any(|e| e.to_string().contains("transient.css")), "a file that lived inside one batch causes no remote change");
+}
+
+#[test]
+fn after_sigkill_a_new_up_syncs_only_what_changed() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    let mut up = Up::start(&env, &svc);
+    up.url_port();
+    let app_pid = up.wait_running();
+    let agent_pid = record(&env, "python-web")["agentPid"].as_u64().unwrap() as u32;
+    unsafe {
+        libc::kill(up.pid() as i32, libc::SIGKILL);
+    }
+    let _ = up.child.wait();
+    // The agent notices its parent is gone (stdin closes) and stops the app.
+    wait_gone(agent_pid, "the agent after its daemon was killed");
+    wait_gone(app_pid, "the app after its daemon was killed");
+
+    std::fs::write(svc.join("version.py"), "# The version shown on the page.\nVERSION = \"3.0.0\"\n").unwrap();
+    let mut up2 = Up::start(&env, &svc);
+    let port = up2.url_port();
+    let first = up2.wait_method("devspaces/synced", |_| true);
+    assert_eq!(first["files"], serde_json::json!(["version.py"]), "only the changed file is sent");
+    up2.wait_running();
+    assert_eq!(http_get(port, "/version").1.trim(), "3.0.0");
+    let log: Value = serde_json::from_slice(&std::fs::read(env.synclog(&svc)).unwrap()).unwrap();
+    let files = &log["targets"]["local/default"]["files"];
+    assert!(files["version.py"]["blake3"].is_string() && files["app.py"]["size"].as_u64().unwrap() > 0, "{log}");
+    let agents_alive = [agent_pid, record(&env, "python-web")["agentPid"].as_u64().unwrap() as u32].iter().filter(|p| alive(**p)).count();
+    assert_eq!(agents_alive, 1, "exactly one agent runs");
+    up2.interrupt();
+
+    // No synclog: a full sync.
+    std::fs::remove_file(env.synclog(&svc)).unwrap();
+    let mut up3 = Up::start(&env, &svc);
+    let first = up3.wait_method("devspaces/synced", |_| true);
+    assert!(first["files"].as_array().unwrap().len() >= 7, "deleting the synclog forces a full sync: {first}");
+    up3.wait_running();
+}
+
+#[test]
+fn a_crashing_app_is_reported_and_the_next_change_restarts_it() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("tests/fixtures/apps/crasher");
+    std::fs::write(svc.join("mode.txt"), "crash\n").unwrap();
+    let mut up = Up::start(&env, &svc);
+    let port = up.url_port();
+    let crashed = up.wait_phase("crashed");
+    assert_eq!(crashed["exitCode"], 3);
+    assert!(crashed["lastLines"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("fatal: boom")), "{crashed}");
+    std::fs::write(svc.join("mode.txt"), "serve\n").unwrap();
+    up.wait_running();
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (status, body) = http_get(port, "/");
+        if status == 200 {
+            assert!(body.contains("crasher ok"));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the fixed app never served");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn an_app_that_ignores_port_gets_its_real_port_forwarded() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("tests/fixtures/apps/fixed-port");
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    std::fs::write(svc.join("port.txt"), format!("{free}\n")).unwrap();
+    let mut up = Up::start(&env, &svc);
+    let f = up.wait_method("devspaces/portForward", move |p| p["remotePort"] == free);
+    let (status, body) = http_get(f["localPort"].as_u64().unwrap() as u16, "/");
+    assert_eq!(status, 200);
+    assert!(body.contains("fixed-port ok"));
+}
+
+#[test]
+fn the_dockerfile_cmd_workdir_env_and_expose_are_honoured() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("tests/fixtures/apps/dockerfile-cmd");
+    let mut up = Up::start(&env, &svc);
+    let port = up.url_port();
+    up.wait_running();
+    let deadline = std::time::Instant::now() + WAIT;
+    let body = loop {
+        let (status, body) = http_get(port, "/");
+        if status == 200 {
+            break body;
+        }
+        assert!(std::time::Instant::now() < deadline, "never served");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert!(body.contains("hello-from-env"), "{body}");
+    assert!(body.contains("/srv/app"), "the cwd is the mapped WORKDIR: {body}");
+}
+
+#[test]
+fn list_up_list_uris_and_down() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/node-web");
+    let mut up = Up::start(&env, &svc);
+    let port = up.url_port();
+    let app = up.wait_running();
+    let out = env.command().args(["list-up", "--json"]).output().unwrap();
+    let line: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(line["service"], "node-web");
+    assert_eq!(line["phase"], "running");
+    let out = env.command().args(["list-uris"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("http://localhost:{port}")));
+    let agent = record(&env, "node-web")["agentPid"].as_u64().unwrap() as u32;
+    let out = env.command().arg("down").arg(&svc).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let _ = up.child.wait();
+    assert!(!alive(app) && !alive(agent), "down leaves no process behind");
+}
