@@ -48,7 +48,12 @@ export class DaemonConnection implements vscode.Disposable {
 
   /** The running client, started when needed; rejects with a message the user can act on. */
   get(): Promise<LanguageClient> {
-    if (this.client?.isRunning()) return Promise.resolve(this.client);
+    const client = this.client;
+    if (client?.isRunning()) return Promise.resolve(client);
+    if (client && client.state === State.Starting) {
+      // A restart after the daemon died is under way: wait for it rather than start a second daemon.
+      return client.start().then(() => client);
+    }
     this.starting ??= this.start().finally(() => {
       this.starting = undefined;
     });

@@ -20,12 +20,7 @@ export class ServicesTreeProvider implements vscode.TreeDataProvider<TreeNode>, 
   }
 
   getTreeItem(node: TreeNode): vscode.TreeItem {
-    const state =
-      node.children.length === 0
-        ? vscode.TreeItemCollapsibleState.None
-        : node.context === "traces"
-          ? vscode.TreeItemCollapsibleState.Collapsed
-          : vscode.TreeItemCollapsibleState.Expanded;
+    const state = node.children.length === 0 ? vscode.TreeItemCollapsibleState.None : vscode.TreeItemCollapsibleState.Expanded;
     const item = new vscode.TreeItem(node.label, state);
     item.id = node.id;
     item.description = node.description;
