@@ -106,9 +106,22 @@ impl std::error::Error for RulesError {}
 
 const EDITOR_DROPPINGS: &[&str] = &["4913"];
 
+/// Vim swap and backup files, Emacs lock and auto-save files, VS Code's temp files, vim's `4913` probe.
+fn is_editor_temp(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let vim_swap = name.starts_with('.') && [".swp", ".swo", ".swx"].iter().any(|e| name.ends_with(e));
+    vim_swap
+        || name.ends_with(".swp")
+        || name.ends_with('~')
+        || name.starts_with(".#")
+        || (name.len() > 2 && name.starts_with('#') && name.ends_with('#'))
+        || name.ends_with(".vsctmp")
+        || EDITOR_DROPPINGS.contains(&name)
+}
+
 impl Rules {
     pub fn new(config: &Config, files: &IgnoreFiles) -> Result<Self, RulesError> {
-        let mut redeploy = vec![Redeploy::File(config::FILE_NAME.into(), "azds.yaml"), Redeploy::File(".env".into(), "azds.yaml .env")];
+        let mut redeploy = vec![Redeploy::File(config::FILE_NAME.into(), "azds.yaml"), Redeploy::File(".env".into(), "env file")];
         if let Some(chart) = &config.install.chart {
             redeploy.push(Redeploy::Folder(config::normalize_rel(&chart.value), "chart"));
         }
@@ -159,8 +172,7 @@ impl Rules {
         if path.split('/').any(|c| c == ".git") {
             return Some("2: ignored .git/".into());
         }
-        let name = path.rsplit('/').next().unwrap_or(path);
-        if name.ends_with(".swp") || name.ends_with('~') || name.starts_with(".#") || name.ends_with(".vsctmp") || EDITOR_DROPPINGS.contains(&name) {
+        if is_editor_temp(path) {
             return Some("2: ignored editor temporary file".into());
         }
         let in_context = match self.context.as_str() {
@@ -168,6 +180,9 @@ impl Rules {
             ctx => path.strip_prefix(ctx).and_then(|r| r.strip_prefix('/')),
         };
         let Some(ctx_rel) = in_context else { return Some(format!("2: outside the build context '{}'", self.context)) };
+        if ctx_rel == ".dockerignore" {
+            return Some("2: ignored .dockerignore".into());
+        }
         if let Verdict::Included(p) = self.dockerignore.verdict(ctx_rel) {
             return Some(format!("2: .dockerignore {p}"));
         }
@@ -188,6 +203,10 @@ impl Rules {
     /// Classifies one path, relative to the service folder with `/` separators.
     pub fn classify(&self, path: &str) -> Decision {
         let path = path.trim_start_matches("./");
+        // Editor droppings are never content, not even inside a chart (Helm's .helmignore drops them too).
+        if is_editor_temp(path) {
+            return decision(Class::Ignored, "2: ignored editor temporary file".into());
+        }
         for r in &self.redeploy {
             match r {
                 Redeploy::File(f, what) if f == path => return decision(Class::Redeploy, format!("1: {what} {f}")),

@@ -43,11 +43,37 @@ pub struct SyntaxError {
 
 /// Parses the first document of `text`; an empty document is `Null`.
 pub fn parse(text: &str) -> Result<Node, SyntaxError> {
-    let docs = MarkedYaml::load_from_str(text).map_err(|e| SyntaxError {
-        pos: Pos { line: e.marker().line(), col: e.marker().col() + 1 },
-        message: e.info().to_string(),
+    let docs = MarkedYaml::load_from_str(text).map_err(|e| {
+        let pos = Pos { line: e.marker().line(), col: e.marker().col() + 1 };
+        // The scanner notices an unclosed flow list only at the next key; point at the opener instead.
+        match unclosed_flow(text, pos.line) {
+            Some((open, c)) => SyntaxError { pos: open, message: format!("unclosed '{c}' (no matching '{}' for the {} opened here)", if c == '[' { ']' } else { '}' }, if c == '[' { "list" } else { "mapping" }) },
+            None => SyntaxError { pos, message: e.info().to_string() },
+        }
     })?;
     Ok(docs.into_iter().next().map(convert).unwrap_or(Node { range: Range::default(), value: Value::Null }))
+}
+
+/// The position of a `[` or `{` opened before `before_line` and never closed there (quotes and comments skipped).
+fn unclosed_flow(text: &str, before_line: usize) -> Option<(Pos, char)> {
+    let mut stack: Vec<(Pos, char)> = Vec::new();
+    for (i, line) in text.lines().enumerate().take(before_line.saturating_sub(1)) {
+        let mut quote: Option<char> = None;
+        for (j, c) in line.chars().enumerate() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') => quote = Some(c),
+                (None, '#') if j == 0 || line[..line.char_indices().nth(j).map(|(b, _)| b).unwrap_or(0)].ends_with(' ') => break,
+                (None, '[' | '{') => stack.push((Pos { line: i + 1, col: j + 1 }, c)),
+                (None, ']' | '}') => {
+                    stack.pop();
+                }
+                _ => {}
+            }
+        }
+    }
+    stack.first().copied()
 }
 
 fn convert(node: MarkedYaml<'_>) -> Node {

@@ -70,7 +70,8 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
         warnings: Vec::new(),
     };
     if matches!(root.value, Value::Null) {
-        w.error(root.range, "azds.yaml is empty (expected kind, build, install and configurations)".into());
+        let first = crate::yaml::Pos { line: 1, col: 1 };
+        w.error(Range { start: first, end: first }, "azds.yaml is empty (expected kind, build, install and configurations)".into());
         return (None, w.diags);
     }
     let Some(entries) = w.mapping(&root, "the document", ROOT_KEYS) else { return (None, w.diags) };
@@ -85,6 +86,14 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
             }
             "configurations" => {
                 if let Some(confs) = w.mapping(value, "configurations", &[]) {
+                    if let Value::Map(entries) = &value.value {
+                        for (k, _) in entries {
+                            let name = k.as_text().unwrap_or_default();
+                            if name != "develop" && did_you_mean(&name, &["develop"]).is_some() {
+                                w.warning(k.range, format!("unknown key '{name}' in configurations (did you mean 'develop'?)"));
+                            }
+                        }
+                    }
                     for (cname, cnode) in confs {
                         let c = w.configuration(cnode, &format!("configurations.{cname}"));
                         if cname == "develop" {
@@ -105,6 +114,7 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
     }
     if config.develop.build.context.is_empty() {
         config.develop.build.context = config.build.context.clone();
+        config.develop.build.context_range = config.build.context_range;
     }
     let mut args = config.build.args.clone();
     args.extend(config.develop.build.args.clone());
@@ -271,7 +281,10 @@ impl Walker<'_> {
         let mut b = Build::default();
         for (k, v) in self.mapping(node, at, BUILD_KEYS).unwrap_or_default() {
             match k.as_str() {
-                "context" => b.context = self.string(v, &format!("{at}.context")).unwrap_or_default(),
+                "context" => {
+                    b.context = self.string(v, &format!("{at}.context")).unwrap_or_default();
+                    b.context_range = v.range;
+                }
                 "dockerfile" => b.dockerfile = self.spanned(v, &format!("{at}.dockerfile")),
                 "args" => b.args = self.string_map(v, &format!("{at}.args")),
                 _ => {} // useGitIgnore is read by configuration(), where Dev Spaces puts it
@@ -360,6 +373,12 @@ impl Walker<'_> {
     }
 
     fn command_list(&mut self, node: &Node, at: &str) -> Vec<Vec<String>> {
+        if let Value::Seq(items) = &node.value {
+            if !items.is_empty() && items.iter().all(|i| matches!(i.value, Value::Str(_) | Value::Int(_) | Value::Float(_))) {
+                self.error(node.range, format!("{at} must be a list of commands, found a list of strings (write one command as [[make, build]])"));
+                return Vec::new();
+            }
+        }
         match &node.value {
             Value::Seq(items) => items
                 .iter()
@@ -396,10 +415,12 @@ impl Walker<'_> {
         }
         let context = super::normalize_rel(&c.develop.build.context);
         if !dir.join(&context).is_dir() {
-            self.error(Range::default(), format!("build context '{}' is not a folder", c.develop.build.context));
+            self.error(c.develop.build.context_range, format!("build context '{}' is not a folder", c.develop.build.context));
         }
         for (df, at) in [(&c.build.dockerfile, "build.dockerfile"), (&c.develop.build.dockerfile, "configurations.develop.build.dockerfile")] {
-            if let Some(df) = df {
+            // The develop build inherits the top-level Dockerfile; report it once, where it is written.
+            let inherited = at.starts_with("configurations") && c.develop.build.dockerfile == c.build.dockerfile;
+            if let Some(df) = df.as_ref().filter(|_| !inherited) {
                 let rel = super::join_rel(&context, &df.value);
                 if !dir.join(&rel).is_file() {
                     self.error(df.range, format!("dockerfile '{}' not found ({at}, relative to the build context '{}')", df.value, c.develop.build.context));

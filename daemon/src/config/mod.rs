@@ -79,6 +79,7 @@ pub struct ValuesFile {
 pub struct Build {
     /// Relative to the service folder; `.` when absent.
     pub context: String,
+    pub context_range: Range,
     pub dockerfile: Option<Spanned>,
     pub args: BTreeMap<String, String>,
 }
