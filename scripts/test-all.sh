@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every test suite of devspaces from a fresh machine: installs what it needs, then Rust, Neovim and VS Code tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+need_apt=()
+command -v python3 >/dev/null || need_apt+=(python3)
+command -v node >/dev/null || need_apt+=(nodejs npm)
+command -v sha256sum >/dev/null || need_apt+=(coreutils)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+
+echo "== Rust: unit, table, protocol golden and end-to-end tests (the real binary on the local backend)"
+nice cargo build --workspace --all-targets -q
+cargo test --workspace -- --test-threads=3
+
+echo "== Neovim plugin"
+bash editors/neovim/scripts/test.sh
+
+echo "== VS Code extension"
+(cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
