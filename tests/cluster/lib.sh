@@ -10,7 +10,7 @@ HELM_VERSION=v4.0.4          # tests/cluster/mods/helm4/go.mod
 HELM3_VERSION=v3.19.2        # tests/cluster/mods/helm3/go.mod
 BUSYBOX_TAG=1.35             # Debian bookworm's busybox-static
 PAUSE_IMAGE=devspaces.local/pause:3.10
-BUILD_REV=1                  # bump when tests/cluster/build changes what it produces
+BUILD_REV=2                  # bump when tests/cluster/build changes what it produces
 
 # --- where things live ---------------------------------------------------------
 CACHE_ROOT="${DEVSPACES_CLUSTER_CACHE:-$HOME/.cache/devspaces/cluster}"
@@ -86,7 +86,11 @@ cgroup_controllers() {
   awk '$3 == "cgroup" {print $2}' /proc/self/mounts
 }
 
-pid_alive() { [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null; }
+pid_alive() { # a zombie counts as gone (PID 1 may reap it late)
+  [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+  local st; st="$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)"
+  [ -n "$st" ] && [ "$st" != Z ]
+}
 
 in_netns() { nsenter --net="/run/netns/$NETNS" -- "$@"; }
 
