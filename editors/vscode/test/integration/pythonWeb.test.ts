@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { repoRoot } from "../support/golden";
-import { activateBundled, channelLines, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
+import { activateBundled, channelLines, nodeScriptExecutable, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
 import { recorded, setSetting, Uri, workspace } from "../support/vscode-stub";
 
 const VIEW = "devspaces.services";
@@ -18,6 +18,10 @@ function daemonBinary(): string {
   const file = process.env.DEVSPACESD ?? path.join(repoRoot(), "target", "debug", "devspacesd");
   if (!fs.existsSync(file)) {
     throw new Error(`no daemon binary at ${file}; build it with 'cargo build -p devspacesd' at the repository root, or set DEVSPACESD`);
+  }
+  if (process.env.DEVSPACES_E2E_VIA_CLI === "1") {
+    // Stop-gap, by explicit request only: the same steps through test/support/cliBridge.ts over `devspacesd up --json`.
+    return nodeScriptExecutable(path.join(__dirname, "..", "support", "cliBridge.js"), { DEVSPACESD_CLI: file });
   }
   return file;
 }
