@@ -22,6 +22,13 @@ function retarget(e: DevspacesEvent, s: SessionInfo): DevspacesEvent {
   return { method: e.method, params };
 }
 
+/** FAKE_PROTOCOL_VERSION plays a daemon of another protocol version. */
+function withVersion(experimental: { devspaces: { protocolVersion: number } }): unknown {
+  const v = process.env.FAKE_PROTOCOL_VERSION;
+  if (v) experimental.devspaces.protocolVersion = Number(v);
+  return experimental;
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function play(s: SessionInfo): Promise<void> {
@@ -40,7 +47,7 @@ connection.onRequest("initialize", () => ({
   serverInfo: { name: "devspacesd", version: "0.1.0-fake" },
   capabilities: {
     textDocumentSync: { openClose: true, change: 1, save: { includeText: false } },
-    experimental: golden("initialize.experimental.json"),
+    experimental: withVersion(golden("initialize.experimental.json")),
   },
 }));
 connection.onNotification("initialized", () => undefined);
