@@ -1,7 +1,8 @@
 # Certificates and kubeconfigs of the test cluster (openssl, ECDSA P-256).
 # Sourced by `up` after lib.sh. Files are made once per state folder and kept.
 
-pki_key() { [ -f "$1" ] || openssl ecparam -name prime256v1 -genkey -noout -out "$1" 2>/dev/null; }
+# PKCS#8 ("BEGIN PRIVATE KEY") ECDSA P-256 keys: read by Go, rustls and openssl alike
+pki_key() { [ -f "$1" ] || openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$1" 2>/dev/null; }
 
 # pki_cert NAME SUBJECT EKU [SAN]
 pki_cert() {
@@ -52,7 +53,7 @@ make_pki() {
   chmod 700 "$PKI"
   # the CA's subject says which addresses it was made for, so a change of the
   # network layout regenerates everything
-  local stamp="$NODE_IP $KUBERNETES_SERVICE_IP $NODE_NAME"
+  local stamp="pki-v2 $NODE_IP $KUBERNETES_SERVICE_IP $NODE_NAME"
   if [ "$(cat "$PKI/stamp" 2>/dev/null)" != "$stamp" ]; then
     rm -f "$PKI"/*
   fi
@@ -73,7 +74,7 @@ make_pki() {
   pki_cert kube-proxy "/CN=system:kube-proxy" clientAuth
   if [ ! -f "$PKI/sa.key" ]; then
     pki_key "$PKI/sa.key"
-    openssl ec -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
+    openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
   fi
   echo "$stamp" >"$PKI/stamp"
   kubeconfig "$KUBECONFIG_ADMIN" devspaces-admin admin
