@@ -8,8 +8,8 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { repoRoot } from "../support/golden";
-import { activateBundled, channelLines, nodeScriptExecutable, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
-import { recorded, setSetting, Uri, workspace } from "../support/vscode-stub";
+import { activateBundled, channelLines, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
+import { openTextDocument, recorded, setSetting, Uri, workspace, type Diagnostic } from "../support/vscode-stub";
 
 const VIEW = "devspaces.services";
 const CHANNEL = "Dev Spaces: python-web";
@@ -18,10 +18,6 @@ function daemonBinary(): string {
   const file = process.env.DEVSPACESD ?? path.join(repoRoot(), "target", "debug", "devspacesd");
   if (!fs.existsSync(file)) {
     throw new Error(`no daemon binary at ${file}; build it with 'cargo build -p devspacesd' at the repository root, or set DEVSPACESD`);
-  }
-  if (process.env.DEVSPACES_E2E_VIA_CLI === "1") {
-    // Stop-gap, by explicit request only: the same steps through test/support/cliBridge.ts over `devspacesd up --json`.
-    return nodeScriptExecutable(path.join(__dirname, "..", "support", "cliBridge.js"), { DEVSPACESD_CLI: file });
   }
   return file;
 }
@@ -69,7 +65,7 @@ const diagnostics = () =>
 
 describe("python-web through the extension and the real daemon", () => {
   let activated: Activated | undefined;
-  let work: string;
+  let work = "";
   let service: string;
   let stateDir: string;
 
@@ -113,6 +109,7 @@ describe("python-web through the extension and the real daemon", () => {
         }
       }
     }
+    if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
   let url = "";
@@ -177,5 +174,25 @@ describe("python-web through the extension and the real daemon", () => {
       recorded.messages.filter((m) => m.level === "error"),
       [],
     );
+  });
+
+  step(7, "an azds.yaml with an unknown key gets a did-you-mean diagnostic", async () => {
+    const dir = path.join(work, "typo");
+    fs.mkdirSync(dir);
+    const file = path.join(dir, "azds.yaml");
+    const text = fs.readFileSync(path.join(service, "azds.yaml"), "utf8").replace("command: [python3, app.py]", "comand: [python3, app.py]");
+    fs.writeFileSync(file, text);
+    openTextDocument(file);
+    const diags = (await waitFor("diagnostics for azds.yaml", () => recorded.diagnostics.get("devspaces")?.get(Uri.file(file).toString()), 15_000).catch(
+      (e: unknown) => {
+        throw new Error(`${String(e)}${diagnostics()}`);
+      },
+    )) as Diagnostic[];
+    const line = text.split("\n").findIndex((l) => l.includes("comand:"));
+    const hit = diags.find((d) => d.message.includes("'comand'"));
+    assert.ok(hit, JSON.stringify(diags));
+    assert.match(hit.message, /did you mean 'command'\?/);
+    assert.equal(hit.range.start.line, line);
+    assert.equal(hit.source, "devspaces");
   });
 });

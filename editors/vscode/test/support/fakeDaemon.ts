@@ -54,6 +54,25 @@ connection.onNotification("initialized", () => undefined);
 connection.onRequest("shutdown", () => null);
 connection.onNotification("exit", () => process.exit(0));
 
+/** azds.yaml diagnostics as docs/protocol.md shows them: an unknown key with a did-you-mean, else none. */
+connection.onNotification("textDocument/didOpen", (p: { textDocument: { uri: string; text: string } }) => {
+  const lines = p.textDocument.text.split("\n");
+  const diagnostics = lines.flatMap((line, i) => {
+    const at = line.indexOf("comand:");
+    return at < 0
+      ? []
+      : [
+          {
+            range: { start: { line: i, character: at }, end: { line: i, character: at + 6 } },
+            severity: 2,
+            source: "devspaces",
+            message: "unknown key 'comand' in configurations.develop.container (did you mean 'command'?)",
+          },
+        ];
+  });
+  void connection.sendNotification("textDocument/publishDiagnostics", { uri: p.textDocument.uri, diagnostics });
+});
+
 connection.onRequest("devspaces/status", (): StatusResult => ({
   ...golden<StatusResult>("status.result.empty.json"),
   sessions: [...sessions.values()],

@@ -1,7 +1,9 @@
 // A stand-in for the `vscode` module outside the editor: the UI surface the extension and vscode-languageclient touch, recording what they show.
 
+import * as fs from "node:fs";
 import * as path from "node:path";
 import Module from "node:module";
+import { minimatch } from "minimatch";
 
 type Listener<T> = (e: T) => unknown;
 
@@ -184,7 +186,15 @@ class Plain {
     this.args = args;
   }
 }
-export class Diagnostic extends Plain {}
+export class Diagnostic {
+  source?: string;
+  code?: unknown;
+  constructor(
+    readonly range: Range,
+    readonly message: string,
+    readonly severity: DiagnosticSeverity = DiagnosticSeverity.Error,
+  ) {}
+}
 export class CompletionItem extends Plain {}
 export class CodeAction extends Plain {}
 export class SymbolInformation extends Plain {}
@@ -271,6 +281,55 @@ export function setSetting(key: string, value: unknown): void {
 
 const never = () => new Disposable();
 
+export interface StubTextDocument {
+  uri: Uri;
+  fileName: string;
+  languageId: string;
+  version: number;
+  isClosed: boolean;
+  isDirty: boolean;
+  isUntitled: boolean;
+  getText(): string;
+}
+
+const documentOpened = new EventEmitter<StubTextDocument>();
+
+/** Opens a file as the editor would: it joins workspace.textDocuments and onDidOpenTextDocument fires. */
+export function openTextDocument(file: string, languageId = "yaml"): StubTextDocument {
+  const text = fs.readFileSync(file, "utf8");
+  const doc: StubTextDocument = {
+    uri: Uri.file(file),
+    fileName: file,
+    languageId,
+    version: 1,
+    isClosed: false,
+    isDirty: false,
+    isUntitled: false,
+    getText: () => text,
+  };
+  workspace.textDocuments.push(doc);
+  documentOpened.fire(doc);
+  return doc;
+}
+
+type Filter = string | { language?: string; scheme?: string; pattern?: string };
+
+/** vscode.languages.match for the filters the extension uses (language, scheme, glob pattern). */
+function matchSelector(selector: Filter | Filter[], doc: StubTextDocument): number {
+  const filters = Array.isArray(selector) ? selector : [selector];
+  for (const f of filters) {
+    if (typeof f === "string") {
+      if (f === doc.languageId || f === "*") return 10;
+      continue;
+    }
+    if (f.language && f.language !== "*" && f.language !== doc.languageId) continue;
+    if (f.scheme && f.scheme !== "*" && f.scheme !== doc.uri.scheme) continue;
+    if (f.pattern && !minimatch(doc.uri.fsPath, f.pattern, { dot: true })) continue;
+    return 10;
+  }
+  return 0;
+}
+
 export const version = "1.91.0";
 
 export const env = {
@@ -343,9 +402,9 @@ export const window = {
 
 export const workspace = {
   workspaceFolders: undefined as { uri: Uri; name: string; index: number }[] | undefined,
-  textDocuments: [],
+  textDocuments: [] as StubTextDocument[],
   notebookDocuments: [],
-  onDidOpenTextDocument: never,
+  onDidOpenTextDocument: documentOpened.event,
   onDidCloseTextDocument: never,
   onDidChangeTextDocument: never,
   onDidSaveTextDocument: never,
@@ -396,7 +455,7 @@ export const commands = {
 
 /** Providers vscode-languageclient registers for server capabilities devspacesd does not announce; all no-ops. */
 const languagesBase: Record<string, unknown> = {
-    match: () => 0,
+    match: matchSelector,
     createDiagnosticCollection(name: string) {
       const entries = new Map<string, unknown[]>();
       recorded.diagnostics.set(name, entries);

@@ -6,7 +6,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, before, describe, it } from "node:test";
 import { activateBundled, channelLines, nodeScriptExecutable, treeSnapshot, waitFor, type Activated } from "../support/harness";
-import { recorded, setSetting, Uri } from "../support/vscode-stub";
+import { openTextDocument, recorded, setSetting, Uri, type Diagnostic } from "../support/vscode-stub";
 
 describe("extension against a scripted daemon", () => {
   let activated: Activated;
@@ -73,6 +73,23 @@ describe("extension against a scripted daemon", () => {
       recorded.messages.some((m) => m.text === "webfrontend: static/index.html: static-sync (rule 3: sync static/**, static)"),
       JSON.stringify(recorded.messages),
     );
+  });
+
+  it("azds.yaml diagnostics reach the client's diagnostic collection (Problems)", async () => {
+    const file = path.join(service, "azds.yaml");
+    fs.writeFileSync(file, "kind: helm-release\nconfigurations:\n  develop:\n    container:\n      comand: [node]\n");
+    openTextDocument(file);
+    const diags = await waitFor("diagnostics", () => recorded.diagnostics.get("devspaces")?.get(Uri.file(file).toString()));
+    assert.deepEqual(
+      (diags as Diagnostic[]).map((d) => [d.range.start.line, d.range.start.character, d.severity, d.source, d.message]),
+      [[4, 6, 1, "devspaces", "unknown key 'comand' in configurations.develop.container (did you mean 'command'?)"]],
+    );
+    // A file outside the document selector is not sent.
+    const other = path.join(service, "values.yaml");
+    fs.writeFileSync(other, "comand: x\n");
+    openTextDocument(other);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(recorded.diagnostics.get("devspaces")?.get(Uri.file(other).toString()), undefined);
   });
 
   it("down clears the service", async () => {
