@@ -167,6 +167,12 @@ impl Rules {
         })
     }
 
+    /// Whether a file belongs to the image's content: in the build context and not ignored
+    /// (`COPY . .` would copy it). A redeploy file the `.dockerignore` lists is not content.
+    pub fn in_image(&self, path: &str) -> bool {
+        self.ignored(path, false).is_none()
+    }
+
     /// Rule 2: why a path is ignored, if it is.
     fn ignored(&self, path: &str, is_dir: bool) -> Option<String> {
         if path.split('/').any(|c| c == ".git") {

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use devspaces_protocol::agent::SyncState;
 
 use crate::agent::client::{AgentClient, AgentError};
-use crate::classify::{Class, Rules};
+use crate::classify::Rules;
 use crate::synclog::{self, Entry, Synclog, Target};
 
 /// Batches are split so no frame comes near the agent's limit.
@@ -62,7 +62,7 @@ pub fn scan(service_dir: &Path, rules: &Rules) -> Vec<String> {
             continue;
         }
         let rel = rel_of(&root, e.path());
-        if rules.classify(&rel).class != Class::Ignored {
+        if rules.in_image(&rel) {
             out.push(rel);
         }
     }
@@ -94,6 +94,9 @@ impl Report {
 /// The synclog of one service and the section of the current target.
 pub struct Syncer {
     service_dir: PathBuf,
+    /// The build context relative to the service (`""` for the service itself): the container
+    /// receives paths relative to it, as `COPY . .` would lay them out.
+    context: String,
     path: PathBuf,
     key: String,
     log: Synclog,
@@ -106,14 +109,26 @@ fn new_sync_id() -> String {
 }
 
 impl Syncer {
-    pub fn open(service_dir: &Path, target_key: &str) -> Self {
+    pub fn open(service_dir: &Path, target_key: &str, context: &str) -> Self {
         let path = synclog::path_for(service_dir);
         let log = synclog::load(&path).unwrap_or_else(|| Synclog {
             version: 1,
             service: std::fs::canonicalize(service_dir).unwrap_or_else(|_| service_dir.to_path_buf()).display().to_string(),
             targets: BTreeMap::new(),
         });
-        Syncer { service_dir: service_dir.to_path_buf(), path, key: target_key.to_string(), log }
+        Syncer { service_dir: service_dir.to_path_buf(), context: context.to_string(), path, key: target_key.to_string(), log }
+    }
+
+    pub fn set_context(&mut self, context: &str) {
+        self.context = context.to_string();
+    }
+
+    /// The path in the container for a service-relative path.
+    fn remote(&self, rel: &str) -> String {
+        match self.context.as_str() {
+            "" => rel.to_string(),
+            ctx => rel.strip_prefix(ctx).and_then(|r| r.strip_prefix('/')).unwrap_or(rel).to_string(),
+        }
     }
 
     /// Whether the target has received `rel` (so its deletion must propagate).
@@ -170,7 +185,7 @@ impl Syncer {
                     h.set_mode(local.entry.mode);
                     h.set_entry_type(tar::EntryType::Regular);
                     h.set_cksum();
-                    batch.append_data(&mut h, rel, local.data.as_slice()).map_err(AgentError::Io)?;
+                    batch.append_data(&mut h, self.remote(rel), local.data.as_slice()).map_err(AgentError::Io)?;
                     batch_count += 1;
                     report.bytes += local.data.len() as u64;
                     report.sent.push(rel.clone());
@@ -189,7 +204,7 @@ impl Syncer {
             agent.send_files(batch_count, batch.into_inner().map_err(AgentError::Io)?).await?;
         }
         if !report.deleted.is_empty() {
-            agent.delete(report.deleted.clone()).await?;
+            agent.delete(report.deleted.iter().map(|p| self.remote(p)).collect()).await?;
         }
         let changed = !report.sent.is_empty() || !report.deleted.is_empty() || self.target().is_none();
         if changed {

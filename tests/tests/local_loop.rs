@@ -153,7 +153,10 @@ fn after_sigkill_a_new_up_syncs_only_what_changed() {
     std::fs::remove_file(env.synclog(&svc)).unwrap();
     let mut up3 = Up::start(&env, &svc);
     let first = up3.wait_method("devspaces/synced", |_| true);
-    assert!(first["files"].as_array().unwrap().len() >= 7, "deleting the synclog forces a full sync: {first}");
+    let files: Vec<&str> = first["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    for f in ["app.py", "version.py", "static/index.html", "static/style.css"] {
+        assert!(files.contains(&f), "deleting the synclog forces a full sync: {first}");
+    }
     up3.wait_running();
 }
 
@@ -232,4 +235,20 @@ fn list_up_list_uris_and_down() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let _ = up.child.wait();
     assert!(!alive(app) && !alive(agent), "down leaves no process behind");
+}
+
+#[test]
+fn a_build_context_subfolder_is_laid_out_as_copy_would() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("tests/fixtures/apps/subcontext");
+    let mut up = Up::start(&env, &svc);
+    let port = up.url_port();
+    up.wait_running();
+    let root = container_root(&env, "subcontext").join("app");
+    assert!(root.join("app.py").is_file(), "context files land at the WORKDIR root");
+    assert!(!root.join("src").exists() && !root.join("notes.md").exists(), "nothing outside the context is synced");
+    assert_eq!(http_get(port, "/").1.trim(), "hello from the context");
+    std::fs::write(svc.join("src/static/hello.html"), "edited\n").unwrap();
+    up.wait_method("devspaces/synced", |p| p["class"] == "static-sync");
+    assert_eq!(http_get(port, "/").1.trim(), "edited");
 }

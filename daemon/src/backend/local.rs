@@ -173,7 +173,8 @@ impl Backend for Local {
             command: map_command(&command, &workdir, &sync_root),
             env,
             app_port,
-            preferred_local_port: image.expose.first().copied().or(Some(app_port)),
+            // The app shares this machine's network: its own port is taken by the app itself.
+            preferred_local_port: image.expose.first().copied(),
         })
     }
 

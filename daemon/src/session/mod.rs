@@ -84,7 +84,9 @@ struct Runner<B: Backend> {
     events: broadcast::Sender<Event>,
     home: PathBuf,
     forwards: Forwards,
-    agent: Option<AgentClient>,
+    agent: Option<Arc<AgentClient>>,
+    /// Results of restarts running in the background, so logs keep flowing while an app builds.
+    restarts: (mpsc::UnboundedSender<String>, Option<mpsc::UnboundedReceiver<String>>),
     agent_pid: Option<u32>,
     command: Vec<String>,
     env: BTreeMap<String, String>,
@@ -109,7 +111,7 @@ pub async fn start<B: Backend + 'static>(opts: SessionOptions, backend: B, home:
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
     let id = session_id();
     let target = format!("{}/{}", backend.name(), opts.space);
-    let syncer = Syncer::open(&config.service_dir, &target);
+    let syncer = Syncer::open(&config.service_dir, &target, &config.context_prefix());
     let service = config.name.clone();
     let runner = Runner {
         id: id.clone(),
@@ -130,6 +132,10 @@ pub async fn start<B: Backend + 'static>(opts: SessionOptions, backend: B, home:
         detail: String::new(),
         app_down: false,
         app_pid: None,
+        restarts: {
+            let (tx, rx) = mpsc::unbounded_channel();
+            (tx, Some(rx))
+        },
     };
     let done = tokio::spawn(runner.run(cmd_rx));
     Ok(SessionHandle { id, service, events, commands: cmd_tx, done })
@@ -180,15 +186,22 @@ impl<B: Backend> Runner<B> {
         let mut watcher = self.start_watcher(batch_tx.clone());
         let (trace_tx, mut traces) = mpsc::unbounded_channel();
         self.forwards.set_trace_sink(trace_tx);
+        self.show_warnings();
         let mut agent_events = self.deploy(false).await;
+        let mut restart_failures = self.restarts.1.take();
         loop {
             tokio::select! {
+                Some(failure) = recv_opt(&mut restart_failures) => {
+                    // The agent already reported the failure as a status event with its output.
+                    self.log(LogStream::System, failure);
+                    self.app_down = true;
+                }
                 Some(batch) = batches.recv() => {
                     if let Some(rx) = self.apply(batch, &mut watcher, &batch_tx).await {
                         agent_events = Some(rx);
                     }
                 }
-                ev = recv_agent(&mut agent_events) => match ev {
+                ev = recv_opt(&mut agent_events) => match ev {
                     Some(AgentEvent::Message(m)) => self.on_agent(m).await,
                     other => {
                         let reason = match other {
@@ -296,13 +309,15 @@ impl<B: Backend> Runner<B> {
                 return Some(events);
             }
         }
-        self.agent = Some(agent);
+        self.agent = Some(Arc::new(agent));
         self.forwards.ensure_primary(preferred_local_port, app_port).await;
         self.save_record();
         self.restart_app("starting").await;
         Some(events)
     }
 
+    /// Starts a restart on the agent without waiting for it: its build output and status arrive as
+    /// agent events while the loop keeps serving; a failure comes back on `restarts`.
     async fn restart_app(&mut self, why: &str) {
         if self.agent.is_none() {
             return;
@@ -311,12 +326,13 @@ impl<B: Backend> Runner<B> {
         let (kill, build, run, env) = (c.processes_to_kill.clone(), c.build_commands.clone(), self.command.clone(), self.env.clone());
         let phase = if why == "starting" { Phase::Starting } else { Phase::Restarting };
         self.status(phase, why.to_string(), None);
-        let Some(agent) = &self.agent else { return };
-        if let Err(e) = agent.restart(kill, build, run, env).await {
-            // The agent already reported the failure as a status event with its output.
-            self.log(LogStream::System, e.to_string());
-            self.app_down = true;
-        }
+        let Some(agent) = self.agent.clone() else { return };
+        let done = self.restarts.0.clone();
+        tokio::spawn(async move {
+            if let Err(e) = agent.restart(kill, build, run, env).await {
+                let _ = done.send(e.to_string());
+            }
+        });
     }
 
     async fn on_agent(&mut self, m: FromAgent) {
@@ -393,6 +409,8 @@ impl<B: Backend> Runner<B> {
                     Ok(r) => {
                         self.config = c;
                         self.rules = Arc::new(r);
+                        self.syncer.set_context(&self.config.context_prefix());
+                        self.show_warnings();
                         drop(watcher.take());
                         *watcher = self.start_watcher(batch_tx.clone());
                     }
@@ -424,6 +442,13 @@ impl<B: Backend> Runner<B> {
         None
     }
 
+    /// Configuration warnings (unknown keys, unset variables) are shown, never fatal.
+    fn show_warnings(&self) {
+        for w in &self.config.warnings {
+            self.log(LogStream::System, w.to_string());
+        }
+    }
+
     fn config_failed(&mut self, msg: String) -> Option<mpsc::UnboundedReceiver<AgentEvent>> {
         self.log(LogStream::System, msg.clone());
         self.error(msg.clone());
@@ -436,12 +461,13 @@ fn batch_has_sync(plan: &classify::Plan) -> bool {
     !plan.sync.is_empty()
 }
 
-async fn recv_agent(rx: &mut Option<mpsc::UnboundedReceiver<AgentEvent>>) -> Option<AgentEvent> {
+async fn recv_opt<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
     match rx {
         Some(r) => r.recv().await,
         None => std::future::pending().await,
     }
 }
+
 
 pub fn human_bytes(n: u64) -> String {
     match n {
