@@ -15,5 +15,6 @@ pub mod watch;
 pub mod backend;
 pub mod events;
 pub mod record;
+pub mod server;
 pub mod session;
 pub mod to_proto;

@@ -85,3 +85,57 @@ pub fn event(e: &Event) -> Option<WireEvent> {
         EventKind::Progress { .. } => return None,
     })
 }
+
+/// What a core progress event reports, from the word after the service name in its title
+/// (`"webfrontend: build"`); sync when the title names nothing else.
+pub fn progress_kind(title: &str) -> wire::ProgressKind {
+    match title.rsplit(": ").next().map(str::trim) {
+        Some("build") => wire::ProgressKind::Build,
+        Some("deploy") => wire::ProgressKind::Deploy,
+        _ => wire::ProgressKind::Sync,
+    }
+}
+
+/// One step of a core progress event as LSP work-done progress values (`begin`, `report`, `end`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProgressStage {
+    Begin,
+    Report,
+    End,
+}
+
+/// The `value` of a `$/progress` notification for a core `Progress` event at `stage`.
+pub fn work_done(stage: ProgressStage, e: &Event) -> Option<serde_json::Value> {
+    let EventKind::Progress { title, message, percentage, .. } = &e.kind else { return None };
+    let mut v = match stage {
+        ProgressStage::Begin => serde_json::json!({"kind": "begin", "title": title, "cancellable": false, "message": message}),
+        ProgressStage::Report => serde_json::json!({"kind": "report", "message": message}),
+        ProgressStage::End => return Some(serde_json::json!({"kind": "end", "message": message})),
+    };
+    if let Some(p) = percentage {
+        v["percentage"] = serde_json::json!((*p).min(100));
+    }
+    Some(v)
+}
+
+/// A configuration diagnostic as an LSP `Diagnostic`: 0-based lines and UTF-16 columns of `text`
+/// (core positions are 1-based, columns in characters, end exclusive).
+pub fn diagnostic(d: &crate::config::Diagnostic, text: &str) -> serde_json::Value {
+    let lines: Vec<&str> = text.split('\n').collect();
+    let pos = |p: crate::yaml::Pos| {
+        let line = p.line.saturating_sub(1);
+        let chars = p.col.saturating_sub(1);
+        let character: usize = lines.get(line).map(|l| l.chars().take(chars).map(char::len_utf16).sum()).unwrap_or(chars);
+        serde_json::json!({"line": line, "character": character})
+    };
+    let severity = match d.severity {
+        crate::config::Severity::Error => 1,
+        crate::config::Severity::Warning => 2,
+    };
+    serde_json::json!({
+        "range": {"start": pos(d.range.start), "end": pos(d.range.end)},
+        "severity": severity,
+        "source": "devspaces",
+        "message": d.message,
+    })
+}

@@ -1,0 +1,358 @@
+//! The daemon's shared state: its clients and the sessions it owns, and the `devspaces/*` requests on them.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use devspaces_protocol::editor::{self as wire, codes, ConfigLocation, ErrorData};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+
+use super::fanout::{self, Client, Fanout};
+use super::outbox::Outbox;
+use super::rpc::RpcError;
+use crate::backend::local::Local;
+use crate::classify::{self, Class, IgnoreFiles, Rules};
+use crate::config;
+use crate::record;
+use crate::session::{self, SessionHandle, SessionOptions, StartError};
+use crate::to_proto;
+
+/// A session the daemon owns.
+pub struct Entry {
+    pub fan: Arc<Fanout>,
+    dir: PathBuf,
+    handle: tokio::sync::Mutex<Option<SessionHandle>>,
+    hub: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Entry {
+    /// Stops the session and waits until its last events reached the watchers' queues.
+    async fn stop(&self) {
+        let handle = self.handle.lock().await.take();
+        if let Some(h) = handle {
+            h.stop().await;
+            drop(h);
+        }
+        let hub = self.hub.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(hub) = hub {
+            // The fan-out ends when the session's channel closes; bounded in case a sender lingers.
+            let _ = tokio::time::timeout(Duration::from_secs(5), hub).await;
+        }
+    }
+}
+
+/// Everything the connections share.
+pub struct Daemon {
+    pub state_dir: PathBuf,
+    pub started_at: String,
+    pub log_cap: usize,
+    /// Quiet time that closes a batch of file events in the sessions this daemon starts.
+    pub quiet: Duration,
+    clients: Mutex<HashMap<u64, Arc<Client>>>,
+    sessions: Mutex<Vec<Arc<Entry>>>,
+    /// Held while finding or starting a session, so that two `up`s of one service start it once.
+    starting: tokio::sync::Mutex<()>,
+    next_client: AtomicU64,
+    /// Notified whenever a client or session comes or goes (the idle timer listens).
+    pub activity: Notify,
+}
+
+impl Daemon {
+    pub fn new(state_dir: PathBuf, log_cap: usize) -> Arc<Self> {
+        Arc::new(Daemon {
+            state_dir,
+            started_at: crate::clock::now_rfc3339(),
+            log_cap,
+            quiet: Duration::from_millis(2),
+            clients: Mutex::new(HashMap::new()),
+            sessions: Mutex::new(Vec::new()),
+            starting: tokio::sync::Mutex::new(()),
+            next_client: AtomicU64::new(1),
+            activity: Notify::new(),
+        })
+    }
+
+    fn clients(&self) -> MutexGuard<'_, HashMap<u64, Arc<Client>>> {
+        self.clients.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn sessions(&self) -> MutexGuard<'_, Vec<Arc<Entry>>> {
+        self.sessions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the daemon has neither a client nor a session.
+    pub fn idle(&self) -> bool {
+        self.clients().is_empty() && self.sessions().is_empty()
+    }
+
+    pub fn add_client(&self) -> Arc<Client> {
+        let id = self.next_client.fetch_add(1, Ordering::Relaxed);
+        let c = Client::new(id, Outbox::new(self.log_cap));
+        self.clients().insert(id, c.clone());
+        self.activity.notify_one();
+        c
+    }
+
+    fn all_sessions(&self) -> Vec<Arc<Entry>> {
+        self.sessions().clone()
+    }
+
+    fn remove_session(&self, e: &Arc<Entry>) {
+        self.sessions().retain(|x| !Arc::ptr_eq(x, e));
+        self.activity.notify_one();
+    }
+
+    /// A disconnect: `down` with `keepIfWatched` on every session the client watched, then forget it.
+    pub async fn disconnect(&self, client: &Arc<Client>) {
+        for e in self.all_sessions() {
+            if e.fan.watched_by(client.id) {
+                let _ = self.down_entry(&e, client.id, true).await;
+            }
+        }
+        self.clients().remove(&client.id);
+        self.activity.notify_one();
+    }
+
+    /// Stops every session (the daemon is going away).
+    pub async fn stop_all(&self) {
+        for e in self.all_sessions() {
+            e.stop().await;
+            self.remove_session(&e);
+        }
+    }
+
+    pub fn status(&self) -> Value {
+        let mut sessions: Vec<wire::SessionInfo> = self.all_sessions().iter().map(|e| e.fan.info()).collect();
+        sessions.sort_by(|a, b| a.started_at.cmp(&b.started_at));
+        let r = wire::StatusResult {
+            daemon: wire::DaemonInfo {
+                pid: std::process::id(),
+                version: env!("CARGO_PKG_VERSION").to_string(),
+                protocol_version: wire::PROTOCOL_VERSION,
+                clients: self.clients().len() as u32,
+                started_at: self.started_at.clone(),
+            },
+            sessions,
+        };
+        to_value(&r)
+    }
+
+    pub async fn up(&self, client: &Arc<Client>, p: wire::UpParams) -> Result<Value, RpcError> {
+        if p.backend == Some(wire::Backend::Kubernetes) {
+            return Err(RpcError::new(codes::BACKEND_UNAVAILABLE, "the kubernetes backend is not built yet (issue 5)")
+                .with_data(ErrorData { hint: Some("use \"backend\": \"local\"".into()), ..ErrorData::default() }));
+        }
+        let dir = service_dir(&p.path)?;
+        let space = p.space.clone().unwrap_or_else(|| "default".to_string());
+        let _guard = self.starting.lock().await;
+        let existing = self.all_sessions().into_iter().find(|e| e.dir == dir && e.fan.space == space && e.fan.backend == wire::Backend::Local);
+        if let Some(e) = existing {
+            if !p.attach {
+                return Err(RpcError::new(codes::SESSION_EXISTS, format!("service '{}' already runs in space '{space}' (session {})", e.fan.service, e.fan.session))
+                    .with_data(ErrorData { session: Some(e.fan.session.clone()), hint: Some("send \"attach\": true to attach to it".into()), ..ErrorData::default() }));
+            }
+            e.fan.subscribe(client, 0);
+            return Ok(to_value(&wire::UpResult { session: e.fan.info(), attached: true }));
+        }
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let home = record::service_home(&self.state_dir, &space, &name);
+        let opts = SessionOptions { service_dir: dir.clone(), space: space.clone(), quiet: self.quiet };
+        let handle = match session::start(opts, Local::new(home.clone()), home).await {
+            Ok(h) => h,
+            Err(StartError::Config(e)) => {
+                let first = e.diagnostics.iter().find(|d| d.severity == config::Severity::Error).or(e.diagnostics.first());
+                let location = first.map(|d| ConfigLocation { file: d.file.display().to_string(), line: d.range.start.line as u32, column: d.range.start.col as u32 });
+                return Err(RpcError::new(codes::INVALID_CONFIG, e.to_string())
+                    .with_data(ErrorData { path: Some(dir.display().to_string()), location, ..ErrorData::default() }));
+            }
+            Err(e @ StartError::Rules(_)) => {
+                return Err(RpcError::new(codes::INVALID_CONFIG, e.to_string()).with_data(ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() }))
+            }
+            Err(e @ StartError::AlreadyUp { .. }) => {
+                return Err(RpcError::new(codes::SESSION_EXISTS, e.to_string()).with_data(ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() }))
+            }
+        };
+        // Subscribe before anything awaits, so the fan-out sees the session's first events.
+        let rx = handle.events.subscribe();
+        let fan = Fanout::new(handle.id.clone(), handle.service.clone(), dir.display().to_string(), space, wire::Backend::Local);
+        fan.subscribe(client, 0);
+        for c in self.clients().values() {
+            if c.id != client.id && fanout::watches_all(c) {
+                fan.subscribe(c, 0);
+            }
+        }
+        let hub = tokio::spawn(fanout::run(fan.clone(), rx));
+        let entry = Arc::new(Entry { fan: fan.clone(), dir, handle: tokio::sync::Mutex::new(Some(handle)), hub: Mutex::new(Some(hub)) });
+        self.sessions().push(entry);
+        self.activity.notify_one();
+        Ok(to_value(&wire::UpResult { session: fan.info(), attached: false }))
+    }
+
+    /// The one session a target names, or the right error.
+    fn resolve(&self, t: &wire::SessionTarget) -> Result<Arc<Entry>, RpcError> {
+        let found = self.matching(t);
+        match found.len() {
+            0 | 1 => found.into_iter().next().ok_or_else(|| unknown(t)),
+            _ => Err(RpcError::new(codes::AMBIGUOUS_SESSION, format!("{} sessions match; name one by its id", found.len()))
+                .with_data(ErrorData { candidates: found.iter().map(|e| e.fan.session.clone()).collect(), ..ErrorData::default() })),
+        }
+    }
+
+    /// The sessions a target names (every session for an empty target).
+    fn matching(&self, t: &wire::SessionTarget) -> Vec<Arc<Entry>> {
+        let dir = t.path.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p)));
+        self
+            .all_sessions()
+            .into_iter()
+            .filter(|e| t.session.as_ref().is_none_or(|s| *s == e.fan.session))
+            .filter(|e| dir.as_ref().is_none_or(|d| *d == e.dir))
+            .filter(|e| t.space.as_ref().is_none_or(|s| *s == e.fan.space))
+            .filter(|e| t.backend.is_none_or(|b| b == e.fan.backend))
+            .collect()
+    }
+
+    pub async fn down(&self, client: &Arc<Client>, p: wire::DownParams) -> Result<Value, RpcError> {
+        require_target(&p.target)?;
+        let e = self.resolve(&p.target)?;
+        Ok(to_value(&self.down_entry(&e, client.id, p.keep_if_watched).await))
+    }
+
+    async fn down_entry(&self, e: &Arc<Entry>, client: u64, keep_if_watched: bool) -> wire::DownResult {
+        let result = |outcome| wire::DownResult { session: e.fan.session.clone(), service: e.fan.service.clone(), outcome };
+        if keep_if_watched && e.fan.others(client) > 0 {
+            e.fan.unsubscribe(client);
+            return result(wire::DownOutcome::Detached);
+        }
+        // Forget it first so that a new `up` of the service starts afresh while this one stops.
+        self.remove_session(e);
+        e.stop().await;
+        self.activity.notify_one();
+        result(wire::DownOutcome::Stopped)
+    }
+
+    pub async fn restart(&self, p: wire::RestartParams) -> Result<Value, RpcError> {
+        require_target(&p.target)?;
+        let e = self.resolve(&p.target)?;
+        if p.kind == wire::RestartKind::Redeploy {
+            return Err(RpcError::new(codes::INVALID_PARAMS, "\"kind\": \"redeploy\" is not supported yet; save azds.yaml or the Dockerfile to redeploy")
+                .with_data(ErrorData { session: Some(e.fan.session.clone()), ..ErrorData::default() }));
+        }
+        let entry = e.clone();
+        tokio::spawn(async move {
+            if let Some(h) = entry.handle.lock().await.as_ref() {
+                h.restart().await;
+            }
+        });
+        Ok(to_value(&wire::RestartResult { session: e.fan.session.clone(), service: e.fan.service.clone(), kind: p.kind, phase: wire::Phase::Restarting }))
+    }
+
+    pub fn list_uris(&self, p: wire::ListUrisParams) -> Result<Value, RpcError> {
+        let found = self.matching(&p.target);
+        if found.is_empty() && (p.target.session.is_some() || p.target.path.is_some()) {
+            return Err(unknown(&p.target));
+        }
+        let mut uris = Vec::new();
+        for e in found {
+            let info = e.fan.info();
+            for f in info.port_forwards {
+                uris.push(wire::ServiceUri { service: info.service.clone(), session: info.session.clone(), url: f.url, kind: wire::UriKind::Localhost, remote_port: f.remote_port, state: f.state });
+            }
+        }
+        Ok(to_value(&wire::ListUrisResult { uris }))
+    }
+
+    pub fn watch(&self, client: &Arc<Client>, p: wire::WatchParams) -> Result<Value, RpcError> {
+        let all = p.target.session.is_none() && p.target.path.is_none() && p.target.space.is_none() && p.target.backend.is_none();
+        let found = self.matching(&p.target);
+        if found.is_empty() && p.target.session.is_some() {
+            return Err(unknown(&p.target));
+        }
+        if all {
+            fanout::set_watch_all(client, true);
+        }
+        let mut sessions = Vec::new();
+        for e in found {
+            e.fan.subscribe(client, p.replay_lines as usize);
+            sessions.push(e.fan.info());
+        }
+        Ok(to_value(&wire::WatchResult { sessions }))
+    }
+
+    pub fn unwatch(&self, client: &Arc<Client>, p: wire::UnwatchParams) -> Result<Value, RpcError> {
+        let all = p.target.session.is_none() && p.target.path.is_none() && p.target.space.is_none() && p.target.backend.is_none();
+        if all {
+            fanout::set_watch_all(client, false);
+        }
+        let mut sessions = Vec::new();
+        for e in self.matching(&p.target) {
+            if e.fan.unsubscribe(client.id) {
+                sessions.push(e.fan.session.clone());
+            }
+        }
+        Ok(to_value(&wire::UnwatchResult { sessions }))
+    }
+}
+
+/// `devspaces/classify`: needs no session, only the service's configuration.
+pub fn classify(p: wire::ClassifyParams) -> Result<Value, RpcError> {
+    let dir = service_dir(&p.path)?;
+    let config = config::load(&dir).map_err(|e| RpcError::new(codes::INVALID_CONFIG, e.to_string()).with_data(ErrorData { path: Some(p.path.clone()), ..ErrorData::default() }))?;
+    let rules = Rules::new(&config, &IgnoreFiles::read(&config)).map_err(|e| RpcError::new(codes::INVALID_CONFIG, e.to_string()))?;
+    let rels: Vec<String> = p
+        .paths
+        .iter()
+        .map(|raw| {
+            let path = Path::new(raw);
+            match path.strip_prefix(&config.service_dir).or_else(|_| path.strip_prefix(&p.path)) {
+                Ok(r) => r.to_string_lossy().replace('\\', "/"),
+                Err(_) => raw.trim_start_matches("./").to_string(),
+            }
+        })
+        .collect();
+    let results = rels
+        .iter()
+        .map(|rel| {
+            let d = rules.classify(rel);
+            wire::Classification { path: rel.clone(), class: to_proto::class(d.class), rule: d.rule }
+        })
+        .collect();
+    let batch = classify::plan(&rules, &rels).class.unwrap_or(Class::Ignored);
+    Ok(to_value(&wire::ClassifyResult { service: config.name.clone(), batch: to_proto::class(batch), results }))
+}
+
+fn service_dir(path: &str) -> Result<PathBuf, RpcError> {
+    let data = || ErrorData { path: Some(path.to_string()), ..ErrorData::default() };
+    if !Path::new(path).is_absolute() {
+        return Err(RpcError::new(codes::INVALID_PARAMS, format!("path '{path}' is not absolute")).with_data(data()));
+    }
+    let dir = std::fs::canonicalize(path).map_err(|e| RpcError::new(codes::NOT_A_SERVICE, format!("cannot open service folder '{path}': {e}")).with_data(data()))?;
+    if !dir.join(config::FILE_NAME).is_file() {
+        return Err(RpcError::new(codes::NOT_A_SERVICE, format!("'{path}' is not a service folder (no azds.yaml in it)"))
+            .with_data(ErrorData { hint: Some("open the folder that holds azds.yaml".into()), ..data() }));
+    }
+    Ok(dir)
+}
+
+fn require_target(t: &wire::SessionTarget) -> Result<(), RpcError> {
+    if t.session.is_none() && t.path.is_none() {
+        return Err(RpcError::new(codes::INVALID_PARAMS, "name the session: \"session\" or \"path\" is required"));
+    }
+    Ok(())
+}
+
+fn unknown(t: &wire::SessionTarget) -> RpcError {
+    let what = match (&t.session, &t.path) {
+        (Some(s), _) => format!("no session has id '{s}'"),
+        (None, Some(p)) => format!("no session runs for '{p}'"),
+        (None, None) => "no session matches".to_string(),
+    };
+    RpcError::new(codes::UNKNOWN_SESSION, what).with_data(ErrorData { session: t.session.clone(), path: t.path.clone(), ..ErrorData::default() })
+}
+
+fn to_value<T: serde::Serialize>(v: &T) -> Value {
+    serde_json::to_value(v).unwrap_or_else(|e| json!({"error": format!("cannot encode the result: {e}")}))
+}
