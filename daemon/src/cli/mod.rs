@@ -1,5 +1,6 @@
 //! Command-line parsing and the subcommands; `anyhow` lives only at this edge.
 
+mod client;
 mod output;
 mod up;
 
@@ -13,9 +14,14 @@ use devspacesd::{config, record, to_proto};
 
 #[derive(Parser)]
 #[command(name = "devspacesd", version, about = "The devspaces daemon: Dev Spaces' `azds up`, locally first")]
+#[command(args_conflicts_with_subcommands = true, subcommand_required = false)]
 struct Cli {
+    /// Speak the editor protocol (LSP-framed JSON-RPC) on standard input and output, through the
+    /// shared daemon (started if absent).
+    #[arg(long)]
+    stdio: bool,
     #[command(subcommand)]
-    command: Cmd,
+    command: Option<Cmd>,
 }
 
 #[derive(Subcommand)]
@@ -37,6 +43,9 @@ enum Cmd {
         #[arg(long, default_value_t = 2)]
         quiet_ms: u64,
     },
+    /// The shared daemon: serves editors and `up` on a Unix socket in the state dir (started by
+    /// `--stdio` and `up` when absent; exits after 10 idle minutes).
+    Daemon,
     /// Stop a service started with `up`.
     Down {
         path: Option<PathBuf>,
@@ -91,7 +100,16 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = rt.block_on(run(cli));
+    if cli.stdio {
+        let code = rt.block_on(devspacesd::server::bridge::run(&record::state_dir()));
+        // Standard input may still be blocked in a read; do not wait for it.
+        std::process::exit(code);
+    }
+    let Some(command) = cli.command else {
+        eprintln!("error: a command is required (or --stdio); see devspacesd --help");
+        return ExitCode::from(2);
+    };
+    let result = rt.block_on(run(command));
     match result {
         Ok(code) => code,
         Err(e) => {
@@ -107,8 +125,13 @@ fn service_dir(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     Ok(p)
 }
 
-async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    match cli.command {
+async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
+    match command {
+        Cmd::Daemon => {
+            let ended = devspacesd::server::run(devspacesd::server::DaemonOptions::from_env()).await?;
+            let _ = ended;
+            Ok(ExitCode::SUCCESS)
+        }
         Cmd::Up { path, space, backend, json, quiet_ms } => {
             if backend == "kubernetes" {
                 anyhow::bail!("the kubernetes backend is not built yet (issue 5); use --backend local");
@@ -187,14 +210,28 @@ fn classify(dir: PathBuf, json: bool, paths: &[String]) -> anyhow::Result<ExitCo
 
 async fn down(dir: PathBuf, space: &str) -> anyhow::Result<ExitCode> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    if let Some(mut c) = client::Client::open(&record::state_dir(), false, "devspacesd down").await? {
+        let params = serde_json::json!({"path": dir.display().to_string(), "space": space});
+        let answer = c.call(devspaces_protocol::editor::DOWN, params, |_, _| {}).await?;
+        c.close().await;
+        match answer {
+            Ok(_) => {
+                println!("service '{name}' stopped");
+                return Ok(ExitCode::SUCCESS);
+            }
+            Err(e) if e.get("code").and_then(serde_json::Value::as_i64) == Some(devspaces_protocol::editor::codes::UNKNOWN_SESSION) => {}
+            Err(e) => anyhow::bail!("{}", e.get("message").and_then(serde_json::Value::as_str).unwrap_or("the daemon refused down")),
+        }
+    }
+    // A session run in-process by `up` (no daemon): signal its owner, never the daemon itself.
     let home = record::service_home(&record::state_dir(), space, &name);
-    let Some(r) = record::read(&home).filter(|r| r.phase != "stopped" && record::pid_is(r.owner_pid, &["devspacesd"])) else {
+    let Some(r) = record::read(&home).filter(|r| r.phase != "stopped" && record::pid_is(r.owner_pid, &["devspacesd up"])) else {
         eprintln!("service '{name}' is not up in space '{space}'");
         return Ok(ExitCode::FAILURE);
     };
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(r.owner_pid as i32), nix::sys::signal::Signal::SIGTERM)?;
     for _ in 0..600 {
-        if !record::pid_is(r.owner_pid, &["devspacesd"]) {
+        if !record::pid_is(r.owner_pid, &["devspacesd up"]) {
             println!("service '{name}' stopped");
             return Ok(ExitCode::SUCCESS);
         }

@@ -3,7 +3,8 @@
 use std::io::{IsTerminal, Write};
 
 use devspacesd::config::ConfigError;
-use devspacesd::events::{Event, EventKind, LogStream, Phase, PortState};
+use devspaces_protocol::editor as wire;
+use devspacesd::events::Event;
 use devspacesd::session::human_bytes;
 use devspacesd::to_proto;
 
@@ -23,6 +24,10 @@ impl Printer {
         Printer { json, color: !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
     }
 
+    pub fn is_json(&self) -> bool {
+        self.json
+    }
+
     fn paint(&self, color: &str, text: &str) -> String {
         if self.color {
             format!("{color}{text}{RESET}")
@@ -40,8 +45,8 @@ impl Printer {
     pub fn config_error(&mut self, e: &ConfigError) {
         if self.json {
             for d in &e.diagnostics {
-                let msg = devspaces_protocol::editor::Event::ShowMessage(devspaces_protocol::editor::ShowMessageParams {
-                    kind: devspaces_protocol::editor::MessageType::Error,
+                let msg = wire::Event::ShowMessage(wire::ShowMessageParams {
+                    kind: wire::MessageType::Error,
                     message: d.to_string(),
                 });
                 self.line(&serde_json::to_string(&msg).unwrap_or_default());
@@ -59,47 +64,78 @@ impl Printer {
         }
     }
 
+    /// Prints a core event (the in-process session) as its wire form.
     pub fn print(&mut self, e: &Event) {
-        if self.json {
-            if let Some(w) = to_proto::event(e) {
-                self.line(&serde_json::to_string(&w).unwrap_or_default());
+        if let Some(w) = to_proto::event(e) {
+            self.print_wire(&w);
+        }
+    }
+
+    /// Config errors the daemon returned as one message, one diagnostic per line.
+    pub fn config_error_lines(&mut self, message: &str) {
+        for line in message.lines().filter(|l| !l.trim().is_empty()) {
+            if self.json {
+                let msg = wire::Event::ShowMessage(wire::ShowMessageParams { kind: wire::MessageType::Error, message: line.to_string() });
+                self.line(&serde_json::to_string(&msg).unwrap_or_default());
+            } else {
+                eprintln!("{line}");
             }
+        }
+    }
+
+    /// Prints one wire event: the JSON line for `--json`, else `azds up`-style text.
+    pub fn print_wire(&mut self, e: &wire::Event) {
+        if self.json {
+            self.line(&serde_json::to_string(e).unwrap_or_default());
             return;
         }
-        let svc = &e.service;
-        match &e.kind {
-            EventKind::Log { stream: LogStream::System, line, .. } => self.line(&self.paint(DIM, line)),
-            EventKind::Log { stream: LogStream::Build, line, .. } => self.line(&format!("{} {line}", self.paint(CYAN, &format!("{svc} [build]:")))),
-            EventKind::Log { stream: LogStream::Stderr, line, .. } => self.line(&format!("{} {}", self.paint(CYAN, &format!("{svc}:")), self.paint(RED, line))),
-            EventKind::Log { line, .. } => self.line(&format!("{} {line}", self.paint(CYAN, &format!("{svc}:")))),
-            EventKind::PortForward { remote_port, url, state: PortState::Open, .. } => {
-                self.line(&format!("Service '{svc}' port {remote_port} (http) is available at {}", self.paint(GREEN, url)))
+        match e {
+            wire::Event::Log(l) => {
+                let svc = &l.service;
+                let line = &l.line;
+                match l.stream {
+                    wire::LogStream::System => self.line(&self.paint(DIM, line)),
+                    wire::LogStream::Build => self.line(&format!("{} {line}", self.paint(CYAN, &format!("{svc} [build]:")))),
+                    wire::LogStream::Stderr => self.line(&format!("{} {}", self.paint(CYAN, &format!("{svc}:")), self.paint(RED, line))),
+                    wire::LogStream::Stdout => self.line(&format!("{} {line}", self.paint(CYAN, &format!("{svc}:")))),
+                }
             }
-            EventKind::PortForward { url, state, .. } => self.line(&self.paint(DIM, &format!("Port forward {url} {}", if *state == PortState::Closed { "closed" } else { "reconnecting" }))),
-            EventKind::Trace(t) => self.line(&format!(
-                "{} {} {} {} {:.1}ms {}",
-                self.paint(CYAN, &format!("{svc}:")),
+            wire::Event::PortForward(f) if f.state == wire::PortState::Open => {
+                self.line(&format!("Service '{}' port {} (http) is available at {}", f.service, f.remote_port, self.paint(GREEN, &f.url)))
+            }
+            wire::Event::PortForward(f) => {
+                let word = if f.state == wire::PortState::Closed { "closed" } else { "reconnecting" };
+                self.line(&self.paint(DIM, &format!("Port forward {} {word}", f.url)))
+            }
+            wire::Event::Trace(t) => self.line(&format!(
+                "{} {} {} {} {}ms {}",
+                self.paint(CYAN, &format!("{}:", t.service)),
                 self.paint(DIM, "->"),
                 t.method,
                 t.path,
                 t.duration_ms,
                 self.paint(if t.status >= 400 { RED } else { GREEN }, &format!("{} ({})", t.status, human_bytes(t.bytes)))
             )),
-            EventKind::Status { phase: phase @ (Phase::Crashed | Phase::Failed), detail, exit_code, last_lines } => {
-                let code = exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default();
-                self.line(&self.paint(RED, &format!("{svc} {}{code}: {detail}", phase.as_str())));
-                for l in last_lines.iter().flatten() {
+            wire::Event::ServiceStatus(s) if matches!(s.phase, wire::Phase::Crashed | wire::Phase::Failed) => {
+                let code = s.exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default();
+                let phase = if s.phase == wire::Phase::Crashed { "crashed" } else { "failed" };
+                self.line(&self.paint(RED, &format!("{} {phase}{code}: {}", s.service, s.detail)));
+                for l in s.last_lines.iter().flatten() {
                     self.line(&self.paint(RED, &format!("  | {l}")));
                 }
             }
-            EventKind::Status { phase, detail, .. } => self.line(&self.paint(DIM, &format!("[{}] {detail}", phase.as_str()))),
-            EventKind::Synced { class, files, duration_ms } => {
-                let shown: Vec<&str> = files.iter().take(3).map(String::as_str).collect();
-                let more = if files.len() > 3 { format!(" and {} more", files.len() - 3) } else { String::new() };
-                self.line(&self.paint(DIM, &format!("Synced {} ({class}) in {duration_ms:.1} ms{more}", shown.join(", "))));
+            wire::Event::ServiceStatus(s) => {
+                let phase = serde_json::to_value(s.phase).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                self.line(&self.paint(DIM, &format!("[{phase}] {}", s.detail)))
             }
-            EventKind::Error { message } => eprintln!("{}", self.paint(RED, &format!("error: {message}"))),
-            EventKind::Progress { .. } => {}
+            wire::Event::Synced(s) => {
+                let shown: Vec<&str> = s.files.iter().take(3).map(String::as_str).collect();
+                let more = if s.files.len() > 3 { format!(" and {} more", s.files.len() - 3) } else { String::new() };
+                let class = serde_json::to_value(s.class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                self.line(&self.paint(DIM, &format!("Synced {} ({class}) in {} ms{more}", shown.join(", "), s.duration_ms)));
+            }
+            wire::Event::LogsDropped(d) => eprintln!("({} log lines of {} dropped: the terminal was too slow)", d.count, d.service),
+            wire::Event::ShowMessage(m) => eprintln!("{}", self.paint(RED, &format!("error: {}", m.message))),
         }
     }
 }

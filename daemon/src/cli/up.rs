@@ -1,23 +1,142 @@
-//! `devspacesd up`: runs a session in this process and prints what `azds up` printed, or JSON events.
+//! `devspacesd up`: a client of the daemon (attaching to a running session of the service), printing
+//! what `azds up` printed or JSON events; runs the session in this process when no daemon can be had.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use devspaces_protocol::editor::{self as wire, codes};
 use devspacesd::backend::local::Local;
-use devspacesd::session::{self, SessionOptions};
 use devspacesd::record;
+use devspacesd::session::{self, SessionOptions};
+use serde_json::{json, Value};
 use tokio::signal::unix::{signal, SignalKind};
 
+use super::client::{Client, Message};
 use super::output::Printer;
 
 pub async fn run(dir: PathBuf, space: String, json: bool, quiet: Duration) -> anyhow::Result<ExitCode> {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let home = record::service_home(&record::state_dir(), &space, &name);
     let mut printer = Printer::new(json);
     if !json {
         println!("Using dev space '{space}' with target 'local'");
     }
+    if std::env::var_os("DEVSPACES_NO_DAEMON").is_none() {
+        match Client::open(&record::state_dir(), true, "devspacesd up").await {
+            Ok(Some(client)) => return through_daemon(client, dir, space, printer).await,
+            Ok(None) => {}
+            Err(e) => eprintln!("devspacesd: the daemon is unavailable ({e:#}); running the session in this process"),
+        }
+    }
+    in_process(dir, space, &mut printer, quiet).await
+}
+
+/// Prints one notification if it is an event of `session` (or of any session before it is known).
+fn print_note(printer: &mut Printer, session: Option<&str>, method: &str, params: &Value) -> Option<wire::Event> {
+    let e: wire::Event = serde_json::from_value(json!({"method": method, "params": params})).ok()?;
+    let of = params.get("session").and_then(Value::as_str);
+    if let (Some(want), Some(got)) = (session, of) {
+        if want != got {
+            return None;
+        }
+    }
+    printer.print_wire(&e);
+    Some(e)
+}
+
+fn stopped(e: &wire::Event) -> bool {
+    matches!(e, wire::Event::ServiceStatus(s) if s.phase == wire::Phase::Stopped)
+}
+
+async fn through_daemon(mut client: Client, dir: PathBuf, space: String, mut printer: Printer) -> anyhow::Result<ExitCode> {
+    let mut int = signal(SignalKind::interrupt())?;
+    let mut term = signal(SignalKind::terminate())?;
+    let up = client.request(wire::UP, json!({"path": dir.display().to_string(), "space": space, "backend": "local"})).await?;
+    let mut session: Option<String> = None;
+    let mut down_id: Option<i64> = None;
+    loop {
+        let msg = tokio::select! {
+            m = client.next() => m?,
+            _ = int.recv() => { down_id = detach(&mut client, session.as_deref(), down_id).await?; if down_id.is_none() { return Ok(ExitCode::SUCCESS) } continue }
+            _ = term.recv() => { down_id = detach(&mut client, session.as_deref(), down_id).await?; if down_id.is_none() { return Ok(ExitCode::SUCCESS) } continue }
+        };
+        match msg {
+            None => {
+                eprintln!("devspacesd: the daemon closed the connection");
+                return Ok(ExitCode::FAILURE);
+            }
+            Some(Message::Response { id, result }) if id == up => match result {
+                Ok(r) => {
+                    let info: wire::UpResult = serde_json::from_value(r)?;
+                    if info.attached {
+                        // Show where the running session is, as a fresh `up` would have printed it.
+                        for f in &info.session.port_forwards {
+                            printer.print_wire(&wire::Event::PortForward(wire::PortForwardParams {
+                                service: info.session.service.clone(),
+                                session: info.session.session.clone(),
+                                local_port: f.local_port,
+                                remote_port: f.remote_port,
+                                url: f.url.clone(),
+                                state: f.state,
+                            }));
+                        }
+                        printer.print_wire(&wire::Event::ServiceStatus(wire::ServiceStatusParams {
+                            service: info.session.service.clone(),
+                            session: info.session.session.clone(),
+                            phase: info.session.phase,
+                            detail: info.session.detail.clone(),
+                            exit_code: None,
+                            last_lines: None,
+                        }));
+                    }
+                    session = Some(info.session.session);
+                    if !printer.is_json() {
+                        println!("Press Ctrl+C to detach");
+                    }
+                }
+                Err(e) => {
+                    let code = e.get("code").and_then(Value::as_i64).unwrap_or(0);
+                    let message = e.get("message").and_then(Value::as_str).unwrap_or("unknown error");
+                    if code == codes::INVALID_CONFIG {
+                        printer.config_error_lines(message);
+                    } else {
+                        eprintln!("error: {message}");
+                    }
+                    return Ok(ExitCode::FAILURE);
+                }
+            },
+            Some(Message::Response { id, .. }) if Some(id) == down_id => {
+                client.close().await;
+                return Ok(ExitCode::SUCCESS);
+            }
+            Some(Message::Response { .. }) => {}
+            Some(Message::Notification { method, params }) => {
+                if let Some(e) = print_note(&mut printer, session.as_deref(), &method, &params) {
+                    if stopped(&e) && down_id.is_none() && session.is_some() {
+                        // Someone else stopped the session (`devspacesd down`, an editor).
+                        client.close().await;
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Ctrl-C: stop the session unless another client watches it, in which case only detach.
+async fn detach(client: &mut Client, session: Option<&str>, pending: Option<i64>) -> anyhow::Result<Option<i64>> {
+    if pending.is_some() {
+        return Ok(pending);
+    }
+    let Some(session) = session else {
+        // Not started yet: leaving the connection is a disconnect, which stops what nobody watches.
+        return Ok(None);
+    };
+    Ok(Some(client.request(wire::DOWN, json!({"session": session, "keepIfWatched": true})).await?))
+}
+
+async fn in_process(dir: PathBuf, space: String, printer: &mut Printer, quiet: Duration) -> anyhow::Result<ExitCode> {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let home = record::service_home(&record::state_dir(), &space, &name);
     let opts = SessionOptions { service_dir: dir.clone(), space, quiet };
     let handle = match session::start(opts, Local::new(home.clone()), home).await {
         Ok(h) => h,
@@ -30,7 +149,7 @@ pub async fn run(dir: PathBuf, space: String, json: bool, quiet: Duration) -> an
     let mut events = handle.events.subscribe();
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
-    if !json {
+    if !printer.is_json() {
         println!("Press Ctrl+C to stop");
     }
     loop {
