@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod lsp;
+
 /// A failure guard for waits on events, never a performance assertion.
 pub const WAIT: Duration = Duration::from_secs(60);
 
@@ -75,8 +77,32 @@ impl Env {
     }
     pub fn command(&self) -> Command {
         let mut c = Command::new(bin());
-        c.env("DEVSPACES_STATE_DIR", self.state()).env("TMPDIR", self.tmp()).env("NO_COLOR", "1");
+        // A daemon started for this test goes away by itself soon after it is idle (and `Drop` stops it).
+        c.env("DEVSPACES_STATE_DIR", self.state()).env("TMPDIR", self.tmp()).env("NO_COLOR", "1").env("DEVSPACES_IDLE_SECS", "30");
         c
+    }
+    /// The pid of this test's daemon, when one runs (read from its pidfile, checked on its command line).
+    pub fn daemon_pid(&self) -> Option<u32> {
+        let pid: u32 = std::fs::read_to_string(self.state().join("daemon.pid")).ok()?.trim().parse().ok()?;
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        (alive(pid) && cmdline.contains("devspacesd daemon")).then_some(pid)
+    }
+    /// Stops this test's daemon (SIGTERM, by its pid) and waits until it is gone.
+    pub fn stop_daemon(&self) {
+        if let Some(pid) = self.daemon_pid() {
+            unsafe {
+                libc::kill(pid as i32, libc::SIGTERM);
+            }
+            let deadline = Instant::now() + WAIT;
+            while alive(pid) && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            // Never panic here: this also runs while a failed test unwinds.
+            if alive(pid) && !std::thread::panicking() {
+                panic!("the daemon (pid {pid}) did not stop after SIGTERM");
+            }
+        }
     }
     /// The synclog of a service folder (sha256 of its realpath, in this test's TMPDIR).
     pub fn synclog(&self, service: &Path) -> PathBuf {
@@ -86,6 +112,12 @@ impl Env {
         let o = out.wait_with_output().expect("sha256sum output");
         let hex = String::from_utf8_lossy(&o.stdout).split_whitespace().next().expect("hex").to_string();
         self.tmp().join(format!("{hex}.synclog"))
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        self.stop_daemon();
     }
 }
 
