@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test suite of devspaces from a fresh machine: installs what it needs, then Rust, Neovim and VS Code tests.
+# Runs every test suite from a fresh machine: installs what it needs, then Rust, Neovim, VS Code and the test cluster.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +20,6 @@ bash editors/neovim/scripts/test.sh
 
 echo "== VS Code extension"
 (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
+
+echo "== Kubernetes test cluster (built from source once, cached under ~/.cache/devspaces/cluster/)"
+bash tests/cluster/smoke
