@@ -171,13 +171,19 @@ impl Fanout {
             _ => {}
         }
         let frame = rpc::event_frame(&w);
-        if let wire::Event::Log(_) = w {
+        if let wire::Event::Log(l) = &w {
             if s.ring.len() >= RING_LINES {
                 s.ring.pop_front();
             }
             s.ring.push_back(frame.clone());
+            // devspaces' own lines (progress words, errors, upstream drop counts) are few and never dropped.
+            let droppable = l.stream != wire::LogStream::System;
             for c in &s.subscribers {
-                c.outbox.push_log(&self.session, &self.service, frame.clone());
+                if droppable {
+                    c.outbox.push_log(&self.session, &self.service, frame.clone());
+                } else {
+                    c.outbox.push(frame.clone());
+                }
             }
         } else {
             for c in &s.subscribers {

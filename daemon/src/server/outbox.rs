@@ -16,8 +16,8 @@ use tokio::sync::Notify;
 /// A frame ready to write, shared between the clients that receive it.
 pub type Frame = Arc<[u8]>;
 
-/// Log lines a client may have queued before further ones are dropped.
-pub const DEFAULT_LOG_CAP: usize = 8192;
+/// Log lines a client may have queued before further ones are dropped (about 7 MB of frames).
+pub const DEFAULT_LOG_CAP: usize = 32768;
 /// Control frames a client may have queued before it is disconnected as unresponsive.
 pub const CONTROL_LIMIT: usize = 65536;
 
