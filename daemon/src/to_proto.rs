@@ -139,3 +139,10 @@ pub fn diagnostic(d: &crate::config::Diagnostic, text: &str) -> serde_json::Valu
         "message": d.message,
     })
 }
+
+/// Where a configuration error is, for `data.location` of an `INVALID_CONFIG` error: the first
+/// error (else the first diagnostic), 1-based as the core counts.
+pub fn config_location(e: &crate::config::ConfigError) -> Option<wire::ConfigLocation> {
+    let d = e.diagnostics.iter().find(|d| d.severity == crate::config::Severity::Error).or(e.diagnostics.first())?;
+    Some(wire::ConfigLocation { file: d.file.display().to_string(), line: d.range.start.line as u32, column: d.range.start.col as u32 })
+}

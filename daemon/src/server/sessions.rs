@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use devspaces_protocol::editor::{self as wire, codes, ConfigLocation, ErrorData};
+use devspaces_protocol::editor::{self as wire, codes, ErrorData};
 use serde_json::{json, Value};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
@@ -164,8 +164,7 @@ impl Daemon {
         let handle = match session::start(opts, Local::new(home.clone()), home).await {
             Ok(h) => h,
             Err(StartError::Config(e)) => {
-                let first = e.diagnostics.iter().find(|d| d.severity == config::Severity::Error).or(e.diagnostics.first());
-                let location = first.map(|d| ConfigLocation { file: d.file.display().to_string(), line: d.range.start.line as u32, column: d.range.start.col as u32 });
+                let location = to_proto::config_location(&e);
                 return Err(RpcError::new(codes::INVALID_CONFIG, e.to_string())
                     .with_data(ErrorData { path: Some(dir.display().to_string()), location, ..ErrorData::default() }));
             }
