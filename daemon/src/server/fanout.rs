@@ -254,3 +254,81 @@ pub fn set_work_done_progress(c: &Client, on: bool) {
 pub fn set_watch_all(c: &Client, on: bool) {
     c.watch_all.store(on, Ordering::Relaxed);
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use crate::events::LogStream;
+    use crate::server::outbox::Take;
+
+    fn fan() -> Arc<Fanout> {
+        Fanout::new("s1".into(), "web".into(), "/src/web".into(), "default".into(), wire::Backend::Local)
+    }
+
+    fn ev(kind: EventKind) -> Event {
+        Event { service: "web".into(), session: "s1".into(), kind }
+    }
+
+    fn log(stream: LogStream, line: &str) -> Event {
+        ev(EventKind::Log { stream, line: line.into(), time: "2026-11-26T00:00:00Z".into() })
+    }
+
+    async fn texts(c: &Client) -> Vec<String> {
+        match c.outbox.take(1 << 20).await {
+            Take::Frames(v) => v.iter().map(|b| String::from_utf8_lossy(b).into_owned()).collect(),
+            Take::Closed => vec![],
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_watcher_loses_app_lines_but_never_system_lines() {
+        let f = fan();
+        let c = Client::new(1, Outbox::new(1));
+        f.subscribe(&c, 0);
+        f.deliver(&log(LogStream::Stdout, "app 1"));
+        f.deliver(&log(LogStream::Stdout, "app 2"));
+        f.deliver(&log(LogStream::System, "3 log lines dropped: the client was too slow"));
+        let got = texts(&c).await;
+        assert_eq!(got.len(), 2, "{got:?}");
+        assert!(got[0].contains("app 1") && got[1].contains("3 log lines dropped"), "{got:?}");
+        let next = texts(&c).await;
+        assert!(next[0].contains("devspaces/logsDropped") && next[0].contains("\"count\":1"), "{next:?}");
+    }
+
+    #[tokio::test]
+    async fn progress_goes_only_to_watchers_that_declared_it_and_the_summary_follows_events() {
+        let f = fan();
+        let (with, without) = (Client::new(1, Outbox::new(8)), Client::new(2, Outbox::new(8)));
+        set_work_done_progress(&with, true);
+        f.subscribe(&with, 0);
+        f.subscribe(&without, 0);
+        let step = |done, pct| ev(EventKind::Progress { title: "web: sync".into(), message: "m".into(), percentage: pct, done });
+        f.deliver(&step(false, Some(0)));
+        f.deliver(&step(false, Some(50)));
+        f.deliver(&step(true, Some(100)));
+        f.deliver(&ev(EventKind::Status { phase: crate::events::Phase::Running, detail: "pid 7".into(), exit_code: None, last_lines: None }));
+        let got = texts(&with).await;
+        assert_eq!(got.len(), 5, "{got:?}");
+        assert!(got[0].contains("window/workDoneProgress/create") && got[0].contains("devspaces/s1/sync/1"));
+        assert!(got[1].contains("\"kind\":\"begin\"") && got[2].contains("\"kind\":\"report\"") && got[3].contains("\"kind\":\"end\""));
+        let plain = texts(&without).await;
+        assert_eq!(plain.len(), 1, "only the status: {plain:?}");
+        let info = f.info();
+        assert_eq!((info.phase, info.detail.as_str(), info.watchers), (wire::Phase::Running, "pid 7", 2));
+    }
+
+    #[tokio::test]
+    async fn watch_replays_the_last_lines() {
+        let f = fan();
+        for i in 0..5 {
+            f.deliver(&log(LogStream::Stdout, &format!("line {i}")));
+        }
+        let c = Client::new(1, Outbox::new(8));
+        assert!(f.subscribe(&c, 2));
+        let got = texts(&c).await;
+        assert_eq!(got.len(), 2);
+        assert!(got[0].contains("line 3") && got[1].contains("line 4"));
+        assert!(!f.subscribe(&c, 0), "already watching");
+    }
+}
