@@ -283,6 +283,7 @@ def main():
     ap.add_argument("--lines", type=int, default=200_000, help="lines per burst")
     ap.add_argument("--paced", type=int, default=2000, help="lines for the latency measurement")
     ap.add_argument("--rate", type=int, default=60_000, help="lines per second of the sustained bursts")
+    ap.add_argument("--out", help="also write the table to this Markdown file")
     args = ap.parse_args()
     if args.build:
         subprocess.check_call(["nice", "cargo", "build", "--release", "-q", "-p", "devspacesd"], cwd=REPO)
@@ -400,12 +401,17 @@ def main():
         ("slow client: reported by logsDropped", "%d" % dropped, "> 0", ok(dropped > 0)),
         ("slow client: received + dropped = burst", "%d = %d" % (got + dropped, args.lines), "equal", ok(got + dropped == args.lines)),
     ]
-    print("## Editor protocol: log path (`devspacesd --stdio`, %s)\n" % os.path.basename(os.path.dirname(os.path.dirname(args.bin))))
-    print("Bursts of %d lines (sustained: %d lines/s; flat out: as fast as the app prints); latency over %d lines printed 1 ms apart; %d CPUs.\n" % (args.lines, args.rate, len(lat), os.cpu_count()))
-    print("| measurement | value | target | met |")
-    print("|---|---|---|---|")
+    out = ["## Editor protocol: log path (`devspacesd --stdio`, %s build)\n" % os.path.basename(os.path.dirname(args.bin))]
+    out.append("Bursts of %d lines (sustained: %d lines/s; flat out: as fast as the app prints); latency over %d lines printed 1 ms apart; %d CPUs, %s.\n" % (args.lines, args.rate, len(lat), os.cpu_count(), time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())))
+    out.append("| measurement | value | target | met |")
+    out.append("|---|---|---|---|")
     for r in rows:
-        print("| %s | %s | %s | %s |" % r)
+        out.append("| %s | %s | %s | %s |" % r)
+    text = "\n".join(out) + "\n"
+    print(text, end="")
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
     return 0
 
 

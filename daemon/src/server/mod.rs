@@ -155,10 +155,12 @@ pub async fn run(opts: DaemonOptions) -> Result<Ended, DaemonError> {
                     let (r, w) = stream.into_split();
                     let d = daemon.clone();
                     tokio::spawn(async move { conn::serve(d, r, w).await });
-                    // Count the client before the idle check runs again.
-                    tokio::task::yield_now().await;
                 }
-                Err(e) => eprintln!("devspacesd: accept failed: {e}"),
+                Err(e) => {
+                    // Out of file descriptors, say: do not spin, let connections close first.
+                    eprintln!("devspacesd: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
             },
             _ = daemon.activity.notified() => {}
             _ = idle_timer => {
