@@ -90,7 +90,7 @@ async fn through_daemon(mut client: Client, dir: PathBuf, space: String, mut pri
                     }
                     session = Some(info.session.session);
                     if !printer.is_json() {
-                        println!("Press Ctrl+C to detach");
+                        println!("Press Ctrl+C to stop (an editor that also watches keeps it running)");
                     }
                 }
                 Err(e) => {

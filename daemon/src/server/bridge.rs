@@ -48,7 +48,8 @@ pub async fn connect_or_start(state: &Path) -> Result<UnixStream, ConnectError> 
     let log2 = log.try_clone().map_err(|source| ConnectError::Io { what: "opening daemon.log".into(), source })?;
     let exe = std::env::current_exe().map_err(|source| ConnectError::Io { what: "finding the devspacesd executable".into(), source })?;
     let mut cmd = Command::new(exe);
-    cmd.arg("daemon").stdin(Stdio::null()).stdout(log).stderr(log2);
+    // The daemon outlives this client: it must not keep the client's folder busy.
+    cmd.arg("daemon").current_dir(state).stdin(Stdio::null()).stdout(log).stderr(log2);
     // SAFETY: setsid is async-signal-safe; the daemon leaves our session and terminal.
     unsafe {
         cmd.pre_exec(|| {
