@@ -86,3 +86,24 @@ fn two_editors_and_up_share_one_session_and_a_disconnect_stops_nothing_in_use() 
     assert_eq!(w.shutdown_and_exit(), 0);
     assert!(alive(daemon), "the daemon stays for its idle time");
 }
+
+#[test]
+fn up_runs_the_session_itself_when_no_daemon_can_start() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    // A folder where the daemon's pidfile goes: the daemon cannot take its lock and fails.
+    std::fs::create_dir_all(env.state().join("daemon.pid")).unwrap();
+
+    let out = env.command().arg("--stdio").stdin(std::process::Stdio::null()).output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the daemon failed to start"), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let mut up = Up::start(&env, &svc);
+    let port = up.url_port();
+    let app = up.wait_running();
+    assert_eq!(http_get(port, "/version").0, 200);
+    assert_eq!(record(&env, "python-web")["ownerPid"], up.pid(), "the session runs in the up process");
+    assert!(env.daemon_pid().is_none());
+    up.interrupt();
+    wait_gone(app, "the app after Ctrl-C on an in-process up");
+}

@@ -23,8 +23,10 @@ const START_TIMEOUT: Duration = Duration::from_secs(15);
 /// Why no daemon could be reached.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("io({what}): {source}")]
-    Io { what: String, source: std::io::Error },
+    #[error("io({what}): {err}")]
+    Io { what: String, err: std::io::Error },
+    #[error("the daemon failed to start ({status}; see {log})")]
+    Failed { status: String, log: String },
     #[error("the daemon did not start listening on {socket} within {secs} s (see {log})")]
     Timeout { socket: String, secs: u64, log: String },
 }
@@ -39,14 +41,14 @@ pub async fn connect_or_start(state: &Path) -> Result<UnixStream, ConnectError> 
     if let Some(s) = connect(state).await {
         return Ok(s);
     }
-    std::fs::create_dir_all(state).map_err(|source| ConnectError::Io { what: format!("creating the state dir {}", state.display()), source })?;
+    std::fs::create_dir_all(state).map_err(|err| ConnectError::Io { what: format!("creating the state dir {}", state.display()), err })?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log_path(state))
-        .map_err(|source| ConnectError::Io { what: "opening daemon.log".into(), source })?;
-    let log2 = log.try_clone().map_err(|source| ConnectError::Io { what: "opening daemon.log".into(), source })?;
-    let exe = std::env::current_exe().map_err(|source| ConnectError::Io { what: "finding the devspacesd executable".into(), source })?;
+        .map_err(|err| ConnectError::Io { what: "opening daemon.log".into(), err })?;
+    let log2 = log.try_clone().map_err(|err| ConnectError::Io { what: "opening daemon.log".into(), err })?;
+    let exe = std::env::current_exe().map_err(|err| ConnectError::Io { what: "finding the devspacesd executable".into(), err })?;
     let mut cmd = Command::new(exe);
     // The daemon outlives this client: it must not keep the client's folder busy.
     cmd.arg("daemon").current_dir(state).stdin(Stdio::null()).stdout(log).stderr(log2);
@@ -57,15 +59,23 @@ pub async fn connect_or_start(state: &Path) -> Result<UnixStream, ConnectError> 
             Ok(())
         });
     }
-    let mut child = cmd.spawn().map_err(|source| ConnectError::Io { what: "starting devspacesd daemon".into(), source })?;
-    // Reap it if it exits while we live (a second daemon exits at once when one already runs).
+    let mut child = cmd.spawn().map_err(|err| ConnectError::Io { what: "starting devspacesd daemon".into(), err })?;
+    // Reap it if it exits while we live (a second daemon exits at once, with 0, when one already runs).
+    let (exited_tx, exited) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let _ = child.wait();
+        if let Ok(status) = child.wait() {
+            let _ = exited_tx.send(status);
+        }
     });
     let deadline = tokio::time::Instant::now() + START_TIMEOUT;
     loop {
         if let Some(s) = connect(state).await {
             return Ok(s);
+        }
+        if let Ok(status) = exited.try_recv() {
+            if !status.success() {
+                return Err(ConnectError::Failed { status: status.to_string(), log: log_path(state).display().to_string() });
+            }
         }
         if tokio::time::Instant::now() >= deadline {
             return Err(ConnectError::Timeout {

@@ -43,13 +43,13 @@ pub const DEFAULT_IDLE: Duration = Duration::from_secs(600);
 /// Why the daemon could not run.
 #[derive(Debug, thiserror::Error)]
 pub enum DaemonError {
-    #[error("io({what}): {source}")]
-    Io { what: String, source: std::io::Error },
+    #[error("io({what}): {err}")]
+    Io { what: String, err: std::io::Error },
 }
 
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> DaemonError {
     let what = what.into();
-    move |source| DaemonError::Io { what, source }
+    move |err| DaemonError::Io { what, err }
 }
 
 /// How the daemon ended.
