@@ -73,7 +73,12 @@ where
         }
     }
     client.outbox.close();
-    let _ = writer.await;
+    // Let the writer flush what is queued, but not forever: a client that neither reads nor
+    // writes any more must not keep its sessions from being released.
+    let mut writer = writer;
+    if tokio::time::timeout(std::time::Duration::from_secs(5), &mut writer).await.is_err() {
+        writer.abort();
+    }
     let dropped = client.outbox.dropped_total();
     if dropped > 0 {
         eprintln!("devspacesd: client {} lost {dropped} log lines (too slow)", client.id);
