@@ -180,3 +180,37 @@ fn exit_without_shutdown_ends_with_code_1_and_the_daemon_idles_away() {
     wait_gone(daemon, "the idle daemon");
     assert!(!sock.exists());
 }
+
+#[test]
+fn restart_runs_the_app_again_and_a_disconnect_stops_an_unwatched_session() {
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    let mut c = Lsp::start(&env);
+    c.initialize();
+    let up = c.call("devspaces/up", json!({"path": svc.to_str().unwrap(), "space": "team/ana"}));
+    let session = up["result"]["session"].as_str().unwrap_or_else(|| panic!("{up}")).to_string();
+    assert_eq!(up["result"]["space"], "team/ana");
+    let pid1 = c.wait_running();
+
+    let r = c.call("devspaces/restart", json!({"path": svc.to_str().unwrap()}));
+    assert_eq!(r["result"]["session"], session.as_str(), "{r}");
+    assert_eq!(r["result"]["kind"], "process");
+    let pid2 = c.wait_running();
+    assert_ne!(pid1, pid2, "a process restart starts a new app process");
+    wait_gone(pid1, "the app before the restart");
+    let wrong_space = c.call("devspaces/restart", json!({"path": svc.to_str().unwrap(), "space": "other"}));
+    assert_eq!(wrong_space["error"]["code"], -32900, "{wrong_space}");
+
+    let uris = c.call("devspaces/listUris", json!({"path": svc.to_str().unwrap()}));
+    assert_eq!(uris["result"]["uris"].as_array().unwrap().len(), 1, "{uris}");
+    assert_eq!(uris["result"]["uris"][0]["kind"], "localhost");
+
+    // Leaving without down: nobody else watches, so the session stops and nothing is left.
+    let agent = env.state().join("spaces/team__ana/python-web/session.json");
+    let agent: Value = serde_json::from_slice(&std::fs::read(agent).unwrap()).unwrap();
+    let agent = agent["agentPid"].as_u64().unwrap() as u32;
+    c.close_stdin();
+    assert_eq!(c.wait_exit(), 1);
+    wait_gone(pid2, "the app after its only client left");
+    wait_gone(agent, "the agent after its only client left");
+}
