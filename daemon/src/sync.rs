@@ -12,6 +12,8 @@ use crate::synclog::{self, Entry, Synclog, Target};
 
 /// Batches are split so no frame comes near the agent's limit.
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+/// Batches also close after this many files, so a full sync reports progress as it goes.
+const MAX_BATCH_FILES: u32 = 1000;
 
 /// A file as it is on disk now.
 #[derive(Debug, Clone)]
@@ -153,7 +155,7 @@ impl Syncer {
     }
 
     /// Syncs the whole workspace: everything when `full`, else only what differs from the synclog.
-    pub async fn sync_all(&mut self, agent: &AgentClient, rules: &Rules, full: bool) -> Result<Report, AgentError> {
+    pub async fn sync_all(&mut self, agent: &AgentClient, rules: &Rules, full: bool, progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<Report, AgentError> {
         let files = scan(&self.service_dir, rules);
         let mut paths = files.clone();
         if let Some(t) = self.target() {
@@ -162,19 +164,24 @@ impl Syncer {
         if full {
             self.log.targets.remove(&self.key);
         }
-        let mut report = self.sync_paths(agent, &paths).await?;
+        let mut report = self.sync_paths_reporting(agent, &paths, progress).await?;
         report.full = full;
         Ok(report)
     }
 
     /// Sends the listed paths that changed (by hash, size or mode), deletes known ones that are gone.
     pub async fn sync_paths(&mut self, agent: &AgentClient, paths: &[String]) -> Result<Report, AgentError> {
+        self.sync_paths_reporting(agent, paths, &mut |_, _| {}).await
+    }
+
+    /// As `sync_paths`, calling `progress(paths done, paths in all)` after each batch is acknowledged.
+    pub async fn sync_paths_reporting(&mut self, agent: &AgentClient, paths: &[String], progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<Report, AgentError> {
         let known = self.target().map(|t| t.files.clone()).unwrap_or_default();
         let mut report = Report::default();
         let mut batch = tar::Builder::new(Vec::new());
         let mut batch_count = 0u32;
         let mut new_entries = Vec::new();
-        for rel in paths {
+        for (index, rel) in paths.iter().enumerate() {
             match read_local(&self.service_dir.join(rel)) {
                 Some(local) => {
                     if known.get(rel).is_some_and(|e| e.blake3 == local.entry.blake3 && e.mode == local.entry.mode) {
@@ -190,10 +197,11 @@ impl Syncer {
                     report.bytes += local.data.len() as u64;
                     report.sent.push(rel.clone());
                     new_entries.push((rel.clone(), local.entry));
-                    if batch.get_ref().len() > MAX_BATCH_BYTES {
+                    if batch.get_ref().len() > MAX_BATCH_BYTES || batch_count >= MAX_BATCH_FILES {
                         let full = std::mem::replace(&mut batch, tar::Builder::new(Vec::new()));
                         agent.send_files(batch_count, full.into_inner().map_err(AgentError::Io)?).await?;
                         batch_count = 0;
+                        progress(index + 1, paths.len());
                     }
                 }
                 None if known.contains_key(rel) => report.deleted.push(rel.clone()),

@@ -40,8 +40,16 @@ fn initialize_up_events_edit_trace_down_and_exit() {
     assert_eq!(log["service"], "python-web");
     assert!(log["time"].as_str().unwrap().ends_with('Z'));
 
-    // Work-done progress for the initial sync: created first, then begin ... end on the same token.
-    let token = format!("devspaces/{session}/sync/1");
+    // Work-done progress: the deploy first, then the initial sync (created first, then begin ...
+    // end on the same token), then the build commands.
+    let deploy = format!("devspaces/{session}/deploy/1");
+    let d = deploy.clone();
+    let create = c.wait_for("window/workDoneProgress/create", move |v| v["method"] == "window/workDoneProgress/create" && v["params"]["token"] == d.as_str());
+    c.send(&json!({"jsonrpc": "2.0", "id": create["id"], "result": null}));
+    let d = deploy.clone();
+    let begin = c.wait_method("$/progress", move |p| p["token"] == d.as_str() && p["value"]["kind"] == "begin");
+    assert_eq!(begin["value"]["title"], "python-web: deploy");
+    let token = format!("devspaces/{session}/sync/2");
     let t = token.clone();
     let create = c.wait_for("window/workDoneProgress/create", move |v| v["method"] == "window/workDoneProgress/create" && v["params"]["token"] == t.as_str());
     assert!(create["id"].is_i64(), "a request, with an id: {create}");
@@ -52,6 +60,11 @@ fn initialize_up_events_edit_trace_down_and_exit() {
     assert_eq!(begin["value"]["percentage"], 0);
     let t = token.clone();
     c.wait_method("$/progress", move |p| p["token"] == t.as_str() && p["value"]["kind"] == "end");
+    let build = format!("devspaces/{session}/build/3");
+    let b = build.clone();
+    let begin = c.wait_method("$/progress", move |p| p["token"] == b.as_str() && p["value"]["kind"] == "begin");
+    assert_eq!(begin["value"]["title"], "python-web: build");
+    c.wait_method("$/progress", move |p| p["token"] == build.as_str() && p["value"]["kind"] == "end");
 
     // An edit is synced.
     let css = svc.join("static/style.css");
@@ -198,6 +211,15 @@ fn restart_runs_the_app_again_and_a_disconnect_stops_an_unwatched_session() {
     let pid2 = c.wait_running();
     assert_ne!(pid1, pid2, "a process restart starts a new app process");
     wait_gone(pid1, "the app before the restart");
+    // A redeploy on request: a fresh root and a new agent, the same URL.
+    let stray = env.state().join("spaces/team__ana/python-web/fs/app/only-in-container.txt");
+    std::fs::write(&stray, "x").unwrap();
+    let r = c.call("devspaces/restart", json!({"path": svc.to_str().unwrap(), "kind": "redeploy"}));
+    assert_eq!(r["result"]["kind"], "redeploy", "{r}");
+    c.wait_method("devspaces/serviceStatus", |p| p["phase"] == "deploying" && p["detail"].as_str().unwrap_or("").contains("fresh container root"));
+    let pid3 = c.wait_running();
+    assert_ne!(pid3, pid2);
+    assert!(!stray.exists(), "a redeploy starts from a fresh root");
     let wrong_space = c.call("devspaces/restart", json!({"path": svc.to_str().unwrap(), "space": "other"}));
     assert_eq!(wrong_space["error"]["code"], -32900, "{wrong_space}");
 

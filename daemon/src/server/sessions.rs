@@ -175,8 +175,8 @@ impl Daemon {
                 return Err(RpcError::new(codes::SESSION_EXISTS, e.to_string()).with_data(ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() }))
             }
         };
-        // Subscribe before anything awaits, so the fan-out sees the session's first events.
-        let rx = handle.events.subscribe();
+        // The receiver made before the session's task started: the fan-out sees its first events.
+        let rx = handle.take_first_receiver().unwrap_or_else(|| handle.events.subscribe());
         let fan = Fanout::new(handle.id.clone(), handle.service.clone(), dir.display().to_string(), space, wire::Backend::Local);
         fan.subscribe(client, 0);
         for c in self.clients().values() {
@@ -236,17 +236,19 @@ impl Daemon {
     pub async fn restart(&self, p: wire::RestartParams) -> Result<Value, RpcError> {
         require_target(&p.target)?;
         let e = self.resolve(&p.target)?;
-        if p.kind == wire::RestartKind::Redeploy {
-            return Err(RpcError::new(codes::INVALID_PARAMS, "\"kind\": \"redeploy\" is not supported yet; save azds.yaml or the Dockerfile to redeploy")
-                .with_data(ErrorData { session: Some(e.fan.session.clone()), ..ErrorData::default() }));
-        }
         let entry = e.clone();
+        let redeploy = p.kind == wire::RestartKind::Redeploy;
         tokio::spawn(async move {
             if let Some(h) = entry.handle.lock().await.as_ref() {
-                h.restart().await;
+                if redeploy {
+                    h.redeploy().await;
+                } else {
+                    h.restart().await;
+                }
             }
         });
-        Ok(to_value(&wire::RestartResult { session: e.fan.session.clone(), service: e.fan.service.clone(), kind: p.kind, phase: wire::Phase::Restarting }))
+        let phase = if redeploy { wire::Phase::Deploying } else { wire::Phase::Restarting };
+        Ok(to_value(&wire::RestartResult { session: e.fan.session.clone(), service: e.fan.service.clone(), kind: p.kind, phase }))
     }
 
     pub fn list_uris(&self, p: wire::ListUrisParams) -> Result<Value, RpcError> {

@@ -30,6 +30,7 @@ pub struct SessionOptions {
 enum Command {
     Stop(oneshot::Sender<()>),
     Restart(oneshot::Sender<()>),
+    Redeploy(oneshot::Sender<()>),
 }
 
 /// A running session; dropping it does not stop it, `stop()` does.
@@ -38,6 +39,7 @@ pub struct SessionHandle {
     pub service: String,
     pub events: broadcast::Sender<Event>,
     commands: mpsc::Sender<Command>,
+    first_events: std::sync::Mutex<Option<broadcast::Receiver<Event>>>,
     pub done: tokio::task::JoinHandle<()>,
 }
 
@@ -54,6 +56,21 @@ impl SessionHandle {
         if self.commands.send(Command::Restart(tx)).await.is_ok() {
             let _ = rx.await;
         }
+    }
+
+    /// Reloads azds.yaml and redeploys (fresh container root, full sync, new agent), as an edit of
+    /// the Dockerfile would; returns once the new agent is running the app (or failed).
+    pub async fn redeploy(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Redeploy(tx)).await.is_ok() {
+            let _ = rx.await;
+        }
+    }
+
+    /// The receiver made before the session's task started, so its first events are not missed;
+    /// `None` once taken (later subscribers use `events.subscribe()`).
+    pub fn take_first_receiver(&self) -> Option<broadcast::Receiver<Event>> {
+        self.first_events.lock().ok().and_then(|mut r| r.take())
     }
 }
 
@@ -96,6 +113,8 @@ struct Runner<B: Backend> {
     /// The last batch failed to build or crashed: the next change restarts.
     app_down: bool,
     app_pid: Option<u32>,
+    /// A build's work-done progress is open.
+    building: bool,
 }
 
 /// Loads the configuration and starts the session's task; events flow on the handle's channel.
@@ -107,7 +126,7 @@ pub async fn start<B: Backend + 'static>(opts: SessionOptions, backend: B, home:
         }
     }
     let rules = Arc::new(Rules::new(&config, &IgnoreFiles::read(&config))?);
-    let (events, _) = broadcast::channel(16384);
+    let (events, first_events) = broadcast::channel(16384);
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
     let id = session_id();
     let target = format!("{}/{}", backend.name(), opts.space);
@@ -132,13 +151,14 @@ pub async fn start<B: Backend + 'static>(opts: SessionOptions, backend: B, home:
         detail: String::new(),
         app_down: false,
         app_pid: None,
+        building: false,
         restarts: {
             let (tx, rx) = mpsc::unbounded_channel();
             (tx, Some(rx))
         },
     };
     let done = tokio::spawn(runner.run(cmd_rx));
-    Ok(SessionHandle { id, service, events, commands: cmd_tx, done })
+    Ok(SessionHandle { id, service, events, commands: cmd_tx, first_events: std::sync::Mutex::new(Some(first_events)), done })
 }
 
 impl<B: Backend> Runner<B> {
@@ -221,6 +241,13 @@ impl<B: Backend> Runner<B> {
                         self.restart_app("restart requested").await;
                         let _ = done.send(());
                     }
+                    Some(Command::Redeploy(done)) => {
+                        let batch = Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false };
+                        if let Some(rx) = self.apply(batch, &mut watcher, &batch_tx).await {
+                            agent_events = Some(rx);
+                        }
+                        let _ = done.send(());
+                    }
                     Some(Command::Stop(done)) => {
                         self.shutdown().await;
                         let _ = done.send(());
@@ -264,8 +291,13 @@ impl<B: Backend> Runner<B> {
 
     /// Deploys (fresh for a redeploy), syncs and starts the app; returns the agent's event stream.
     async fn deploy(&mut self, fresh: bool) -> Option<mpsc::UnboundedReceiver<AgentEvent>> {
-        self.status(Phase::Deploying, if fresh { "redeploying: fresh container root" } else { "starting the agent" }, None);
-        let deployed = match self.backend.deploy(&self.config, fresh).await {
+        let detail = if fresh { "redeploying: fresh container root" } else { "starting the agent" };
+        self.status(Phase::Deploying, detail, None);
+        let deploy_title = format!("{}: deploy", self.config.name);
+        self.emit(EventKind::Progress { title: deploy_title.clone(), message: detail.into(), percentage: None, done: false });
+        let deployed = self.backend.deploy(&self.config, fresh).await;
+        self.emit(EventKind::Progress { title: deploy_title, message: if deployed.is_ok() { "deployed".into() } else { "failed".into() }, percentage: None, done: true });
+        let deployed = match deployed {
             Ok(d) => d,
             Err(e) => {
                 let msg = e.to_string();
@@ -285,7 +317,14 @@ impl<B: Backend> Runner<B> {
         let title = format!("{}: sync", self.config.name);
         self.emit(EventKind::Progress { title: title.clone(), message: "synchronizing files".into(), percentage: Some(0), done: false });
         let started = Instant::now();
-        let report = self.syncer.sync_all(&agent, &self.rules, !incremental).await;
+        let (sink, service, session) = (self.events.clone(), self.config.name.clone(), self.id.clone());
+        let progress_title = title.clone();
+        let mut progress = move |done: usize, total: usize| {
+            let percentage = (done * 100 / total.max(1)).min(99) as u32;
+            let kind = EventKind::Progress { title: progress_title.clone(), message: format!("{done}/{total} files"), percentage: Some(percentage), done: false };
+            let _ = sink.send(Event { service: service.clone(), session: session.clone(), kind });
+        };
+        let report = self.syncer.sync_all(&agent, &self.rules, !incremental, &mut progress).await;
         match report {
             Ok(r) => {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -344,10 +383,25 @@ impl<B: Backend> Runner<B> {
                     Stream::Build => LogStream::Build,
                     Stream::System => LogStream::System,
                 };
+                if stream == LogStream::Build && self.building {
+                    self.emit(EventKind::Progress { title: format!("{}: build", self.config.name), message: line.clone(), percentage: None, done: false });
+                }
                 self.emit(EventKind::Log { stream, line, time });
             }
             FromAgent::Status { status } => match status {
-                AppStatus::Building { command } => self.status(Phase::Building, format!("running {}", command.join(" ")), None),
+                AppStatus::Started { .. } | AppStatus::BuildFailed { .. } | AppStatus::Exited { .. } if self.building => {
+                    self.building = false;
+                    let ok = matches!(status, AppStatus::Started { .. });
+                    self.emit(EventKind::Progress { title: format!("{}: build", self.config.name), message: if ok { "built".into() } else { "failed".into() }, percentage: None, done: true });
+                    Box::pin(self.on_agent(FromAgent::Status { status })).await;
+                }
+                AppStatus::Building { command } => {
+                    if !self.building {
+                        self.building = true;
+                        self.emit(EventKind::Progress { title: format!("{}: build", self.config.name), message: command.join(" "), percentage: None, done: false });
+                    }
+                    self.status(Phase::Building, format!("running {}", command.join(" ")), None)
+                }
                 AppStatus::BuildFailed { command, exit_code, last_lines } => {
                     self.app_down = true;
                     let msg = format!("build command '{}' failed with exit code {}; the app stays stopped until the next change", command.join(" "), exit_code.unwrap_or(-1));
