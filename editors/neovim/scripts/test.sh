@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
 # Runs the Neovim plugin's headless tests (tests/*_spec.lua) and prints "N passed, M failed" last.
-# Usage: scripts/test.sh [--e2e]   --e2e also runs tests/e2e_spec.lua against the real daemon
-# ($DEVSPACESD, else target/debug/devspacesd, built here when missing).
+# Usage: scripts/test.sh [--unit]   runs every spec, including tests/e2e_spec.lua against the real
+# daemon ($DEVSPACESD, else target/debug/devspacesd, built here when missing); --unit skips that one.
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")/.." && pwd)
 repo=$(cd "$here/../.." && pwd)
 
-e2e=0
+e2e=1
 for arg in "$@"; do
   case "$arg" in
     --e2e) e2e=1 ;;
-    *) echo "usage: $0 [--e2e]" >&2; exit 2 ;;
+    --unit) e2e=0 ;;
+    *) echo "usage: $0 [--unit]" >&2; exit 2 ;;
   esac
 done
 

@@ -180,4 +180,15 @@ end
 vim.wait(5000, function()
   return #vim.lsp.get_clients({ name = 'devspaces' }) == 0
 end, 50)
+-- Stop the daemon this test started (by the pid in its own state dir, never by name), then
+-- remove the test's folder.
+local pidfile = vim.fs.joinpath(vim.env.DEVSPACES_STATE_DIR, 'daemon.pid')
+local pid = tonumber((vim.fn.readfile(pidfile)[1] or ''):match('%d+') or '')
+if pid then
+  vim.uv.kill(pid, 'sigterm')
+  vim.wait(10000, function()
+    return vim.uv.kill(pid, 0) ~= 0 or vim.fn.filereadable(pidfile) == 0
+  end, 50)
+end
+vim.fn.delete(tmp, 'rf')
 H.done()
