@@ -169,14 +169,8 @@ impl Supervisor {
         let Some((prog, args)) = command.split_first() else { return Ok(()) };
         self.status(AppStatus::Building { command: command.to_vec() });
         self.log(Stream::Build, format!("$ {}", command.join(" ")));
-        let mut child = Command::new(prog)
-            .args(args)
-            .current_dir(&self.cwd)
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
+        let mut child = self
+            .command(prog, args, env)
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| {
@@ -200,6 +194,13 @@ impl Supervisor {
         Err(format!("build command '{}' failed with exit code {}:\n{}", command.join(" "), status.code().unwrap_or(-1), last_lines.join("\n")))
     }
 
+    /// A child in the agent's root, in a process group of its own, its output piped to the logs.
+    fn command(&self, prog: &str, args: &[String], env: &BTreeMap<String, String>) -> Command {
+        let mut c = Command::new(prog);
+        c.args(args).current_dir(&self.cwd).envs(env).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        c
+    }
+
     fn pump<R: AsyncRead + Unpin + Send + 'static>(self: &Arc<Self>, r: R, stream: Stream, tail: Arc<Mutex<VecDeque<String>>>) -> tokio::task::JoinHandle<()> {
         let sup = self.clone();
         tokio::spawn(async move {
@@ -218,14 +219,8 @@ impl Supervisor {
 
     fn start(self: &Arc<Self>, run: &[String], env: &BTreeMap<String, String>) -> Result<(), String> {
         let Some((prog, args)) = run.split_first() else { return Err("no command to run: set configurations.develop.container.command or a CMD in the Dockerfile".into()) };
-        let mut child = Command::new(prog)
-            .args(args)
-            .current_dir(&self.cwd)
-            .envs(env)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0)
+        let mut child = self
+            .command(prog, args, env)
             .spawn()
             .map_err(|e| {
                 let msg = format!("cannot start '{}': {e}", run.join(" "));

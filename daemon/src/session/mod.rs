@@ -454,7 +454,7 @@ impl<B: Backend> Runner<B> {
         let dir = self.config.service_dir.clone();
         paths.retain(|p| self.syncer.knows(p) || std::fs::symlink_metadata(dir.join(p)).is_ok_and(|m| m.is_file()));
         let plan = classify::plan(&self.rules, &paths);
-        let Some(class) = plan.class else { return None };
+        let class = plan.class?;
         if class == Class::Redeploy || self.agent.is_none() {
             let reason = plan.reason.map(|(p, r)| format!("{p} ({r})")).unwrap_or_default();
             self.log(LogStream::System, format!("redeploying: {reason}"));
@@ -486,7 +486,9 @@ impl<B: Backend> Runner<B> {
             }
         };
         let changed = !report.sent.is_empty() || !report.deleted.is_empty();
-        if !changed && !(self.app_down && batch_has_sync(&plan)) {
+        // Nothing changed remotely: no restart, unless the app is down and waits for any change.
+        let wakes_a_down_app = self.app_down && !plan.sync.is_empty();
+        if !changed && !wakes_a_down_app {
             return None;
         }
         if class == Class::ProcessRestart || self.app_down {
@@ -509,10 +511,6 @@ impl<B: Backend> Runner<B> {
         self.status(Phase::Failed, format!("configuration error; fix it and save again:\n{msg}"), None);
         None
     }
-}
-
-fn batch_has_sync(plan: &classify::Plan) -> bool {
-    !plan.sync.is_empty()
 }
 
 async fn recv_opt<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
