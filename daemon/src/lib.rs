@@ -18,3 +18,4 @@ pub mod record;
 pub mod server;
 pub mod session;
 pub mod to_proto;
+pub mod kube;

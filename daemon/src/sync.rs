@@ -102,6 +102,8 @@ pub struct Syncer {
     path: PathBuf,
     key: String,
     log: Synclog,
+    /// Acknowledged changes not yet written to the synclog.
+    dirty: bool,
 }
 
 fn new_sync_id() -> String {
@@ -118,7 +120,7 @@ impl Syncer {
             service: std::fs::canonicalize(service_dir).unwrap_or_else(|_| service_dir.to_path_buf()).display().to_string(),
             targets: BTreeMap::new(),
         });
-        Syncer { service_dir: service_dir.to_path_buf(), context: context.to_string(), path, key: target_key.to_string(), log }
+        Syncer { service_dir: service_dir.to_path_buf(), context: context.to_string(), path, key: target_key.to_string(), log, dirty: false }
     }
 
     pub fn set_context(&mut self, context: &str) {
@@ -176,7 +178,8 @@ impl Syncer {
 
     /// As `sync_paths`, calling `progress(paths done, paths in all)` after each batch is acknowledged.
     pub async fn sync_paths_reporting(&mut self, agent: &AgentClient, paths: &[String], progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<Report, AgentError> {
-        let known = self.target().map(|t| t.files.clone()).unwrap_or_default();
+        let empty = BTreeMap::new();
+        let known = self.target().map(|t| &t.files).unwrap_or(&empty);
         let mut report = Report::default();
         let mut batch = tar::Builder::new(Vec::new());
         let mut batch_count = 0u32;
@@ -232,9 +235,16 @@ impl Syncer {
             }
             let state = SyncState { sync_id: t.sync_id.clone(), last_sync: t.last_sync.clone() };
             agent.commit(state).await?;
-            // Only after the agent acknowledged: a crash before this line causes a re-send, never a loss.
-            let _ = synclog::save(&self.path, &self.log);
+            self.dirty = true;
         }
         Ok(report)
+    }
+
+    /// Writes the synclog if a sync changed it. Called only after the agent acknowledged (a crash
+    /// before it causes a re-send, never a loss), and off the hot path: after a restart was sent.
+    pub fn persist(&mut self) {
+        if std::mem::take(&mut self.dirty) {
+            let _ = synclog::save(&self.path, &self.log);
+        }
     }
 }

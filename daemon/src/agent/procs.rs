@@ -51,6 +51,29 @@ pub fn descendants(root: i32) -> Vec<Proc> {
     out
 }
 
+/// The pids below `root`, walking `/proc/<pid>/task/<tid>/children` (cheap: it reads only the
+/// tree's own entries, not every process of the machine); `None` where the kernel lacks that file.
+pub fn descendant_pids(root: i32) -> Option<Vec<i32>> {
+    let mut out = Vec::new();
+    let mut stack = vec![root];
+    while let Some(pid) = stack.pop() {
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok();
+        let Some(tasks) = tasks else { continue };
+        for task in tasks.flatten() {
+            let text = match std::fs::read_to_string(task.path().join("children")) {
+                Ok(t) => t,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && pid == root => return None,
+                Err(_) => continue,
+            };
+            for child in text.split_whitespace().filter_map(|c| c.parse::<i32>().ok()) {
+                out.push(child);
+                stack.push(child);
+            }
+        }
+    }
+    Some(out)
+}
+
 /// Whether a process answers to a processesToKill name: its argv[0] basename or its comm.
 pub fn name_matches(p: &Proc, name: &str) -> bool {
     p.exe_name == name || p.comm == name || (name.len() > 15 && p.comm == name[..15])
@@ -112,6 +135,8 @@ mod tests {
         let mut child = std::process::Command::new("sleep").arg("5").spawn().expect("spawn sleep");
         let found = descendants(me);
         assert!(found.iter().any(|p| p.pid == child.id() as i32 && name_matches(p, "sleep")), "{found:?}");
+        let pids = descendant_pids(me).expect("/proc/<pid>/task/<tid>/children");
+        assert!(pids.contains(&(child.id() as i32)), "{pids:?}");
         let _ = child.kill();
         let _ = child.wait();
     }

@@ -281,7 +281,10 @@ impl Supervisor {
                 return;
             }
             let mut pids = vec![pid];
-            pids.extend(procs::descendants(pid).into_iter().map(|p| p.pid));
+            match procs::descendant_pids(pid) {
+                Some(below) => pids.extend(below),
+                None => pids.extend(procs::descendants(pid).into_iter().map(|p| p.pid)),
+            }
             let ports = procs::listening_ports(&pids);
             let changed = self.listening.lock().map(|mut l| {
                 if *l != ports {
@@ -297,7 +300,8 @@ impl Supervisor {
                 reported_empty |= ports.is_empty();
                 self.status(AppStatus::Listening { ports });
             }
-            delay = if started.elapsed() < Duration::from_secs(30) { (delay * 2).min(Duration::from_secs(1)) } else { Duration::from_secs(10) };
+            // Fast while the app starts; then rarely, for ports an app opens later.
+            delay = if started.elapsed() < Duration::from_secs(30) { (delay * 2).min(Duration::from_secs(1)) } else { Duration::from_secs(15) };
         }
     }
 }

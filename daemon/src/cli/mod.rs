@@ -40,7 +40,7 @@ enum Cmd {
         #[arg(long)]
         json: bool,
         /// Quiet time in milliseconds that closes a batch of file events.
-        #[arg(long, default_value_t = 2)]
+        #[arg(long, default_value_t = devspacesd::session::DEFAULT_QUIET.as_millis() as u64)]
         quiet_ms: u64,
     },
     /// The shared daemon: serves editors and `up` on a Unix socket in the state dir (started by

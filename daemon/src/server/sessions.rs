@@ -67,7 +67,7 @@ impl Daemon {
             state_dir,
             started_at: crate::clock::now_rfc3339(),
             log_cap,
-            quiet: Duration::from_millis(2),
+            quiet: crate::session::DEFAULT_QUIET,
             clients: Mutex::new(HashMap::new()),
             sessions: Mutex::new(Vec::new()),
             starting: tokio::sync::Mutex::new(()),

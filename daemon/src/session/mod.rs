@@ -20,6 +20,10 @@ use crate::sync::Syncer;
 use crate::watch::{self, Batch};
 use forwards::Forwards;
 
+/// The quiet time that closes a batch: long enough to join an editor's write-rename pair or a
+/// checkout's burst, short enough that a lone save is not held back.
+pub const DEFAULT_QUIET: Duration = Duration::from_millis(1);
+
 pub struct SessionOptions {
     pub service_dir: PathBuf,
     pub space: String,
@@ -325,6 +329,7 @@ impl<B: Backend> Runner<B> {
             let _ = sink.send(Event { service: service.clone(), session: session.clone(), kind });
         };
         let report = self.syncer.sync_all(&agent, &self.rules, !incremental, &mut progress).await;
+        self.syncer.persist();
         match report {
             Ok(r) => {
                 let ms = started.elapsed().as_secs_f64() * 1000.0;
@@ -495,6 +500,7 @@ impl<B: Backend> Runner<B> {
             self.restart_app(&format!("{} changed", plan.reason.map(|(p, _)| p).unwrap_or_default())).await;
         }
         self.emit(EventKind::Synced { class, files: report.files(), duration_ms: started.elapsed().as_secs_f64() * 1000.0 });
+        self.syncer.persist();
         None
     }
 

@@ -1,0 +1,431 @@
+//! The Helm post-renderer: makes the agent the command of every container running the built image.
+//!
+//! Pure: text in, text out. Reads Helm's multi-document YAML with saphyr and writes block YAML
+//! whose strings are always double-quoted (so Go's YAML 1.1 reader never turns `y` or `on` into a
+//! boolean). Key order is kept; comments are dropped (Helm needs none of them).
+
+use saphyr::{LoadableYamlNode, Scalar, Yaml};
+
+/// The label put on every object and pod template the session deploys.
+pub const SESSION_LABEL: &str = "devspaces.io/session";
+/// The port the agent listens on inside the pod (loopback only; reached by port-forward).
+pub const DEFAULT_AGENT_PORT: u16 = 50051;
+/// Where the agent binary sits in the image (the layer `agent_layer` adds).
+pub const DEFAULT_AGENT_PATH: &str = "/devspaces/devspacesd";
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    pub session: String,
+    /// `REPO:TAG` of the built image; containers whose image matches get the agent.
+    pub image: String,
+    pub agent_path: String,
+    pub agent_port: u16,
+    /// The sync root (the image's WORKDIR); else the container's `workingDir`, else `/`.
+    pub workdir: Option<String>,
+    /// The image's ENTRYPOINT followed by its CMD, for containers that set neither command nor args.
+    pub image_command: Option<Vec<String>>,
+    /// The image's ENTRYPOINT alone, for containers that set args but no command.
+    pub image_entrypoint: Option<Vec<String>>,
+    /// The Secret holding the session token (key `token`).
+    pub token_secret: String,
+}
+
+/// The output and what was changed, for logs and tests.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rendered {
+    pub text: String,
+    /// `Kind/name container` for every container that got the agent.
+    pub injected: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum PostRenderError {
+    #[error("post-render: the manifests are not valid YAML: {0}")]
+    Yaml(String),
+    #[error("post-render: document {doc} is a {what}, not a Kubernetes object")]
+    NotAnObject { doc: usize, what: &'static str },
+    #[error("post-render: container '{container}' of {object} sets neither command nor args, so it runs the image's own ENTRYPOINT/CMD; pass them as --command-json '[\"...\"]'")]
+    NeedsImageCommand { object: String, container: String },
+    #[error("post-render: container '{container}' of {object} sets args but no command, so it runs the image's ENTRYPOINT with them; pass the ENTRYPOINT as --entrypoint-json '[\"...\"]' (`[]` when the image has none)")]
+    NeedsEntrypoint { object: String, container: String },
+    #[error("post-render: no container runs the image '{image}' (images in the chart: {seen}); set install.set.image.tag to $(tag) and image.repository to the built repository")]
+    NoMatch { image: String, seen: String },
+}
+
+/// A YAML value with key order kept.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Node {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Seq(Vec<Node>),
+    Map(Vec<(String, Node)>),
+}
+
+impl Node {
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        match self {
+            Node::Map(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        match self {
+            Node::Map(m) => m.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+    pub fn str(&self) -> Option<&str> {
+        match self {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The map at `key`, created (or replacing a null) when absent.
+    fn entry_map(&mut self, key: &str) -> Option<&mut Node> {
+        let Node::Map(m) = self else { return None };
+        match m.iter().position(|(k, _)| k == key) {
+            Some(i) => {
+                if matches!(m[i].1, Node::Null) {
+                    m[i].1 = Node::Map(Vec::new());
+                }
+            }
+            None => m.push((key.to_string(), Node::Map(Vec::new()))),
+        }
+        m.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| matches!(v, Node::Map(_)))
+    }
+    fn set(&mut self, key: &str, value: Node) {
+        if let Node::Map(m) = self {
+            match m.iter_mut().find(|(k, _)| k == key) {
+                Some((_, v)) => *v = value,
+                None => m.push((key.to_string(), value)),
+            }
+        }
+    }
+    fn remove(&mut self, key: &str) -> Option<Node> {
+        let Node::Map(m) = self else { return None };
+        let i = m.iter().position(|(k, _)| k == key)?;
+        Some(m.remove(i).1)
+    }
+    fn strings(&self) -> Option<Vec<String>> {
+        match self {
+            Node::Seq(s) => s.iter().map(|x| scalar_text(x)).collect(),
+            _ => None,
+        }
+    }
+}
+
+fn scalar_text(n: &Node) -> Option<String> {
+    match n {
+        Node::Str(s) => Some(s.clone()),
+        Node::Int(i) => Some(i.to_string()),
+        Node::Float(f) => Some(f.to_string()),
+        Node::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+fn s(v: &str) -> Node {
+    Node::Str(v.to_string())
+}
+
+/// Parses every non-empty document of a multi-document YAML stream.
+pub fn parse_documents(text: &str) -> Result<Vec<Node>, PostRenderError> {
+    let docs = Yaml::load_from_str(text).map_err(|e| PostRenderError::Yaml(format!("line {} column {}: {}", e.marker().line(), e.marker().col() + 1, e.info())))?;
+    let mut out = Vec::new();
+    for d in &docs {
+        let n = convert(d)?;
+        if n != Node::Null {
+            out.push(n);
+        }
+    }
+    Ok(out)
+}
+
+fn convert(y: &Yaml) -> Result<Node, PostRenderError> {
+    Ok(match y {
+        Yaml::Value(Scalar::Null) => Node::Null,
+        Yaml::Value(Scalar::Boolean(b)) => Node::Bool(*b),
+        Yaml::Value(Scalar::Integer(i)) => Node::Int(*i),
+        Yaml::Value(Scalar::FloatingPoint(f)) => Node::Float(f.into_inner()),
+        Yaml::Value(Scalar::String(t)) => Node::Str(t.to_string()),
+        Yaml::Representation(t, _, _) => Node::Str(t.to_string()),
+        Yaml::Sequence(v) => Node::Seq(v.iter().map(convert).collect::<Result<_, _>>()?),
+        Yaml::Mapping(m) => {
+            let mut out = Vec::with_capacity(m.len());
+            for (k, v) in m {
+                let key = match convert(k)? {
+                    Node::Null => "null".to_string(),
+                    other => scalar_text(&other).ok_or_else(|| PostRenderError::Yaml("a mapping key is itself a mapping or list".into()))?,
+                };
+                out.push((key, convert(v)?));
+            }
+            Node::Map(out)
+        }
+        Yaml::Tagged(_, inner) => convert(inner)?,
+        Yaml::Alias(_) => return Err(PostRenderError::Yaml("an alias (*name) that does not resolve".into())),
+        Yaml::BadValue => return Err(PostRenderError::Yaml("a value that is not valid YAML".into())),
+    })
+}
+
+/// Writes documents as block YAML, each preceded by `---`.
+pub fn emit_documents(docs: &[Node]) -> String {
+    let mut out = String::new();
+    for d in docs {
+        out.push_str("---\n");
+        emit(d, 0, &mut out);
+    }
+    out
+}
+
+fn emit(n: &Node, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match n {
+        Node::Map(m) if !m.is_empty() => {
+            for (k, v) in m {
+                out.push_str(&pad);
+                out.push_str(&key_text(k));
+                out.push(':');
+                emit_child(v, indent, out);
+            }
+        }
+        Node::Seq(v) if !v.is_empty() => {
+            for item in v {
+                out.push_str(&pad);
+                out.push('-');
+                match item {
+                    Node::Map(m) if !m.is_empty() => {
+                        // `- key: value` with the rest of the mapping aligned under the first key.
+                        let mut first = String::new();
+                        emit(item, indent + 2, &mut first);
+                        out.push(' ');
+                        out.push_str(&first[indent + 2..]);
+                    }
+                    Node::Seq(s) if !s.is_empty() => {
+                        out.push('\n');
+                        emit(item, indent + 2, out);
+                    }
+                    scalar => {
+                        out.push(' ');
+                        out.push_str(&scalar_yaml(scalar));
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        scalar => {
+            out.push_str(&pad);
+            out.push_str(&scalar_yaml(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+fn emit_child(v: &Node, indent: usize, out: &mut String) {
+    match v {
+        Node::Map(m) if !m.is_empty() => {
+            out.push('\n');
+            emit(v, indent + 2, out);
+        }
+        Node::Seq(s) if !s.is_empty() => {
+            out.push('\n');
+            emit(v, indent, out);
+        }
+        scalar => {
+            out.push(' ');
+            out.push_str(&scalar_yaml(scalar));
+            out.push('\n');
+        }
+    }
+}
+
+fn scalar_yaml(n: &Node) -> String {
+    match n {
+        Node::Null => "null".into(),
+        Node::Bool(b) => b.to_string(),
+        Node::Int(i) => i.to_string(),
+        Node::Float(f) if f.is_finite() => {
+            let t = f.to_string();
+            if t.contains('.') || t.contains('e') { t } else { format!("{t}.0") }
+        }
+        Node::Float(f) if f.is_nan() => ".nan".into(),
+        Node::Float(f) => (if *f > 0.0 { ".inf" } else { "-.inf" }).into(),
+        Node::Str(t) => quote(t),
+        Node::Map(_) => "{}".into(),
+        Node::Seq(_) => "[]".into(),
+    }
+}
+
+/// A JSON string is a valid YAML double-quoted scalar.
+fn quote(t: &str) -> String {
+    serde_json::to_string(t).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn key_text(k: &str) -> String {
+    const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"];
+    let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
+        && !WORDS.contains(&k.to_ascii_lowercase().as_str());
+    if plain { k.to_string() } else { quote(k) }
+}
+
+/// Rewrites Helm's rendered manifests for a session (see the module docs).
+pub fn post_render(input: &str, opts: &Options) -> Result<Rendered, PostRenderError> {
+    let mut docs = parse_documents(input)?;
+    let mut injected = Vec::new();
+    let mut seen = Vec::new();
+    for (i, doc) in docs.iter_mut().enumerate() {
+        if !matches!(doc, Node::Map(_)) {
+            let what = if matches!(doc, Node::Seq(_)) { "list" } else { "scalar" };
+            return Err(PostRenderError::NotAnObject { doc: i + 1, what });
+        }
+        object(doc, opts, &mut injected, &mut seen)?;
+    }
+    if injected.is_empty() {
+        seen.sort();
+        seen.dedup();
+        return Err(PostRenderError::NoMatch { image: opts.image.clone(), seen: if seen.is_empty() { "none".into() } else { seen.join(", ") } });
+    }
+    Ok(Rendered { text: emit_documents(&docs), injected })
+}
+
+fn label(meta_owner: &mut Node, session: &str) {
+    if let Some(labels) = meta_owner.entry_map("metadata").and_then(|m| m.entry_map("labels")) {
+        labels.set(SESSION_LABEL, s(session));
+    }
+}
+
+fn object(doc: &mut Node, opts: &Options, injected: &mut Vec<String>, seen: &mut Vec<String>) -> Result<(), PostRenderError> {
+    let kind = doc.get("kind").and_then(Node::str).unwrap_or_default().to_string();
+    if kind == "List" || kind.ends_with("List") {
+        if let Some(Node::Seq(items)) = doc.get_mut("items") {
+            for item in items.iter_mut().filter(|x| matches!(x, Node::Map(_))) {
+                object(item, opts, injected, seen)?;
+            }
+        }
+        return Ok(());
+    }
+    label(doc, &opts.session);
+    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Node::str).unwrap_or("?").to_string();
+    let id = format!("{kind}/{name}");
+    let template: Option<&mut Node> = match kind.as_str() {
+        "Pod" => Some(doc),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => doc.get_mut("spec").and_then(|s| s.get_mut("template")),
+        "CronJob" => {
+            let job = doc.get_mut("spec").and_then(|s| s.get_mut("jobTemplate"));
+            match job {
+                Some(job) => {
+                    label(job, &opts.session);
+                    job.get_mut("spec").and_then(|s| s.get_mut("template"))
+                }
+                None => None,
+            }
+        }
+        _ => None,
+    };
+    let Some(template) = template else { return Ok(()) };
+    if kind != "Pod" {
+        label(template, &opts.session);
+    }
+    let Some(Node::Seq(containers)) = template.get_mut("spec").and_then(|s| s.get_mut("containers")) else { return Ok(()) };
+    for c in containers.iter_mut() {
+        let image = c.get("image").and_then(Node::str).unwrap_or_default().to_string();
+        seen.push(image.clone());
+        if !same_image(&image, &opts.image) {
+            continue;
+        }
+        let cname = c.get("name").and_then(Node::str).unwrap_or("?").to_string();
+        inject(c, opts, &id, &cname)?;
+        injected.push(format!("{id} {cname}"));
+    }
+    Ok(())
+}
+
+fn inject(c: &mut Node, opts: &Options, object: &str, container: &str) -> Result<(), PostRenderError> {
+    let command = c.get("command").and_then(Node::strings).filter(|v| !v.is_empty());
+    let already = command.as_ref().is_some_and(|cmd| cmd.len() > 1 && cmd[0] == opts.agent_path && cmd[1] == "agent");
+    if !already {
+        let args = c.get("args").and_then(Node::strings);
+        let original: Vec<String> = match (command, args) {
+            (Some(cmd), args) => cmd.into_iter().chain(args.unwrap_or_default()).collect(),
+            (None, Some(args)) => match &opts.image_entrypoint {
+                Some(ep) => ep.iter().cloned().chain(args).collect(),
+                None => return Err(PostRenderError::NeedsEntrypoint { object: object.into(), container: container.into() }),
+            },
+            (None, None) => match &opts.image_command {
+                Some(cmd) => cmd.clone(),
+                None => return Err(PostRenderError::NeedsImageCommand { object: object.into(), container: container.into() }),
+            },
+        };
+        let workdir = opts.workdir.clone().or_else(|| c.get("workingDir").and_then(Node::str).map(str::to_string)).unwrap_or_else(|| "/".into());
+        let mut agent = vec![opts.agent_path.clone(), "agent".into(), "--root".into(), workdir, "--listen".into(), format!("127.0.0.1:{}", opts.agent_port), "--".into()];
+        agent.extend(original);
+        c.set("command", Node::Seq(agent.iter().map(|a| s(a)).collect()));
+        c.remove("args");
+    }
+    let token = Node::Map(vec![
+        ("name".into(), s(devspaces_protocol::agent::TOKEN_ENV)),
+        ("valueFrom".into(), Node::Map(vec![("secretKeyRef".into(), Node::Map(vec![("name".into(), s(&opts.token_secret)), ("key".into(), s(super::space::SESSION_SECRET_KEY))]))])),
+    ]);
+    match c.get_mut("env") {
+        Some(Node::Seq(env)) => {
+            env.retain(|e| e.get("name").and_then(Node::str) != Some(devspaces_protocol::agent::TOKEN_ENV));
+            env.push(token);
+        }
+        _ => c.set("env", Node::Seq(vec![token])),
+    }
+    Ok(())
+}
+
+/// `name[:tag][@digest]` split into a normalized repository and a tag (`latest` when absent);
+/// `docker.io/library/x`, `docker.io/x` and `x` are the same repository.
+pub fn normalize_image(reference: &str) -> (String, String) {
+    let no_digest = reference.split('@').next().unwrap_or(reference);
+    let last_slash = no_digest.rfind('/').map(|i| i + 1).unwrap_or(0);
+    let (repo, tag) = match no_digest[last_slash..].rfind(':') {
+        Some(i) => (&no_digest[..last_slash + i], &no_digest[last_slash + i + 1..]),
+        None => (no_digest, "latest"),
+    };
+    let mut repo = repo.to_string();
+    for prefix in ["docker.io/", "index.docker.io/"] {
+        if let Some(rest) = repo.strip_prefix(prefix) {
+            repo = rest.to_string();
+        }
+    }
+    if let Some(rest) = repo.strip_prefix("library/") {
+        repo = rest.to_string();
+    }
+    (repo, tag.to_string())
+}
+
+pub fn same_image(a: &str, b: &str) -> bool {
+    !a.is_empty() && normalize_image(a) == normalize_image(b)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_references() {
+        let same = [("app:1", "docker.io/library/app:1"), ("app", "app:latest"), ("reg:5000/a/app:t", "reg:5000/a/app:t"), ("docker.io/me/app:t", "me/app:t"), ("app:t@sha256:ab", "app:t")];
+        for (a, b) in same {
+            assert!(same_image(a, b), "{a} == {b}");
+        }
+        let differ = [("app:1", "app:2"), ("reg:5000/app:1", "app:1"), ("localhost/app:1", "app:1"), ("", "app:1"), ("other/app:1", "app:1")];
+        for (a, b) in differ {
+            assert!(!same_image(a, b), "{a} != {b}");
+        }
+    }
+
+    #[test]
+    fn emitter_round_trips_awkward_values() {
+        let text = "a: 'y'\nb: \"on\"\n'yes': 1\nc: \"line1\\nline2\"\nd: []\ne: {}\nf: [[1, 2], {g: 1.5}]\nh: null\ni: '0123'\nj: ''\n";
+        let docs = parse_documents(text).unwrap();
+        let out = emit_documents(&docs);
+        assert_eq!(parse_documents(&out).unwrap(), docs, "{out}");
+        assert!(out.contains("a: \"y\"") && out.contains("\"yes\": 1"), "{out}");
+    }
+}

@@ -1,0 +1,305 @@
+//! Spaces on Kubernetes: namespaces labelled as Dev Spaces labelled them, and the selected space per context.
+//!
+//! A root space `dev` is the namespace `dev` with `azds.io/space=true`. A child space `dev/alice`
+//! is the namespace `alice` with `azds.io/space=true` and `azds.io/parent-space=dev`: Dev Spaces
+//! named a child's namespace after the child alone (space names were unique per cluster), so
+//! `kubectl -n alice` works as its users expect; a second `other/alice` is refused.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Namespace, Secret};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+
+use super::{Cluster, KubeError};
+
+pub const SPACE_LABEL: &str = "azds.io/space";
+pub const PARENT_LABEL: &str = "azds.io/parent-space";
+/// How long `remove` waits for Kubernetes to finish deleting a namespace.
+const REMOVE_DEADLINE: Duration = Duration::from_secs(120);
+
+/// `name` or `parent/child`, each a DNS-1123 label (a namespace name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceName {
+    pub parent: Option<String>,
+    pub name: String,
+}
+
+impl SpaceName {
+    pub fn parse(s: &str) -> Result<SpaceName, KubeError> {
+        let (parent, name) = match s.split_once('/') {
+            Some((p, c)) => (Some(p), c),
+            None => (None, s),
+        };
+        for part in parent.iter().copied().chain([name]) {
+            check_label(part, s)?;
+        }
+        if parent == Some(name) {
+            return Err(KubeError::Space(format!("space '{s}' names the same namespace twice (a child needs its own name)")));
+        }
+        Ok(SpaceName { parent: parent.map(str::to_string), name: name.to_string() })
+    }
+
+    /// The namespace the space lives in (the child's own name for a child).
+    pub fn namespace(&self) -> &str {
+        &self.name
+    }
+
+    /// The placeholder form `Placeholders::for_space` takes: `name` or `parent/child`.
+    pub fn path(&self) -> String {
+        match &self.parent {
+            Some(p) => format!("{p}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+fn check_label(part: &str, whole: &str) -> Result<(), KubeError> {
+    let ok = !part.is_empty()
+        && part.len() <= 63
+        && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !part.starts_with('-')
+        && !part.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(KubeError::Space(format!(
+            "invalid space name '{whole}': '{part}' must be a namespace name (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit); use 'name' or 'parent/child'"
+        )))
+    }
+}
+
+/// One space found on the cluster.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpaceEntry {
+    pub space: SpaceName,
+    pub terminating: bool,
+}
+
+/// The spaces among namespaces given as (name, labels, terminating), sorted parent first.
+pub fn spaces_from(namespaces: &[(String, BTreeMap<String, String>, bool)]) -> Vec<SpaceEntry> {
+    let mut out: Vec<SpaceEntry> = namespaces
+        .iter()
+        .filter(|(_, labels, _)| labels.get(SPACE_LABEL).map(String::as_str) == Some("true"))
+        .map(|(name, labels, terminating)| SpaceEntry {
+            space: SpaceName { parent: labels.get(PARENT_LABEL).filter(|p| !p.is_empty()).cloned(), name: name.clone() },
+            terminating: *terminating,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        let key = |e: &SpaceEntry| (e.space.parent.clone().unwrap_or_else(|| e.space.name.clone()), e.space.parent.is_some(), e.space.name.clone());
+        key(a).cmp(&key(b))
+    });
+    out
+}
+
+/// The lines of `space list`: `* ` marks the selected space, children follow their parent.
+pub fn render_list(entries: &[SpaceEntry], selected: Option<&SpaceName>) -> Vec<String> {
+    entries
+        .iter()
+        .map(|e| {
+            let mark = if selected.map(|s| s.name == e.space.name).unwrap_or(false) { "*" } else { " " };
+            let state = if e.terminating { "  (being removed)" } else { "" };
+            format!("{mark} {}{state}", e.space.path())
+        })
+        .collect()
+}
+
+pub async fn list(cluster: &Cluster) -> Result<Vec<SpaceEntry>, KubeError> {
+    let api: Api<Namespace> = Api::all(cluster.client.clone());
+    let found = api.list(&ListParams::default().labels(&format!("{SPACE_LABEL}=true"))).await.map_err(KubeError::api("listing namespaces"))?;
+    let rows: Vec<_> = found.items.iter().map(ns_row).collect();
+    Ok(spaces_from(&rows))
+}
+
+fn ns_row(ns: &Namespace) -> (String, BTreeMap<String, String>, bool) {
+    let terminating = ns.metadata.deletion_timestamp.is_some() || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
+    (ns.metadata.name.clone().unwrap_or_default(), ns.metadata.labels.clone().unwrap_or_default(), terminating)
+}
+
+/// Makes sure the space's namespace(s) exist with the labels; returns the namespaces it created
+/// or labelled. An existing namespace without the labels (such as `default`) is adopted.
+pub async fn select(cluster: &Cluster, space: &SpaceName) -> Result<Vec<String>, KubeError> {
+    let mut changed = Vec::new();
+    if let Some(parent) = &space.parent {
+        if ensure(cluster, parent, None).await? {
+            changed.push(parent.clone());
+        }
+    }
+    if ensure(cluster, &space.name, space.parent.as_deref()).await? {
+        changed.push(space.name.clone());
+    }
+    Ok(changed)
+}
+
+async fn ensure(cluster: &Cluster, name: &str, parent: Option<&str>) -> Result<bool, KubeError> {
+    let api: Api<Namespace> = Api::all(cluster.client.clone());
+    let mut labels = BTreeMap::from([(SPACE_LABEL.to_string(), "true".to_string())]);
+    if let Some(p) = parent {
+        labels.insert(PARENT_LABEL.to_string(), p.to_string());
+    }
+    let want = match parent {
+        Some(p) => format!("{p}/{name}"),
+        None => name.to_string(),
+    };
+    match api.get_opt(name).await.map_err(KubeError::api(format!("reading namespace {name}")))? {
+        None => {
+            let ns = Namespace { metadata: kube::api::ObjectMeta { name: Some(name.into()), labels: Some(labels), ..Default::default() }, ..Default::default() };
+            api.create(&PostParams::default(), &ns).await.map_err(KubeError::api(format!("creating namespace {name}")))?;
+            Ok(true)
+        }
+        Some(ns) => {
+            let (_, have, terminating) = ns_row(&ns);
+            if terminating {
+                return Err(KubeError::Space(format!("namespace '{name}' is being deleted; wait until `kubectl get ns {name}` finds nothing, then select '{want}' again")));
+            }
+            let is_space = have.get(SPACE_LABEL).map(String::as_str) == Some("true");
+            let have_parent = have.get(PARENT_LABEL).filter(|p| !p.is_empty()).map(String::as_str);
+            if is_space && have_parent == parent {
+                return Ok(false);
+            }
+            if is_space {
+                let is = match have_parent {
+                    Some(p) => format!("the child space '{p}/{name}'"),
+                    None => format!("the root space '{name}'"),
+                };
+                return Err(KubeError::Space(format!("cannot select '{want}': namespace '{name}' is already {is} (space names are unique per cluster; pick another name)")));
+            }
+            let patch = serde_json::json!({"metadata": {"labels": labels}});
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(KubeError::api(format!("labelling namespace {name}")))?;
+            Ok(true)
+        }
+    }
+}
+
+/// Deletes a space's namespace (and with `recursive` its children first) and waits until
+/// Kubernetes has removed them. Refuses namespaces that are not spaces.
+pub async fn remove(cluster: &Cluster, space: &SpaceName, recursive: bool) -> Result<Vec<String>, KubeError> {
+    let all = list(cluster).await?;
+    let Some(found) = all.iter().find(|e| e.space.name == space.name) else {
+        return Err(KubeError::Space(format!("no space '{}' in context '{}' (see `devspacesd space list`)", space.path(), cluster.context)));
+    };
+    if space.parent.is_some() && found.space.parent != space.parent {
+        return Err(KubeError::Space(format!("no space '{}': namespace '{}' is the space '{}'", space.path(), space.name, found.space.path())));
+    }
+    let children: Vec<&SpaceEntry> = all.iter().filter(|e| e.space.parent.as_deref() == Some(space.name.as_str())).collect();
+    if !children.is_empty() && !recursive {
+        let names: Vec<String> = children.iter().map(|c| c.space.path()).collect();
+        return Err(KubeError::Space(format!("space '{}' has child spaces ({}); remove them first or pass --recursive", space.name, names.join(", "))));
+    }
+    let api: Api<Namespace> = Api::all(cluster.client.clone());
+    let mut doomed: Vec<String> = children.iter().map(|c| c.space.name.clone()).collect();
+    doomed.push(space.name.clone());
+    for name in &doomed {
+        match api.delete(name, &DeleteParams::default()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(KubeError::api(format!("deleting namespace {name}"))(e)),
+        }
+    }
+    let deadline = tokio::time::Instant::now() + REMOVE_DEADLINE;
+    for name in &doomed {
+        while api.get_opt(name).await.map_err(KubeError::api(format!("waiting for namespace {name} to go")))?.is_some() {
+            if tokio::time::Instant::now() > deadline {
+                return Err(KubeError::Space(format!("namespace '{name}' is still being deleted after {} s (see `kubectl get ns {name} -o yaml`)", REMOVE_DEADLINE.as_secs())));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    Ok(doomed)
+}
+
+/// The Secret holding a session's agent token: `devspaces-session-<id>`, key `token`.
+pub fn session_secret_name(session: &str) -> String {
+    format!("devspaces-session-{session}")
+}
+pub const SESSION_SECRET_KEY: &str = "token";
+
+/// Creates or updates the session's token Secret in `namespace` (labelled with the session).
+pub async fn apply_session_secret(cluster: &Cluster, namespace: &str, session: &str, token: &str) -> Result<(), KubeError> {
+    let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
+    let name = session_secret_name(session);
+    let body = serde_json::json!({
+        "apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": name, "labels": {super::post_render::SESSION_LABEL: session}},
+        "type": "Opaque",
+        "stringData": {SESSION_SECRET_KEY: token},
+    });
+    api.patch(&name, &PatchParams::apply("devspaces").force(), &Patch::Apply(&body)).await.map_err(KubeError::api(format!("writing secret {namespace}/{name}")))?;
+    Ok(())
+}
+
+/// Where the selected space of a kube context is recorded: `<state>/kube/<context>/space`.
+pub fn selection_file(state_dir: &Path, context: &str) -> PathBuf {
+    let safe: String = context.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    state_dir.join("kube").join(safe).join("space")
+}
+
+pub fn read_selection(state_dir: &Path, context: &str) -> Option<SpaceName> {
+    let text = std::fs::read_to_string(selection_file(state_dir, context)).ok()?;
+    SpaceName::parse(text.trim()).ok()
+}
+
+pub fn write_selection(state_dir: &Path, context: &str, space: &SpaceName) -> Result<(), KubeError> {
+    let file = selection_file(state_dir, context);
+    if let Some(dir) = file.parent() {
+        std::fs::create_dir_all(dir).map_err(KubeError::io(format!("creating {}", dir.display())))?;
+    }
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, format!("{}\n", space.path())).map_err(KubeError::io(format!("writing {}", tmp.display())))?;
+    std::fs::rename(&tmp, &file).map_err(KubeError::io(format!("renaming {}", file.display())))
+}
+
+pub fn clear_selection(state_dir: &Path, context: &str) -> Result<(), KubeError> {
+    match std::fs::remove_file(selection_file(state_dir, context)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(KubeError::io("clearing the selected space")(e)),
+        _ => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn space_names() {
+        let ok = [("dev", None, "dev"), ("dev/alice", Some("dev"), "alice"), ("a-1/b2", Some("a-1"), "b2")];
+        for (input, parent, name) in ok {
+            let s = SpaceName::parse(input).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!((s.parent.as_deref(), s.namespace()), (parent, name));
+            assert_eq!(s.path(), input);
+        }
+        for bad in ["", "Dev", "a/b/c", "-a", "a-", "a/", "/b", "a_b", "dev/dev", &"x".repeat(64)] {
+            assert!(SpaceName::parse(bad).is_err(), "{bad:?} should be refused");
+        }
+    }
+
+    #[test]
+    fn list_marks_selection_and_groups_children() {
+        let l = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let rows = vec![
+            ("zed".to_string(), l(&[(SPACE_LABEL, "true"), (PARENT_LABEL, "dev")]), false),
+            ("kube-system".to_string(), l(&[]), false),
+            ("dev".to_string(), l(&[(SPACE_LABEL, "true")]), false),
+            ("alice".to_string(), l(&[(SPACE_LABEL, "true"), (PARENT_LABEL, "dev")]), true),
+            ("default".to_string(), l(&[(SPACE_LABEL, "true")]), false),
+            ("other".to_string(), l(&[(SPACE_LABEL, "false")]), false),
+        ];
+        let entries = spaces_from(&rows);
+        let selected = SpaceName::parse("dev/zed").ok();
+        assert_eq!(render_list(&entries, selected.as_ref()), vec!["  default", "  dev", "  dev/alice  (being removed)", "* dev/zed"]);
+    }
+
+    #[test]
+    fn selection_is_per_context() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = SpaceName::parse("dev/alice").unwrap();
+        write_selection(dir.path(), "kind-a", &s).unwrap();
+        assert_eq!(read_selection(dir.path(), "kind-a"), Some(s));
+        assert_eq!(read_selection(dir.path(), "arn:aws/b"), None);
+        assert!(selection_file(dir.path(), "arn:aws/b").ends_with("kube/arn_aws_b/space"));
+        clear_selection(dir.path(), "kind-a").unwrap();
+        assert_eq!(read_selection(dir.path(), "kind-a"), None);
+    }
+}
