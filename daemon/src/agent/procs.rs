@@ -33,8 +33,16 @@ fn all() -> Vec<Proc> {
         .collect()
 }
 
-/// Every living descendant of `root` (not `root` itself).
+/// Every living descendant of `root` (not `root` itself), read from its own tree when the kernel
+/// offers `/proc/<pid>/task/<tid>/children`, else from a scan of every process.
 pub fn descendants(root: i32) -> Vec<Proc> {
+    match descendant_pids(root) {
+        Some(pids) => pids.into_iter().filter_map(read_proc).collect(),
+        None => descendants_by_scan(root),
+    }
+}
+
+fn descendants_by_scan(root: i32) -> Vec<Proc> {
     let procs = all();
     let mut children: HashMap<i32, Vec<&Proc>> = HashMap::new();
     for p in &procs {

@@ -281,10 +281,7 @@ impl Supervisor {
                 return;
             }
             let mut pids = vec![pid];
-            match procs::descendant_pids(pid) {
-                Some(below) => pids.extend(below),
-                None => pids.extend(procs::descendants(pid).into_iter().map(|p| p.pid)),
-            }
+            pids.extend(procs::descendants(pid).into_iter().map(|p| p.pid));
             let ports = procs::listening_ports(&pids);
             let changed = self.listening.lock().map(|mut l| {
                 if *l != ports {
@@ -296,11 +293,17 @@ impl Supervisor {
             });
             // An app that listens on nothing (a worker) is reported once, after a few seconds.
             let settled_without_ports = ports.is_empty() && !reported_empty && started.elapsed() >= Duration::from_secs(5);
+            let listens = !ports.is_empty();
             if changed.unwrap_or(false) || settled_without_ports {
-                reported_empty |= ports.is_empty();
+                reported_empty |= !listens;
                 self.status(AppStatus::Listening { ports });
             }
-            // Fast while the app starts; then rarely, for ports an app opens later.
+            // Fast while the app starts. Once it has listened steadily for 30 s the set is taken as
+            // final and polling stops (an idle agent costs nothing); an app that listens on nothing
+            // yet is looked at rarely, for ports it opens later.
+            if started.elapsed() >= Duration::from_secs(30) && listens {
+                return;
+            }
             delay = if started.elapsed() < Duration::from_secs(30) { (delay * 2).min(Duration::from_secs(1)) } else { Duration::from_secs(15) };
         }
     }

@@ -2,6 +2,8 @@
 
 mod client;
 mod output;
+mod post_render;
+mod space;
 mod up;
 
 use std::io::IsTerminal;
@@ -89,6 +91,10 @@ enum Cmd {
         #[arg(last = true)]
         command: Vec<String>,
     },
+    /// Spaces on Kubernetes: list, select (creating) and remove labelled namespaces.
+    Space(space::SpaceArgs),
+    /// Helm's post-renderer: makes the agent the command of the container running the built image.
+    PostRender(post_render::PostRenderArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -177,6 +183,8 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(ExitCode::SUCCESS)
         }
+        Cmd::Space(args) => space::run(args).await,
+        Cmd::PostRender(args) => post_render::run(args),
     }
 }
 

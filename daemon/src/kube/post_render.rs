@@ -428,4 +428,48 @@ mod tests {
         assert_eq!(parse_documents(&out).unwrap(), docs, "{out}");
         assert!(out.contains("a: \"y\"") && out.contains("\"yes\": 1"), "{out}");
     }
+
+    fn options(json: &serde_json::Value) -> Options {
+        let list = |k: &str| json.get(k).and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect());
+        let session = json["session"].as_str().unwrap().to_string();
+        Options {
+            token_secret: crate::kube::space::session_secret_name(&session),
+            session,
+            image: json["image"].as_str().unwrap().into(),
+            agent_path: DEFAULT_AGENT_PATH.into(),
+            agent_port: DEFAULT_AGENT_PORT,
+            workdir: json.get("workdir").and_then(|v| v.as_str()).map(String::from),
+            image_command: list("commandJson"),
+            image_entrypoint: list("entrypointJson"),
+        }
+    }
+
+    #[test]
+    fn fixtures() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/post-render");
+        let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+        cases.sort();
+        assert!(cases.len() >= 7, "fixtures missing under {}", root.display());
+        for case in cases {
+            let name = case.file_name().unwrap().to_string_lossy().to_string();
+            let read = |f: &str| std::fs::read_to_string(case.join(f));
+            let opts = options(&serde_json::from_str(&read("options.json").unwrap()).unwrap());
+            let got = post_render(&read("input.yaml").unwrap(), &opts);
+            match (read("expected.yaml"), read("expected-error.txt")) {
+                (Ok(want), _) => {
+                    let got = got.unwrap_or_else(|e| panic!("{name}: {e}"));
+                    let parsed = parse_documents(&got.text).unwrap_or_else(|e| panic!("{name}: output does not parse: {e}\n{}", got.text));
+                    assert_eq!(parsed, parse_documents(&want).unwrap(), "{name}: output differs:\n{}", got.text);
+                    // Running it again changes nothing: a redeploy may post-render its own output.
+                    let again = post_render(&got.text, &opts).unwrap();
+                    assert_eq!(again.text, got.text, "{name}: not idempotent");
+                }
+                (Err(_), Ok(fragment)) => {
+                    let e = got.err().unwrap_or_else(|| panic!("{name}: expected an error"));
+                    assert!(e.to_string().contains(fragment.trim()), "{name}: error '{e}' lacks '{}'", fragment.trim());
+                }
+                _ => panic!("{name}: needs expected.yaml or expected-error.txt"),
+            }
+        }
+    }
 }
