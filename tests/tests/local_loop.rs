@@ -79,6 +79,7 @@ fn dockerfile_chart_and_azds_edits_redeploy_on_the_same_url() {
     let stray = container_root(&env, "python-web").join("app/only-in-container.txt");
     std::fs::write(&stray, "x").unwrap();
     for (i, file) in ["Dockerfile.develop", "charts/python-web/values.yaml", "azds.yaml"].iter().enumerate() {
+        let agent_before = record(&env, "python-web")["agentPid"].as_u64().unwrap() as u32;
         let p = svc.join(file);
         let mut text = std::fs::read_to_string(&p).unwrap();
         text.push_str(&format!("\n# edit {i}\n"));
@@ -87,6 +88,9 @@ fn dockerfile_chart_and_azds_edits_redeploy_on_the_same_url() {
         up.wait_method("devspaces/synced", |p| p["class"] == "redeploy");
         up.wait_running();
         assert!(!stray.exists(), "a redeploy starts from a fresh root");
+        let agent_after = record(&env, "python-web")["agentPid"].as_u64().unwrap() as u32;
+        assert_ne!(agent_before, agent_after, "a redeploy starts a new agent");
+        wait_gone(agent_before, "the old agent after a redeploy");
         assert_eq!(http_get(port, "/version").0, 200, "same URL after redeploying for {file}");
     }
 }
@@ -127,10 +131,13 @@ fn after_sigkill_a_new_up_syncs_only_what_changed() {
     up.url_port();
     let app_pid = up.wait_running();
     let agent_pid = record(&env, "python-web")["agentPid"].as_u64().unwrap() as u32;
+    // SIGKILL the daemon that owns the session (not the `up` client).
+    let daemon = env.daemon_pid().expect("up runs its session in the shared daemon");
     unsafe {
-        libc::kill(up.pid() as i32, libc::SIGKILL);
+        libc::kill(daemon as i32, libc::SIGKILL);
     }
-    let _ = up.child.wait();
+    wait_gone(daemon, "the daemon after SIGKILL");
+    up.interrupt();
     // The agent notices its parent is gone (stdin closes) and stops the app.
     wait_gone(agent_pid, "the agent after its daemon was killed");
     wait_gone(app_pid, "the app after its daemon was killed");
