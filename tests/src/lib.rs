@@ -137,7 +137,14 @@ pub struct Up {
 
 impl Up {
     pub fn start(env: &Env, service: &Path) -> Up {
-        let mut child = env.command().arg("up").arg(service).arg("--json").stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start devspacesd up");
+        let mut cmd = env.command();
+        cmd.arg("up").arg(service).arg("--json");
+        Up::spawn(cmd)
+    }
+
+    /// Runs a prepared command line that ends in `devspacesd up ... --json`.
+    pub fn spawn(mut cmd: Command) -> Up {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start devspacesd up");
         let stdout = child.stdout.take().expect("stdout");
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {

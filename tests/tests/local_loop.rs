@@ -259,3 +259,28 @@ fn a_build_context_subfolder_is_laid_out_as_copy_would() {
     up.wait_method("devspaces/synced", |p| p["class"] == "static-sync");
     assert_eq!(http_get(port, "/").1.trim(), "edited");
 }
+
+#[test]
+fn hitting_the_inotify_limit_falls_back_to_polling_with_the_sysctl_to_raise() {
+    // A user namespace of our own has its own inotify limit: set it to one watch there, so the
+    // machine's limits are never touched. The session runs in-process, inside that namespace.
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    let mut cmd = std::process::Command::new("unshare");
+    cmd.args(["--user", "--map-root-user", "sh", "-c", "echo 1 > /proc/sys/user/max_inotify_watches && exec \"$0\" up \"$1\" --json"])
+        .arg(bin())
+        .arg(&svc)
+        .env("DEVSPACES_STATE_DIR", env.state())
+        .env("TMPDIR", env.tmp())
+        .env("DEVSPACES_NO_DAEMON", "1");
+    let mut up = Up::spawn(cmd);
+    let warning = up.wait_method("devspaces/log", |p| p["line"].as_str().unwrap_or("").contains("falling back to polling"));
+    let line = warning["line"].as_str().unwrap();
+    assert!(line.contains("sysctl fs.inotify.max_user_watches="), "{line}");
+    let port = up.url_port();
+    up.wait_running();
+    // Polling still carries edits, deep folders included.
+    std::fs::write(svc.join("static/style.css"), "/* polled */\n").unwrap();
+    up.wait_method("devspaces/synced", |p| p["class"] == "static-sync");
+    assert!(http_get(port, "/static/style.css").1.contains("polled"));
+}
