@@ -21,5 +21,13 @@ bash editors/neovim/scripts/test.sh
 echo "== VS Code extension"
 (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
+echo "== Kubernetes backend on the test cluster: spaces, post-render (Helm 4 plugin, helm3), the static agent in a pod"
+(
+  trap 'bash tests/cluster/down' EXIT
+  bash tests/cluster/up --reuse >/dev/null
+  eval "$(bash tests/cluster/env)"
+  nice cargo test -p devspaces-tests --features cluster --test cluster_spaces
+)
+
 echo "== Kubernetes test cluster (built from source once, cached under ~/.cache/devspaces/cluster/)"
 bash tests/cluster/smoke
