@@ -221,7 +221,7 @@ async fn spaces_post_render_and_agent_in_a_pod() {
     assert!(list.contains(&format!("  {parent}\n")) && list.contains(&format!("* {parent}/{child}\n")), "space list:\n{list}");
     let refused = ctx.ds(&["space", "remove", &parent]);
     assert!(!refused.status.success() && text(&refused).contains("has child spaces"), "{}", text(&refused));
-    let taken = ctx.ds(&["space", "select", &format!("{child}")]);
+    let taken = ctx.ds(&["space", "select", &child]);
     assert!(!taken.status.success() && text(&taken).contains("already the child space"), "{}", text(&taken));
     eprintln!("[cluster_spaces] spaces ok ({:.1} s)", started.elapsed().as_secs_f64());
 

@@ -25,6 +25,7 @@ pub fn write_context(dir: &Path, base_image: &str, agent_binary: &Path, agent_pa
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     #[test]
     fn dockerfile_adds_one_layer() {
         let d = super::dockerfile("reg:5000/app:s1-1-base", "/devspaces/devspacesd");

@@ -32,6 +32,7 @@ pub fn write(plugins_dir: &Path, exe: &Path) -> Result<PathBuf, KubeError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     #[test]
     fn plugin_yaml_is_a_postrenderer() {
         let y = super::plugin_yaml(std::path::Path::new("/opt/dev spaces/devspacesd"));

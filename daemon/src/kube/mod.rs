@@ -68,6 +68,7 @@ fn normalize_host_suffix(v: Option<&str>) -> String {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

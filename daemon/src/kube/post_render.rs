@@ -111,7 +111,7 @@ impl Node {
     }
     fn strings(&self) -> Option<Vec<String>> {
         match self {
-            Node::Seq(s) => s.iter().map(|x| scalar_text(x)).collect(),
+            Node::Seq(s) => s.iter().map(scalar_text).collect(),
             _ => None,
         }
     }
@@ -406,6 +406,7 @@ pub fn same_image(a: &str, b: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]

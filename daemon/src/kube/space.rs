@@ -260,6 +260,7 @@ pub fn clear_selection(state_dir: &Path, context: &str) -> Result<(), KubeError>
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
