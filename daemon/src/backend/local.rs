@@ -56,7 +56,7 @@ impl Local {
     }
 
     /// Stops an agent left by an earlier `up` that died without cleaning up, by its recorded pid.
-    fn stop_stale_agent(&self) {
+    async fn stop_stale_agent(&self) {
         let Some(rec) = record::read(&self.home) else { return };
         let Some(pid) = rec.agent_pid else { return };
         let root = self.fs_root();
@@ -66,7 +66,7 @@ impl Local {
                 if !record::pid_is(pid, &["agent"]) {
                     return;
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGKILL);
         }
@@ -142,7 +142,7 @@ impl Backend for Local {
 
     async fn deploy(&mut self, config: &Config, fresh: bool) -> Result<Deployed, BackendError> {
         self.teardown().await;
-        self.stop_stale_agent();
+        self.stop_stale_agent().await;
         let image = Self::image(config);
         let command = if !config.develop.container.command.is_empty() { config.develop.container.command.clone() } else { image.command() };
         if command.is_empty() {
