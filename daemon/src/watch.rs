@@ -136,7 +136,10 @@ pub fn start(root: &Path, rules: Arc<Rules>) -> Result<(WatchHandle, mpsc::Unbou
 }
 
 fn poll_watcher<F: notify::EventHandler>(handler: F, folders: &[PathBuf]) -> Result<notify::PollWatcher, notify::Error> {
-    let mut w = notify::PollWatcher::new(handler, notify::Config::default().with_poll_interval(Duration::from_secs(1)))?;
+    // notify's poller compares mtimes in whole seconds, so a second save within the same second
+    // would go unseen: compare contents too (a fallback's cost, paid only when inotify ran out).
+    let config = notify::Config::default().with_poll_interval(Duration::from_secs(1)).with_compare_contents(true);
+    let mut w = notify::PollWatcher::new(handler, config)?;
     for f in folders {
         w.watch(f, RecursiveMode::NonRecursive)?;
     }
