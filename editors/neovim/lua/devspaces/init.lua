@@ -85,6 +85,21 @@ local function event(name, data)
   vim.api.nvim_exec_autocmds('User', { pattern = name, data = data, modeline = false })
 end
 
+-- Sends `method` to the daemon of the service at `root`: a failure is reported as `action`, a
+-- result goes to `on_result`, and `cb` (the caller's) always gets both.
+local function call(root, action, method, params, on_result, cb)
+  client.request(root, M.dispatch, method, params, function(err, result)
+    if err then
+      fail(action, err)
+    else
+      on_result(result)
+    end
+    if cb then
+      cb(err, result)
+    end
+  end)
+end
+
 --- Start or attach to the session of the service around `path` (default: the current buffer).
 function M.up(path, cb)
   local root = service_root(path)
@@ -93,26 +108,19 @@ function M.up(path, cb)
   end
   local params = target(root)
   params.attach = true
-  client.request(root, M.dispatch, 'devspaces/up', params, function(err, result)
-    if err then
-      fail('up', err)
-    else
-      M.state():apply_session(result)
-      notify(string.format('devspaces: %s %s (session %s)', result.service, result.attached and 'attached' or 'started', result.session))
-      for _, buf in ipairs(vim.api.nvim_list_bufs()) do
-        if vim.api.nvim_buf_is_loaded(buf) then
-          client.attach_config_buffer(buf)
-        end
+  call(root, 'up', 'devspaces/up', params, function(result)
+    M.state():apply_session(result)
+    notify(string.format('devspaces: %s %s (session %s)', result.service, result.attached and 'attached' or 'started', result.session))
+    for _, buf in ipairs(vim.api.nvim_list_bufs()) do
+      if vim.api.nvim_buf_is_loaded(buf) then
+        client.attach_config_buffer(buf)
       end
-      if config.options.auto_open_logs then
-        M.logs(result.service)
-      end
-      event('DevSpacesUp', result)
     end
-    if cb then
-      cb(err, result)
+    if config.options.auto_open_logs then
+      M.logs(result.service)
     end
-  end)
+    event('DevSpacesUp', result)
+  end, cb)
 end
 
 --- Stop the session of the service around `path`.
@@ -121,20 +129,13 @@ function M.down(path, cb)
   if not root then
     return
   end
-  client.request(root, M.dispatch, 'devspaces/down', target(root), function(err, result)
-    if err then
-      fail('down', err)
-    else
-      if result.outcome == 'stopped' then
-        M.state():apply_session({ session = result.session, service = result.service, phase = 'stopped' })
-      end
-      notify(string.format('devspaces: %s %s', result.service, result.outcome))
-      event('DevSpacesDown', result)
+  call(root, 'down', 'devspaces/down', target(root), function(result)
+    if result.outcome == 'stopped' then
+      M.state():apply_session({ session = result.session, service = result.service, phase = 'stopped' })
     end
-    if cb then
-      cb(err, result)
-    end
-  end)
+    notify(string.format('devspaces: %s %s', result.service, result.outcome))
+    event('DevSpacesDown', result)
+  end, cb)
 end
 
 --- Restart the session of the current buffer's service: `kind` is `process` (default) or `redeploy`.
@@ -145,17 +146,10 @@ function M.restart(kind, cb)
   end
   local params = target(root)
   params.kind = (kind and kind ~= '') and kind or 'process'
-  client.request(root, M.dispatch, 'devspaces/restart', params, function(err, result)
-    if err then
-      fail('restart', err)
-    else
-      M.state():apply_session({ session = result.session, service = result.service, phase = result.phase })
-      notify(string.format('devspaces: %s %s restart: %s', result.service, result.kind, result.phase))
-    end
-    if cb then
-      cb(err, result)
-    end
-  end)
+  call(root, 'restart', 'devspaces/restart', params, function(result)
+    M.state():apply_session({ session = result.session, service = result.service, phase = result.phase })
+    notify(string.format('devspaces: %s %s restart: %s', result.service, result.kind, result.phase))
+  end, cb)
 end
 
 --- Open the logs buffer of a service (default: the current buffer's, else the only one, else ask).
@@ -230,16 +224,9 @@ function M.classify(file, cb)
     return
   end
   file = vim.uv.fs_realpath(file) or file
-  client.request(root, M.dispatch, 'devspaces/classify', { path = root, paths = { file } }, function(err, result)
-    if err then
-      fail('classify', err)
-    else
-      notify(table.concat(view.classify_lines(result), '\n'))
-    end
-    if cb then
-      cb(err, result)
-    end
-  end)
+  call(root, 'classify', 'devspaces/classify', { path = root, paths = { file } }, function(result)
+    notify(table.concat(view.classify_lines(result), '\n'))
+  end, cb)
 end
 
 --- The phase of each session for a statusline, `service: phase` ('' when none).
