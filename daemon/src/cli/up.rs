@@ -146,7 +146,8 @@ async fn in_process(dir: PathBuf, space: String, printer: &mut Printer, quiet: D
         }
         Err(e) => anyhow::bail!("{e}"),
     };
-    let mut events = handle.events.subscribe();
+    // The receiver made before the session started: its first events (warnings, deploy) are kept.
+    let mut events = handle.take_first_receiver().unwrap_or_else(|| handle.events.subscribe());
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     if !printer.is_json() {
