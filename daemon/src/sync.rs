@@ -40,34 +40,25 @@ pub fn read_local(abs: &Path) -> Option<LocalFile> {
     })
 }
 
-/// Every file of the service that is not ignored, relative, `/`-separated; ignored folders are not entered.
-pub fn scan(service_dir: &Path, rules: &Rules) -> Vec<String> {
-    let mut out = Vec::new();
-    let root = service_dir.to_path_buf();
-    let walker = ignore::WalkBuilder::new(service_dir)
+/// Walks `start` (inside the service `root`) without ever entering a folder the rules skip:
+/// the one walk behind the initial scan and the watcher's list of folders.
+pub fn walk_kept(root: &Path, start: &Path, rules: &Rules) -> impl Iterator<Item = ignore::DirEntry> {
+    let (rules, root) = (rules.clone(), root.to_path_buf());
+    ignore::WalkBuilder::new(start)
         .standard_filters(false)
         .follow_links(false)
-        .filter_entry({
-            let rules = rules.clone();
-            let root = root.clone();
-            move |e| {
-                if e.file_type().is_some_and(|t| t.is_dir()) && e.depth() > 0 {
-                    let rel = rel_of(&root, e.path());
-                    return !rules.skips_folder(&rel);
-                }
-                true
-            }
-        })
-        .build();
-    for e in walker.flatten() {
-        if !e.file_type().is_some_and(|t| t.is_file()) {
-            continue;
-        }
-        let rel = rel_of(&root, e.path());
-        if rules.in_image(&rel) {
-            out.push(rel);
-        }
-    }
+        .filter_entry(move |e| e.depth() == 0 || !e.file_type().is_some_and(|t| t.is_dir()) || !rules.skips_folder(&rel_of(&root, e.path())))
+        .build()
+        .flatten()
+}
+
+/// Every file of the service that is not ignored, relative, `/`-separated; ignored folders are not entered.
+pub fn scan(service_dir: &Path, rules: &Rules) -> Vec<String> {
+    let mut out: Vec<String> = walk_kept(service_dir, service_dir, rules)
+        .filter(|e| e.file_type().is_some_and(|t| t.is_file()))
+        .map(|e| rel_of(service_dir, e.path()))
+        .filter(|rel| rules.in_image(rel))
+        .collect();
     out.sort();
     out
 }

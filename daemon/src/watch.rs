@@ -38,16 +38,7 @@ pub struct WatchHandle {
 }
 
 fn kept_folders(root: &Path, start: &Path, rules: &Rules) -> Vec<PathBuf> {
-    let rules = rules.clone();
-    let r = root.to_path_buf();
-    ignore::WalkBuilder::new(start)
-        .standard_filters(false)
-        .follow_links(false)
-        .filter_entry(move |e| e.file_type().is_some_and(|t| t.is_dir()) && (e.depth() == 0 || !rules.skips_folder(&rel_of(&r, e.path()))))
-        .build()
-        .flatten()
-        .map(|e| e.into_path())
-        .collect()
+    crate::sync::walk_kept(root, start, rules).filter(|e| e.file_type().is_some_and(|t| t.is_dir())).map(|e| e.into_path()).collect()
 }
 
 fn read_limit(name: &str) -> String {
