@@ -9,7 +9,7 @@ use devspaces_protocol::agent::{LISTENING_BANNER, TOKEN_ENV};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use super::{Backend, BackendError, Capabilities, Deployed};
+use super::{Backend, BackendError, Capabilities, Deployed, Reporter};
 use crate::agent::client::AgentClient;
 use crate::config::Config;
 use crate::dockerfile::{self, Image};
@@ -140,7 +140,7 @@ impl Backend for Local {
         Capabilities { stable_forwards: true, shares_host_network: true }
     }
 
-    async fn deploy(&mut self, config: &Config, fresh: bool) -> Result<Deployed, BackendError> {
+    async fn deploy(&mut self, config: &Config, fresh: bool, _report: &Reporter) -> Result<Deployed, BackendError> {
         self.teardown().await;
         self.stop_stale_agent().await;
         let image = Self::image(config);
@@ -175,6 +175,7 @@ impl Backend for Local {
             app_port,
             // The app shares this machine's network: its own port is taken by the app itself.
             preferred_local_port: image.expose.first().copied(),
+            tunnel: None,
         })
     }
 

@@ -3,11 +3,15 @@
 pub mod local;
 
 use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
 
-use tokio::sync::mpsc;
+use tokio::sync::{broadcast, mpsc};
 
 use crate::agent::client::{AgentClient, AgentEvent};
 use crate::config::Config;
+use crate::events::{Event, EventKind, LogStream};
 
 /// What a backend can do, consulted while planning (never discovered as a run-time error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,6 +33,35 @@ pub struct Deployed {
     pub app_port: u16,
     /// The port the forward prefers locally (the image's EXPOSE, else the app's port).
     pub preferred_local_port: Option<u16>,
+    /// How a remote port is reached from this machine; `None`: it is a port on 127.0.0.1 itself.
+    pub tunnel: Option<Arc<dyn Tunnel>>,
+}
+
+/// Reaches the app's ports from this machine when they are not on it (a pod): a loopback port per
+/// remote port, stable for the session, that follows the current pod.
+pub trait Tunnel: Send + Sync {
+    fn local_port(&self, remote: u16) -> Pin<Box<dyn Future<Output = std::io::Result<u16>> + Send + '_>>;
+}
+
+/// What a backend says while it works (build output, image delivery, pod status): logs and
+/// progress on the session's event stream.
+#[derive(Clone)]
+pub struct Reporter {
+    pub events: broadcast::Sender<Event>,
+    pub service: String,
+    pub session: String,
+}
+
+impl Reporter {
+    pub fn emit(&self, kind: EventKind) {
+        let _ = self.events.send(Event { service: self.service.clone(), session: self.session.clone(), kind });
+    }
+    pub fn log(&self, stream: LogStream, line: impl Into<String>) {
+        self.emit(EventKind::Log { stream, line: line.into(), time: crate::clock::now_rfc3339() });
+    }
+    pub fn progress(&self, title: &str, message: impl Into<String>, done: bool) {
+        self.emit(EventKind::Progress { title: format!("{}: {title}", self.service), message: message.into(), percentage: None, done });
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -39,13 +72,22 @@ pub enum BackendError {
     Io { what: String, source: std::io::Error },
     #[error("agent: {0}")]
     Agent(String),
+    /// Building, delivering or deploying failed; the text names the step and the cause.
+    #[error("{0}")]
+    Deploy(String),
 }
 
 pub trait Backend: Send {
     fn name(&self) -> &'static str;
     fn capabilities(&self) -> Capabilities;
     /// Builds (or prepares) the container and connects to its agent; `fresh` discards the old one.
-    fn deploy(&mut self, config: &Config, fresh: bool) -> impl std::future::Future<Output = Result<Deployed, BackendError>> + Send;
+    fn deploy(&mut self, config: &Config, fresh: bool, report: &Reporter) -> impl Future<Output = Result<Deployed, BackendError>> + Send;
     /// Stops the agent and app; keeps what a later `up` needs for an incremental sync.
-    fn teardown(&mut self) -> impl std::future::Future<Output = ()> + Send;
+    fn teardown(&mut self) -> impl Future<Output = ()> + Send;
+    /// The session ends: `teardown`, then remove what the session made elsewhere (a Helm
+    /// release, images). The local backend keeps its folder for the next incremental sync.
+    fn finish(&mut self, report: &Reporter) -> impl Future<Output = ()> + Send {
+        let _ = report;
+        self.teardown()
+    }
 }

@@ -32,12 +32,20 @@ enum Cmd {
     Up {
         /// The service folder (default: the current folder).
         path: Option<PathBuf>,
-        /// The space to run in (`name` or `parent/child`).
-        #[arg(long, default_value = "default")]
-        space: String,
+        /// The space to run in (`name` or `parent/child`; default: `default`, or on Kubernetes the
+        /// space `space select` chose).
+        #[arg(long)]
+        space: Option<String>,
         /// Where to run it.
         #[arg(long, default_value = "local", value_parser = ["local", "kubernetes"])]
         backend: String,
+        /// Kubernetes: the kubeconfig file (default: KUBECONFIG, else ~/.kube/config). Given
+        /// with --context, the session runs in this process rather than in the daemon.
+        #[arg(long)]
+        kubeconfig: Option<PathBuf>,
+        /// Kubernetes: the kubeconfig context (default: its current-context).
+        #[arg(long)]
+        context: Option<String>,
         /// Print one JSON event per line instead of text.
         #[arg(long)]
         json: bool,
@@ -51,8 +59,9 @@ enum Cmd {
     /// Stop a service started with `up`.
     Down {
         path: Option<PathBuf>,
-        #[arg(long, default_value = "default")]
-        space: String,
+        /// The space it runs in (default: the only session of the service, else `default`).
+        #[arg(long)]
+        space: Option<String>,
     },
     /// List services that are up and their phase.
     ListUp {
@@ -138,13 +147,19 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             let _ = ended;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Up { path, space, backend, json, quiet_ms } => {
-            if backend == "kubernetes" {
-                anyhow::bail!("the kubernetes backend is not built yet (issue 5); use --backend local");
-            }
-            up::run(service_dir(path)?, space, json, std::time::Duration::from_millis(quiet_ms)).await
+        Cmd::Up { path, space, backend, kubeconfig, context, json, quiet_ms } => {
+            let target = match backend.as_str() {
+                "kubernetes" => up::Target::Kubernetes(devspacesd::kube::ConnectOptions { kubeconfig, context }),
+                _ => {
+                    if kubeconfig.is_some() || context.is_some() {
+                        anyhow::bail!("--kubeconfig and --context apply to --backend kubernetes");
+                    }
+                    up::Target::Local
+                }
+            };
+            up::run(service_dir(path)?, space, target, json, std::time::Duration::from_millis(quiet_ms)).await
         }
-        Cmd::Down { path, space } => down(service_dir(path)?, &space).await,
+        Cmd::Down { path, space } => down(service_dir(path)?, space.as_deref()).await,
         Cmd::ListUp { json } => {
             for r in record::live(&record::state_dir()) {
                 if json {
@@ -216,10 +231,13 @@ fn classify(dir: PathBuf, json: bool, paths: &[String]) -> anyhow::Result<ExitCo
     Ok(ExitCode::SUCCESS)
 }
 
-async fn down(dir: PathBuf, space: &str) -> anyhow::Result<ExitCode> {
+async fn down(dir: PathBuf, space: Option<&str>) -> anyhow::Result<ExitCode> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     if let Some(mut c) = client::Client::open(&record::state_dir(), false, "devspacesd down").await? {
-        let params = serde_json::json!({"path": dir.display().to_string(), "space": space});
+        let params = match space {
+            Some(space) => serde_json::json!({"path": dir.display().to_string(), "space": space}),
+            None => serde_json::json!({"path": dir.display().to_string()}),
+        };
         let answer = c.call(devspaces_protocol::editor::DOWN, params, |_, _| {}).await?;
         c.close().await;
         match answer {
@@ -232,7 +250,13 @@ async fn down(dir: PathBuf, space: &str) -> anyhow::Result<ExitCode> {
         }
     }
     // A session run in-process by `up` (no daemon): signal its owner, never the daemon itself.
-    let home = record::service_home(&record::state_dir(), space, &name);
+    let state = record::state_dir();
+    let space = match space {
+        Some(s) => s.to_string(),
+        None => record::live(&state).into_iter().find(|r| r.service_dir == dir.display().to_string()).map(|r| r.space).unwrap_or_else(|| "default".into()),
+    };
+    let space = space.as_str();
+    let home = record::service_home(&state, space, &name);
     let Some(r) = record::read(&home).filter(|r| r.phase != "stopped" && record::pid_is(r.owner_pid, &["devspacesd up"])) else {
         eprintln!("service '{name}' is not up in space '{space}'");
         return Ok(ExitCode::FAILURE);

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use devspaces_protocol::editor::{self as wire, codes};
 use devspacesd::backend::local::Local;
+use devspacesd::kube::backend::{self as kube_backend, Kubernetes};
+use devspacesd::kube::{Cluster, ConnectOptions};
 use devspacesd::record;
 use devspacesd::session::{self, SessionOptions};
 use serde_json::{json, Value};
@@ -15,19 +17,24 @@ use tokio::signal::unix::{signal, SignalKind};
 use super::client::{Client, Message};
 use super::output::Printer;
 
-pub async fn run(dir: PathBuf, space: String, json: bool, quiet: Duration) -> anyhow::Result<ExitCode> {
+/// Where `up` runs the service.
+pub enum Target {
+    Local,
+    Kubernetes(ConnectOptions),
+}
+
+pub async fn run(dir: PathBuf, space: Option<String>, target: Target, json: bool, quiet: Duration) -> anyhow::Result<ExitCode> {
     let mut printer = Printer::new(json);
-    if !json {
-        println!("Using dev space '{space}' with target 'local'");
-    }
-    if std::env::var_os("DEVSPACES_NO_DAEMON").is_none() {
+    // The daemon reads its own KUBECONFIG; explicit connection flags keep the session here.
+    let explicit = matches!(&target, Target::Kubernetes(o) if o.kubeconfig.is_some() || o.context.is_some());
+    if std::env::var_os("DEVSPACES_NO_DAEMON").is_none() && !explicit {
         match Client::open(&record::state_dir(), true, "devspacesd up").await {
-            Ok(Some(client)) => return through_daemon(client, dir, space, printer).await,
+            Ok(Some(client)) => return through_daemon(client, dir, space, matches!(target, Target::Kubernetes(_)), printer).await,
             Ok(None) => {}
             Err(e) => eprintln!("devspacesd: the daemon is unavailable ({e:#}); running the session in this process"),
         }
     }
-    in_process(dir, space, &mut printer, quiet).await
+    in_process(dir, space, target, &mut printer, quiet).await
 }
 
 /// Prints one notification if it is an event of `session` (or of any session before it is known).
@@ -47,10 +54,14 @@ fn stopped(e: &wire::Event) -> bool {
     matches!(e, wire::Event::ServiceStatus(s) if s.phase == wire::Phase::Stopped)
 }
 
-async fn through_daemon(mut client: Client, dir: PathBuf, space: String, mut printer: Printer) -> anyhow::Result<ExitCode> {
+async fn through_daemon(mut client: Client, dir: PathBuf, space: Option<String>, kubernetes: bool, mut printer: Printer) -> anyhow::Result<ExitCode> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
-    let up = client.request(wire::UP, json!({"path": dir.display().to_string(), "space": space, "backend": "local"})).await?;
+    let mut params = json!({"path": dir.display().to_string(), "backend": if kubernetes { "kubernetes" } else { "local" }});
+    if let Some(s) = &space {
+        params["space"] = json!(s);
+    }
+    let up = client.request(wire::UP, params).await?;
     let mut session: Option<String> = None;
     let mut down_id: Option<i64> = None;
     loop {
@@ -87,6 +98,9 @@ async fn through_daemon(mut client: Client, dir: PathBuf, space: String, mut pri
                             exit_code: None,
                             last_lines: None,
                         }));
+                    }
+                    if !printer.is_json() {
+                        println!("Using dev space '{}' with target '{}'", info.session.space, if kubernetes { "kubernetes" } else { "local" });
                     }
                     session = Some(info.session.session);
                     if !printer.is_json() {
@@ -134,11 +148,31 @@ async fn detach(client: &mut Client, session: Option<&str>, pending: Option<i64>
     Ok(Some(client.request(wire::DOWN, json!({"session": session, "keepIfWatched": true})).await?))
 }
 
-async fn in_process(dir: PathBuf, space: String, printer: &mut Printer, quiet: Duration) -> anyhow::Result<ExitCode> {
+async fn in_process(dir: PathBuf, space: Option<String>, target: Target, printer: &mut Printer, quiet: Duration) -> anyhow::Result<ExitCode> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let home = record::service_home(&record::state_dir(), &space, &name);
-    let opts = SessionOptions { service_dir: dir.clone(), space, quiet };
-    let handle = match session::start(opts, Local::new(home.clone()), home).await {
+    let state = record::state_dir();
+    let started = match target {
+        Target::Local => {
+            let space = space.unwrap_or_else(|| "default".into());
+            if !printer.is_json() {
+                println!("Using dev space '{space}' with target 'local'");
+            }
+            let home = record::service_home(&state, &space, &name);
+            let opts = SessionOptions { service_dir: dir.clone(), space, quiet };
+            session::start(opts, Local::new(home.clone()), home).await
+        }
+        Target::Kubernetes(connect) => {
+            let cluster = Cluster::connect(&connect).await?;
+            let space = kube_backend::resolve_space(&state, &cluster, space.as_deref())?;
+            if !printer.is_json() {
+                println!("Using dev space '{}' with target '{}' (namespace {})", space.path(), cluster.context, space.namespace());
+            }
+            let home = record::service_home(&state, &space.path(), &name);
+            let opts = SessionOptions { service_dir: dir.clone(), space: space.path(), quiet };
+            session::start(opts, Kubernetes::new(cluster, space, home.join("kubernetes")), home).await
+        }
+    };
+    let handle = match started {
         Ok(h) => h,
         Err(session::StartError::Config(e)) => {
             printer.config_error(&e);

@@ -1,11 +1,16 @@
-//! The Kubernetes backend's first slice: cluster connection, spaces, the Helm post-renderer and the agent layer.
+//! The Kubernetes backend: cluster connection, spaces, image build and delivery, the Helm
+//! post-renderer, pod watches and port-forwards.
 //!
 //! Architecture Invariant: only this module (and the CLI that calls it) knows kube-rs and Helm;
 //! `post_render`, `agent_layer` and `helm_plugin` are pure text transforms that need no cluster.
 
 pub mod agent_layer;
+pub mod backend;
 pub mod connect;
+pub mod forward;
 pub mod helm_plugin;
+pub mod image;
+pub mod pods;
 pub mod post_render;
 pub mod space;
 

@@ -276,7 +276,7 @@ fn initialize_result() -> Value {
         devspaces: wire::DevspacesServerInfo {
             protocol_version: wire::PROTOCOL_VERSION,
             version: env!("CARGO_PKG_VERSION").to_string(),
-            backends: vec![wire::Backend::Local],
+            backends: vec![wire::Backend::Local, wire::Backend::Kubernetes],
             requests: wire::REQUESTS.iter().map(|s| s.to_string()).collect(),
             notifications: wire::NOTIFICATIONS.iter().map(|s| s.to_string()).collect(),
             max_message_bytes: DEFAULT_MAX_BODY as u64,

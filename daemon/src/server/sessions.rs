@@ -15,6 +15,9 @@ use super::fanout::{self, Client, Fanout};
 use super::outbox::Outbox;
 use super::rpc::RpcError;
 use crate::backend::local::Local;
+use crate::kube::backend::{self as kube_backend, Kubernetes};
+use crate::kube::space::SpaceName;
+use crate::kube::{Cluster, ConnectOptions};
 use crate::classify::{self, Class, IgnoreFiles, Rules};
 use crate::config;
 use crate::record;
@@ -142,14 +145,19 @@ impl Daemon {
     }
 
     pub async fn up(&self, client: &Arc<Client>, p: wire::UpParams) -> Result<Value, RpcError> {
-        if p.backend == Some(wire::Backend::Kubernetes) {
-            return Err(RpcError::new(codes::BACKEND_UNAVAILABLE, "the kubernetes backend is not built yet (issue 5)")
-                .with_data(ErrorData { hint: Some("use \"backend\": \"local\"".into()), ..ErrorData::default() }));
-        }
         let dir = service_dir(&p.path)?;
-        let space = p.space.clone().unwrap_or_else(|| "default".to_string());
+        let backend = p.backend.unwrap_or(wire::Backend::Local);
+        // Kubernetes: the daemon's KUBECONFIG and current context; the space named, else the one selected.
+        let cluster = match backend {
+            wire::Backend::Kubernetes => Some(Cluster::connect(&ConnectOptions::default()).await.map_err(|e| RpcError::new(codes::BACKEND_UNAVAILABLE, e.to_string()))?),
+            wire::Backend::Local => None,
+        };
+        let space = match &cluster {
+            Some(c) => kube_backend::resolve_space(&self.state_dir, c, p.space.as_deref()).map_err(|e| RpcError::new(codes::INVALID_PARAMS, e.to_string()))?.path(),
+            None => p.space.clone().unwrap_or_else(|| "default".to_string()),
+        };
         let _guard = self.starting.lock().await;
-        let existing = self.all_sessions().into_iter().find(|e| e.dir == dir && e.fan.space == space && e.fan.backend == wire::Backend::Local);
+        let existing = self.all_sessions().into_iter().find(|e| e.dir == dir && e.fan.space == space && e.fan.backend == backend);
         if let Some(e) = existing {
             if !p.attach {
                 return Err(RpcError::new(codes::SESSION_EXISTS, format!("service '{}' already runs in space '{space}' (session {})", e.fan.service, e.fan.session))
@@ -161,7 +169,14 @@ impl Daemon {
         let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let home = record::service_home(&self.state_dir, &space, &name);
         let opts = SessionOptions { service_dir: dir.clone(), space: space.clone(), quiet: self.quiet };
-        let handle = match session::start(opts, Local::new(home.clone()), home).await {
+        let started = match cluster {
+            Some(c) => {
+                let name = SpaceName::parse(&space).map_err(|e| RpcError::new(codes::INVALID_PARAMS, e.to_string()))?;
+                session::start(opts, Kubernetes::new(c, name, home.join("kubernetes")), home).await
+            }
+            None => session::start(opts, Local::new(home.clone()), home).await,
+        };
+        let handle = match started {
             Ok(h) => h,
             Err(StartError::Config(e)) => {
                 let location = to_proto::config_location(&e);
@@ -177,7 +192,7 @@ impl Daemon {
         };
         // The receiver made before the session's task started: the fan-out sees its first events.
         let rx = handle.take_first_receiver().unwrap_or_else(|| handle.events.subscribe());
-        let fan = Fanout::new(handle.id.clone(), handle.service.clone(), dir.display().to_string(), space, wire::Backend::Local);
+        let fan = Fanout::new(handle.id.clone(), handle.service.clone(), dir.display().to_string(), space, backend);
         fan.subscribe(client, 0);
         for c in self.clients().values() {
             if c.id != client.id && fanout::watches_all(c) {

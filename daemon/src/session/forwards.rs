@@ -1,6 +1,10 @@
 //! The session's port forwards: stable local ports whose targets follow restarts and redeploys.
 
+use std::sync::Arc;
+
 use tokio::sync::{broadcast, mpsc};
+
+use crate::backend::Tunnel;
 
 use crate::events::{Event, EventKind, PortState};
 use crate::proxy::{self, Forward, Trace};
@@ -17,15 +21,31 @@ pub struct Forwards {
     session: String,
     list: Vec<Fwd>,
     traces: Option<mpsc::UnboundedSender<Trace>>,
+    /// Remote ports are reached through it (a pod); `None`: they are on 127.0.0.1.
+    tunnel: Option<Arc<dyn Tunnel>>,
 }
 
 impl Forwards {
     pub fn new(events: broadcast::Sender<Event>, service: String, session: String) -> Self {
-        Forwards { events, service, session, list: Vec::new(), traces: None }
+        Forwards { events, service, session, list: Vec::new(), traces: None, tunnel: None }
     }
 
     pub fn set_trace_sink(&mut self, tx: mpsc::UnboundedSender<Trace>) {
         self.traces = Some(tx);
+    }
+
+    /// The tunnel of the current deployment; a backend keeps its loopback ports across redeploys,
+    /// so forwards opened earlier stay valid.
+    pub fn set_tunnel(&mut self, tunnel: Option<Arc<dyn Tunnel>>) {
+        self.tunnel = tunnel;
+    }
+
+    /// The loopback port that reaches `remote`.
+    async fn target(&self, remote: u16) -> std::io::Result<u16> {
+        match &self.tunnel {
+            Some(t) => t.local_port(remote).await,
+            None => Ok(remote),
+        }
     }
 
     fn announce(&self, f: &Fwd, state: PortState) {
@@ -39,9 +59,9 @@ impl Forwards {
 
     async fn open(&mut self, preferred: Option<u16>, remote: u16) {
         let Some(traces) = self.traces.clone() else { return };
-        let started = match proxy::bind(preferred).await {
-            Ok(l) => Forward::start(l, remote, traces),
-            Err(e) => Err(e),
+        let started = match (proxy::bind(preferred).await, self.target(remote).await) {
+            (Ok(l), Ok(target)) => Forward::start(l, target, traces),
+            (Err(e), _) | (_, Err(e)) => Err(e),
         };
         match started {
             Ok(forward) => {
@@ -65,10 +85,11 @@ impl Forwards {
             self.open(preferred, app_port).await;
             return;
         }
-        let f = &mut self.list[0];
-        if f.remote != app_port {
+        if self.list[0].remote != app_port {
+            let Ok(target) = self.target(app_port).await else { return };
+            let f = &mut self.list[0];
             f.remote = app_port;
-            f.forward.retarget(app_port);
+            f.forward.retarget(target);
             let f = &self.list[0];
             self.announce(f, PortState::Open);
         }
@@ -80,14 +101,14 @@ impl Forwards {
             return;
         }
         let mut extra: Vec<u16> = ports.iter().copied().filter(|p| *p != app_port && !self.list.iter().any(|f| f.remote == *p)).collect();
-        if !ports.contains(&app_port) {
-            if let Some(first) = self.list.first_mut().filter(|f| f.remote == app_port) {
-                if let Some(p) = (!extra.is_empty()).then(|| extra.remove(0)) {
-                    first.remote = p;
-                    first.forward.retarget(p);
-                    let f = &self.list[0];
-                    self.announce(f, PortState::Open);
-                }
+        if !ports.contains(&app_port) && self.list.first().is_some_and(|f| f.remote == app_port) && !extra.is_empty() {
+            let p = extra.remove(0);
+            if let Ok(target) = self.target(p).await {
+                let first = &mut self.list[0];
+                first.remote = p;
+                first.forward.retarget(target);
+                let f = &self.list[0];
+                self.announce(f, PortState::Open);
             }
         }
         for p in extra {

@@ -11,7 +11,7 @@ use devspaces_protocol::agent::{AppStatus, FromAgent, Stream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use crate::agent::client::{AgentClient, AgentEvent};
-use crate::backend::{Backend, Deployed};
+use crate::backend::{Backend, Deployed, Reporter};
 use crate::classify::{self, Class, IgnoreFiles, Rules};
 use crate::config::{self, Config};
 use crate::events::{Event, EventKind, LogStream, Phase};
@@ -170,6 +170,10 @@ impl<B: Backend> Runner<B> {
         let _ = self.events.send(Event { service: self.config.name.clone(), session: self.id.clone(), kind });
     }
 
+    fn reporter(&self) -> Reporter {
+        Reporter { events: self.events.clone(), service: self.config.name.clone(), session: self.id.clone() }
+    }
+
     fn log(&self, stream: LogStream, line: impl Into<String>) {
         self.emit(EventKind::Log { stream, line: line.into(), time: crate::clock::now_rfc3339() });
     }
@@ -270,7 +274,8 @@ impl<B: Backend> Runner<B> {
         if let Some(agent) = self.agent.take() {
             let _ = agent.shutdown().await;
         }
-        self.backend.teardown().await;
+        let report = self.reporter();
+        self.backend.finish(&report).await;
         self.agent_pid = None;
         self.forwards.close_all();
         self.status(Phase::Stopped, "session ended", None);
@@ -299,7 +304,8 @@ impl<B: Backend> Runner<B> {
         self.status(Phase::Deploying, detail, None);
         let deploy_title = format!("{}: deploy", self.config.name);
         self.emit(EventKind::Progress { title: deploy_title.clone(), message: detail.into(), percentage: None, done: false });
-        let deployed = self.backend.deploy(&self.config, fresh).await;
+        let report = self.reporter();
+        let deployed = self.backend.deploy(&self.config, fresh, &report).await;
         self.emit(EventKind::Progress { title: deploy_title, message: if deployed.is_ok() { "deployed".into() } else { "failed".into() }, percentage: None, done: true });
         let deployed = match deployed {
             Ok(d) => d,
@@ -311,7 +317,8 @@ impl<B: Backend> Runner<B> {
                 return None;
             }
         };
-        let Deployed { agent, events, agent_pid, command, env, app_port, preferred_local_port } = deployed;
+        let Deployed { agent, events, agent_pid, command, env, app_port, preferred_local_port, tunnel } = deployed;
+        self.forwards.set_tunnel(tunnel);
         self.agent_pid = agent_pid;
         self.command = command;
         self.env = env;

@@ -1,0 +1,336 @@
+//! The Kubernetes backend: build, deliver, `helm upgrade --install` through the post-renderer,
+//! wait for the pod, and reach its agent and ports through kube-rs port-forwards.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::{Pod, Secret};
+use kube::api::DeleteParams;
+use kube::Api;
+use tokio::process::Command;
+
+use super::forward::{PodTunnels, TunnelHandle};
+use super::image::{self, Builder, Delivery};
+use super::post_render::{DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL};
+use super::space::{self, SpaceName};
+use super::{agent_layer, helm_plugin, pods, Cluster};
+use crate::agent::client::AgentClient;
+use crate::backend::local::{new_token, Local};
+use crate::backend::{Backend, BackendError, Capabilities, Deployed, Reporter};
+use crate::config::placeholders::Placeholders;
+use crate::config::{values, Config};
+use crate::events::{EventKind, LogStream, Phase};
+
+/// How long a deploy may wait for its pod; `DEVSPACES_KUBE_DEADLINE` (seconds) overrides it.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(180);
+pub const DEADLINE_ENV: &str = "DEVSPACES_KUBE_DEADLINE";
+/// The Helm CLI to run; `helm` by default.
+pub const HELM_ENV: &str = "DEVSPACES_HELM";
+
+pub struct Kubernetes {
+    cluster: Cluster,
+    space: SpaceName,
+    /// `spaces/<space>/<service>/` under the state dir: values files, the agent layer's context.
+    home: PathBuf,
+    token: String,
+    builds: u32,
+    builder: Option<Builder>,
+    delivery: Option<Delivery>,
+    /// Every image reference this session built (to remove at the end).
+    images: Vec<String>,
+    release: Option<Release>,
+    tunnels: Option<Arc<PodTunnels>>,
+    space_ready: bool,
+}
+
+struct Release {
+    name: String,
+    session: String,
+}
+
+fn deploy_err(e: impl std::fmt::Display) -> BackendError {
+    BackendError::Deploy(e.to_string())
+}
+
+impl Kubernetes {
+    pub fn new(cluster: Cluster, space: SpaceName, home: PathBuf) -> Self {
+        Kubernetes { cluster, space, home, token: new_token(), builds: 0, builder: None, delivery: None, images: Vec::new(), release: None, tunnels: None, space_ready: false }
+    }
+
+    fn namespace(&self) -> String {
+        self.space.namespace().to_string()
+    }
+
+    fn deadline() -> Duration {
+        std::env::var(DEADLINE_ENV).ok().and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(DEFAULT_DEADLINE)
+    }
+
+    async fn builder(&mut self) -> Result<Builder, BackendError> {
+        if let Some(b) = &self.builder {
+            return Ok(b.clone());
+        }
+        let b = Builder::find().await.map_err(deploy_err)?;
+        self.builder = Some(b.clone());
+        Ok(b)
+    }
+
+    fn delivery(&mut self) -> Result<Delivery, BackendError> {
+        if let Some(d) = &self.delivery {
+            return Ok(d.clone());
+        }
+        let d = Delivery::detect(&self.cluster.context).map_err(deploy_err)?;
+        self.delivery = Some(d.clone());
+        Ok(d)
+    }
+
+    /// Builds the develop image and the agent layer on it, and delivers the result.
+    async fn build(&mut self, config: &Config, reference: &str, report: &Reporter) -> Result<(), BackendError> {
+        let builder = self.builder().await?;
+        let delivery = self.delivery()?;
+        let dockerfile = config.develop_dockerfile().ok_or_else(|| deploy_err(format!("{}: no Dockerfile to build: set configurations.develop.build.dockerfile (or build.dockerfile)", config.file.display())))?;
+        let context = config.service_dir.join(config.context_prefix());
+        let qualified = image::qualified(reference);
+        let base = format!("{qualified}-base");
+        report.progress("build", format!("{} with {}", dockerfile, builder.program), false);
+        builder.build(&context, &config.service_dir.join(&dockerfile), &config.develop.build.args, &base, report).await.map_err(deploy_err)?;
+        self.images.push(base.clone());
+        let agent = image::agent_binary().map_err(deploy_err)?;
+        let layer = self.home.join("agent-layer");
+        let file = agent_layer::write_context(&layer, &base, &agent, DEFAULT_AGENT_PATH).map_err(deploy_err)?;
+        builder.build(&layer, &file, &BTreeMap::new(), &qualified, report).await.map_err(deploy_err)?;
+        self.images.push(qualified.clone());
+        report.progress("build", delivery.describe(), false);
+        builder.deliver(&qualified, &delivery, &self.home, report).await.map_err(deploy_err)?;
+        report.progress("build", format!("built {reference}"), true);
+        Ok(())
+    }
+
+    /// The values for this build: the design's precedence, placeholders rendered, the image's
+    /// repository prefixed for a registry; returns them with the image reference the chart renders.
+    fn values(&mut self, config: &Config, tag: &str) -> Result<(serde_json::Value, String), BackendError> {
+        let delivery = self.delivery()?;
+        let merged = values::merged(config).map_err(deploy_err)?;
+        let ph = Placeholders::for_space(&self.space.path(), tag, &super::host_suffix());
+        let mut v = ph.render_json(&merged);
+        let image = v.get_mut("image").and_then(|i| i.as_object_mut()).ok_or_else(|| {
+            deploy_err(format!("{}: the chart's values have no image.repository: set install.set.image.repository and image.tag: $(tag)", config.file.display()))
+        })?;
+        let repo = image.get("repository").and_then(|r| r.as_str()).filter(|r| !r.is_empty()).ok_or_else(|| deploy_err(format!("{}: set install.set.image.repository to the image the chart runs", config.file.display())))?;
+        let repo = image::repository_for(&delivery, repo);
+        let tag_value = image.get("tag").map(|t| match t {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        });
+        if tag_value.as_deref() != Some(tag) {
+            return Err(deploy_err(format!(
+                "{}: image.tag is {}, not $(tag): every build gets a new tag so the pod is replaced; set install.set.image.tag: $(tag)",
+                config.file.display(),
+                tag_value.unwrap_or_else(|| "unset".into())
+            )));
+        }
+        image.insert("repository".into(), serde_json::Value::String(repo.clone()));
+        if delivery.is_push() && image.get("pullPolicy").and_then(|p| p.as_str()) == Some("Never") {
+            // The image is in a registry now: the node has to pull it.
+            image.insert("pullPolicy".into(), serde_json::Value::String("IfNotPresent".into()));
+        }
+        Ok((v, format!("{repo}:{tag}")))
+    }
+
+    async fn helm_major(helm: &str) -> Result<u32, BackendError> {
+        let out = Command::new(helm).args(["version", "--short"]).stdin(Stdio::null()).output().await.map_err(|e| deploy_err(format!("cannot run {helm}: {e} (install Helm, or name it in {HELM_ENV})")))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let major = text.trim().trim_start_matches('v').split('.').next().and_then(|m| m.parse::<u32>().ok());
+        major.ok_or_else(|| deploy_err(format!("cannot read the version of {helm}: '{}'", text.trim())))
+    }
+
+    /// `helm upgrade --install` with the post-renderer in the form this Helm accepts.
+    #[allow(clippy::too_many_arguments)]
+    async fn helm_upgrade(&self, config: &Config, release: &str, session: &str, reference: &str, values_file: &Path, img: &crate::dockerfile::Image, report: &Reporter) -> Result<(), BackendError> {
+        let helm = std::env::var(HELM_ENV).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "helm".into());
+        let chart = config.install.chart.as_ref().ok_or_else(|| deploy_err(format!("{}: install.chart is not set: the Kubernetes backend deploys a Helm chart", config.file.display())))?;
+        let chart = config.service_dir.join(&chart.value);
+        let exe = std::env::current_exe().map_err(|e| deploy_err(format!("cannot find the devspacesd executable: {e}")))?;
+        let mut pr_args = vec!["--session".to_string(), session.to_string(), "--image".into(), reference.to_string(), "--workdir".into(), img.workdir.clone()];
+        let command = img.command();
+        if !command.is_empty() {
+            pr_args.push("--command-json".into());
+            pr_args.push(serde_json::to_string(&command).unwrap_or_default());
+        }
+        pr_args.push("--entrypoint-json".into());
+        pr_args.push(serde_json::to_string(&img.entrypoint).unwrap_or_default());
+        let mut cmd = Command::new(&helm);
+        cmd.args(["upgrade", "--install", release]).arg(&chart).args(["--namespace", &self.namespace(), "--history-max", "3", "-f"]).arg(values_file);
+        cmd.args(["--kube-context", &self.cluster.context]);
+        if let Some(k) = std::env::var_os("KUBECONFIG") {
+            cmd.env("KUBECONFIG", k);
+        }
+        if Self::helm_major(&helm).await? >= 4 {
+            let plugins = helm_plugin::write(&self.home.join("helm-plugins"), &exe).map_err(deploy_err)?;
+            cmd.env("HELM_PLUGINS", plugins).args(["--post-renderer", helm_plugin::PLUGIN_NAME]);
+        } else {
+            cmd.arg("--post-renderer").arg(&exe).arg("--post-renderer-args=post-render");
+        }
+        for a in pr_args {
+            cmd.arg(format!("--post-renderer-args={a}"));
+        }
+        report.log(LogStream::System, format!("helm upgrade --install {release} {} --namespace {}", chart.display(), self.namespace()));
+        let out = cmd.stdin(Stdio::null()).output().await.map_err(|e| deploy_err(format!("cannot run {helm}: {e}")))?;
+        for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).take(6) {
+            report.log(LogStream::System, line.to_string());
+        }
+        if !out.status.success() {
+            return Err(deploy_err(format!("helm upgrade --install {release} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr).trim())));
+        }
+        Ok(())
+    }
+
+    /// The container port the chart declares for the built image, else the image's EXPOSE.
+    async fn app_port(&self, pod: &str, reference: &str, img: &crate::dockerfile::Image) -> u16 {
+        let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), &self.namespace());
+        let declared = pods.get_opt(pod).await.ok().flatten().and_then(|p| {
+            let spec = p.spec?;
+            let c = spec.containers.into_iter().find(|c| c.image.as_deref().is_some_and(|i| image::qualified(i) == image::qualified(reference)))?;
+            c.ports?.first().map(|p| p.container_port as u16)
+        });
+        declared.or_else(|| img.expose.first().copied()).unwrap_or(80)
+    }
+}
+
+impl Backend for Kubernetes {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { stable_forwards: true, shares_host_network: false }
+    }
+
+    async fn deploy(&mut self, config: &Config, _fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
+        let ns = self.namespace();
+        if !self.space_ready {
+            let made = space::select(&self.cluster, &self.space).await.map_err(deploy_err)?;
+            for n in made {
+                report.log(LogStream::System, format!("created space namespace {n}"));
+            }
+            self.space_ready = true;
+        }
+        let session = report.session.clone();
+        self.builds += 1;
+        let tag = format!("{session}-{}", self.builds);
+        std::fs::create_dir_all(&self.home).map_err(|e| deploy_err(format!("creating {}: {e}", self.home.display())))?;
+        let (vals, reference) = self.values(config, &tag)?;
+        let status = |detail: String| report.emit(EventKind::Status { phase: Phase::Deploying, detail, exit_code: None, last_lines: None });
+        status(format!("building {reference}"));
+        self.build(config, &reference, report).await?;
+        let img = Local::image(config);
+        space::apply_session_secret(&self.cluster, &ns, &session, &self.token).await.map_err(deploy_err)?;
+        let values_file = self.home.join("values.json");
+        std::fs::write(&values_file, serde_json::to_vec_pretty(&vals).unwrap_or_default()).map_err(|e| deploy_err(format!("writing {}: {e}", values_file.display())))?;
+        let release = config.name.clone();
+        status(format!("helm upgrade --install {release} in namespace {ns}"));
+        self.release = Some(Release { name: release.clone(), session: session.clone() });
+        self.helm_upgrade(config, &release, &session, &reference, &values_file, &img, report).await?;
+        status(format!("waiting for the pod running {reference}"));
+        let deadline = Self::deadline();
+        let selector = format!("{SESSION_LABEL}={session}");
+        let mut last = String::new();
+        let ready = pods::wait_ready(&self.cluster.client, &ns, &selector, &reference, 1, deadline, |detail: &str| {
+            if detail != last {
+                last = detail.to_string();
+                status(format!("waiting for the pod: {detail}"));
+            }
+        })
+        .await
+        .map_err(deploy_err)?;
+        let Some(pod) = ready.first().cloned() else { return Err(deploy_err("no pod became ready")) };
+        report.log(LogStream::System, format!("pod {pod} is ready in namespace {ns}"));
+        let tunnels = match &self.tunnels {
+            Some(t) => t.clone(),
+            None => {
+                let t = PodTunnels::new(Api::namespaced(self.cluster.client.clone(), &ns));
+                self.tunnels = Some(t.clone());
+                t
+            }
+        };
+        tunnels.set_pod(&pod);
+        let handle: Arc<dyn crate::backend::Tunnel> = Arc::new(TunnelHandle(tunnels.clone()));
+        let agent_port = handle.local_port(DEFAULT_AGENT_PORT).await.map_err(|e| BackendError::Agent(format!("opening a forward to the agent: {e}")))?;
+        let mut connected = None;
+        let mut last_err = String::new();
+        // The pod is Ready, so the agent listens; a forward can still need a moment to settle.
+        for _ in 0..20 {
+            match AgentClient::connect(([127, 0, 0, 1], agent_port).into(), &self.token, Some(0)).await {
+                Ok(c) => {
+                    connected = Some(c);
+                    break;
+                }
+                Err(e) => last_err = e.to_string(),
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        let Some((agent, events)) = connected else { return Err(BackendError::Agent(format!("cannot reach the agent in pod {pod}: {last_err}"))) };
+        let app_port = self.app_port(&pod, &reference, &img).await;
+        Ok(Deployed {
+            agent,
+            events,
+            agent_pid: None,
+            command: config.develop.container.command.clone(),
+            env: BTreeMap::new(),
+            app_port,
+            preferred_local_port: Some(app_port),
+            tunnel: Some(handle),
+        })
+    }
+
+    async fn teardown(&mut self) {}
+
+    async fn finish(&mut self, report: &Reporter) {
+        if let Some(t) = self.tunnels.take() {
+            t.close();
+        }
+        let ns = self.namespace();
+        if let Some(r) = self.release.take() {
+            let helm = std::env::var(HELM_ENV).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "helm".into());
+            let out = Command::new(&helm)
+                .args(["uninstall", &r.name, "--namespace", &ns, "--kube-context", &self.cluster.context, "--wait", "--timeout", "60s"])
+                .stdin(Stdio::null())
+                .output()
+                .await;
+            match out {
+                Ok(o) if o.status.success() => report.log(LogStream::System, format!("helm uninstall {} --namespace {ns}: done", r.name)),
+                Ok(o) => report.log(LogStream::System, format!("helm uninstall {} failed: {}", r.name, String::from_utf8_lossy(&o.stderr).trim())),
+                Err(e) => report.log(LogStream::System, format!("cannot run {helm}: {e}")),
+            }
+            let secrets: Api<Secret> = Api::namespaced(self.cluster.client.clone(), &ns);
+            let _ = secrets.delete(&space::session_secret_name(&r.session), &DeleteParams::default()).await;
+        }
+        let images = std::mem::take(&mut self.images);
+        if let Some(b) = &self.builder {
+            b.remove(&images, report).await;
+        }
+        match &self.delivery {
+            Some(Delivery::Containerd(address)) => {
+                let finals: Vec<String> = images.iter().filter(|i| !i.ends_with("-base")).cloned().collect();
+                image::remove_from_containerd(address, &finals, report).await;
+            }
+            Some(Delivery::Push(_)) => {
+                for i in images.iter().filter(|i| !i.ends_with("-base")) {
+                    image::remove_from_registry(i, report).await;
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The space a session runs in: the one named, else the one `space select` recorded for this
+/// context, else `default` (as Dev Spaces did).
+pub fn resolve_space(state_dir: &Path, cluster: &Cluster, named: Option<&str>) -> Result<SpaceName, super::KubeError> {
+    match named {
+        Some(s) => SpaceName::parse(s),
+        None => Ok(space::read_selection(state_dir, &cluster.context).unwrap_or(SpaceName::parse("default")?)),
+    }
+}

@@ -1,0 +1,390 @@
+//! Building the develop image, adding the agent layer, and making the image reachable by the cluster.
+//!
+//! The builder is the first real one found (buildah, docker, podman, nerdctl) or `DEVSPACES_BUILDER`.
+//! Delivery is a push to `DEVSPACES_REGISTRY` when set, else a load into the node that the
+//! cluster's context reveals (kind, minikube) or `DEVSPACES_CONTAINERD_ADDRESS` names (plain
+//! containerd); `DEVSPACES_IMAGE_DELIVERY` forces one (`push`, `containerd`, `kind`, `minikube`).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::process::Command;
+
+use crate::backend::Reporter;
+use crate::events::LogStream;
+
+pub const BUILDER_ENV: &str = "DEVSPACES_BUILDER";
+pub const REGISTRY_ENV: &str = "DEVSPACES_REGISTRY";
+pub const DELIVERY_ENV: &str = "DEVSPACES_IMAGE_DELIVERY";
+pub const CONTAINERD_ENV: &str = "DEVSPACES_CONTAINERD_ADDRESS";
+pub const AGENT_BINARY_ENV: &str = "DEVSPACES_AGENT_BINARY";
+
+/// The CLIs that can build a Dockerfile, in the order they are tried.
+const BUILDERS: &[&str] = &["buildah", "docker", "podman", "nerdctl"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// Push to this registry (`host:port[/path]`); the chart's repository gets it as a prefix.
+    Push(String),
+    /// Import into the node's containerd (`ctr --address SOCK -n k8s.io images import`).
+    Containerd(String),
+    /// `kind load docker-image --name CLUSTER`.
+    Kind(String),
+    /// `minikube image load` (profile from the context name).
+    Minikube(String),
+}
+
+impl Delivery {
+    /// From the environment and the kubeconfig context name; `None` when nothing fits.
+    pub fn detect(context: &str) -> Result<Delivery, String> {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+        let forced = var(DELIVERY_ENV);
+        let registry = var(REGISTRY_ENV).map(|r| r.trim_end_matches('/').to_string());
+        let containerd = var(CONTAINERD_ENV);
+        let kind = context.strip_prefix("kind-").map(str::to_string);
+        let minikube = (context == "minikube").then(|| context.to_string());
+        let need = |what: &str, v: Option<String>| v.ok_or_else(|| format!("{DELIVERY_ENV}={what} needs {}", match what {
+            "push" => REGISTRY_ENV,
+            "containerd" => CONTAINERD_ENV,
+            "kind" => "a kind context (kind-NAME)",
+            _ => "the minikube context",
+        }));
+        match forced.as_deref() {
+            Some("push") => need("push", registry).map(Delivery::Push),
+            Some("containerd") => need("containerd", containerd).map(Delivery::Containerd),
+            Some("kind") => need("kind", kind).map(Delivery::Kind),
+            Some("minikube") => need("minikube", minikube).map(Delivery::Minikube),
+            Some(other) => Err(format!("{DELIVERY_ENV}={other}: expected push, containerd, kind or minikube")),
+            None => registry
+                .map(Delivery::Push)
+                .or(kind.map(Delivery::Kind))
+                .or(minikube.map(Delivery::Minikube))
+                .or(containerd.map(Delivery::Containerd))
+                .ok_or_else(|| {
+                    format!("no way to get the image to the cluster of context '{context}': set {REGISTRY_ENV}=host:port (a registry the nodes can pull from), or {CONTAINERD_ENV}=SOCKET for a plain containerd node")
+                }),
+        }
+    }
+
+    /// Pushed images need a registry prefix and a pull policy that allows pulling.
+    pub fn is_push(&self) -> bool {
+        matches!(self, Delivery::Push(_))
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Delivery::Push(r) => format!("push to {r}"),
+            Delivery::Containerd(a) => format!("import into containerd at {a}"),
+            Delivery::Kind(c) => format!("kind load into cluster {c}"),
+            Delivery::Minikube(p) => format!("minikube image load ({p})"),
+        }
+    }
+}
+
+/// The repository the chart should use: `registry/repo` for a push, else `repo` unchanged.
+pub fn repository_for(delivery: &Delivery, repo: &str) -> String {
+    match delivery {
+        Delivery::Push(r) if !repo.starts_with(&format!("{r}/")) => format!("{r}/{repo}"),
+        _ => repo.to_string(),
+    }
+}
+
+/// The name a builder must give an image so a node's containerd finds it under the chart's
+/// reference: Docker Hub names are fully qualified (`docker.io/library/x`), as containerd
+/// normalises them; buildah would otherwise store `localhost/x`.
+pub fn qualified(reference: &str) -> String {
+    let first = reference.split('/').next().unwrap_or("");
+    let has_domain = reference.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+    match (has_domain, reference.contains('/')) {
+        (true, _) => reference.to_string(),
+        (false, true) => format!("docker.io/{reference}"),
+        (false, false) => format!("docker.io/library/{reference}"),
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Builder {
+    pub program: String,
+}
+
+impl Builder {
+    /// `DEVSPACES_BUILDER`, else the first of buildah, docker, podman, nerdctl that runs (a docker
+    /// CLI without an engine does not count).
+    pub async fn find() -> Result<Builder, String> {
+        if let Some(p) = std::env::var(BUILDER_ENV).ok().filter(|p| !p.trim().is_empty()) {
+            return if works(&p).await { Ok(Builder { program: p }) } else { Err(format!("{BUILDER_ENV}={p} does not run (tried `{p} info`)")) };
+        }
+        for p in BUILDERS {
+            if works(p).await {
+                return Ok(Builder { program: p.to_string() });
+            }
+        }
+        Err(format!("no image builder found: install one of {} (or name it in {BUILDER_ENV})", BUILDERS.join(", ")))
+    }
+
+    fn is_buildah(&self) -> bool {
+        Path::new(&self.program).file_name().is_some_and(|n| n == "buildah")
+    }
+
+    /// Builds `dockerfile` in `context` as `tag`, streaming every output line as a build log.
+    pub async fn build(&self, context: &Path, dockerfile: &Path, args: &BTreeMap<String, String>, tag: &str, report: &Reporter) -> Result<(), String> {
+        let mut cmd = Command::new(&self.program);
+        if self.is_buildah() {
+            // No network: the machine's builds must not reach out, and buildah's default network
+            // needs a CNI configuration the host may not have. `--layers` keeps the cache.
+            cmd.args(["bud", "--layers", "--network", "none"]);
+        } else {
+            cmd.arg("build");
+        }
+        cmd.arg("-f").arg(dockerfile).arg("-t").arg(tag);
+        for (k, v) in args {
+            cmd.arg("--build-arg").arg(format!("{k}={v}"));
+        }
+        cmd.arg(context);
+        run(cmd, &format!("building {tag}"), report).await
+    }
+
+    /// Makes `tag` reachable by the cluster.
+    pub async fn deliver(&self, tag: &str, delivery: &Delivery, scratch: &Path, report: &Reporter) -> Result<(), String> {
+        match delivery {
+            Delivery::Push(_) => {
+                let mut cmd = Command::new(&self.program);
+                if self.is_buildah() {
+                    cmd.arg("push").arg(tag).arg(format!("docker://{tag}"));
+                } else {
+                    cmd.arg("push").arg(tag);
+                }
+                run(cmd, &format!("pushing {tag}"), report).await
+            }
+            Delivery::Containerd(address) => {
+                let archive = scratch.join("image.tar");
+                let _ = std::fs::remove_file(&archive);
+                self.save(tag, &archive, report).await?;
+                let mut cmd = Command::new("ctr");
+                cmd.arg("--address").arg(address).args(["-n", "k8s.io", "images", "import"]).arg(&archive);
+                let r = run(cmd, &format!("importing {tag} into the node"), report).await;
+                let _ = std::fs::remove_file(&archive);
+                r
+            }
+            Delivery::Kind(cluster) => {
+                let archive = scratch.join("image.tar");
+                let _ = std::fs::remove_file(&archive);
+                self.save(tag, &archive, report).await?;
+                let mut cmd = Command::new("kind");
+                cmd.args(["load", "image-archive", "--name", cluster]).arg(&archive);
+                let r = run(cmd, &format!("loading {tag} into kind"), report).await;
+                let _ = std::fs::remove_file(&archive);
+                r
+            }
+            Delivery::Minikube(profile) => {
+                let archive = scratch.join("image.tar");
+                let _ = std::fs::remove_file(&archive);
+                self.save(tag, &archive, report).await?;
+                let mut cmd = Command::new("minikube");
+                cmd.args(["image", "load", "-p", profile]).arg(&archive);
+                let r = run(cmd, &format!("loading {tag} into minikube"), report).await;
+                let _ = std::fs::remove_file(&archive);
+                r
+            }
+        }
+    }
+
+    async fn save(&self, tag: &str, archive: &Path, report: &Reporter) -> Result<(), String> {
+        let mut cmd = Command::new(&self.program);
+        if self.is_buildah() {
+            cmd.arg("push").arg(tag).arg(format!("docker-archive:{}:{tag}", archive.display()));
+        } else {
+            cmd.arg("save").arg("-o").arg(archive).arg(tag);
+        }
+        run(cmd, &format!("saving {tag}"), report).await
+    }
+
+    /// Removes images from the builder's store (the session ends); failures are only reported.
+    pub async fn remove(&self, tags: &[String], report: &Reporter) {
+        if tags.is_empty() {
+            return;
+        }
+        let mut cmd = Command::new(&self.program);
+        cmd.arg("rmi");
+        if self.is_buildah() {
+            cmd.arg("-f");
+        }
+        cmd.args(tags);
+        let _ = run(cmd, "removing the session's images", report).await;
+    }
+}
+
+/// Removes images from the node's containerd (after a `Containerd` delivery).
+pub async fn remove_from_containerd(address: &str, tags: &[String], report: &Reporter) {
+    if tags.is_empty() {
+        return;
+    }
+    let mut cmd = Command::new("ctr");
+    cmd.arg("--address").arg(address).args(["-n", "k8s.io", "images", "rm"]).args(tags);
+    let _ = run(cmd, "removing the session's images from the node", report).await;
+}
+
+/// Deletes a pushed image's manifest from its registry with `skopeo delete` (which honours
+/// registries.conf, as buildah's push did); without skopeo the image stays and the log says so.
+pub async fn remove_from_registry(reference: &str, report: &Reporter) {
+    if !works_cmd("skopeo", "--version").await {
+        report.log(LogStream::System, format!("{reference} stays in its registry: install skopeo to have sessions delete what they pushed"));
+        return;
+    }
+    let mut cmd = Command::new("skopeo");
+    // skopeo reads CONTAINERS_REGISTRIES_CONF only when told (buildah reads it by itself).
+    if let Some(conf) = std::env::var_os("CONTAINERS_REGISTRIES_CONF").filter(|c| !c.is_empty()) {
+        cmd.arg("--registries-conf").arg(conf);
+    }
+    cmd.arg("delete").arg(format!("docker://{reference}"));
+    let _ = run(cmd, &format!("deleting {reference} from its registry"), report).await;
+}
+
+async fn works_cmd(program: &str, arg: &str) -> bool {
+    Command::new(program).arg(arg).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().await.is_ok_and(|s| s.success())
+}
+
+async fn works(program: &str) -> bool {
+    Command::new(program)
+        .arg(if Path::new(program).file_name().is_some_and(|n| n == "buildah") { "version" } else { "info" })
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success())
+}
+
+/// Runs a command, streaming its output as build logs; the error carries the last lines.
+async fn run(mut cmd: Command, doing: &str, report: &Reporter) -> Result<(), String> {
+    report.log(LogStream::Build, format!("$ {}", show(&cmd)));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| format!("{doing}: cannot run {}: {e}", cmd.as_std().get_program().to_string_lossy()))?;
+    let tail = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+    let out = child.stdout.take().map(|s| pump(s, report.clone(), tail.clone()));
+    let err = child.stderr.take().map(|s| pump(s, report.clone(), tail.clone()));
+    let status = child.wait().await.map_err(|e| format!("{doing}: {e}"))?;
+    for t in [out, err].into_iter().flatten() {
+        let _ = t.await;
+    }
+    if status.success() {
+        return Ok(());
+    }
+    let last: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
+    Err(format!("{doing} failed ({status}):\n{}", last.join("\n")))
+}
+
+fn pump<R: AsyncRead + Unpin + Send + 'static>(r: R, report: Reporter, tail: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut lines = BufReader::new(r).lines();
+        while let Ok(Some(line)) = lines.next_line().await {
+            if let Ok(mut t) = tail.lock() {
+                if t.len() == 20 {
+                    t.pop_front();
+                }
+                t.push_back(line.clone());
+            }
+            report.progress("build", line.clone(), false);
+            report.log(LogStream::Build, line);
+        }
+    })
+}
+
+fn show(cmd: &Command) -> String {
+    let c = cmd.as_std();
+    std::iter::once(c.get_program()).chain(c.get_args()).map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+}
+
+/// The static agent to put into images: `DEVSPACES_AGENT_BINARY`, else this executable when it is
+/// static, else the one `scripts/build-static-agent.sh` builds next to this executable's target folder.
+pub fn agent_binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(AGENT_BINARY_ENV).filter(|p| !p.is_empty()).map(PathBuf::from) {
+        return if is_static(&p) { Ok(p) } else { Err(format!("{AGENT_BINARY_ENV}={} is not a static executable", p.display())) };
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the devspacesd executable: {e}"))?;
+    if is_static(&exe) {
+        return Ok(exe);
+    }
+    // target/{release,debug}/devspacesd -> target/x86_64-unknown-linux-gnu/release/devspacesd
+    let mut dirs = exe.ancestors().skip(1);
+    let candidates: Vec<PathBuf> = dirs
+        .by_ref()
+        .take(3)
+        .map(|d| d.join(format!("{}-unknown-linux-gnu", std::env::consts::ARCH)).join("release").join("devspacesd"))
+        .collect();
+    for c in &candidates {
+        if c.is_file() && is_static(c) {
+            return Ok(c.clone());
+        }
+    }
+    Err(format!(
+        "the agent must be a static binary to run in any image, and {} is not: run scripts/build-static-agent.sh, or set {AGENT_BINARY_ENV}",
+        exe.display()
+    ))
+}
+
+/// An ELF file without a program interpreter (PT_INTERP) runs without a dynamic loader.
+pub fn is_static(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    elf_has_no_interp(&bytes).unwrap_or(false)
+}
+
+fn elf_has_no_interp(b: &[u8]) -> Option<bool> {
+    if b.get(0..4)? != b"\x7fELF" || *b.get(4)? != 2 || *b.get(5)? != 1 {
+        return None; // only 64-bit little-endian ELF
+    }
+    let u16_at = |o: usize| b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
+    let u32_at = |o: usize| b.get(o..o + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+    let u64_at = |o: usize| b.get(o..o + 8).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
+    let phoff = u64_at(0x20)? as usize;
+    let phentsize = u16_at(0x36)? as usize;
+    let phnum = u16_at(0x38)? as usize;
+    for i in 0..phnum {
+        if u32_at(phoff + i * phentsize)? == 3 {
+            return Some(false); // PT_INTERP
+        }
+    }
+    Some(true)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn qualified_names_match_containerd() {
+        let cases = [
+            ("python-web:s-1", "docker.io/library/python-web:s-1"),
+            ("team/web:1", "docker.io/team/web:1"),
+            ("172.30.213.2:5000/python-web:s-1", "172.30.213.2:5000/python-web:s-1"),
+            ("ghcr.io/x/y:1", "ghcr.io/x/y:1"),
+            ("localhost/web:1", "localhost/web:1"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(qualified(input), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn push_prefixes_the_repository_once() {
+        let d = Delivery::Push("reg:5000".into());
+        assert_eq!(repository_for(&d, "web"), "reg:5000/web");
+        assert_eq!(repository_for(&d, "reg:5000/web"), "reg:5000/web");
+        assert_eq!(repository_for(&Delivery::Containerd("/s".into()), "web"), "web");
+    }
+
+    #[test]
+    fn this_test_binary_is_dynamic() {
+        // Test binaries are linked dynamically here; the check must see the interpreter.
+        assert!(!is_static(&std::env::current_exe().unwrap()));
+        assert!(!is_static(Path::new("/nonexistent")));
+    }
+}
