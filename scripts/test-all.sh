@@ -21,12 +21,14 @@ bash editors/neovim/scripts/test.sh
 echo "== VS Code extension"
 (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
-echo "== Kubernetes backend on the test cluster: spaces, post-render (Helm 4 plugin, helm3), the static agent in a pod"
+echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent in a pod, up --backend kubernetes"
 (
   trap 'bash tests/cluster/down' EXIT
   bash tests/cluster/up --reuse >/dev/null
   eval "$(bash tests/cluster/env)"
-  nice cargo test -p devspaces-tests --features cluster --test cluster_spaces
+  # The example's base image (python3 from Debian's packages), cached, pushed to the cluster's registry.
+  bash tests/cluster/base-image devspaces/python:bookworm python3 >/dev/null
+  nice cargo test -p devspaces-tests --features cluster --test cluster_spaces --test cluster_up -- --test-threads=1
 )
 
 echo "== Kubernetes test cluster (built from source once, cached under ~/.cache/devspaces/cluster/)"

@@ -170,11 +170,16 @@ impl Up {
     /// Waits for an event matching `pred` that no earlier wait took (events may arrive in any
     /// order relative to one another, so already-printed events are searched first).
     pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait_for_within(what, WAIT, pred)
+    }
+
+    /// [`Up::wait_for`] with its own bound (a cluster build and rollout takes longer than a local start).
+    pub fn wait_for_within(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(i) = (0..self.seen.len()).find(|i| !self.taken.contains(i) && pred(&self.seen[*i])) {
             self.taken.push(i);
             return self.seen[i].clone();
         }
-        let deadline = Instant::now() + WAIT;
+        let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.events.recv_timeout(left) {
@@ -297,4 +302,26 @@ pub fn record(env: &Env, service: &str) -> Value {
 /// The local backend's container root for a service (its WORKDIR is below it).
 pub fn container_root(env: &Env, service: &str) -> PathBuf {
     env.state().join("spaces/default").join(service).join("fs")
+}
+
+/// The test cluster's kubeconfig, only if it lives in the cluster's state folder (never the
+/// ambient one): `eval "$(tests/cluster/env)"` sets it.
+pub fn cluster_kubeconfig() -> PathBuf {
+    let state = std::env::var_os("DEVSPACES_CLUSTER_STATE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/devspaces/cluster-state"));
+    let Some(kc) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()).map(PathBuf::from) else {
+        panic!("KUBECONFIG is not set: run `eval \"$(tests/cluster/env)\"` first (this test never uses the ambient kubeconfig)");
+    };
+    let (kc_real, state_real) = (std::fs::canonicalize(&kc), std::fs::canonicalize(&state));
+    match (kc_real, state_real) {
+        (Ok(k), Ok(s)) if k.starts_with(&s) => k,
+        _ => panic!("KUBECONFIG={} is not inside the test cluster's state folder {}: run `eval \"$(tests/cluster/env)\"` (this test never uses the ambient kubeconfig)", kc.display(), state.display()),
+    }
+}
+
+/// A short random id for names on the shared cluster.
+pub fn short_id() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").subsec_nanos();
+    format!("{:06x}", (nanos ^ std::process::id().rotate_left(11)) & 0xff_ffff)
 }

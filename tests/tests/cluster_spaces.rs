@@ -10,24 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use devspaces_tests::{bin, repo_root};
+use devspaces_tests::{bin, cluster_kubeconfig, repo_root, short_id};
 use devspacesd::kube::post_render::{parse_documents, Node, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL};
 use devspacesd::kube::{agent_layer, helm_plugin, space, Cluster, ConnectOptions};
-
-/// The cluster's kubeconfig, only if it lives in the cluster state folder (never the ambient one).
-fn cluster_kubeconfig() -> PathBuf {
-    let state = std::env::var_os("DEVSPACES_CLUSTER_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/devspaces/cluster-state"));
-    let Some(kc) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()).map(PathBuf::from) else {
-        panic!("KUBECONFIG is not set: run `eval \"$(tests/cluster/env)\"` first (this test never uses the ambient kubeconfig)");
-    };
-    let (kc_real, state_real) = (std::fs::canonicalize(&kc), std::fs::canonicalize(&state));
-    match (kc_real, state_real) {
-        (Ok(k), Ok(s)) if k.starts_with(&s) => k,
-        _ => panic!("KUBECONFIG={} is not inside the test cluster's state folder {}: run `eval \"$(tests/cluster/env)\"` (this test never uses the ambient kubeconfig)", kc.display(), state.display()),
-    }
-}
 
 struct Ctx {
     kubeconfig: PathBuf,
@@ -62,10 +47,6 @@ fn ns_labels(ctx: &Ctx, ns: &str) -> serde_json::Value {
     serde_json::from_str::<serde_json::Value>(&out).unwrap()["metadata"]["labels"].clone()
 }
 
-fn short_id() -> String {
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{:06x}", (nanos ^ std::process::id().rotate_left(11)) & 0xff_ffff)
-}
 
 /// Removes whatever the test made, also when an assertion fails half-way.
 struct Cleanup<'a> {

@@ -20,6 +20,9 @@ pub struct Capabilities {
     pub stable_forwards: bool,
     /// The app runs in the user's own network namespace (ports may collide with the user's).
     pub shares_host_network: bool,
+    /// A redeploy replaces the old agent by itself (a new pod): the old app keeps serving until
+    /// the new one is ready, so the session must not stop it first.
+    pub serves_during_redeploy: bool,
 }
 
 /// A deployed container with its agent connected.

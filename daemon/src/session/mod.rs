@@ -117,6 +117,9 @@ struct Runner<B: Backend> {
     /// The last batch failed to build or crashed: the next change restarts.
     app_down: bool,
     app_pid: Option<u32>,
+    /// The app the agent had started by itself before the session connected (a pod starts its
+    /// command at once); the first restart replaces it, so its replayed status is not ours.
+    superseded_pid: Option<u32>,
     /// A build's work-done progress is open.
     building: bool,
 }
@@ -155,6 +158,7 @@ pub async fn start<B: Backend + 'static>(opts: SessionOptions, backend: B, home:
         detail: String::new(),
         app_down: false,
         app_pid: None,
+        superseded_pid: None,
         building: false,
         restarts: {
             let (tx, rx) = mpsc::unbounded_channel();
@@ -237,8 +241,9 @@ impl<B: Backend> Runner<B> {
                             _ => "connection closed".to_string(),
                         };
                         agent_events = None;
-                        self.agent = None;
-                        if self.phase != Phase::Stopped {
+                        // An agent the session already let go (a redeploy that failed) says nothing.
+                        let current = self.agent.take().is_some();
+                        if current && self.phase != Phase::Stopped {
                             self.status(Phase::Failed, format!("the agent stopped: {reason}; the next change redeploys"), None);
                         }
                     }
@@ -360,6 +365,8 @@ impl<B: Backend> Runner<B> {
                 return Some(events);
             }
         }
+        self.app_pid = None;
+        self.superseded_pid = agent.welcome.app_pid;
         self.agent = Some(Arc::new(agent));
         self.forwards.ensure_primary(preferred_local_port, app_port).await;
         self.save_record();
@@ -420,7 +427,9 @@ impl<B: Backend> Runner<B> {
                     self.error(msg.clone());
                     self.status(Phase::Failed, msg, Some((exit_code, last_lines)));
                 }
+                AppStatus::Started { pid } if Some(pid) == self.superseded_pid => {}
                 AppStatus::Started { pid } => {
+                    self.superseded_pid = None;
                     self.app_down = false;
                     self.app_pid = Some(pid);
                     self.status(Phase::Starting, format!("pid {pid}"), None);
@@ -485,7 +494,9 @@ impl<B: Backend> Runner<B> {
                 Err(e) => return self.config_failed(e.to_string()),
             }
             if let Some(agent) = self.agent.take() {
-                let _ = agent.shutdown().await;
+                if !self.backend.capabilities().serves_during_redeploy {
+                    let _ = agent.shutdown().await;
+                }
             }
             return self.deploy(true).await;
         }

@@ -1,0 +1,203 @@
+#!/usr/bin/env python3
+"""Benchmark of the Kubernetes backend on the cluster of tests/cluster/ (issue 5, "Done when" 4).
+
+Not a test: it measures and prints a Markdown table; a missed target is reported, not an error.
+Needs `eval "$(tests/cluster/env)"` (KUBECONFIG, DEVSPACES_REGISTRY) and the static agent
+(scripts/build-static-agent.sh; tests/bench/run-kube.sh does both).
+
+Measurements, on examples/python-web in a fresh space:
+  1. first `up`: from starting `devspacesd up --backend kubernetes` to the page served on
+     http://localhost:<port> (build, push, helm upgrade --install, pod ready, sync, restart)
+  2. static-sync: edit static/index.html -> the marker served through the port-forward
+  3. process-restart: edit version.py -> the new version served; split into what the app costs
+     itself (py_compile + python start to "listening", both timed by the agent's clock in the pod)
+     and what devspaces adds (the rest: watch, sync, restart request, forward)
+  4. redeploy: edit Dockerfile.develop -> the new pod serving behind the same local port
+
+Python 3 standard library only; reuses local.py's session and HTTP helpers. The space (namespace)
+is removed at the end; processes started here are stopped by PID.
+"""
+
+import argparse
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import shutil
+import time
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import local as L  # noqa: E402
+
+TARGET_STATIC_P50_MS = 100.0
+TARGET_RESTART_OVERHEAD_P50_MS = 150.0
+
+
+def marks_since(sess, before):
+    """Agent-clock times (epoch s) of this round's build start, app start and app listening."""
+    m = {}
+    for ev in sess.all[before:]:
+        p = ev.get("params", {})
+        if ev.get("method") != "devspaces/log" or "time" not in p:
+            continue
+        line, t = p.get("line", ""), L.parse_time(p["time"])
+        if p.get("stream") == "build" and line.startswith("$ ") and "build" not in m:
+            m["build"] = t
+        elif p.get("stream") == "system" and line.startswith("started '") and "started" not in m:
+            m["started"] = t
+        elif p.get("stream") == "stdout" and "listening on" in line and "listening" not in m:
+            m["listening"] = t
+    return m
+
+
+def bench(binary, n_static, n_restart, n_redeploy, warmup):
+    registry = os.environ.get("DEVSPACES_REGISTRY")
+    if not registry or not os.environ.get("KUBECONFIG"):
+        raise L.BenchError('run `eval "$(tests/cluster/env)"` first (KUBECONFIG and DEVSPACES_REGISTRY)')
+    os.environ["PYTHON_IMAGE"] = "%s/devspaces/python:bookworm" % registry
+    work = tempfile.mkdtemp(prefix="devspaces-kbench-")
+    space = "dsb" + uuid.uuid4().hex[:6]
+    r = {"space": space}
+    sess = None
+    try:
+        svc = L.copy_example(work, "python-web")
+        t0 = L.now_ns()
+        sess = L.Session(binary, svc, work, "kube", extra_args=["--backend", "kubernetes", "--space", space])
+        sess.wait_running(timeout=600)
+        t1, _ = L.poll_until(sess.port, "/", "python-web", sess=sess)
+        r["first_up_s"] = (t1 - t0) / 1e9
+        port = sess.port
+        L.drain_quiet(sess, 0.3)
+
+        index = os.path.join(svc, "static", "index.html")
+        with open(index) as f:
+            page = f.read()
+        static = []
+        for i in range(warmup + n_static):
+            marker = "kbench-static-%d-%s" % (i, uuid.uuid4().hex[:8])
+            t0 = L.now_ns()
+            L.write_file(index, page + "\n<!-- %s -->\n" % marker)
+            t1, _ = L.poll_until(port, "/", marker, sess=sess)
+            if i >= warmup:
+                static.append((t1 - t0) / 1e6)
+            L.drain_quiet(sess, 0.05)
+        r["static"] = static
+
+        ver = os.path.join(svc, "version.py")
+        total, own, build_ms, start_ms = [], [], [], []
+        for i in range(warmup + n_restart):
+            version = "kbench-%d-%s" % (i, uuid.uuid4().hex[:8])
+            before = len(sess.all)
+            old = sess.app_pid
+            w0 = time.time()
+            t0 = L.now_ns()
+            L.write_file(ver, 'VERSION = "%s"\n' % version)
+            t1, _ = L.poll_until(port, "/version", version + "\n", sess=sess)
+            sess.wait_running(timeout=60, other_than=old)
+            L.drain_quiet(sess, 0.2)
+            m = marks_since(sess, before)
+            if i < warmup:
+                continue
+            dt = (t1 - t0) / 1e6
+            total.append(dt)
+            if "build" in m and "listening" in m:
+                own.append((m["listening"] - m["build"]) * 1000)
+                build_ms.append((m.get("started", m["build"]) - m["build"]) * 1000)
+                start_ms.append((m["listening"] - m.get("started", m["build"])) * 1000)
+            else:
+                L.note("restart %d: missing agent log marks %s" % (i, sorted(m)))
+        r["restart"] = total
+        r["restart_own"] = own
+        r["restart_build"] = build_ms
+        r["restart_start"] = start_ms
+        r["restart_overhead"] = [t - o for t, o in zip(total, own)] if len(own) == len(total) else []
+        with open(ver) as f:
+            current = f.read().split('"')[1]
+
+        df = os.path.join(svc, "Dockerfile.develop")
+        redeploy = []
+        for i in range(n_redeploy):
+            before = len(sess.all)
+            t0 = L.now_ns()
+            with open(df, "a") as f:
+                f.write("ENV KBENCH_REDEPLOY=%d\n" % i)
+            sess.wait_for(lambda e: e.get("method") == "devspaces/serviceStatus" and e["params"].get("phase") == "deploying", 60, "deploying")
+            sess.wait_running(timeout=600)
+            t1, _ = L.poll_until(port, "/version", current, sess=sess)
+            redeploy.append((t1 - t0) / 1e9)
+            if sess.port != port:
+                L.note("redeploy %d moved the forward from port %d to %d" % (i, port, sess.port))
+            L.drain_quiet(sess, 0.3)
+            del before
+        r["redeploy"] = redeploy
+    finally:
+        if sess is not None:
+            sess.stop(timeout=120)
+        subprocess.run(["kubectl", "delete", "ns", space, "--ignore-not-found", "--wait=false"], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
+    return r
+
+
+def row(name, values, unit, target=None, fmt="%.1f"):
+    if not values:
+        return "| %s | - | - | - | - | %s |" % (name, "no samples")
+    p50, p90 = L.pct(values, 50), L.pct(values, 90)
+    verdict = ""
+    if target is not None:
+        verdict = "target <= %s %s: %s" % (fmt % target, unit, "met" if p50 <= target else "NOT met")
+    return "| %s | %d | %s | %s | %s | %s |" % (name, len(values), fmt % p50, fmt % p90, fmt % max(values), verdict)
+
+
+def report(r, args):
+    lines = [
+        "# Kubernetes backend benchmark",
+        "",
+        "Generated by `tests/bench/run-kube.sh` on %s (%s, %d CPUs, load %s) against the cluster of "
+        "tests/cluster/ (one node, containerd + runc, registry on the node; images pushed)."
+        % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), platform.machine(), os.cpu_count() or 0, L.loadavg()),
+        "Method: docs/benchmarks.md (Kubernetes backend). Times are from the edit's write to the first "
+        "HTTP response through `http://localhost:<port>` that shows it.",
+        "",
+        "| measurement | n | p50 | p90 | max | target |",
+        "|---|---|---|---|---|---|",
+        "| first `up` to page served (s) | 1 | %.1f | | | |" % r["first_up_s"],
+        row("static-sync edit -> served (ms)", r["static"], "ms", TARGET_STATIC_P50_MS),
+        row("process-restart edit -> served (ms)", r["restart"], "ms"),
+        row("  of which the app's own py_compile + start (ms)", r["restart_own"], "ms"),
+        row("    py_compile (ms)", r["restart_build"], "ms"),
+        row("    python start to listening (ms)", r["restart_start"], "ms"),
+        row("  devspaces' part above the app's own (ms)", r["restart_overhead"], "ms", TARGET_RESTART_OVERHEAD_P50_MS),
+        row("redeploy edit -> new pod serving (s)", r["redeploy"], "s"),
+        "",
+    ]
+    if L.OBSERVATIONS:
+        lines += ["Notes:", ""] + ["- " + o for o in L.OBSERVATIONS] + [""]
+    text = "\n".join(lines)
+    print(text)
+    if args.out:
+        with open(args.out, "w") as f:
+            f.write(text)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--bin", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("-n", type=int, default=20, help="static edits")
+    ap.add_argument("--restarts", type=int, default=10)
+    ap.add_argument("--redeploys", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=2)
+    args = ap.parse_args()
+    try:
+        r = bench(args.bin, args.n, args.restarts, args.redeploys, args.warmup)
+    except L.BenchError as e:
+        print("benchmark failed: %s" % e, file=sys.stderr)
+        return 1
+    report(r, args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

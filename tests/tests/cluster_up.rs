@@ -1,0 +1,243 @@
+//! `devspacesd up --backend kubernetes` end to end on the real cluster of tests/cluster/: the
+//! example service in a child space, all three change classes, logs, traces, `down`; and the
+//! Kubernetes failures a deploy can meet, each reported with its reason while the session goes on.
+//!
+//! Run with `eval "$(tests/cluster/env)"` and `cargo test -p devspaces-tests --features cluster
+//! --test cluster_up`. Refuses any kubeconfig outside the cluster's state folder.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use devspaces_tests::{cluster_kubeconfig, copy_service, http_get, repo_root, short_id, Env, Up};
+use serde_json::Value;
+
+/// A build, a push and a rollout on two shared cores; the deploy deadline below is shorter.
+const ROLLOUT: Duration = Duration::from_secs(300);
+
+fn registry() -> String {
+    std::env::var("DEVSPACES_REGISTRY").expect("DEVSPACES_REGISTRY: run `eval \"$(tests/cluster/env)\"` first")
+}
+
+/// Runs to success and returns stdout.
+fn ok(c: &mut Command) -> String {
+    let out = c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
+    assert!(out.status.success(), "{c:?} failed ({}):\n{}\n{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn kubectl(kc: &Path) -> Command {
+    let mut c = Command::new("kubectl");
+    c.env("KUBECONFIG", kc);
+    c
+}
+
+/// Deletes the namespaces a test made, also when it fails half-way (the session's own `down`
+/// removes the release and images; a namespace is the net under it).
+struct Namespaces {
+    kubeconfig: PathBuf,
+    names: Vec<String>,
+}
+
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for ns in &self.names {
+            let _ = kubectl(&self.kubeconfig).args(["delete", "ns", ns, "--ignore-not-found", "--wait=false"]).output();
+        }
+    }
+}
+
+/// `devspacesd` with this test's state dir, Helm homes, the cluster and the deploy deadline.
+fn ds(env: &Env, kc: &Path) -> Command {
+    let mut c = env.command();
+    let helm = env.dir.path().join("helm");
+    c.env("KUBECONFIG", kc)
+        .env("HELM_CACHE_HOME", helm.join("cache"))
+        .env("HELM_CONFIG_HOME", helm.join("config"))
+        .env("HELM_DATA_HOME", helm.join("data"))
+        .env("PYTHON_IMAGE", format!("{}/devspaces/python:bookworm", registry()))
+        .env("DEVSPACES_KUBE_DEADLINE", "120");
+    c
+}
+
+/// Names of the live (not terminating) pods of a session.
+fn pods(kc: &Path, ns: &str, session: &str) -> Vec<String> {
+    let out = ok(kubectl(kc).args(["get", "pods", "-n", ns, "-l", &format!("devspaces.io/session={session}"), "-o", "json"]));
+    let v: Value = serde_json::from_str(&out).unwrap();
+    let mut names: Vec<String> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+fn synced_with(p: &Value, file: &str) -> bool {
+    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
+}
+
+fn running_pid(s: &Value) -> u32 {
+    s["detail"].as_str().and_then(|d| d.strip_prefix("pid ")).and_then(|p| p.parse().ok()).expect("running detail carries the pid")
+}
+
+fn edit(path: &Path, f: impl FnOnce(String) -> String) {
+    let text = std::fs::read_to_string(path).unwrap();
+    std::fs::write(path, f(text)).unwrap();
+}
+
+fn static_agent() {
+    ok(Command::new(repo_root().join("scripts/build-static-agent.sh")).env_remove("RUSTFLAGS"));
+}
+
+/// Tags of `repo` in the cluster's registry.
+fn registry_tags(repo: &str) -> Vec<String> {
+    let out = ok(Command::new("curl").args(["-sf", &format!("http://{}/v2/{repo}/tags/list", registry())]));
+    let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
+    v["tags"].as_array().map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
+}
+
+#[test]
+fn up_on_the_cluster_in_a_child_space() {
+    let kc = cluster_kubeconfig();
+    static_agent();
+    let id = short_id();
+    let (parent, child) = (format!("dsp{id}"), format!("dsc{id}"));
+    let _ns = Namespaces { kubeconfig: kc.clone(), names: vec![child.clone(), parent.clone()] };
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    // The ingress shows the placeholders as the seed renders them.
+    edit(&svc.join("azds.yaml"), |t| t.replace("    ingress:\n      annotations:", "    ingress:\n      enabled: true\n      annotations:"));
+
+    let mut cmd = ds(&env, &kc);
+    cmd.arg("up").arg(&svc).args(["--backend", "kubernetes", "--space", &format!("{parent}/{child}"), "--json"]);
+    let mut up = Up::spawn(cmd);
+    let first = up.wait_for_within("the app running in the pod", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running")["params"].clone();
+    let session = first["session"].as_str().unwrap().to_string();
+    let pid1 = running_pid(&first);
+    let port = up.url_port();
+    let (status, body) = http_get(port, "/");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("1.0.0"), "the page from the pod: {body}");
+
+    // The child space: its own namespace, labelled, under the parent; the host rendered.
+    let ns: Value = serde_json::from_str(&ok(kubectl(&kc).args(["get", "ns", &child, "-o", "json"]))).unwrap();
+    assert_eq!(ns["metadata"]["labels"]["azds.io/space"], "true");
+    assert_eq!(ns["metadata"]["labels"]["azds.io/parent-space"], parent.as_str());
+    let pns: Value = serde_json::from_str(&ok(kubectl(&kc).args(["get", "ns", &parent, "-o", "json"]))).unwrap();
+    assert_eq!(pns["metadata"]["labels"]["azds.io/space"], "true");
+    let host = ok(kubectl(&kc).args(["get", "ingress", "-n", &child, "-o", "jsonpath={.items[0].spec.rules[0].host}"]));
+    assert_eq!(host, format!("{child}.s.{parent}.python-web.devspaces.localhost"));
+
+    let pods1 = pods(&kc, &child, &session);
+    assert_eq!(pods1.len(), 1, "one pod: {pods1:?}");
+    up.wait_method("devspaces/log", |p| p["line"].as_str().is_some_and(|l| l.contains("listening on :8080")));
+    up.wait_method("devspaces/trace", |p| p["path"] == "/" && p["status"] == 200);
+
+    // Static edit: synced into the same pod, the same process serves it.
+    let mark = up.seen.len();
+    edit(&svc.join("static/index.html"), |t| t + "\n<!-- k8s-static-marker -->\n");
+    let s = up.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && synced_with(p, "static/index.html"));
+    assert_eq!(s["class"], "static-sync");
+    let (_, body) = http_get(port, "/");
+    assert!(body.contains("k8s-static-marker"), "{body}");
+    assert!(!up.seen[mark..].iter().any(|e| matches!(e["params"]["phase"].as_str(), Some("restarting" | "starting" | "deploying"))), "a static edit restarts nothing:\n{}", up.dump());
+    assert_eq!(pods(&kc, &child, &session), pods1, "same pod");
+
+    // Source edit: the process restarts inside the same pod.
+    edit(&svc.join("version.py"), |t| t.replace("1.0.0", "1.0.1"));
+    let s = up.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && synced_with(p, "version.py"));
+    assert_eq!(s["class"], "process-restart");
+    let pid2 = running_pid(&up.wait_for_within("the restarted app", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running" && running_pid(&v["params"]) != pid1)["params"]);
+    assert_ne!(pid1, pid2);
+    assert_eq!(http_get(port, "/version").1.trim(), "1.0.1");
+    assert_eq!(pods(&kc, &child, &session), pods1, "same pod after a restart");
+
+    // Dockerfile edit: a new image, a new pod, the same local port.
+    let mark = up.seen.len();
+    edit(&svc.join("Dockerfile.develop"), |t| t + "ENV K8S_REDEPLOY_MARK=1\n");
+    up.wait_for_within("a redeploy", ROLLOUT, |v| v["params"]["phase"] == "deploying");
+    up.wait_for_within("the redeployed app", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running");
+    let pods2 = pods(&kc, &child, &session);
+    assert_eq!(pods2.len(), 1, "{pods2:?}");
+    assert_ne!(pods2, pods1, "a new pod");
+    let (status, body) = http_get(port, "/version");
+    assert_eq!((status, body.trim()), (200, "1.0.1"), "the same local port reaches the new pod");
+    assert!(
+        !up.seen[mark..].iter().any(|e| e["method"] == "devspaces/portForward" && e["params"]["localPort"] != port),
+        "the forward keeps its local port:\n{}",
+        up.dump()
+    );
+    let images: Vec<String> = registry_tags("python-web").into_iter().filter(|t| t.starts_with(&session)).collect();
+    assert_eq!(images.len(), 2, "two builds pushed: {images:?}");
+
+    // down: the release, the token Secret, the pods and the pushed images go.
+    ok(ds(&env, &kc).arg("down").arg(&svc));
+    up.wait_phase("stopped");
+    let releases = ok(Command::new("helm").env("KUBECONFIG", &kc).args(["list", "-n", &child, "-q"]));
+    assert_eq!(releases.trim(), "", "release removed");
+    let secrets = ok(kubectl(&kc).args(["get", "secrets", "-n", &child, "-l", &format!("devspaces.io/session={session}"), "-o", "name"]));
+    assert_eq!(secrets.trim(), "", "token secret removed");
+    assert!(pods(&kc, &child, &session).is_empty(), "pods gone");
+    let left: Vec<String> = registry_tags("python-web").into_iter().filter(|t| t.starts_with(&session)).collect();
+    assert!(left.is_empty(), "pushed images removed: {left:?}");
+}
+
+/// A failing deploy reports Kubernetes' reason and the session waits for the next change.
+fn wait_failed(up: &mut Up, reason: &str) -> String {
+    let r = reason.to_string();
+    let s = up.wait_for_within(&format!("a failure with {reason}"), ROLLOUT, move |v| {
+        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "failed" && v["params"]["detail"].as_str().is_some_and(|d| d.contains(&r))
+    });
+    s["params"]["detail"].as_str().unwrap().to_string()
+}
+
+#[test]
+fn deploy_failures_are_reported_with_the_kubernetes_reason() {
+    let kc = cluster_kubeconfig();
+    static_agent();
+    let space = format!("dsf{}", short_id());
+    let _ns = Namespaces { kubeconfig: kc.clone(), names: vec![space.clone()] };
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    let azds = svc.join("azds.yaml");
+    let original = std::fs::read_to_string(&azds).unwrap();
+    let with_set = |extra: &str| original.replace("    replicaCount: 1\n", &format!("    replicaCount: 1\n{extra}"));
+
+    // Unschedulable: no node carries the label.
+    std::fs::write(&azds, with_set("    nodeSelector:\n      devspaces.io/test-nowhere: \"true\"\n")).unwrap();
+    let mut cmd = ds(&env, &kc);
+    cmd.arg("up").arg(&svc).args(["--backend", "kubernetes", "--space", &space, "--json"]);
+    let mut up = Up::spawn(cmd);
+    let d = wait_failed(&mut up, "Unschedulable");
+    assert!(d.contains("node"), "the scheduler's message: {d}");
+
+    // A crashing container in the pod (a sidecar that exits 3).
+    let crasher = format!("    sidecars:\n    - name: crasher\n      image: {}/devspaces/busybox:1.35\n      command: [sh, -c, \"echo going down; exit 3\"]\n", registry());
+    std::fs::write(&azds, with_set(&crasher)).unwrap();
+    let d = wait_failed(&mut up, "CrashLoopBackOff");
+    assert!(d.contains("crasher") && d.contains('3'), "names the container and its exit code: {d}");
+
+    // A broken image: the sidecar's image does not exist in the registry.
+    let broken = format!("    sidecars:\n    - name: broken\n      image: {}/devspaces/no-such-image:1\n", registry());
+    std::fs::write(&azds, with_set(&broken)).unwrap();
+    let r = up.wait_for_within("an image pull failure", ROLLOUT, |v| {
+        v["method"] == "devspaces/serviceStatus"
+            && v["params"]["phase"] == "failed"
+            && v["params"]["detail"].as_str().is_some_and(|d| d.contains("ImagePullBackOff") || d.contains("ErrImagePull"))
+    });
+    assert!(r["params"]["detail"].as_str().unwrap().contains("no-such-image"), "{}", r["params"]["detail"]);
+
+    // Fixed: the session was still watching and deploys.
+    std::fs::write(&azds, &original).unwrap();
+    up.wait_for_within("the fixed app running", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running");
+    let port = up.url_port();
+    assert_eq!(http_get(port, "/healthz").0, 200);
+    ok(ds(&env, &kc).arg("down").arg(&svc));
+    up.wait_phase("stopped");
+    let releases = ok(Command::new("helm").env("KUBECONFIG", &kc).args(["list", "-n", &space, "-q"]));
+    assert_eq!(releases.trim(), "", "release removed");
+}
