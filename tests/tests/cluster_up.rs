@@ -192,7 +192,9 @@ fn wait_failed(up: &mut Up, reason: &str) -> String {
     let s = up.wait_for_within(&format!("a failure with {reason}"), ROLLOUT, move |v| {
         v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "failed" && v["params"]["detail"].as_str().is_some_and(|d| d.contains(&r))
     });
-    s["params"]["detail"].as_str().unwrap().to_string()
+    let detail = s["params"]["detail"].as_str().unwrap().to_string();
+    eprintln!("reported: {detail}");
+    detail
 }
 
 #[test]
@@ -240,4 +242,53 @@ fn deploy_failures_are_reported_with_the_kubernetes_reason() {
     up.wait_phase("stopped");
     let releases = ok(Command::new("helm").env("KUBECONFIG", &kc).args(["list", "-n", &space, "-q"]));
     assert_eq!(releases.trim(), "", "release removed");
+}
+
+/// What `cmd` prints inside `pod` (kubectl exec).
+fn exec(kc: &Path, ns: &str, pod: &str, cmd: &[&str]) -> String {
+    ok(kubectl(kc).args(["exec", "-n", ns, pod, "--"]).args(cmd))
+}
+
+#[test]
+fn every_replica_is_synced_and_restarted() {
+    let kc = cluster_kubeconfig();
+    static_agent();
+    let space = format!("dsr{}", short_id());
+    let _ns = Namespaces { kubeconfig: kc.clone(), names: vec![space.clone()] };
+    let env = Env::new();
+    let (_t, svc) = copy_service("examples/python-web");
+    edit(&svc.join("azds.yaml"), |t| t.replace("    replicaCount: 1\n", "    replicaCount: 2\n"));
+    let mut cmd = ds(&env, &kc);
+    cmd.arg("up").arg(&svc).args(["--backend", "kubernetes", "--space", &space, "--json"]);
+    let mut up = Up::spawn(cmd);
+    let first = up.wait_for_within("the app running", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running")["params"].clone();
+    let session = first["session"].as_str().unwrap().to_string();
+    let pods = pods(&kc, &space, &session);
+    assert_eq!(pods.len(), 2, "{pods:?}");
+    // Logs carry the pod's name.
+    for p in &pods {
+        let tag = format!("[{p}] ");
+        up.wait_method("devspaces/log", move |l| l["line"].as_str().is_some_and(|x| x.starts_with(&tag) && x.contains("listening on :8080")));
+    }
+    let version = |p: &str| exec(&kc, &space, p, &["python3", "-c", "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8080/version').read().decode().strip())"]);
+
+    // A static edit reaches both pods.
+    edit(&svc.join("static/style.css"), |t| t + "\n/* k8s-replica-marker */\n");
+    up.wait_method("devspaces/synced", |p| p["class"] == "static-sync" && synced_with(p, "static/style.css"));
+    for p in &pods {
+        assert!(exec(&kc, &space, p, &["cat", "/app/static/style.css"]).contains("k8s-replica-marker"), "synced into {p}");
+    }
+    // A source edit restarts the app in both pods.
+    edit(&svc.join("version.py"), |t| t.replace("1.0.0", "2.0.0"));
+    up.wait_method("devspaces/synced", |p| p["class"] == "process-restart" && synced_with(p, "version.py"));
+    for p in &pods {
+        let tag = format!("[{p}] ");
+        up.wait_for_within(&format!("{p} restarted"), ROLLOUT, move |v| {
+            v["method"] == "devspaces/log" && v["params"]["line"].as_str().is_some_and(|x| x.starts_with(&tag) && x.contains("python-web 2.0.0 listening"))
+        });
+        assert_eq!(version(p).trim(), "2.0.0", "{p} serves the new version");
+    }
+    assert_eq!(self::pods(&kc, &space, &session), pods, "same pods");
+    ok(ds(&env, &kc).arg("down").arg(&svc));
+    up.wait_phase("stopped");
 }

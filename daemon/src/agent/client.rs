@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use devspaces_protocol::agent::{FromAgent, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, FRAME_BINARY};
+use devspaces_protocol::agent::{AppStatus, FromAgent, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, FRAME_BINARY};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -27,9 +27,17 @@ pub enum AgentEvent {
     Disconnected(String),
 }
 
-pub struct AgentClient {
+/// One agent connection: its writer and the requests waiting for a `Done`.
+struct Conn {
+    label: String,
     out: mpsc::Sender<Vec<u8>>,
     pending: Pending,
+}
+
+/// The daemon's handle on the agent of a deployment: one connection, or one per replica (every
+/// request goes to all of them and succeeds when all succeed).
+pub struct AgentClient {
+    conns: Vec<Conn>,
     next_id: AtomicU64,
     pub welcome: Welcome,
 }
@@ -46,76 +54,58 @@ pub enum AgentError {
 
 impl AgentClient {
     pub async fn connect(addr: SocketAddr, token: &str, logs_since: Option<u64>) -> Result<(Self, mpsc::UnboundedReceiver<AgentEvent>), AgentError> {
-        let stream = TcpStream::connect(addr).await?;
-        stream.set_nodelay(true)?;
-        let (mut reader, mut writer) = stream.into_split();
-        let hello = ToAgent::Hello { token: token.to_string(), version: AGENT_PROTOCOL_VERSION, logs_since };
-        wire::write_all(&mut writer, &wire::encode_json(&hello)).await?;
-        let welcome = match wire::read_frame(&mut reader).await? {
-            Some(Frame::Json(body)) => match wire::decode::<FromAgent>(&body)? {
-                FromAgent::Welcome { state, app_pid, .. } => Welcome { state, app_pid },
-                other => return Err(AgentError::Failed(format!("expected welcome from the agent, got {other:?}"))),
-            },
-            _ => return Err(AgentError::Failed("the agent refused the connection (wrong token?)".into())),
-        };
-        let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
-        tokio::spawn(async move {
-            while let Some(bytes) = out_rx.recv().await {
-                if wire::write_all(&mut writer, &bytes).await.is_err() {
-                    break;
-                }
-            }
-        });
-        let pending: Pending = Arc::default();
+        Self::connect_all(&[(String::new(), addr)], token, logs_since).await
+    }
+
+    /// Connects to several agents (the replicas of a deployment, each labelled with its pod
+    /// name). The first is the primary: its app status drives the session. The others' logs
+    /// carry their label, and of their statuses only failures come through. One merged stream.
+    pub async fn connect_all(targets: &[(String, SocketAddr)], token: &str, logs_since: Option<u64>) -> Result<(Self, mpsc::UnboundedReceiver<AgentEvent>), AgentError> {
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
-        let p = pending.clone();
-        tokio::spawn(async move {
-            let reason = loop {
-                match wire::read_frame(&mut reader).await {
-                    Ok(Some(Frame::Json(body))) => match wire::decode::<FromAgent>(&body) {
-                        Ok(FromAgent::Done { id, error, count }) => {
-                            let waiter = p.lock().ok().and_then(|mut m| m.remove(&id));
-                            if let Some(w) = waiter {
-                                let _ = w.send(match error {
-                                    None => Ok(count),
-                                    Some(e) => Err(e),
-                                });
-                            }
-                        }
-                        Ok(m) => {
-                            let _ = ev_tx.send(AgentEvent::Message(m));
-                        }
-                        Err(e) => break e.to_string(),
-                    },
-                    Ok(Some(Frame::Binary(_))) => break "unexpected binary frame from the agent".to_string(),
-                    Ok(None) => break "the agent closed the connection".to_string(),
-                    Err(e) => break e.to_string(),
-                }
-            };
-            if let Ok(mut m) = p.lock() {
-                m.clear();
-            }
-            let _ = ev_tx.send(AgentEvent::Disconnected(reason));
-        });
-        Ok((AgentClient { out: out_tx, pending, next_id: AtomicU64::new(1), welcome }, ev_rx))
+        let many = targets.len() > 1;
+        let mut conns = Vec::new();
+        let mut welcomes = Vec::new();
+        for (i, (label, addr)) in targets.iter().enumerate() {
+            let tag = many.then(|| label.clone());
+            let (conn, welcome) = open(*addr, token, logs_since, ev_tx.clone(), tag, i == 0).await.map_err(|e| match e {
+                AgentError::Failed(m) if many => AgentError::Failed(format!("{label}: {m}")),
+                other => other,
+            })?;
+            conns.push(Conn { label: label.clone(), ..conn });
+            welcomes.push(welcome);
+        }
+        let Some(first) = welcomes.first().cloned() else { return Err(AgentError::Failed("no agent to connect to".into())) };
+        // An incremental sync is only right when every replica holds the same state.
+        let same = welcomes.iter().all(|w| w.state == first.state);
+        let welcome = Welcome { state: if same { first.state } else { None }, app_pid: first.app_pid };
+        Ok((AgentClient { conns, next_id: AtomicU64::new(1), welcome }, ev_rx))
     }
 
     async fn request(&self, make: impl FnOnce(u64) -> ToAgent, extra: Option<Vec<u8>>) -> Result<u32, AgentError> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
-        let (tx, rx) = oneshot::channel();
-        if let Ok(mut m) = self.pending.lock() {
-            m.insert(id, tx);
-        }
         let mut bytes = wire::encode_json(&make(id));
         if let Some(extra) = extra {
             bytes.extend_from_slice(&wire::encode(FRAME_BINARY, &extra));
         }
-        self.out.send(bytes).await.map_err(|_| AgentError::Closed)?;
-        match rx.await {
-            Ok(Ok(n)) => Ok(n),
-            Ok(Err(e)) => Err(AgentError::Failed(e)),
-            Err(_) => Err(AgentError::Closed),
+        let mut waits = Vec::with_capacity(self.conns.len());
+        for c in &self.conns {
+            let (tx, rx) = oneshot::channel();
+            if let Ok(mut m) = c.pending.lock() {
+                m.insert(id, tx);
+            }
+            c.out.send(bytes.clone()).await.map_err(|_| AgentError::Closed)?;
+            waits.push((&c.label, rx));
         }
+        let many = self.conns.len() > 1;
+        let mut count = 0;
+        for (label, rx) in waits {
+            match rx.await {
+                Ok(Ok(n)) => count = count.max(n),
+                Ok(Err(e)) => return Err(AgentError::Failed(if many { format!("{label}: {e}") } else { e })),
+                Err(_) => return Err(AgentError::Closed),
+            }
+        }
+        Ok(count)
     }
 
     pub async fn send_files(&self, count: u32, tar: Vec<u8>) -> Result<u32, AgentError> {
@@ -144,5 +134,100 @@ impl AgentClient {
             Ok(_) | Err(AgentError::Closed) => Ok(()),
             Err(e) => Err(e),
         }
+    }
+}
+
+/// Opens one connection: hello, welcome, then a writer task and a reader task feeding `events`.
+/// `label` (several replicas) prefixes its log lines; a non-`primary` connection passes on only
+/// the statuses that report a failure.
+async fn open(addr: SocketAddr, token: &str, logs_since: Option<u64>, events: mpsc::UnboundedSender<AgentEvent>, label: Option<String>, primary: bool) -> Result<(Conn, Welcome), AgentError> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (mut reader, mut writer) = stream.into_split();
+    let hello = ToAgent::Hello { token: token.to_string(), version: AGENT_PROTOCOL_VERSION, logs_since };
+    wire::write_all(&mut writer, &wire::encode_json(&hello)).await?;
+    let welcome = match wire::read_frame(&mut reader).await? {
+        Some(Frame::Json(body)) => match wire::decode::<FromAgent>(&body)? {
+            FromAgent::Welcome { state, app_pid, .. } => Welcome { state, app_pid },
+            other => return Err(AgentError::Failed(format!("expected welcome from the agent, got {other:?}"))),
+        },
+        _ => return Err(AgentError::Failed("the agent refused the connection (wrong token?)".into())),
+    };
+    let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(256);
+    tokio::spawn(async move {
+        while let Some(bytes) = out_rx.recv().await {
+            if wire::write_all(&mut writer, &bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let pending: Pending = Arc::default();
+    let p = pending.clone();
+    tokio::spawn(async move {
+        let reason = loop {
+            match wire::read_frame(&mut reader).await {
+                Ok(Some(Frame::Json(body))) => match wire::decode::<FromAgent>(&body) {
+                    Ok(FromAgent::Done { id, error, count }) => {
+                        let waiter = p.lock().ok().and_then(|mut m| m.remove(&id));
+                        if let Some(w) = waiter {
+                            let _ = w.send(match error {
+                                None => Ok(count),
+                                Some(e) => Err(e),
+                            });
+                        }
+                    }
+                    Ok(m) => {
+                        if let Some(m) = relabel(m, label.as_deref(), primary) {
+                            let _ = events.send(AgentEvent::Message(m));
+                        }
+                    }
+                    Err(e) => break e.to_string(),
+                },
+                Ok(Some(Frame::Binary(_))) => break "unexpected binary frame from the agent".to_string(),
+                Ok(None) => break "the agent closed the connection".to_string(),
+                Err(e) => break e.to_string(),
+            }
+        };
+        if let Ok(mut m) = p.lock() {
+            m.clear();
+        }
+        let reason = match &label {
+            Some(l) => format!("{l}: {reason}"),
+            None => reason,
+        };
+        let _ = events.send(AgentEvent::Disconnected(reason));
+    });
+    Ok((Conn { label: String::new(), out: out_tx, pending }, welcome))
+}
+
+/// A replica's message as the merged stream shows it: logs carry the pod's name; of a secondary
+/// replica's statuses only failures pass (the primary's drive the session's phase).
+fn relabel(m: FromAgent, label: Option<&str>, primary: bool) -> Option<FromAgent> {
+    let Some(label) = label else { return Some(m) };
+    match m {
+        FromAgent::Log { seq, stream, line, time } => Some(FromAgent::Log { seq, stream, line: format!("[{label}] {line}"), time }),
+        FromAgent::Status { status } if !primary => match status {
+            AppStatus::BuildFailed { .. } | AppStatus::Exited { .. } => Some(FromAgent::Status { status }),
+            _ => None,
+        },
+        other => Some(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use devspaces_protocol::agent::Stream;
+
+    #[test]
+    fn replicas_label_logs_and_keep_only_failures_of_secondaries() {
+        let log = FromAgent::Log { seq: 1, stream: Stream::Stdout, line: "hi".into(), time: "t".into() };
+        assert_eq!(relabel(log.clone(), None, true), Some(log.clone()));
+        assert!(matches!(relabel(log, Some("web-1"), false), Some(FromAgent::Log { line, .. }) if line == "[web-1] hi"));
+        let started = FromAgent::Status { status: AppStatus::Started { pid: 7 } };
+        assert_eq!(relabel(started.clone(), Some("web-1"), true), Some(started.clone()));
+        assert_eq!(relabel(started, Some("web-2"), false), None);
+        let exited = FromAgent::Status { status: AppStatus::Exited { exit_code: Some(1), signal: None, last_lines: vec![] } };
+        assert_eq!(relabel(exited.clone(), Some("web-2"), false), Some(exited));
     }
 }

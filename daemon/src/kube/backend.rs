@@ -237,7 +237,8 @@ impl Backend for Kubernetes {
         let deadline = Self::deadline();
         let selector = format!("{SESSION_LABEL}={session}");
         let mut last = String::new();
-        let ready = pods::wait_ready(&self.cluster.client, &ns, &selector, &reference, 1, deadline, |detail: &str| {
+        let replicas = replica_count(&vals);
+        let ready = pods::wait_ready(&self.cluster.client, &ns, &selector, &reference, replicas, deadline, |detail: &str| {
             if detail != last {
                 last = detail.to_string();
                 status(format!("waiting for the pod: {detail}"));
@@ -246,7 +247,7 @@ impl Backend for Kubernetes {
         .await
         .map_err(deploy_err)?;
         let Some(pod) = ready.first().cloned() else { return Err(deploy_err("no pod became ready")) };
-        report.log(LogStream::System, format!("pod {pod} is ready in namespace {ns}"));
+        report.log(LogStream::System, format!("{} ready in namespace {ns}: {}", if ready.len() == 1 { "pod" } else { "pods" }, ready.join(", ")));
         let tunnels = match &self.tunnels {
             Some(t) => t.clone(),
             None => {
@@ -255,14 +256,20 @@ impl Backend for Kubernetes {
                 t
             }
         };
+        // The app's forwards follow the first pod; every replica's agent gets a port of its own.
         tunnels.set_pod(&pod);
+        tunnels.unpin_except(&ready);
         let handle: Arc<dyn crate::backend::Tunnel> = Arc::new(TunnelHandle(tunnels.clone()));
-        let agent_port = handle.local_port(DEFAULT_AGENT_PORT).await.map_err(|e| BackendError::Agent(format!("opening a forward to the agent: {e}")))?;
+        let mut targets = Vec::new();
+        for p in &ready {
+            let port = tunnels.pinned(p, DEFAULT_AGENT_PORT).await.map_err(|e| BackendError::Agent(format!("opening a forward to the agent in {p}: {e}")))?;
+            targets.push((p.clone(), std::net::SocketAddr::from(([127, 0, 0, 1], port))));
+        }
         let mut connected = None;
         let mut last_err = String::new();
-        // The pod is Ready, so the agent listens; a forward can still need a moment to settle.
+        // The pods are Ready, so the agents listen; a forward can still need a moment to settle.
         for _ in 0..20 {
-            match AgentClient::connect(([127, 0, 0, 1], agent_port).into(), &self.token, Some(0)).await {
+            match AgentClient::connect_all(&targets, &self.token, Some(0)).await {
                 Ok(c) => {
                     connected = Some(c);
                     break;
@@ -317,13 +324,29 @@ impl Backend for Kubernetes {
                 image::remove_from_containerd(address, &finals, report).await;
             }
             Some(Delivery::Push(_)) => {
-                for i in images.iter().filter(|i| !i.ends_with("-base")) {
+                let finals: Vec<String> = images.iter().filter(|i| !i.ends_with("-base")).cloned().collect();
+                for i in &finals {
                     image::remove_from_registry(i, report).await;
+                }
+                // The node pulled them; where its containerd is known (a plain containerd node),
+                // its copies go too. Elsewhere the kubelet's image GC removes them in time.
+                if let Some(address) = std::env::var(image::CONTAINERD_ENV).ok().filter(|a| !a.is_empty()) {
+                    image::remove_from_containerd(&address, &finals, report).await;
                 }
             }
             _ => {}
         }
     }
+}
+
+/// How many pods the release runs: the chart's `replicaCount` (the Helm convention), else 1.
+fn replica_count(values: &serde_json::Value) -> usize {
+    let n = match values.get("replicaCount") {
+        Some(serde_json::Value::Number(n)) => n.as_u64(),
+        Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+        _ => None,
+    };
+    n.map(|n| n.max(1) as usize).unwrap_or(1)
 }
 
 /// The space a session runs in: the one named, else the one `space select` recorded for this

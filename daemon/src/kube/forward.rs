@@ -20,7 +20,8 @@ use crate::backend::Tunnel;
 pub struct PodTunnels {
     pods: Api<Pod>,
     current: RwLock<Option<String>>,
-    listeners: Mutex<HashMap<u16, (u16, tokio::task::JoinHandle<()>)>>,
+    /// (pinned pod or `None` for the current one, remote port) -> (local port, accept loop).
+    listeners: Mutex<HashMap<(Option<String>, u16), (u16, tokio::task::JoinHandle<()>)>>,
 }
 
 impl PodTunnels {
@@ -39,6 +40,19 @@ impl PodTunnels {
         self.current.read().ok().and_then(|c| c.clone())
     }
 
+    /// Stops the listeners pinned to pods other than `keep` (replicas replaced by a redeploy).
+    pub fn unpin_except(&self, keep: &[String]) {
+        if let Ok(mut l) = self.listeners.lock() {
+            l.retain(|(pin, _), (_, task)| {
+                let stay = pin.as_ref().is_none_or(|p| keep.contains(p));
+                if !stay {
+                    task.abort();
+                }
+                stay
+            });
+        }
+    }
+
     /// Stops every listener (the session ends).
     pub fn close(&self) {
         if let Ok(mut l) = self.listeners.lock() {
@@ -48,8 +62,14 @@ impl PodTunnels {
         }
     }
 
-    async fn open(self: &Arc<Self>, remote: u16) -> std::io::Result<u16> {
-        if let Some(local) = self.listeners.lock().ok().and_then(|l| l.get(&remote).map(|(p, _)| *p)) {
+    /// A loopback port that always reaches `pod` (a replica's agent), whichever pod is current.
+    pub async fn pinned(self: &Arc<Self>, pod: &str, remote: u16) -> std::io::Result<u16> {
+        self.open(Some(pod.to_string()), remote).await
+    }
+
+    async fn open(self: &Arc<Self>, pin: Option<String>, remote: u16) -> std::io::Result<u16> {
+        let key = (pin.clone(), remote);
+        if let Some(local) = self.listeners.lock().ok().and_then(|l| l.get(&key).map(|(p, _)| *p)) {
             return Ok(local);
         }
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
@@ -62,7 +82,7 @@ impl PodTunnels {
                     continue;
                 };
                 let Some(t) = me.upgrade() else { return };
-                let (pods, pod) = (t.pods.clone(), t.pod());
+                let (pods, pod) = (t.pods.clone(), pin.clone().or_else(|| t.pod()));
                 drop(t);
                 tokio::spawn(async move {
                     if let Some(pod) = pod {
@@ -73,11 +93,11 @@ impl PodTunnels {
         });
         let mut l = self.listeners.lock().map_err(|_| std::io::Error::other("tunnel table poisoned"))?;
         // Another caller may have opened the same port meanwhile: keep the first.
-        if let Some((p, _)) = l.get(&remote) {
+        if let Some((p, _)) = l.get(&key) {
             task.abort();
             return Ok(*p);
         }
-        l.insert(remote, (local, task));
+        l.insert(key, (local, task));
         Ok(local)
     }
 }
@@ -103,6 +123,6 @@ pub struct TunnelHandle(pub Arc<PodTunnels>);
 
 impl Tunnel for TunnelHandle {
     fn local_port(&self, remote: u16) -> Pin<Box<dyn Future<Output = std::io::Result<u16>> + Send + '_>> {
-        Box::pin(self.0.open(remote))
+        Box::pin(self.0.open(None, remote))
     }
 }

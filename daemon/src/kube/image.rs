@@ -37,34 +37,39 @@ pub enum Delivery {
 }
 
 impl Delivery {
-    /// From the environment and the kubeconfig context name; `None` when nothing fits.
+    /// From the environment and the kubeconfig context name.
     pub fn detect(context: &str) -> Result<Delivery, String> {
-        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
-        let forced = var(DELIVERY_ENV);
-        let registry = var(REGISTRY_ENV).map(|r| r.trim_end_matches('/').to_string());
-        let containerd = var(CONTAINERD_ENV);
+        let var = |k: &str| std::env::var(k).ok();
+        Self::choose(context, var(DELIVERY_ENV), var(REGISTRY_ENV), var(CONTAINERD_ENV))
+    }
+
+    /// The choice itself: a forced kind, else a registry, kind, minikube, a containerd socket.
+    pub fn choose(context: &str, forced: Option<String>, registry: Option<String>, containerd: Option<String>) -> Result<Delivery, String> {
+        let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let (forced, containerd) = (set(forced), set(containerd));
+        let registry = set(registry).map(|r| r.trim_end_matches('/').to_string());
         let kind = context.strip_prefix("kind-").map(str::to_string);
         let minikube = (context == "minikube").then(|| context.to_string());
-        let need = |what: &str, v: Option<String>| v.ok_or_else(|| format!("{DELIVERY_ENV}={what} needs {}", match what {
-            "push" => REGISTRY_ENV,
-            "containerd" => CONTAINERD_ENV,
-            "kind" => "a kind context (kind-NAME)",
-            _ => "the minikube context",
-        }));
+        let need = |what: &str, v: Option<String>| {
+            v.ok_or_else(|| {
+                let needs = match what {
+                    "push" => REGISTRY_ENV.to_string(),
+                    "containerd" => CONTAINERD_ENV.to_string(),
+                    "kind" => format!("a kind context (kind-NAME), not '{context}'"),
+                    _ => format!("the minikube context, not '{context}'"),
+                };
+                format!("{DELIVERY_ENV}={what} needs {needs}")
+            })
+        };
         match forced.as_deref() {
             Some("push") => need("push", registry).map(Delivery::Push),
             Some("containerd") => need("containerd", containerd).map(Delivery::Containerd),
             Some("kind") => need("kind", kind).map(Delivery::Kind),
             Some("minikube") => need("minikube", minikube).map(Delivery::Minikube),
             Some(other) => Err(format!("{DELIVERY_ENV}={other}: expected push, containerd, kind or minikube")),
-            None => registry
-                .map(Delivery::Push)
-                .or(kind.map(Delivery::Kind))
-                .or(minikube.map(Delivery::Minikube))
-                .or(containerd.map(Delivery::Containerd))
-                .ok_or_else(|| {
-                    format!("no way to get the image to the cluster of context '{context}': set {REGISTRY_ENV}=host:port (a registry the nodes can pull from), or {CONTAINERD_ENV}=SOCKET for a plain containerd node")
-                }),
+            None => registry.map(Delivery::Push).or(kind.map(Delivery::Kind)).or(minikube.map(Delivery::Minikube)).or(containerd.map(Delivery::Containerd)).ok_or_else(|| {
+                format!("no way to get the image to the cluster of context '{context}': set {REGISTRY_ENV}=host:port (a registry the nodes can pull from), or {CONTAINERD_ENV}=SOCKET for a plain containerd node")
+            }),
         }
     }
 
@@ -379,6 +384,29 @@ mod tests {
         assert_eq!(repository_for(&d, "web"), "reg:5000/web");
         assert_eq!(repository_for(&d, "reg:5000/web"), "reg:5000/web");
         assert_eq!(repository_for(&Delivery::Containerd("/s".into()), "web"), "web");
+    }
+
+    #[test]
+    fn delivery_choice() {
+        let s = |v: &str| Some(v.to_string());
+        let cases: Vec<(&str, Option<String>, Option<String>, Option<String>, Result<Delivery, &str>)> = vec![
+            ("devspaces", None, s("reg:5000/"), s("/run/c.sock"), Ok(Delivery::Push("reg:5000".into()))),
+            ("devspaces", None, None, s("/run/c.sock"), Ok(Delivery::Containerd("/run/c.sock".into()))),
+            ("kind-dev", None, None, None, Ok(Delivery::Kind("dev".into()))),
+            ("minikube", None, s(" "), None, Ok(Delivery::Minikube("minikube".into()))),
+            ("devspaces", s("containerd"), s("reg:5000"), s("/run/c.sock"), Ok(Delivery::Containerd("/run/c.sock".into()))),
+            ("devspaces", None, None, None, Err("set DEVSPACES_REGISTRY")),
+            ("devspaces", s("kind"), None, None, Err("a kind context (kind-NAME), not 'devspaces'")),
+            ("devspaces", s("ftp"), None, None, Err("expected push, containerd, kind or minikube")),
+        ];
+        for (ctx, forced, reg, ctrd, want) in cases {
+            let got = Delivery::choose(ctx, forced.clone(), reg.clone(), ctrd.clone());
+            match (&got, &want) {
+                (Ok(g), Ok(w)) => assert_eq!(g, w, "{ctx} {forced:?} {reg:?} {ctrd:?}"),
+                (Err(g), Err(w)) => assert!(g.contains(w), "{g}"),
+                _ => panic!("{ctx} {forced:?} {reg:?} {ctrd:?}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]
