@@ -44,6 +44,8 @@ pub struct Kubernetes {
     release: Option<Release>,
     tunnels: Option<Arc<PodTunnels>>,
     space_ready: bool,
+    /// Watches the deployed pods for failures after they were ready (`pods::monitor`).
+    monitor: Option<tokio::task::JoinHandle<()>>,
 }
 
 struct Release {
@@ -57,7 +59,7 @@ fn deploy_err(e: impl std::fmt::Display) -> BackendError {
 
 impl Kubernetes {
     pub fn new(cluster: Cluster, space: SpaceName, home: PathBuf) -> Self {
-        Kubernetes { cluster, space, home, token: new_token(), builds: 0, builder: None, delivery: None, images: Vec::new(), release: None, tunnels: None, space_ready: false }
+        Kubernetes { cluster, space, home, token: new_token(), builds: 0, builder: None, delivery: None, images: Vec::new(), release: None, tunnels: None, space_ready: false, monitor: None }
     }
 
     fn namespace(&self) -> String {
@@ -209,6 +211,9 @@ impl Backend for Kubernetes {
     }
 
     async fn deploy(&mut self, config: &Config, _fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
+        if let Some(m) = self.monitor.take() {
+            m.abort();
+        }
         let ns = self.namespace();
         if !self.space_ready {
             let made = space::select(&self.cluster, &self.space).await.map_err(deploy_err)?;
@@ -280,6 +285,12 @@ impl Backend for Kubernetes {
         }
         let Some((agent, events)) = connected else { return Err(BackendError::Agent(format!("cannot reach the agent in pod {pod}: {last_err}"))) };
         let app_port = self.app_port(&pod, &reference, &img).await;
+        let r = report.clone();
+        self.monitor = Some(tokio::spawn(pods::monitor(self.cluster.client.clone(), ns.clone(), selector.clone(), reference.clone(), move |message: String| {
+            r.log(LogStream::System, message.clone());
+            r.emit(EventKind::Error { message: message.clone() });
+            r.emit(EventKind::Status { phase: Phase::Failed, detail: message, exit_code: None, last_lines: None });
+        })));
         Ok(Deployed {
             agent,
             events,
@@ -295,6 +306,9 @@ impl Backend for Kubernetes {
     async fn teardown(&mut self) {}
 
     async fn finish(&mut self, report: &Reporter) {
+        if let Some(m) = self.monitor.take() {
+            m.abort();
+        }
         if let Some(t) = self.tunnels.take() {
             t.close();
         }

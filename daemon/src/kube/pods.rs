@@ -372,6 +372,39 @@ pub async fn wait_ready(
     Err(WaitError::Deadline { seconds: deadline.as_secs(), detail })
 }
 
+/// After a deploy: keeps watching the release's pods running `image` and calls `on_failure` with
+/// the message of each pod that newly fails (a sidecar that starts crash-looping, an OOM kill, an
+/// eviction), so a failure after readiness is reported too. Runs until dropped or aborted.
+pub async fn monitor(client: kube::Client, namespace: String, selector: String, image: String, on_failure: impl Fn(String) + Send) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
+    let mut stream = Box::pin(watcher(api, watcher::Config::default().labels(&selector)).default_backoff());
+    let mut set = PodSet::default();
+    // The reason last reported per pod: each failure is said once, again only if it changes.
+    let mut said: BTreeMap<String, String> = BTreeMap::new();
+    while let Some(event) = next_event(&mut stream).await {
+        let Ok(event) = event else { continue };
+        set.apply(event);
+        if !set.synced {
+            continue;
+        }
+        for (name, pod) in &set.pods {
+            match diagnose(pod, &image) {
+                PodState::Failed { reason, message } => {
+                    if said.get(name) != Some(&reason) {
+                        said.insert(name.clone(), reason.clone());
+                        let events = pod_events(&client, &namespace, name, FAILED_EVENTS).await;
+                        on_failure(WaitError::Failed { pod: name.clone(), reason, message, events }.to_string());
+                    }
+                }
+                PodState::Ready => {
+                    said.remove(name);
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
