@@ -16,12 +16,14 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::backend::Tunnel;
 
+/// (pinned pod or `None` for the current one, remote port) -> (local port, accept loop).
+type Listeners = HashMap<(Option<String>, u16), (u16, tokio::task::JoinHandle<()>)>;
+
 /// The session's tunnels into the current pod.
 pub struct PodTunnels {
     pods: Api<Pod>,
     current: RwLock<Option<String>>,
-    /// (pinned pod or `None` for the current one, remote port) -> (local port, accept loop).
-    listeners: Mutex<HashMap<(Option<String>, u16), (u16, tokio::task::JoinHandle<()>)>>,
+    listeners: Mutex<Listeners>,
 }
 
 impl PodTunnels {

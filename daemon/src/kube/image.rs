@@ -389,7 +389,8 @@ mod tests {
     #[test]
     fn delivery_choice() {
         let s = |v: &str| Some(v.to_string());
-        let cases: Vec<(&str, Option<String>, Option<String>, Option<String>, Result<Delivery, &str>)> = vec![
+        type Case<'a> = (&'a str, Option<String>, Option<String>, Option<String>, Result<Delivery, &'a str>);
+        let cases: Vec<Case> = vec![
             ("devspaces", None, s("reg:5000/"), s("/run/c.sock"), Ok(Delivery::Push("reg:5000".into()))),
             ("devspaces", None, None, s("/run/c.sock"), Ok(Delivery::Containerd("/run/c.sock".into()))),
             ("kind-dev", None, None, None, Ok(Delivery::Kind("dev".into()))),

@@ -389,12 +389,10 @@ pub async fn monitor(client: kube::Client, namespace: String, selector: String, 
         }
         for (name, pod) in &set.pods {
             match diagnose(pod, &image) {
-                PodState::Failed { reason, message } => {
-                    if said.get(name) != Some(&reason) {
-                        said.insert(name.clone(), reason.clone());
-                        let events = pod_events(&client, &namespace, name, FAILED_EVENTS).await;
-                        on_failure(WaitError::Failed { pod: name.clone(), reason, message, events }.to_string());
-                    }
+                PodState::Failed { reason, message } if said.get(name) != Some(&reason) => {
+                    said.insert(name.clone(), reason.clone());
+                    let events = pod_events(&client, &namespace, name, FAILED_EVENTS).await;
+                    on_failure(WaitError::Failed { pod: name.clone(), reason, message, events }.to_string());
                 }
                 PodState::Ready => {
                     said.remove(name);
