@@ -121,7 +121,8 @@ fn is_editor_temp(path: &str) -> bool {
 
 impl Rules {
     pub fn new(config: &Config, files: &IgnoreFiles) -> Result<Self, RulesError> {
-        let mut redeploy = vec![Redeploy::File(config::FILE_NAME.into(), "azds.yaml"), Redeploy::File(".env".into(), "env file")];
+        let mut redeploy =
+            vec![Redeploy::File(config::FILE_NAME.into(), "azds.yaml"), Redeploy::File(".env".into(), "env file")];
         if let Some(chart) = &config.install.chart {
             redeploy.push(Redeploy::Folder(config::normalize_rel(&chart.value), "chart"));
         }
@@ -132,24 +133,29 @@ impl Rules {
         for df in [&config.build.dockerfile, &config.develop.build.dockerfile].into_iter().flatten() {
             redeploy.push(Redeploy::File(config::join_rel(&context, &df.value), "dockerfile"));
         }
-        let dockerignore_lines: Vec<&str> = files.dockerignore.as_deref().map(|t| t.lines().collect()).unwrap_or_default();
-        let dockerignore = PatternList::new(&dockerignore_lines, Anchoring::Rooted)
-            .map_err(|b| RulesError(format!("invalid pattern '{}' in .dockerignore line {}: {}", b.pattern, b.index + 1, b.reason)))?;
+        let dockerignore_lines: Vec<&str> =
+            files.dockerignore.as_deref().map(|t| t.lines().collect()).unwrap_or_default();
+        let dockerignore = PatternList::new(&dockerignore_lines, Anchoring::Rooted).map_err(|b| {
+            RulesError(format!("invalid pattern '{}' in .dockerignore line {}: {}", b.pattern, b.index + 1, b.reason))
+        })?;
         let mut gitignores = Vec::new();
         if config.develop.use_git_ignore {
             for (dir, text) in &files.gitignores {
                 let mut b = GitignoreBuilder::new(if dir.is_empty() { "." } else { dir.as_str() });
                 for line in text.lines() {
-                    b.add_line(None, line).map_err(|e| RulesError(format!("invalid pattern in {dir}/.gitignore: {e}")))?;
+                    b.add_line(None, line)
+                        .map_err(|e| RulesError(format!("invalid pattern in {dir}/.gitignore: {e}")))?;
                 }
                 let gi = b.build().map_err(|e| RulesError(format!("invalid {dir}/.gitignore: {e}")))?;
                 gitignores.push((dir.clone(), gi));
             }
         }
-        let sync = PatternList::new(&config.develop.container.sync, Anchoring::Floating)
-            .map_err(|b| RulesError(format!("invalid glob '{}' in configurations.develop.container.sync: {}", b.pattern, b.reason)))?;
-        let statics = PatternList::new(&config.static_rules(), Anchoring::Floating)
-            .map_err(|b| RulesError(format!("invalid glob '{}' in configurations.develop.container.static: {}", b.pattern, b.reason)))?;
+        let sync = PatternList::new(&config.develop.container.sync, Anchoring::Floating).map_err(|b| {
+            RulesError(format!("invalid glob '{}' in configurations.develop.container.sync: {}", b.pattern, b.reason))
+        })?;
+        let statics = PatternList::new(&config.static_rules(), Anchoring::Floating).map_err(|b| {
+            RulesError(format!("invalid glob '{}' in configurations.develop.container.static: {}", b.pattern, b.reason))
+        })?;
         Ok(Rules { redeploy, context, dockerignore, gitignores, sync, statics })
     }
 

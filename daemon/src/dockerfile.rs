@@ -136,7 +136,8 @@ pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Image {
                 vars.retain(|k, _| build_args.contains_key(k));
             }
             "ARG" => {
-                let (k, default) = arg.split_once('=').map(|(k, d)| (k.trim(), d.trim().trim_matches('"'))).unwrap_or((arg, ""));
+                let (k, default) =
+                    arg.split_once('=').map(|(k, d)| (k.trim(), d.trim().trim_matches('"'))).unwrap_or((arg, ""));
                 let v = build_args.get(k).cloned().unwrap_or_else(|| substitute(default, &vars));
                 vars.insert(k.to_string(), v);
             }
@@ -149,7 +150,8 @@ pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Image {
             }
             "WORKDIR" => {
                 let w = substitute(arg, &vars);
-                img.workdir = if w.starts_with('/') { w } else { format!("{}/{}", img.workdir.trim_end_matches('/'), w) };
+                img.workdir =
+                    if w.starts_with('/') { w } else { format!("{}/{}", img.workdir.trim_end_matches('/'), w) };
             }
             "EXPOSE" => {
                 for p in arg.split_whitespace() {

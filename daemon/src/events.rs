@@ -49,15 +49,40 @@ pub enum PortState {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum EventKind {
-    Log { stream: LogStream, line: String, time: String },
+    Log {
+        stream: LogStream,
+        line: String,
+        time: String,
+    },
     Trace(Trace),
-    PortForward { local_port: u16, remote_port: u16, url: String, state: PortState },
-    Status { phase: Phase, detail: String, exit_code: Option<i32>, last_lines: Option<Vec<String>> },
-    Synced { class: Class, files: Vec<String>, duration_ms: f64 },
+    PortForward {
+        local_port: u16,
+        remote_port: u16,
+        url: String,
+        state: PortState,
+    },
+    Status {
+        phase: Phase,
+        detail: String,
+        exit_code: Option<i32>,
+        last_lines: Option<Vec<String>>,
+    },
+    Synced {
+        class: Class,
+        files: Vec<String>,
+        duration_ms: f64,
+    },
     /// A failure worth showing to the user as a message (configuration errors, agent loss).
-    Error { message: String },
+    Error {
+        message: String,
+    },
     /// Work-done progress: `percentage` while it runs, `done` at the end.
-    Progress { title: String, message: String, percentage: Option<u32>, done: bool },
+    Progress {
+        title: String,
+        message: String,
+        percentage: Option<u32>,
+        done: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -56,11 +56,7 @@ pub fn compile_glob(body: &str, anchoring: Anchoring) -> Result<Glob, String> {
     if anchoring == Anchoring::Floating && !rooted_by_slash && !body.contains('/') {
         body = format!("**/{body}");
     }
-    GlobBuilder::new(&body)
-        .literal_separator(true)
-        .backslash_escape(true)
-        .build()
-        .map_err(|e| e.kind().to_string())
+    GlobBuilder::new(&body).literal_separator(true).backslash_escape(true).build().map_err(|e| e.kind().to_string())
 }
 
 impl PatternList {

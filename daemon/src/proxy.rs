@@ -49,10 +49,15 @@ impl Drop for Forward {
     }
 }
 
-const HTTP_METHODS: &[&[u8]] = &[b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"PATC", b"OPTI", b"CONN", b"TRAC", b"PRI "];
+const HTTP_METHODS: &[&[u8]] =
+    &[b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"PATC", b"OPTI", b"CONN", b"TRAC", b"PRI "];
 
 impl Forward {
-    pub fn start(listener: TcpListener, target_port: u16, traces: mpsc::UnboundedSender<Trace>) -> std::io::Result<Self> {
+    pub fn start(
+        listener: TcpListener,
+        target_port: u16,
+        traces: mpsc::UnboundedSender<Trace>,
+    ) -> std::io::Result<Self> {
         let local_port = listener.local_addr()?.port();
         let target = Arc::new(AtomicU16::new(target_port));
         let t = target.clone();
@@ -94,7 +99,11 @@ async fn handle(stream: TcpStream, target: u16, traces: mpsc::UnboundedSender<Tr
         return;
     }
     let service = hyper::service::service_fn(move |req| proxy_request(req, target, traces.clone()));
-    let _ = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service).with_upgrades().await;
+    let _ = hyper::server::conn::http1::Builder::new()
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades()
+        .await;
 }
 
 async fn peek_full(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -109,7 +118,11 @@ async fn peek_full(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize>
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
-async fn proxy_request(req: Request<Incoming>, target: u16, traces: mpsc::UnboundedSender<Trace>) -> Result<Response<ProxyBody>, Infallible> {
+async fn proxy_request(
+    req: Request<Incoming>,
+    target: u16,
+    traces: mpsc::UnboundedSender<Trace>,
+) -> Result<Response<ProxyBody>, Infallible> {
     let start = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
@@ -136,7 +149,8 @@ async fn proxy_request(req: Request<Incoming>, target: u16, traces: mpsc::Unboun
 async fn forward(req: Request<Incoming>, target: u16) -> Result<Response<Incoming>, String> {
     let up = TcpStream::connect(("127.0.0.1", target)).await.map_err(|e| e.to_string())?;
     let _ = up.set_nodelay(true);
-    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(up)).await.map_err(|e| e.to_string())?;
+    let (mut sender, conn) =
+        hyper::client::conn::http1::handshake(TokioIo::new(up)).await.map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });

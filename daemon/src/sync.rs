@@ -35,7 +35,13 @@ pub fn read_local(abs: &Path) -> Option<LocalFile> {
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default();
     Some(LocalFile {
-        entry: Entry { timestamp, mtime_ns, size: data.len() as u64, blake3: blake3::hash(&data).to_hex().to_string(), mode: meta.permissions().mode() & 0o7777 },
+        entry: Entry {
+            timestamp,
+            mtime_ns,
+            size: data.len() as u64,
+            blake3: blake3::hash(&data).to_hex().to_string(),
+            mode: meta.permissions().mode() & 0o7777,
+        },
         data,
     })
 }
@@ -47,7 +53,11 @@ pub fn walk_kept(root: &Path, start: &Path, rules: &Rules) -> impl Iterator<Item
     ignore::WalkBuilder::new(start)
         .standard_filters(false)
         .follow_links(false)
-        .filter_entry(move |e| e.depth() == 0 || !e.file_type().is_some_and(|t| t.is_dir()) || !rules.skips_folder(&rel_of(&root, e.path())))
+        .filter_entry(move |e| {
+            e.depth() == 0
+                || !e.file_type().is_some_and(|t| t.is_dir())
+                || !rules.skips_folder(&rel_of(&root, e.path()))
+        })
         .build()
         .flatten()
 }
@@ -108,10 +118,20 @@ impl Syncer {
         let path = synclog::path_for(service_dir);
         let log = synclog::load(&path).unwrap_or_else(|| Synclog {
             version: 1,
-            service: std::fs::canonicalize(service_dir).unwrap_or_else(|_| service_dir.to_path_buf()).display().to_string(),
+            service: std::fs::canonicalize(service_dir)
+                .unwrap_or_else(|_| service_dir.to_path_buf())
+                .display()
+                .to_string(),
             targets: BTreeMap::new(),
         });
-        Syncer { service_dir: service_dir.to_path_buf(), context: context.to_string(), path, key: target_key.to_string(), log, dirty: false }
+        Syncer {
+            service_dir: service_dir.to_path_buf(),
+            context: context.to_string(),
+            path,
+            key: target_key.to_string(),
+            log,
+            dirty: false,
+        }
     }
 
     pub fn set_context(&mut self, context: &str) {
@@ -148,7 +168,13 @@ impl Syncer {
     }
 
     /// Syncs the whole workspace: everything when `full`, else only what differs from the synclog.
-    pub async fn sync_all(&mut self, agent: &AgentClient, rules: &Rules, full: bool, progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<Report, AgentError> {
+    pub async fn sync_all(
+        &mut self,
+        agent: &AgentClient,
+        rules: &Rules,
+        full: bool,
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<Report, AgentError> {
         let files = scan(&self.service_dir, rules);
         let mut paths = files.clone();
         if let Some(t) = self.target() {
@@ -168,7 +194,12 @@ impl Syncer {
     }
 
     /// As `sync_paths`, calling `progress(paths done, paths in all)` after each batch is acknowledged.
-    pub async fn sync_paths_reporting(&mut self, agent: &AgentClient, paths: &[String], progress: &mut (dyn FnMut(usize, usize) + Send)) -> Result<Report, AgentError> {
+    pub async fn sync_paths_reporting(
+        &mut self,
+        agent: &AgentClient,
+        paths: &[String],
+        progress: &mut (dyn FnMut(usize, usize) + Send),
+    ) -> Result<Report, AgentError> {
         let empty = BTreeMap::new();
         let known = self.target().map(|t| &t.files).unwrap_or(&empty);
         let mut report = Report::default();

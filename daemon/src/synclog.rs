@@ -72,7 +72,8 @@ mod tests {
     fn name_is_sha256_of_the_realpath() {
         let dir = tempfile::tempdir().expect("tempdir");
         let real = std::fs::canonicalize(dir.path()).expect("realpath");
-        let want: String = Sha256::digest(real.to_string_lossy().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        let want: String =
+            Sha256::digest(real.to_string_lossy().as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
         let p = path_for(&dir.path().join("."));
         assert_eq!(p.file_name().map(|n| n.to_string_lossy().into_owned()), Some(format!("{want}.synclog")));
     }

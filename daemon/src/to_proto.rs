@@ -54,26 +54,30 @@ pub fn event(e: &Event) -> Option<WireEvent> {
             bytes: t.bytes,
             time: t.time.clone(),
         }),
-        EventKind::PortForward { local_port, remote_port, url, state } => WireEvent::PortForward(wire::PortForwardParams {
-            service,
-            session,
-            local_port: *local_port,
-            remote_port: *remote_port,
-            url: url.clone(),
-            state: match state {
-                PortState::Open => wire::PortState::Open,
-                PortState::Reconnecting => wire::PortState::Reconnecting,
-                PortState::Closed => wire::PortState::Closed,
-            },
-        }),
-        EventKind::Status { phase: p, detail, exit_code, last_lines } => WireEvent::ServiceStatus(wire::ServiceStatusParams {
-            service,
-            session,
-            phase: phase(*p),
-            detail: detail.clone(),
-            exit_code: *exit_code,
-            last_lines: last_lines.clone(),
-        }),
+        EventKind::PortForward { local_port, remote_port, url, state } => {
+            WireEvent::PortForward(wire::PortForwardParams {
+                service,
+                session,
+                local_port: *local_port,
+                remote_port: *remote_port,
+                url: url.clone(),
+                state: match state {
+                    PortState::Open => wire::PortState::Open,
+                    PortState::Reconnecting => wire::PortState::Reconnecting,
+                    PortState::Closed => wire::PortState::Closed,
+                },
+            })
+        }
+        EventKind::Status { phase: p, detail, exit_code, last_lines } => {
+            WireEvent::ServiceStatus(wire::ServiceStatusParams {
+                service,
+                session,
+                phase: phase(*p),
+                detail: detail.clone(),
+                exit_code: *exit_code,
+                last_lines: last_lines.clone(),
+            })
+        }
         EventKind::Synced { class: c, files, duration_ms } => WireEvent::Synced(wire::SyncedParams {
             service,
             session,
@@ -81,7 +85,10 @@ pub fn event(e: &Event) -> Option<WireEvent> {
             files: files.clone(),
             duration_ms: duration_ms.round() as u64,
         }),
-        EventKind::Error { message } => WireEvent::ShowMessage(wire::ShowMessageParams { kind: wire::MessageType::Error, message: format!("{}: {message}", e.service) }),
+        EventKind::Error { message } => WireEvent::ShowMessage(wire::ShowMessageParams {
+            kind: wire::MessageType::Error,
+            message: format!("{}: {message}", e.service),
+        }),
         EventKind::Progress { .. } => return None,
     })
 }
@@ -108,7 +115,9 @@ pub enum ProgressStage {
 pub fn work_done(stage: ProgressStage, e: &Event) -> Option<serde_json::Value> {
     let EventKind::Progress { title, message, percentage, .. } = &e.kind else { return None };
     let mut v = match stage {
-        ProgressStage::Begin => serde_json::json!({"kind": "begin", "title": title, "cancellable": false, "message": message}),
+        ProgressStage::Begin => {
+            serde_json::json!({"kind": "begin", "title": title, "cancellable": false, "message": message})
+        }
         ProgressStage::Report => serde_json::json!({"kind": "report", "message": message}),
         ProgressStage::End => return Some(serde_json::json!({"kind": "end", "message": message})),
     };
@@ -125,7 +134,8 @@ pub fn diagnostic(d: &crate::config::Diagnostic, text: &str) -> serde_json::Valu
     let pos = |p: crate::yaml::Pos| {
         let line = p.line.saturating_sub(1);
         let chars = p.col.saturating_sub(1);
-        let character: usize = lines.get(line).map(|l| l.chars().take(chars).map(char::len_utf16).sum()).unwrap_or(chars);
+        let character: usize =
+            lines.get(line).map(|l| l.chars().take(chars).map(char::len_utf16).sum()).unwrap_or(chars);
         serde_json::json!({"line": line, "character": character})
     };
     let severity = match d.severity {
@@ -144,5 +154,9 @@ pub fn diagnostic(d: &crate::config::Diagnostic, text: &str) -> serde_json::Valu
 /// error (else the first diagnostic), 1-based as the core counts.
 pub fn config_location(e: &crate::config::ConfigError) -> Option<wire::ConfigLocation> {
     let d = e.diagnostics.iter().find(|d| d.severity == crate::config::Severity::Error).or(e.diagnostics.first())?;
-    Some(wire::ConfigLocation { file: d.file.display().to_string(), line: d.range.start.line as u32, column: d.range.start.col as u32 })
+    Some(wire::ConfigLocation {
+        file: d.file.display().to_string(),
+        line: d.range.start.line as u32,
+        column: d.range.start.col as u32,
+    })
 }

@@ -38,11 +38,16 @@ pub struct WatchHandle {
 }
 
 fn kept_folders(root: &Path, start: &Path, rules: &Rules) -> Vec<PathBuf> {
-    crate::sync::walk_kept(root, start, rules).filter(|e| e.file_type().is_some_and(|t| t.is_dir())).map(|e| e.into_path()).collect()
+    crate::sync::walk_kept(root, start, rules)
+        .filter(|e| e.file_type().is_some_and(|t| t.is_dir()))
+        .map(|e| e.into_path())
+        .collect()
 }
 
 fn read_limit(name: &str) -> String {
-    std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}")).map(|s| s.trim().to_string()).unwrap_or_else(|_| "?".into())
+    std::fs::read_to_string(format!("/proc/sys/fs/inotify/{name}"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "?".into())
 }
 
 /// Starts watching; hints arrive on the returned channel.
@@ -71,7 +76,9 @@ pub fn start(root: &Path, rules: Arc<Rules>) -> Result<(WatchHandle, mpsc::Unbou
                 if rel.is_empty() || rel.starts_with("..") {
                     continue;
                 }
-                if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(notify::event::ModifyKind::Name(_))) && p.is_dir() {
+                if matches!(ev.kind, EventKind::Create(_) | EventKind::Modify(notify::event::ModifyKind::Name(_)))
+                    && p.is_dir()
+                {
                     if !rules.skips_folder(&rel) {
                         let _ = dir_tx.send(p.clone());
                         let _ = tx.send(Hint::Rescan);
@@ -126,7 +133,10 @@ pub fn start(root: &Path, rules: Arc<Rules>) -> Result<(WatchHandle, mpsc::Unbou
     Ok((WatchHandle { _inner: inner, polling, warning }, rx))
 }
 
-fn poll_watcher<F: notify::EventHandler>(handler: F, folders: &[PathBuf]) -> Result<notify::PollWatcher, notify::Error> {
+fn poll_watcher<F: notify::EventHandler>(
+    handler: F,
+    folders: &[PathBuf],
+) -> Result<notify::PollWatcher, notify::Error> {
     // notify's poller compares mtimes in whole seconds, so a second save within the same second
     // would go unseen: compare contents too (a fallback's cost, paid only when inotify ran out).
     let config = notify::Config::default().with_poll_interval(Duration::from_secs(1)).with_compare_contents(true);
@@ -139,7 +149,12 @@ fn poll_watcher<F: notify::EventHandler>(handler: F, folders: &[PathBuf]) -> Res
 
 /// Coalesces hints: a batch opens on the first hint and closes after `quiet` without one
 /// (leading edge: a lone save waits only `quiet`), or after `max` so a flood still makes progress.
-pub async fn coalesce(mut hints: mpsc::UnboundedReceiver<Hint>, quiet: Duration, max: Duration, out: mpsc::Sender<Batch>) {
+pub async fn coalesce(
+    mut hints: mpsc::UnboundedReceiver<Hint>,
+    quiet: Duration,
+    max: Duration,
+    out: mpsc::Sender<Batch>,
+) {
     while let Some(first) = hints.recv().await {
         let mut batch = Batch::default();
         add(&mut batch, first);

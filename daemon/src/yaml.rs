@@ -47,7 +47,14 @@ pub fn parse(text: &str) -> Result<Node, SyntaxError> {
         let pos = Pos { line: e.marker().line(), col: e.marker().col() + 1 };
         // The scanner notices an unclosed flow list only at the next key; point at the opener instead.
         match unclosed_flow(text, pos.line) {
-            Some((open, c)) => SyntaxError { pos: open, message: format!("unclosed '{c}' (no matching '{}' for the {} opened here)", if c == '[' { ']' } else { '}' }, if c == '[' { "list" } else { "mapping" }) },
+            Some((open, c)) => SyntaxError {
+                pos: open,
+                message: format!(
+                    "unclosed '{c}' (no matching '{}' for the {} opened here)",
+                    if c == '[' { ']' } else { '}' },
+                    if c == '[' { "list" } else { "mapping" }
+                ),
+            },
             None => SyntaxError { pos, message: e.info().to_string() },
         }
     })?;
@@ -64,7 +71,11 @@ fn unclosed_flow(text: &str, before_line: usize) -> Option<(Pos, char)> {
                 (Some(q), c) if c == q => quote = None,
                 (Some(_), _) => {}
                 (None, '"' | '\'') => quote = Some(c),
-                (None, '#') if j == 0 || line[..line.char_indices().nth(j).map(|(b, _)| b).unwrap_or(0)].ends_with(' ') => break,
+                (None, '#')
+                    if j == 0 || line[..line.char_indices().nth(j).map(|(b, _)| b).unwrap_or(0)].ends_with(' ') =>
+                {
+                    break
+                }
                 (None, '[' | '{') => stack.push((Pos { line: i + 1, col: j + 1 }, c)),
                 (None, ']' | '}') => {
                     stack.pop();
@@ -135,9 +146,9 @@ impl Node {
             Value::Float(f) => serde_json::Number::from_f64(*f).map(J::Number).unwrap_or(J::Null),
             Value::Str(s) => J::String(map_str(s, self.range)),
             Value::Seq(items) => J::Array(items.iter().map(|n| n.to_json(map_str)).collect()),
-            Value::Map(entries) => J::Object(
-                entries.iter().map(|(k, v)| (k.as_text().unwrap_or_default(), v.to_json(map_str))).collect(),
-            ),
+            Value::Map(entries) => {
+                J::Object(entries.iter().map(|(k, v)| (k.as_text().unwrap_or_default(), v.to_json(map_str))).collect())
+            }
         }
     }
 }

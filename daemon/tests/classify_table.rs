@@ -31,13 +31,16 @@ fn env_for(dir: &Path) -> EnvSource {
 /// Every mismatch of one case, as readable lines.
 fn check_case(case: &Path) -> Result<usize, Vec<String>> {
     let dir = service_dir(case);
-    let config = config::load_with_env(&dir, &env_for(&dir)).map_err(|e| vec![format!("azds.yaml does not load:\n{e}")])?;
+    let config =
+        config::load_with_env(&dir, &env_for(&dir)).map_err(|e| vec![format!("azds.yaml does not load:\n{e}")])?;
     if !config.warnings.is_empty() {
         let w: Vec<String> = config.warnings.iter().map(ToString::to_string).collect();
         return Err(vec![format!("azds.yaml has warnings (classify fixtures must be clean):\n{}", w.join("\n"))]);
     }
-    let rules = Rules::new(&config, &IgnoreFiles::read(&config)).map_err(|e| vec![format!("rules do not compile: {e}")])?;
-    let table = std::fs::read_to_string(case.join("cases.tsv")).map_err(|e| vec![format!("cannot read cases.tsv: {e}")])?;
+    let rules =
+        Rules::new(&config, &IgnoreFiles::read(&config)).map_err(|e| vec![format!("rules do not compile: {e}")])?;
+    let table =
+        std::fs::read_to_string(case.join("cases.tsv")).map_err(|e| vec![format!("cannot read cases.tsv: {e}")])?;
     let mut errors = Vec::new();
     let mut count = 0;
     for (n, line) in table.lines().enumerate() {
@@ -52,7 +55,12 @@ fn check_case(case: &Path) -> Result<usize, Vec<String>> {
         count += 1;
         let d = rules.classify(path);
         if (d.class.as_str(), d.rule.as_str()) != (class, rule) {
-            errors.push(format!("cases.tsv:{}: {path}\n    expected {class}\t{rule}\n    got      {}\t{}", n + 1, d.class, d.rule));
+            errors.push(format!(
+                "cases.tsv:{}: {path}\n    expected {class}\t{rule}\n    got      {}\t{}",
+                n + 1,
+                d.class,
+                d.rule
+            ));
         }
     }
     if count == 0 {
@@ -68,8 +76,11 @@ fn check_case(case: &Path) -> Result<usize, Vec<String>> {
 #[test]
 fn classify_cases() {
     let root = repo_root().join("tests/fixtures/classify");
-    let mut cases: Vec<PathBuf> =
-        std::fs::read_dir(&root).expect("tests/fixtures/classify exists").filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&root)
+        .expect("tests/fixtures/classify exists")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
     cases.sort();
     assert!(!cases.is_empty(), "no cases under {}", root.display());
     let mut failures = Vec::new();
@@ -79,5 +90,11 @@ fn classify_cases() {
             failures.push(format!("case {name}:\n  {}", errors.join("\n  ")));
         }
     }
-    assert!(failures.is_empty(), "{} of {} classify cases differ:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} classify cases differ:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }

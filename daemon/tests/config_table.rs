@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use devspacesd::config::{self, Config, EnvSource};
 
 /// The process environment every case sees.
-const PROCESS_ENV: &[(&str, &str)] = &[("FROM_PROCESS", "process-value"), ("IN_BOTH", "process-wins"), ("EMPTY_IN_PROCESS", "")];
+const PROCESS_ENV: &[(&str, &str)] =
+    &[("FROM_PROCESS", "process-value"), ("IN_BOTH", "process-wins"), ("EMPTY_IN_PROCESS", "")];
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/config")
@@ -151,7 +152,11 @@ fn config_cases() {
         let expected = std::fs::read_to_string(&expected_path).unwrap_or_default();
         let want: Vec<&str> = expected.lines().collect();
         if got != want {
-            failures.push(format!("case {name}\n  expected:\n    {}\n  got:\n    {}", want.join("\n    "), got.join("\n    ")));
+            failures.push(format!(
+                "case {name}\n  expected:\n    {}\n  got:\n    {}",
+                want.join("\n    "),
+                got.join("\n    ")
+            ));
         }
     }
     assert!(failures.is_empty(), "{} of {} config cases differ:\n{}", failures.len(), dirs.len(), failures.join("\n"));

@@ -20,18 +20,41 @@ pub const TOKEN_ENV: &str = "DEVSPACES_AGENT_TOKEN";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum ToAgent {
-    Hello { token: String, version: u32, logs_since: Option<u64> },
+    Hello {
+        token: String,
+        version: u32,
+        logs_since: Option<u64>,
+    },
     /// Followed by one binary frame: a tar of regular files, paths relative to the sync root.
-    Files { id: u64, count: u32 },
-    Delete { id: u64, paths: Vec<String> },
+    Files {
+        id: u64,
+        count: u32,
+    },
+    Delete {
+        id: u64,
+        paths: Vec<String>,
+    },
     /// Records the sync state once a sync is complete.
-    Commit { id: u64, state: SyncState },
+    Commit {
+        id: u64,
+        state: SyncState,
+    },
     /// Stop the app, kill `kill` by name among the agent's descendants, run `build`, start `run`.
     /// An empty `run` means the command the agent was started with.
-    Restart { id: u64, kill: Vec<String>, build: Vec<Vec<String>>, run: Vec<String>, env: BTreeMap<String, String> },
-    Stop { id: u64 },
+    Restart {
+        id: u64,
+        kill: Vec<String>,
+        build: Vec<Vec<String>>,
+        run: Vec<String>,
+        env: BTreeMap<String, String>,
+    },
+    Stop {
+        id: u64,
+    },
     /// Stop the app and exit.
-    Shutdown { id: u64 },
+    Shutdown {
+        id: u64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,25 +76,55 @@ pub enum Stream {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum FromAgent {
-    Welcome { version: u32, state: Option<SyncState>, app_pid: Option<u32>, root: String },
+    Welcome {
+        version: u32,
+        state: Option<SyncState>,
+        app_pid: Option<u32>,
+        root: String,
+    },
     /// The answer to the request with the same `id`; `error` is set when it failed.
-    Done { id: u64, error: Option<String>, count: u32 },
-    Log { seq: u64, stream: Stream, line: String, time: String },
-    Status { status: AppStatus },
+    Done {
+        id: u64,
+        error: Option<String>,
+        count: u32,
+    },
+    Log {
+        seq: u64,
+        stream: Stream,
+        line: String,
+        time: String,
+    },
+    Status {
+        status: AppStatus,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum AppStatus {
     Stopping,
-    Building { command: Vec<String> },
-    BuildFailed { command: Vec<String>, exit_code: Option<i32>, last_lines: Vec<String> },
-    Started { pid: u32 },
+    Building {
+        command: Vec<String>,
+    },
+    BuildFailed {
+        command: Vec<String>,
+        exit_code: Option<i32>,
+        last_lines: Vec<String>,
+    },
+    Started {
+        pid: u32,
+    },
     /// The app ended by itself (not stopped by the agent).
-    Exited { exit_code: Option<i32>, signal: Option<i32>, last_lines: Vec<String> },
+    Exited {
+        exit_code: Option<i32>,
+        signal: Option<i32>,
+        last_lines: Vec<String>,
+    },
     Stopped,
     /// The TCP ports the app's processes listen on changed.
-    Listening { ports: Vec<u16> },
+    Listening {
+        ports: Vec<u16>,
+    },
 }
 
 #[cfg(test)]
@@ -80,12 +133,23 @@ mod tests {
 
     #[test]
     fn messages_round_trip_with_camel_case_tags() {
-        let m = ToAgent::Restart { id: 7, kill: vec!["node".into()], build: vec![vec!["make".into()]], run: vec![], env: BTreeMap::new() };
+        let m = ToAgent::Restart {
+            id: 7,
+            kill: vec!["node".into()],
+            build: vec![vec!["make".into()]],
+            run: vec![],
+            env: BTreeMap::new(),
+        };
         let text = serde_json::to_string(&m).expect("serialize");
         assert!(text.starts_with(r#"{"type":"restart","id":7"#), "{text}");
         assert_eq!(serde_json::from_str::<ToAgent>(&text).expect("parse"), m);
-        let s = FromAgent::Status { status: AppStatus::Exited { exit_code: Some(3), signal: None, last_lines: vec!["boom".into()] } };
+        let s = FromAgent::Status {
+            status: AppStatus::Exited { exit_code: Some(3), signal: None, last_lines: vec!["boom".into()] },
+        };
         let text = serde_json::to_string(&s).expect("serialize");
-        assert_eq!(text, r#"{"type":"status","status":{"state":"exited","exitCode":3,"signal":null,"lastLines":["boom"]}}"#);
+        assert_eq!(
+            text,
+            r#"{"type":"status","status":{"state":"exited","exitCode":3,"signal":null,"lastLines":["boom"]}}"#
+        );
     }
 }

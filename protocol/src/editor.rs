@@ -18,14 +18,13 @@ pub use errors::{codes, ConfigLocation, ErrorData};
 pub use event::{Event, MessageType, ShowMessageParams};
 pub use initialize::{DevspacesServerInfo, InitializeExperimental, ProgressKind};
 pub use notifications::{
-    LogParams, LogStream, LogsDroppedParams, Phase, PortForwardParams, PortState,
-    ServiceStatusParams, SyncedParams, TraceParams,
+    LogParams, LogStream, LogsDroppedParams, Phase, PortForwardParams, PortState, ServiceStatusParams, SyncedParams,
+    TraceParams,
 };
 pub use requests::{
-    Backend, ChangeClass, ClassifyParams, ClassifyResult, Classification, DaemonInfo,
-    DownOutcome, DownParams, DownResult, ListUrisParams, ListUrisResult, PortForwardInfo,
-    RestartKind, RestartParams, RestartResult, ServiceUri, SessionInfo, SessionTarget,
-    StatusParams, StatusResult, UnwatchParams, UnwatchResult, UpParams, UpResult, UriKind,
+    Backend, ChangeClass, Classification, ClassifyParams, ClassifyResult, DaemonInfo, DownOutcome, DownParams,
+    DownResult, ListUrisParams, ListUrisResult, PortForwardInfo, RestartKind, RestartParams, RestartResult, ServiceUri,
+    SessionInfo, SessionTarget, StatusParams, StatusResult, UnwatchParams, UnwatchResult, UpParams, UpResult, UriKind,
     WatchParams, WatchResult,
 };
 

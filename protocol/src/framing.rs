@@ -350,9 +350,7 @@ pub fn judge_message(value: Value) -> Incoming {
         None => None,
         Some(id @ (Value::String(_) | Value::Null)) => Some(id.clone()),
         Some(id @ Value::Number(n)) if n.is_i64() => Some(id.clone()),
-        Some(other) => {
-            return invalid_request(None, &format!("invalid id {other} (expected a string or an integer)"))
-        }
+        Some(other) => return invalid_request(None, &format!("invalid id {other} (expected a string or an integer)")),
     };
     if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
         return invalid_request(id, "missing or wrong \"jsonrpc\" member (expected \"2.0\")");

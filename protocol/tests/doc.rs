@@ -117,8 +117,8 @@ fn protocol_doc_examples_match_the_goldens() {
     let mut missing = Vec::new();
     for entry in std::fs::read_dir(crate_dir().join("tests/golden")).expect("tests/golden exists") {
         let path = entry.expect("dir entry").path();
-        let golden: Value = serde_json::from_str(&std::fs::read_to_string(&path).expect("golden readable"))
-            .expect("golden parses");
+        let golden: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("golden readable")).expect("golden parses");
         let enum_list = matches!(&golden, Value::Array(a) if a.iter().all(|v| !v.is_object()));
         if !enum_list && !blocks.iter().any(|(_, b)| contains(b, &golden)) {
             missing.push(path.file_name().expect("name").to_string_lossy().into_owned());

@@ -4,9 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use devspaces_protocol::editor::codes;
-use devspaces_protocol::framing::{
-    encode_frame, error_response, write_frame, FrameReader, Incoming, DEFAULT_MAX_BODY,
-};
+use devspaces_protocol::framing::{encode_frame, error_response, write_frame, FrameReader, Incoming, DEFAULT_MAX_BODY};
 use serde_json::{json, Value};
 use tokio::io::{AsyncRead, ReadBuf};
 
@@ -93,12 +91,7 @@ fn cases() -> Vec<Case> {
             vec![Msg(req.clone())],
             true,
         ),
-        case(
-            "blank lines between frames",
-            raw(&[b"\r\n\r\n", &frame(&body)]),
-            vec![Msg(req.clone())],
-            true,
-        ),
+        case("blank lines between frames", raw(&[b"\r\n\r\n", &frame(&body)]), vec![Msg(req.clone())], true),
         case(
             "missing content-length",
             raw(&[b"Content-Type: application/json\r\n\r\n", body.as_bytes()]),
@@ -168,12 +161,7 @@ fn cases() -> Vec<Case> {
         case("garbage before a frame", b"hello world\r\n".to_vec(), vec![Skip], true),
         case("garbage glued to a header", b"\"}".to_vec(), vec![Skip], true),
         case("garbage only, then eof", b"{not a frame}".to_vec(), vec![Skip], false),
-        case(
-            "header block too long",
-            vec![b'a'; 10_000],
-            vec![Skip],
-            true,
-        ),
+        case("header block too long", vec![b'a'; 10_000], vec![Skip], true),
         case(
             "invalid utf-8",
             raw(&[b"Content-Length: 6\r\n\r\n", b"{\"\xff\"}\n"]),

@@ -78,7 +78,9 @@ fn check<T: Serialize + DeserializeOwned + PartialEq + Debug>(file: &str, value:
         .map_err(|e| format!("{file}: {e} (run with UPDATE_GOLDEN=1 to create it, then review it)"))?;
     let golden: Value = serde_json::from_str(&text).map_err(|e| format!("{file}: invalid json: {e}"))?;
     if constructed != golden {
-        return Err(format!("{file}: the constructed value serializes to\n{constructed:#}\nnot the golden\n{golden:#}"));
+        return Err(format!(
+            "{file}: the constructed value serializes to\n{constructed:#}\nnot the golden\n{golden:#}"
+        ));
     }
     let parsed: T = serde_json::from_value(golden.clone()).map_err(|e| format!("{file}: does not parse: {e}"))?;
     if parsed != *value {
@@ -124,11 +126,22 @@ fn by_session() -> SessionTarget {
 }
 
 fn by_path() -> SessionTarget {
-    SessionTarget { path: Some(PATH.into()), space: Some("dev".into()), backend: Some(Backend::Kubernetes), session: None }
+    SessionTarget {
+        path: Some(PATH.into()),
+        space: Some("dev".into()),
+        backend: Some(Backend::Kubernetes),
+        session: None,
+    }
 }
 
 fn log(line: &str) -> LogParams {
-    LogParams { service: SERVICE.into(), session: SESSION.into(), stream: LogStream::Stdout, line: line.into(), time: TIME.into() }
+    LogParams {
+        service: SERVICE.into(),
+        session: SESSION.into(),
+        stream: LogStream::Stdout,
+        line: line.into(),
+        time: TIME.into(),
+    }
 }
 
 fn trace() -> TraceParams {
@@ -199,7 +212,13 @@ fn show_message() -> ShowMessageParams {
 }
 
 fn daemon() -> DaemonInfo {
-    DaemonInfo { pid: 31337, version: "0.1.0".into(), protocol_version: PROTOCOL_VERSION, clients: 2, started_at: TIME.into() }
+    DaemonInfo {
+        pid: 31337,
+        version: "0.1.0".into(),
+        protocol_version: PROTOCOL_VERSION,
+        clients: 2,
+        started_at: TIME.into(),
+    }
 }
 
 /// Every golden file and its check.
@@ -228,7 +247,12 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
             "up.params.json",
             check(
                 "up.params.json",
-                &UpParams { path: PATH.into(), space: Some("dev/ana".into()), backend: Some(Backend::Local), attach: true },
+                &UpParams {
+                    path: PATH.into(),
+                    space: Some("dev/ana".into()),
+                    backend: Some(Backend::Local),
+                    attach: true,
+                },
             ),
         ),
         ("up.result.json", check("up.result.json", &UpResult { session: session_info(), attached: false })),
@@ -298,7 +322,12 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
                 "classify.params.json",
                 &ClassifyParams {
                     path: PATH.into(),
-                    paths: vec!["Pages/Index.cshtml".into(), "server.js".into(), "azds.yaml".into(), ".git/HEAD".into()],
+                    paths: vec![
+                        "Pages/Index.cshtml".into(),
+                        "server.js".into(),
+                        "azds.yaml".into(),
+                        ".git/HEAD".into(),
+                    ],
                 },
             ),
         ),
@@ -325,7 +354,11 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
                             class: ChangeClass::Redeploy,
                             rule: "1: azds.yaml".into(),
                         },
-                        Classification { path: ".git/HEAD".into(), class: ChangeClass::Ignored, rule: "2: .git/".into() },
+                        Classification {
+                            path: ".git/HEAD".into(),
+                            class: ChangeClass::Ignored,
+                            rule: "2: .git/".into(),
+                        },
                     ],
                 },
             ),

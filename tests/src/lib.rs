@@ -78,7 +78,10 @@ impl Env {
     pub fn command(&self) -> Command {
         let mut c = Command::new(bin());
         // A daemon started for this test goes away by itself soon after it is idle (and `Drop` stops it).
-        c.env("DEVSPACES_STATE_DIR", self.state()).env("TMPDIR", self.tmp()).env("NO_COLOR", "1").env("DEVSPACES_IDLE_SECS", "30");
+        c.env("DEVSPACES_STATE_DIR", self.state())
+            .env("TMPDIR", self.tmp())
+            .env("NO_COLOR", "1")
+            .env("DEVSPACES_IDLE_SECS", "30");
         c
     }
     /// The pid of this test's daemon, when one runs (read from its pidfile, checked on its command line).
@@ -190,7 +193,9 @@ impl Up {
                         return v;
                     }
                 }
-                Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}; events so far:\n{}", self.dump()),
+                Err(RecvTimeoutError::Timeout) => {
+                    panic!("timed out waiting for {what}; events so far:\n{}", self.dump())
+                }
                 Err(RecvTimeoutError::Disconnected) => {
                     let mut err = String::new();
                     if let Some(e) = self.child.stderr.as_mut() {
@@ -219,7 +224,11 @@ impl Up {
     /// Waits until the app runs and returns its pid.
     pub fn wait_running(&mut self) -> u32 {
         let s = self.wait_phase("running");
-        s["detail"].as_str().and_then(|d| d.strip_prefix("pid ")).and_then(|p| p.parse().ok()).expect("running detail carries the pid")
+        s["detail"]
+            .as_str()
+            .and_then(|d| d.strip_prefix("pid "))
+            .and_then(|p| p.parse().ok())
+            .expect("running detail carries the pid")
     }
 
     pub fn url_port(&mut self) -> u16 {
@@ -307,9 +316,9 @@ pub fn container_root(env: &Env, service: &str) -> PathBuf {
 /// The test cluster's kubeconfig, only if it lives in the cluster's state folder (never the
 /// ambient one): `eval "$(tests/cluster/env)"` sets it.
 pub fn cluster_kubeconfig() -> PathBuf {
-    let state = std::env::var_os("DEVSPACES_CLUSTER_STATE")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/devspaces/cluster-state"));
+    let state = std::env::var_os("DEVSPACES_CLUSTER_STATE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").expect("HOME")).join(".cache/devspaces/cluster-state")
+    });
     let Some(kc) = std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()).map(PathBuf::from) else {
         panic!("KUBECONFIG is not set: run `eval \"$(tests/cluster/env)\"` first (this test never uses the ambient kubeconfig)");
     };

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 
 use crate::{Env, WAIT};
 
-
 /// One frame as the test client read it.
 fn read_frame(r: &mut impl BufRead) -> Option<Value> {
     let mut len = None;
@@ -61,7 +60,13 @@ impl Lsp {
 
     /// Starts the bridge from a prepared command (`Env::command` plus extra environment).
     pub fn start_with(mut cmd: std::process::Command) -> Lsp {
-        let mut child = cmd.arg("--stdio").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start devspacesd --stdio");
+        let mut child = cmd
+            .arg("--stdio")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start devspacesd --stdio");
         let stdout = child.stdout.take().expect("stdout");
         let stdin = child.stdin.take();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -123,7 +128,8 @@ impl Lsp {
 
     /// Waits for a message matching `pred` that no earlier wait took.
     pub fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        self.try_wait_for(what, WAIT, pred).unwrap_or_else(|| panic!("timed out waiting for {what}; messages so far:\n{}", self.dump()))
+        self.try_wait_for(what, WAIT, pred)
+            .unwrap_or_else(|| panic!("timed out waiting for {what}; messages so far:\n{}", self.dump()))
     }
 
     pub fn try_wait_for(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
@@ -143,7 +149,9 @@ impl Lsp {
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => return None,
-                Err(RecvTimeoutError::Disconnected) => panic!("devspacesd --stdio closed its output while waiting for {what}; messages:\n{}", self.dump()),
+                Err(RecvTimeoutError::Disconnected) => {
+                    panic!("devspacesd --stdio closed its output while waiting for {what}; messages:\n{}", self.dump())
+                }
             }
         }
     }
@@ -151,7 +159,9 @@ impl Lsp {
     /// Waits for a notification and returns its params.
     pub fn wait_method(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
         let m = method.to_string();
-        self.wait_for(method, move |v| v["method"] == m.as_str() && v.get("id").is_none() && pred(&v["params"]))["params"].clone()
+        self.wait_for(method, move |v| v["method"] == m.as_str() && v.get("id").is_none() && pred(&v["params"]))
+            ["params"]
+            .clone()
     }
 
     pub fn wait_phase(&mut self, phase: &str) -> Value {
@@ -161,7 +171,11 @@ impl Lsp {
 
     pub fn wait_running(&mut self) -> u32 {
         let s = self.wait_phase("running");
-        s["detail"].as_str().and_then(|d| d.strip_prefix("pid ")).and_then(|p| p.parse().ok()).expect("running detail carries the pid")
+        s["detail"]
+            .as_str()
+            .and_then(|d| d.strip_prefix("pid "))
+            .and_then(|p| p.parse().ok())
+            .expect("running detail carries the pid")
     }
 
     /// Every message received so far (and whatever is already waiting).

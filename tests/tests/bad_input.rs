@@ -80,9 +80,21 @@ fn malformed_messages_each_get_their_answer_and_the_connection_keeps_serving() {
     let null = Value::Null;
 
     let before_init = [
-        case("a request before initialize", body(json!({"jsonrpc": "2.0", "id": 1, "method": "devspaces/status", "params": {}})), Expect::Error(json!(1), -32002, "not initialized")),
-        case("devspaces/up before initialize", body(json!({"jsonrpc": "2.0", "id": 2, "method": "devspaces/up", "params": {"path": svc}})), Expect::Error(json!(2), -32002, "not initialized")),
-        case("a notification before initialize", body(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {}})), Expect::Nothing),
+        case(
+            "a request before initialize",
+            body(json!({"jsonrpc": "2.0", "id": 1, "method": "devspaces/status", "params": {}})),
+            Expect::Error(json!(1), -32002, "not initialized"),
+        ),
+        case(
+            "devspaces/up before initialize",
+            body(json!({"jsonrpc": "2.0", "id": 2, "method": "devspaces/up", "params": {"path": svc}})),
+            Expect::Error(json!(2), -32002, "not initialized"),
+        ),
+        case(
+            "a notification before initialize",
+            body(json!({"jsonrpc": "2.0", "method": "textDocument/didOpen", "params": {}})),
+            Expect::Nothing,
+        ),
     ];
     for k in &before_init {
         check(&mut c, k);
@@ -96,53 +108,213 @@ fn malformed_messages_each_get_their_answer_and_the_connection_keeps_serving() {
     let huge = 64 * 1024 * 1024;
     let mut bytes = format!("Content-Length: {huge}\r\n\r\n").into_bytes();
     bytes.resize(bytes.len() + huge, b' ');
-    check(&mut c, &case("a 64 MiB body", bytes, Expect::Error(Value::Null, -32600, "message too large: 67108864 bytes")));
+    check(
+        &mut c,
+        &case("a 64 MiB body", bytes, Expect::Error(Value::Null, -32600, "message too large: 67108864 bytes")),
+    );
     let status = std::fs::read_to_string(format!("/proc/{daemon}/status")).unwrap();
-    let hwm_kb: u64 = status.lines().find(|l| l.starts_with("VmHWM:")).and_then(|l| l.split_whitespace().nth(1)).and_then(|n| n.parse().ok()).unwrap();
+    let hwm_kb: u64 = status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
     assert!(hwm_kb < 48 * 1024, "the daemon never held the 64 MiB body (peak RSS {hwm_kb} kB)");
 
     let ok = r#"{"jsonrpc":"2.0","id":9,"method":"devspaces/status","params":{}}"#;
     let cases = vec![
-        case("missing content-length", raw(&format!("Content-Type: application/vscode-jsonrpc\r\n\r\n{ok}")), Expect::Error(null.clone(), -32700, "missing content-length")),
-        case("content-length not a number", raw(&format!("Content-Length: abc\r\n\r\n{ok}")), Expect::Error(null.clone(), -32700, "invalid content-length 'abc'")),
-        case("negative content-length", raw(&format!("Content-Length: -5\r\n\r\n{ok}")), Expect::Error(null.clone(), -32700, "invalid content-length")),
-        case("content-length with a plus sign", raw(&format!("Content-Length: +5\r\n\r\n{ok}")), Expect::Error(null.clone(), -32700, "invalid content-length")),
-        case("two different content-lengths", raw(&format!("Content-Length: {}\r\nContent-Length: 3\r\n\r\n{ok}", ok.len())), Expect::Error(null.clone(), -32700, "invalid content-length")),
-        case("malformed header line", raw(&format!("Content-Length: {}\r\nthis is not a header\r\n\r\n{ok}", ok.len())), Expect::Error(null.clone(), -32700, "malformed header line")),
-        case("content-length shorter than the body", raw(&format!("Content-Length: 20\r\n\r\n{ok}")), Expect::Error(null.clone(), -32700, "invalid json")),
-        case("content-length longer than the body", raw(&format!("Content-Length: {}\r\n\r\n{ok}XXXXX", ok.len() + 5)), Expect::Error(null.clone(), -32700, "invalid json")),
+        case(
+            "missing content-length",
+            raw(&format!("Content-Type: application/vscode-jsonrpc\r\n\r\n{ok}")),
+            Expect::Error(null.clone(), -32700, "missing content-length"),
+        ),
+        case(
+            "content-length not a number",
+            raw(&format!("Content-Length: abc\r\n\r\n{ok}")),
+            Expect::Error(null.clone(), -32700, "invalid content-length 'abc'"),
+        ),
+        case(
+            "negative content-length",
+            raw(&format!("Content-Length: -5\r\n\r\n{ok}")),
+            Expect::Error(null.clone(), -32700, "invalid content-length"),
+        ),
+        case(
+            "content-length with a plus sign",
+            raw(&format!("Content-Length: +5\r\n\r\n{ok}")),
+            Expect::Error(null.clone(), -32700, "invalid content-length"),
+        ),
+        case(
+            "two different content-lengths",
+            raw(&format!("Content-Length: {}\r\nContent-Length: 3\r\n\r\n{ok}", ok.len())),
+            Expect::Error(null.clone(), -32700, "invalid content-length"),
+        ),
+        case(
+            "malformed header line",
+            raw(&format!("Content-Length: {}\r\nthis is not a header\r\n\r\n{ok}", ok.len())),
+            Expect::Error(null.clone(), -32700, "malformed header line"),
+        ),
+        case(
+            "content-length shorter than the body",
+            raw(&format!("Content-Length: 20\r\n\r\n{ok}")),
+            Expect::Error(null.clone(), -32700, "invalid json"),
+        ),
+        case(
+            "content-length longer than the body",
+            raw(&format!("Content-Length: {}\r\n\r\n{ok}XXXXX", ok.len() + 5)),
+            Expect::Error(null.clone(), -32700, "invalid json"),
+        ),
         case("garbage outside a frame", raw("hello, this is not a frame\r\n"), Expect::Nothing),
-        case("invalid utf-8", frame(b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"devspaces/\xff\xfe\"}"), Expect::Error(null.clone(), -32700, "invalid utf-8 at byte 44")),
-        case("invalid json", frame(br#"{"jsonrpc":"2.0","id":4,"method":"#), Expect::Error(null.clone(), -32700, "invalid json")),
+        case(
+            "invalid utf-8",
+            frame(b"{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"devspaces/\xff\xfe\"}"),
+            Expect::Error(null.clone(), -32700, "invalid utf-8 at byte 44"),
+        ),
+        case(
+            "invalid json",
+            frame(br#"{"jsonrpc":"2.0","id":4,"method":"#),
+            Expect::Error(null.clone(), -32700, "invalid json"),
+        ),
         case("empty body", raw("Content-Length: 0\r\n\r\n"), Expect::Error(null.clone(), -32700, "invalid json")),
-        case("lone surrogate escape", frame(br#"{"jsonrpc":"2.0","id":5,"method":"\ud800"}"#), Expect::Error(null.clone(), -32700, "invalid json")),
-        case("batch array", body(json!([{"jsonrpc": "2.0", "id": 6, "method": "devspaces/status"}])), Expect::Error(null.clone(), -32600, "batch")),
+        case(
+            "lone surrogate escape",
+            frame(br#"{"jsonrpc":"2.0","id":5,"method":"\ud800"}"#),
+            Expect::Error(null.clone(), -32700, "invalid json"),
+        ),
+        case(
+            "batch array",
+            body(json!([{"jsonrpc": "2.0", "id": 6, "method": "devspaces/status"}])),
+            Expect::Error(null.clone(), -32600, "batch"),
+        ),
         case("json scalar", frame(b"42"), Expect::Error(null.clone(), -32600, "json-rpc 2.0 message object")),
-        case("wrong jsonrpc version", body(json!({"jsonrpc": "1.0", "id": 7, "method": "devspaces/status"})), Expect::Error(json!(7), -32600, "jsonrpc")),
-        case("missing jsonrpc member", body(json!({"id": 8, "method": "devspaces/status"})), Expect::Error(json!(8), -32600, "jsonrpc")),
-        case("method not a string", body(json!({"jsonrpc": "2.0", "id": 10, "method": 5})), Expect::Error(json!(10), -32600, "method")),
-        case("params a string", body(json!({"jsonrpc": "2.0", "id": 11, "method": "devspaces/status", "params": "x"})), Expect::Error(json!(11), -32600, "params")),
-        case("id an object", body(json!({"jsonrpc": "2.0", "id": {"a": 1}, "method": "devspaces/status"})), Expect::Error(null.clone(), -32600, "invalid id")),
-        case("id a fraction", frame(br#"{"jsonrpc":"2.0","id":1.5,"method":"devspaces/status"}"#), Expect::Error(null.clone(), -32600, "invalid id")),
-        case("response with neither result nor error", body(json!({"jsonrpc": "2.0", "id": 12})), Expect::Error(null.clone(), -32600, "result")),
-        case("unknown method", body(json!({"jsonrpc": "2.0", "id": 13, "method": "devspaces/frobnicate", "params": {}})), Expect::Error(json!(13), -32601, "devspaces/frobnicate")),
-        case("unknown notification", body(json!({"jsonrpc": "2.0", "method": "devspaces/frobnicated", "params": {}})), Expect::Nothing),
-        case("$/cancelRequest for nothing", body(json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 999}})), Expect::Nothing),
+        case(
+            "wrong jsonrpc version",
+            body(json!({"jsonrpc": "1.0", "id": 7, "method": "devspaces/status"})),
+            Expect::Error(json!(7), -32600, "jsonrpc"),
+        ),
+        case(
+            "missing jsonrpc member",
+            body(json!({"id": 8, "method": "devspaces/status"})),
+            Expect::Error(json!(8), -32600, "jsonrpc"),
+        ),
+        case(
+            "method not a string",
+            body(json!({"jsonrpc": "2.0", "id": 10, "method": 5})),
+            Expect::Error(json!(10), -32600, "method"),
+        ),
+        case(
+            "params a string",
+            body(json!({"jsonrpc": "2.0", "id": 11, "method": "devspaces/status", "params": "x"})),
+            Expect::Error(json!(11), -32600, "params"),
+        ),
+        case(
+            "id an object",
+            body(json!({"jsonrpc": "2.0", "id": {"a": 1}, "method": "devspaces/status"})),
+            Expect::Error(null.clone(), -32600, "invalid id"),
+        ),
+        case(
+            "id a fraction",
+            frame(br#"{"jsonrpc":"2.0","id":1.5,"method":"devspaces/status"}"#),
+            Expect::Error(null.clone(), -32600, "invalid id"),
+        ),
+        case(
+            "response with neither result nor error",
+            body(json!({"jsonrpc": "2.0", "id": 12})),
+            Expect::Error(null.clone(), -32600, "result"),
+        ),
+        case(
+            "unknown method",
+            body(json!({"jsonrpc": "2.0", "id": 13, "method": "devspaces/frobnicate", "params": {}})),
+            Expect::Error(json!(13), -32601, "devspaces/frobnicate"),
+        ),
+        case(
+            "unknown notification",
+            body(json!({"jsonrpc": "2.0", "method": "devspaces/frobnicated", "params": {}})),
+            Expect::Nothing,
+        ),
+        case(
+            "$/cancelRequest for nothing",
+            body(json!({"jsonrpc": "2.0", "method": "$/cancelRequest", "params": {"id": 999}})),
+            Expect::Nothing,
+        ),
         case("a response to nothing", body(json!({"jsonrpc": "2.0", "id": 424242, "result": null})), Expect::Nothing),
-        case("devspaces/up with a number for path", body(json!({"jsonrpc": "2.0", "id": 14, "method": "devspaces/up", "params": {"path": 5}})), Expect::Error(json!(14), -32602, "invalid params")),
-        case("devspaces/up without path", body(json!({"jsonrpc": "2.0", "id": 15, "method": "devspaces/up", "params": {}})), Expect::Error(json!(15), -32602, "path")),
-        case("devspaces/up with a wrong backend", body(json!({"jsonrpc": "2.0", "id": 16, "method": "devspaces/up", "params": {"path": svc, "backend": "docker"}})), Expect::Error(json!(16), -32602, "unknown variant `docker`")),
-        case("devspaces/up with a relative path", body(json!({"jsonrpc": "2.0", "id": 17, "method": "devspaces/up", "params": {"path": "python-web"}})), Expect::Error(json!(17), -32602, "not absolute")),
-        case("devspaces/up on a folder without azds.yaml", body(json!({"jsonrpc": "2.0", "id": 18, "method": "devspaces/up", "params": {"path": not_a_service.path()}})), Expect::Error(json!(18), -32901, "not a service")),
-        case("devspaces/classify with paths a string", body(json!({"jsonrpc": "2.0", "id": 19, "method": "devspaces/classify", "params": {"path": svc, "paths": "app.py"}})), Expect::Error(json!(19), -32602, "invalid params")),
-        case("devspaces/classify without params", body(json!({"jsonrpc": "2.0", "id": 20, "method": "devspaces/classify"})), Expect::Error(json!(20), -32602, "invalid params")),
-        case("devspaces/down of an unknown session", body(json!({"jsonrpc": "2.0", "id": 21, "method": "devspaces/down", "params": {"session": "nope"}})), Expect::Error(json!(21), -32900, "nope")),
-        case("devspaces/restart without a target", body(json!({"jsonrpc": "2.0", "id": 22, "method": "devspaces/restart", "params": {}})), Expect::Error(json!(22), -32602, "session")),
-        case("a second initialize", body(json!({"jsonrpc": "2.0", "id": 23, "method": "initialize", "params": {"capabilities": {}}})), Expect::Error(json!(23), -32600, "already")),
-        case("a handler that panics", body(json!({"jsonrpc": "2.0", "id": 24, "method": "devspaces/_panic", "params": {}})), Expect::Error(json!(24), -32603, "internal error")),
-        case("string ids work", body(json!({"jsonrpc": "2.0", "id": "s-1", "method": "devspaces/status"})), Expect::Result(json!("s-1"))),
-        case("lowercase header, LF line ends, extra header", raw(&format!("content-type: application/json\ncontent-length: {}\n\n{ok}", ok.len())), Expect::Result(json!(9))),
-        case("a classify that is fine", body(json!({"jsonrpc": "2.0", "id": 25, "method": "devspaces/classify", "params": {"path": svc, "paths": ["app.py"]}})), Expect::Result(json!(25))),
+        case(
+            "devspaces/up with a number for path",
+            body(json!({"jsonrpc": "2.0", "id": 14, "method": "devspaces/up", "params": {"path": 5}})),
+            Expect::Error(json!(14), -32602, "invalid params"),
+        ),
+        case(
+            "devspaces/up without path",
+            body(json!({"jsonrpc": "2.0", "id": 15, "method": "devspaces/up", "params": {}})),
+            Expect::Error(json!(15), -32602, "path"),
+        ),
+        case(
+            "devspaces/up with a wrong backend",
+            body(
+                json!({"jsonrpc": "2.0", "id": 16, "method": "devspaces/up", "params": {"path": svc, "backend": "docker"}}),
+            ),
+            Expect::Error(json!(16), -32602, "unknown variant `docker`"),
+        ),
+        case(
+            "devspaces/up with a relative path",
+            body(json!({"jsonrpc": "2.0", "id": 17, "method": "devspaces/up", "params": {"path": "python-web"}})),
+            Expect::Error(json!(17), -32602, "not absolute"),
+        ),
+        case(
+            "devspaces/up on a folder without azds.yaml",
+            body(
+                json!({"jsonrpc": "2.0", "id": 18, "method": "devspaces/up", "params": {"path": not_a_service.path()}}),
+            ),
+            Expect::Error(json!(18), -32901, "not a service"),
+        ),
+        case(
+            "devspaces/classify with paths a string",
+            body(
+                json!({"jsonrpc": "2.0", "id": 19, "method": "devspaces/classify", "params": {"path": svc, "paths": "app.py"}}),
+            ),
+            Expect::Error(json!(19), -32602, "invalid params"),
+        ),
+        case(
+            "devspaces/classify without params",
+            body(json!({"jsonrpc": "2.0", "id": 20, "method": "devspaces/classify"})),
+            Expect::Error(json!(20), -32602, "invalid params"),
+        ),
+        case(
+            "devspaces/down of an unknown session",
+            body(json!({"jsonrpc": "2.0", "id": 21, "method": "devspaces/down", "params": {"session": "nope"}})),
+            Expect::Error(json!(21), -32900, "nope"),
+        ),
+        case(
+            "devspaces/restart without a target",
+            body(json!({"jsonrpc": "2.0", "id": 22, "method": "devspaces/restart", "params": {}})),
+            Expect::Error(json!(22), -32602, "session"),
+        ),
+        case(
+            "a second initialize",
+            body(json!({"jsonrpc": "2.0", "id": 23, "method": "initialize", "params": {"capabilities": {}}})),
+            Expect::Error(json!(23), -32600, "already"),
+        ),
+        case(
+            "a handler that panics",
+            body(json!({"jsonrpc": "2.0", "id": 24, "method": "devspaces/_panic", "params": {}})),
+            Expect::Error(json!(24), -32603, "internal error"),
+        ),
+        case(
+            "string ids work",
+            body(json!({"jsonrpc": "2.0", "id": "s-1", "method": "devspaces/status"})),
+            Expect::Result(json!("s-1")),
+        ),
+        case(
+            "lowercase header, LF line ends, extra header",
+            raw(&format!("content-type: application/json\ncontent-length: {}\n\n{ok}", ok.len())),
+            Expect::Result(json!(9)),
+        ),
+        case(
+            "a classify that is fine",
+            body(
+                json!({"jsonrpc": "2.0", "id": 25, "method": "devspaces/classify", "params": {"path": svc, "paths": ["app.py"]}}),
+            ),
+            Expect::Result(json!(25)),
+        ),
     ];
     assert!(cases.len() >= 20);
     for k in &cases {

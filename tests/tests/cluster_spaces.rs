@@ -23,18 +23,34 @@ struct Ctx {
 impl Ctx {
     fn cmd(&self, program: &str) -> Command {
         let mut c = Command::new(program);
-        c.env("KUBECONFIG", &self.kubeconfig).env("DEVSPACES_STATE_DIR", self.state_dir.path()).env("HELM_CACHE_HOME", self.work.path().join("helm-cache")).env("HELM_CONFIG_HOME", self.work.path().join("helm-config")).env("HELM_DATA_HOME", self.work.path().join("helm-data"));
+        c.env("KUBECONFIG", &self.kubeconfig)
+            .env("DEVSPACES_STATE_DIR", self.state_dir.path())
+            .env("HELM_CACHE_HOME", self.work.path().join("helm-cache"))
+            .env("HELM_CONFIG_HOME", self.work.path().join("helm-config"))
+            .env("HELM_DATA_HOME", self.work.path().join("helm-data"));
         c
     }
     fn ds(&self, args: &[&str]) -> std::process::Output {
-        self.cmd(bin().to_str().unwrap()).arg(args[0]).arg("--kubeconfig").arg(&self.kubeconfig).args(&args[1..]).output().unwrap()
+        self.cmd(bin().to_str().unwrap())
+            .arg(args[0])
+            .arg("--kubeconfig")
+            .arg(&self.kubeconfig)
+            .args(&args[1..])
+            .output()
+            .unwrap()
     }
 }
 
 /// Runs to success and returns stdout; on failure shows the command and its stderr.
 fn ok(c: &mut Command) -> String {
     let out = c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
-    assert!(out.status.success(), "{c:?} failed ({}):\n{}\n{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{c:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -46,7 +62,6 @@ fn ns_labels(ctx: &Ctx, ns: &str) -> serde_json::Value {
     let out = ok(ctx.cmd("kubectl").args(["get", "ns", ns, "-o", "json"]));
     serde_json::from_str::<serde_json::Value>(&out).unwrap()["metadata"]["labels"].clone()
 }
-
 
 /// Removes whatever the test made, also when an assertion fails half-way.
 struct Cleanup<'a> {
@@ -70,7 +85,11 @@ impl Drop for Cleanup<'_> {
             let _ = Command::new("buildah").args(["rmi", "-f", &img]).output();
             if let Some(addr) = std::env::var_os("DEVSPACES_CONTAINERD_ADDRESS") {
                 for name in [format!("docker.io/library/{img}"), format!("localhost/{img}")] {
-                    let _ = Command::new("ctr").arg("--address").arg(&addr).args(["-n", "k8s.io", "images", "rm", &name]).output();
+                    let _ = Command::new("ctr")
+                        .arg("--address")
+                        .arg(&addr)
+                        .args(["-n", "k8s.io", "images", "rm", &name])
+                        .output();
                 }
             }
         }
@@ -85,13 +104,19 @@ fn check_rendered(yaml: &str, session: &str, image: &str, want_tail: &[&str]) {
     let docs = parse_documents(yaml).unwrap_or_else(|e| panic!("rendered output does not parse: {e}\n{yaml}"));
     assert!(docs.len() >= 2, "expected a Service and a Deployment:\n{yaml}");
     for d in &docs {
-        let label = d.get("metadata").and_then(|m| m.get("labels")).and_then(|l| l.get(SESSION_LABEL)).and_then(Node::str);
+        let label =
+            d.get("metadata").and_then(|m| m.get("labels")).and_then(|l| l.get(SESSION_LABEL)).and_then(Node::str);
         assert_eq!(label, Some(session), "object without the session label: {d:?}");
     }
     let deploy = docs.iter().find(|d| d.get("kind").and_then(Node::str) == Some("Deployment")).expect("a Deployment");
     let template = deploy.get("spec").and_then(|s| s.get("template")).unwrap();
-    assert_eq!(template.get("metadata").and_then(|m| m.get("labels")).and_then(|l| l.get(SESSION_LABEL)).and_then(Node::str), Some(session));
-    let Some(Node::Seq(containers)) = template.get("spec").and_then(|s| s.get("containers")) else { panic!("no containers") };
+    assert_eq!(
+        template.get("metadata").and_then(|m| m.get("labels")).and_then(|l| l.get(SESSION_LABEL)).and_then(Node::str),
+        Some(session)
+    );
+    let Some(Node::Seq(containers)) = template.get("spec").and_then(|s| s.get("containers")) else {
+        panic!("no containers")
+    };
     let c = &containers[0];
     assert_eq!(c.get("image").and_then(Node::str), Some(image));
     let Some(Node::Seq(cmd)) = c.get("command") else { panic!("no command: {c:?}") };
@@ -102,14 +127,18 @@ fn check_rendered(yaml: &str, session: &str, image: &str, want_tail: &[&str]) {
     assert_eq!(cmd, want);
     assert!(c.get("args").is_none(), "args must be folded into the command");
     let Some(Node::Seq(env)) = c.get("env") else { panic!("no env") };
-    let token = env.iter().find(|e| e.get("name").and_then(Node::str) == Some("DEVSPACES_AGENT_TOKEN")).expect("token env");
+    let token =
+        env.iter().find(|e| e.get("name").and_then(Node::str) == Some("DEVSPACES_AGENT_TOKEN")).expect("token env");
     let sref = token.get("valueFrom").and_then(|v| v.get("secretKeyRef")).expect("secretKeyRef");
     assert_eq!(sref.get("name").and_then(Node::str), Some(space::session_secret_name(session).as_str()));
     assert_eq!(sref.get("key").and_then(Node::str), Some("token"));
 }
 
 fn post_render_args(session: &str, image: &str, command_json: &str) -> Vec<String> {
-    ["--session", session, "--image", image, "--workdir", "/app", "--command-json", command_json].iter().map(|s| s.to_string()).collect()
+    ["--session", session, "--image", image, "--workdir", "/app", "--command-json", command_json]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
 }
 
 fn with_pr_args(c: &mut Command, args: &[String]) {
@@ -132,7 +161,15 @@ fn static_agent() -> PathBuf {
 fn port_forward(ctx: &Ctx, ns: &str, pod: &str) -> (Child, SocketAddr) {
     let mut child = ctx
         .cmd("kubectl")
-        .args(["port-forward", "-n", ns, &format!("pod/{pod}"), &format!(":{DEFAULT_AGENT_PORT}"), "--address", "127.0.0.1"])
+        .args([
+            "port-forward",
+            "-n",
+            ns,
+            &format!("pod/{pod}"),
+            &format!(":{DEFAULT_AGENT_PORT}"),
+            "--address",
+            "127.0.0.1",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -143,14 +180,20 @@ fn port_forward(ctx: &Ctx, ns: &str, pod: &str) -> (Child, SocketAddr) {
     // kubectl prints a line per connection: keep reading, or its next write fails and drops the connection.
     std::thread::spawn(move || std::io::copy(&mut reader, &mut std::io::sink()));
     // "Forwarding from 127.0.0.1:40123 -> 50051"
-    let port: u16 = line.split("127.0.0.1:").nth(1).and_then(|r| r.split_whitespace().next()).and_then(|p| p.parse().ok()).unwrap_or_else(|| panic!("unexpected port-forward output: {line:?}"));
+    let port: u16 = line
+        .split("127.0.0.1:")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| panic!("unexpected port-forward output: {line:?}"));
     (child, SocketAddr::from(([127, 0, 0, 1], port)))
 }
 
 fn write_chart(dir: &Path) {
     std::fs::create_dir_all(dir.join("templates")).unwrap();
     std::fs::write(dir.join("Chart.yaml"), "apiVersion: v2\nname: tiny\nversion: 0.1.0\n").unwrap();
-    std::fs::write(dir.join("values.yaml"), "image:\n  repository: tiny\n  tag: latest\n  pullPolicy: IfNotPresent\n").unwrap();
+    std::fs::write(dir.join("values.yaml"), "image:\n  repository: tiny\n  tag: latest\n  pullPolicy: IfNotPresent\n")
+        .unwrap();
     std::fs::write(
         dir.join("templates/deployment.yaml"),
         r#"apiVersion: apps/v1
@@ -187,19 +230,35 @@ async fn spaces_post_render_and_agent_in_a_pod() {
     let id = short_id();
     let (parent, child) = (format!("dsp-{id}"), format!("dsc-{id}"));
     let session = format!("t{id}");
-    let mut cleanup = Cleanup { ctx: &ctx, release: None, images: Vec::new(), namespaces: vec![child.clone(), parent.clone()], forward: None };
+    let mut cleanup = Cleanup {
+        ctx: &ctx,
+        release: None,
+        images: Vec::new(),
+        namespaces: vec![child.clone(), parent.clone()],
+        forward: None,
+    };
 
     // 1. Spaces: select parent/child creates both namespaces with Dev Spaces' labels.
     let sel = ctx.ds(&["space", "select", &format!("{parent}/{child}")]);
     assert!(sel.status.success(), "space select: {}", text(&sel));
-    assert!(text(&sel).contains(&format!("ingress hosts render as {child}.s.{parent}.<service>.devspaces.localhost")), "{}", text(&sel));
+    assert!(
+        text(&sel).contains(&format!("ingress hosts render as {child}.s.{parent}.<service>.devspaces.localhost")),
+        "{}",
+        text(&sel)
+    );
     let pl = ns_labels(&ctx, &parent);
     assert_eq!(pl["azds.io/space"], "true");
     assert!(pl.get("azds.io/parent-space").is_none(), "a root space has no parent: {pl}");
     let cl = ns_labels(&ctx, &child);
-    assert_eq!((cl["azds.io/space"].as_str(), cl["azds.io/parent-space"].as_str()), (Some("true"), Some(parent.as_str())));
+    assert_eq!(
+        (cl["azds.io/space"].as_str(), cl["azds.io/parent-space"].as_str()),
+        (Some("true"), Some(parent.as_str()))
+    );
     let list = text(&ctx.ds(&["space", "list"]));
-    assert!(list.contains(&format!("  {parent}\n")) && list.contains(&format!("* {parent}/{child}\n")), "space list:\n{list}");
+    assert!(
+        list.contains(&format!("  {parent}\n")) && list.contains(&format!("* {parent}/{child}\n")),
+        "space list:\n{list}"
+    );
     let refused = ctx.ds(&["space", "remove", &parent]);
     assert!(!refused.status.success() && text(&refused).contains("has child spaces"), "{}", text(&refused));
     let taken = ctx.ds(&["space", "select", &child]);
@@ -212,14 +271,28 @@ async fn spaces_post_render_and_agent_in_a_pod() {
     let pr = post_render_args(&session, &image, r#"["python3","app.py"]"#);
     let plugins = helm_plugin::write(&ctx.work.path().join("helm-plugins"), &bin()).unwrap();
     let mut h4 = ctx.cmd("helm");
-    h4.env("HELM_PLUGINS", &plugins).args(["template", "web"]).arg(&chart).args(["-n", &child, "--set", &format!("image.tag={session}-1"), "--post-renderer", helm_plugin::PLUGIN_NAME]);
+    h4.env("HELM_PLUGINS", &plugins).args(["template", "web"]).arg(&chart).args([
+        "-n",
+        &child,
+        "--set",
+        &format!("image.tag={session}-1"),
+        "--post-renderer",
+        helm_plugin::PLUGIN_NAME,
+    ]);
     with_pr_args(&mut h4, &pr);
     check_rendered(&ok(&mut h4), &session, &image, &["python3", "app.py"]);
     let mut h3 = ctx.cmd("helm3");
-    h3.args(["template", "web"]).arg(&chart).args(["-n", &child, "--set", &format!("image.tag={session}-1"), "--post-renderer"]).arg(bin()).arg("--post-renderer-args=post-render");
+    h3.args(["template", "web"])
+        .arg(&chart)
+        .args(["-n", &child, "--set", &format!("image.tag={session}-1"), "--post-renderer"])
+        .arg(bin())
+        .arg("--post-renderer-args=post-render");
     with_pr_args(&mut h3, &pr);
     check_rendered(&ok(&mut h3), &session, &image, &["python3", "app.py"]);
-    eprintln!("[cluster_spaces] post-render via helm 4 plugin and helm3 exec ok ({:.1} s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "[cluster_spaces] post-render via helm 4 plugin and helm3 exec ok ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
 
     // 3. A busybox image plus the agent layer, imported into the node.
     let agent = static_agent();
@@ -234,45 +307,77 @@ async fn spaces_post_render_and_agent_in_a_pod() {
     )
     .unwrap();
     let t = Instant::now();
-    ok(Command::new("buildah").args(["bud", "-q", "--network", "none", "--build-arg", &format!("REGISTRY={registry}"), "-t", &base]).arg(&src));
+    ok(Command::new("buildah")
+        .args(["bud", "-q", "--network", "none", "--build-arg", &format!("REGISTRY={registry}"), "-t", &base])
+        .arg(&src));
     let layer = ctx.work.path().join("agent-layer");
     agent_layer::write_context(&layer, &format!("localhost/{base}"), &agent, DEFAULT_AGENT_PATH).unwrap();
     ok(Command::new("buildah").args(["bud", "-q", "--network", "none", "-t", &app]).arg(&layer));
     let archive = ctx.work.path().join("tiny.tar");
     ok(Command::new("buildah").args(["push", "-q", &app]).arg(format!("docker-archive:{}:{app}", archive.display())));
-    let containerd = std::env::var("DEVSPACES_CONTAINERD_ADDRESS").expect("DEVSPACES_CONTAINERD_ADDRESS (from tests/cluster/env)");
+    let containerd =
+        std::env::var("DEVSPACES_CONTAINERD_ADDRESS").expect("DEVSPACES_CONTAINERD_ADDRESS (from tests/cluster/env)");
     ok(Command::new("ctr").args(["--address", &containerd, "-n", "k8s.io", "images", "import"]).arg(&archive));
     eprintln!("[cluster_spaces] image built with the agent layer and imported ({:.1} s)", t.elapsed().as_secs_f64());
 
     // 4. The session token Secret (kube-rs), then helm install through the Helm 4 plugin.
-    let cluster = Cluster::connect(&ConnectOptions { kubeconfig: Some(ctx.kubeconfig.clone()), context: None }).await.unwrap();
+    let cluster =
+        Cluster::connect(&ConnectOptions { kubeconfig: Some(ctx.kubeconfig.clone()), context: None }).await.unwrap();
     let token = format!("token-{id}-{}", std::process::id());
     space::apply_session_secret(&cluster, &child, &session, &token).await.unwrap();
     let tiny = ctx.work.path().join("tiny");
     write_chart(&tiny);
     let t = Instant::now();
     let mut install = ctx.cmd("helm");
-    install
-        .env("HELM_PLUGINS", &plugins)
-        .args(["install", "tiny"])
-        .arg(&tiny)
-        .args(["-n", &child, "--set", &format!("image.tag={tag}"), "--set", "image.pullPolicy=Never", "--wait", "--timeout", "120s", "--post-renderer", helm_plugin::PLUGIN_NAME]);
+    install.env("HELM_PLUGINS", &plugins).args(["install", "tiny"]).arg(&tiny).args([
+        "-n",
+        &child,
+        "--set",
+        &format!("image.tag={tag}"),
+        "--set",
+        "image.pullPolicy=Never",
+        "--wait",
+        "--timeout",
+        "120s",
+        "--post-renderer",
+        helm_plugin::PLUGIN_NAME,
+    ]);
     cleanup.release = Some(("tiny".into(), child.clone()));
-    with_pr_args(&mut install, &post_render_args(&session, &app, r#"["sh","-c","echo tiny-started; exec sleep 100000"]"#));
+    with_pr_args(
+        &mut install,
+        &post_render_args(&session, &app, r#"["sh","-c","echo tiny-started; exec sleep 100000"]"#),
+    );
     ok(&mut install);
     let sel = format!("{SESSION_LABEL}={session}");
     ok(ctx.cmd("kubectl").args(["wait", "-n", &child, "--for=condition=Ready", "pod", "-l", &sel, "--timeout=120s"]));
-    let pod = ok(ctx.cmd("kubectl").args(["get", "pod", "-n", &child, "-l", &sel, "-o", "jsonpath={.items[0].metadata.name}"]));
+    let pod = ok(ctx.cmd("kubectl").args([
+        "get",
+        "pod",
+        "-n",
+        &child,
+        "-l",
+        &sel,
+        "-o",
+        "jsonpath={.items[0].metadata.name}",
+    ]));
     eprintln!("[cluster_spaces] helm install to pod Ready ({:.1} s)", t.elapsed().as_secs_f64());
     let pid1 = ok(ctx.cmd("kubectl").args(["exec", "-n", &child, &pod, "--", "cat", "/proc/1/cmdline"]));
-    assert!(pid1.starts_with(&format!("{DEFAULT_AGENT_PATH}\0agent\0--root\0/app\0")), "PID 1 is not the agent: {pid1:?}");
+    assert!(
+        pid1.starts_with(&format!("{DEFAULT_AGENT_PATH}\0agent\0--root\0/app\0")),
+        "PID 1 is not the agent: {pid1:?}"
+    );
     let dep = ok(ctx.cmd("kubectl").args(["get", "deploy", "tiny", "-n", &child, "-o", "jsonpath={.metadata.labels}"]));
     assert!(dep.contains(&session), "deployment labels: {dep}");
 
     // 5. Reach the agent through a port-forward with the token, send a file, read it back in the pod.
     let (fwd, addr) = port_forward(&ctx, &child, &pod);
     cleanup.forward = Some(fwd);
-    let connected = tokio::time::timeout(Duration::from_secs(30), devspacesd::agent::client::AgentClient::connect(addr, &token, None)).await.expect("agent answers within 30 s");
+    let connected = tokio::time::timeout(
+        Duration::from_secs(30),
+        devspacesd::agent::client::AgentClient::connect(addr, &token, None),
+    )
+    .await
+    .expect("agent answers within 30 s");
     let (client, _events) = connected.unwrap_or_else(|e| {
         let logs = ctx.cmd("kubectl").args(["logs", "-n", &child, &pod]).output().unwrap();
         panic!("the agent refused or dropped the connection: {e}\npod logs:\n{}", text(&logs))
@@ -290,7 +395,10 @@ async fn spaces_post_render_and_agent_in_a_pod() {
     assert_eq!(back, body);
     let wrong = devspacesd::agent::client::AgentClient::connect(addr, "not-the-token", None).await;
     assert!(wrong.is_err(), "a wrong token must be refused");
-    eprintln!("[cluster_spaces] agent reached through port-forward, file synced ({:.1} s)", started.elapsed().as_secs_f64());
+    eprintln!(
+        "[cluster_spaces] agent reached through port-forward, file synced ({:.1} s)",
+        started.elapsed().as_secs_f64()
+    );
 
     // 6. Uninstall and remove the spaces (parent with its child).
     if let Some(mut f) = cleanup.forward.take() {

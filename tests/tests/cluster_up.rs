@@ -23,7 +23,13 @@ fn registry() -> String {
 /// Runs to success and returns stdout.
 fn ok(c: &mut Command) -> String {
     let out = c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
-    assert!(out.status.success(), "{c:?} failed ({}):\n{}\n{}", out.status, String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{c:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
@@ -63,7 +69,8 @@ fn ds(env: &Env, kc: &Path) -> Command {
 
 /// Names of the live (not terminating) pods of a session.
 fn pods(kc: &Path, ns: &str, session: &str) -> Vec<String> {
-    let out = ok(kubectl(kc).args(["get", "pods", "-n", ns, "-l", &format!("devspaces.io/session={session}"), "-o", "json"]));
+    let out =
+        ok(kubectl(kc).args(["get", "pods", "-n", ns, "-l", &format!("devspaces.io/session={session}"), "-o", "json"]));
     let v: Value = serde_json::from_str(&out).unwrap();
     let mut names: Vec<String> = v["items"]
         .as_array()
@@ -81,7 +88,11 @@ fn synced_with(p: &Value, file: &str) -> bool {
 }
 
 fn running_pid(s: &Value) -> u32 {
-    s["detail"].as_str().and_then(|d| d.strip_prefix("pid ")).and_then(|p| p.parse().ok()).expect("running detail carries the pid")
+    s["detail"]
+        .as_str()
+        .and_then(|d| d.strip_prefix("pid "))
+        .and_then(|p| p.parse().ok())
+        .expect("running detail carries the pid")
 }
 
 fn edit(path: &Path, f: impl FnOnce(String) -> String) {
@@ -110,12 +121,17 @@ fn up_on_the_cluster_in_a_child_space() {
     let env = Env::new();
     let (_t, svc) = copy_service("examples/python-web");
     // The ingress shows the placeholders as the seed renders them.
-    edit(&svc.join("azds.yaml"), |t| t.replace("    ingress:\n      annotations:", "    ingress:\n      enabled: true\n      annotations:"));
+    edit(&svc.join("azds.yaml"), |t| {
+        t.replace("    ingress:\n      annotations:", "    ingress:\n      enabled: true\n      annotations:")
+    });
 
     let mut cmd = ds(&env, &kc);
     cmd.arg("up").arg(&svc).args(["--backend", "kubernetes", "--space", &format!("{parent}/{child}"), "--json"]);
     let mut up = Up::spawn(cmd);
-    let first = up.wait_for_within("the app running in the pod", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running")["params"].clone();
+    let first = up.wait_for_within("the app running in the pod", ROLLOUT, |v| {
+        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
+    })["params"]
+        .clone();
     let session = first["session"].as_str().unwrap().to_string();
     let pid1 = running_pid(&first);
     let port = up.url_port();
@@ -144,14 +160,26 @@ fn up_on_the_cluster_in_a_child_space() {
     assert_eq!(s["class"], "static-sync");
     let (_, body) = http_get(port, "/");
     assert!(body.contains("k8s-static-marker"), "{body}");
-    assert!(!up.seen[mark..].iter().any(|e| matches!(e["params"]["phase"].as_str(), Some("restarting" | "starting" | "deploying"))), "a static edit restarts nothing:\n{}", up.dump());
+    assert!(
+        !up.seen[mark..]
+            .iter()
+            .any(|e| matches!(e["params"]["phase"].as_str(), Some("restarting" | "starting" | "deploying"))),
+        "a static edit restarts nothing:\n{}",
+        up.dump()
+    );
     assert_eq!(pods(&kc, &child, &session), pods1, "same pod");
 
     // Source edit: the process restarts inside the same pod.
     edit(&svc.join("version.py"), |t| t.replace("1.0.0", "1.0.1"));
     let s = up.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && synced_with(p, "version.py"));
     assert_eq!(s["class"], "process-restart");
-    let pid2 = running_pid(&up.wait_for_within("the restarted app", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running" && running_pid(&v["params"]) != pid1)["params"]);
+    let pid2 = running_pid(
+        &up.wait_for_within("the restarted app", ROLLOUT, |v| {
+            v["method"] == "devspaces/serviceStatus"
+                && v["params"]["phase"] == "running"
+                && running_pid(&v["params"]) != pid1
+        })["params"],
+    );
     assert_ne!(pid1, pid2);
     assert_eq!(http_get(port, "/version").1.trim(), "1.0.1");
     assert_eq!(pods(&kc, &child, &session), pods1, "same pod after a restart");
@@ -160,7 +188,9 @@ fn up_on_the_cluster_in_a_child_space() {
     let mark = up.seen.len();
     edit(&svc.join("Dockerfile.develop"), |t| t + "ENV K8S_REDEPLOY_MARK=1\n");
     up.wait_for_within("a redeploy", ROLLOUT, |v| v["params"]["phase"] == "deploying");
-    up.wait_for_within("the redeployed app", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running");
+    up.wait_for_within("the redeployed app", ROLLOUT, |v| {
+        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
+    });
     let pods2 = pods(&kc, &child, &session);
     assert_eq!(pods2.len(), 1, "{pods2:?}");
     assert_ne!(pods2, pods1, "a new pod");
@@ -179,7 +209,16 @@ fn up_on_the_cluster_in_a_child_space() {
     up.wait_phase("stopped");
     let releases = ok(Command::new("helm").env("KUBECONFIG", &kc).args(["list", "-n", &child, "-q"]));
     assert_eq!(releases.trim(), "", "release removed");
-    let secrets = ok(kubectl(&kc).args(["get", "secrets", "-n", &child, "-l", &format!("devspaces.io/session={session}"), "-o", "name"]));
+    let secrets = ok(kubectl(&kc).args([
+        "get",
+        "secrets",
+        "-n",
+        &child,
+        "-l",
+        &format!("devspaces.io/session={session}"),
+        "-o",
+        "name",
+    ]));
     assert_eq!(secrets.trim(), "", "token secret removed");
     assert!(pods(&kc, &child, &session).is_empty(), "pods gone");
     let left: Vec<String> = registry_tags("python-web").into_iter().filter(|t| t.starts_with(&session)).collect();
@@ -190,7 +229,9 @@ fn up_on_the_cluster_in_a_child_space() {
 fn wait_failed(up: &mut Up, reason: &str) -> String {
     let r = reason.to_string();
     let s = up.wait_for_within(&format!("a failure with {reason}"), ROLLOUT, move |v| {
-        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "failed" && v["params"]["detail"].as_str().is_some_and(|d| d.contains(&r))
+        v["method"] == "devspaces/serviceStatus"
+            && v["params"]["phase"] == "failed"
+            && v["params"]["detail"].as_str().is_some_and(|d| d.contains(&r))
     });
     let detail = s["params"]["detail"].as_str().unwrap().to_string();
     eprintln!("reported: {detail}");
@@ -229,13 +270,17 @@ fn deploy_failures_are_reported_with_the_kubernetes_reason() {
     let r = up.wait_for_within("an image pull failure", ROLLOUT, |v| {
         v["method"] == "devspaces/serviceStatus"
             && v["params"]["phase"] == "failed"
-            && v["params"]["detail"].as_str().is_some_and(|d| d.contains("ImagePullBackOff") || d.contains("ErrImagePull"))
+            && v["params"]["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("ImagePullBackOff") || d.contains("ErrImagePull"))
     });
     assert!(r["params"]["detail"].as_str().unwrap().contains("no-such-image"), "{}", r["params"]["detail"]);
 
     // Fixed: the session was still watching and deploys.
     std::fs::write(&azds, &original).unwrap();
-    up.wait_for_within("the fixed app running", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running");
+    up.wait_for_within("the fixed app running", ROLLOUT, |v| {
+        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
+    });
     let port = up.url_port();
     assert_eq!(http_get(port, "/healthz").0, 200);
     ok(ds(&env, &kc).arg("down").arg(&svc));
@@ -261,22 +306,41 @@ fn every_replica_is_synced_and_restarted() {
     let mut cmd = ds(&env, &kc);
     cmd.arg("up").arg(&svc).args(["--backend", "kubernetes", "--space", &space, "--json"]);
     let mut up = Up::spawn(cmd);
-    let first = up.wait_for_within("the app running", ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running")["params"].clone();
+    let first = up.wait_for_within("the app running", ROLLOUT, |v| {
+        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
+    })["params"]
+        .clone();
     let session = first["session"].as_str().unwrap().to_string();
     let pods = pods(&kc, &space, &session);
     assert_eq!(pods.len(), 2, "{pods:?}");
     // Logs carry the pod's name.
     for p in &pods {
         let tag = format!("[{p}] ");
-        up.wait_method("devspaces/log", move |l| l["line"].as_str().is_some_and(|x| x.starts_with(&tag) && x.contains("listening on :8080")));
+        up.wait_method("devspaces/log", move |l| {
+            l["line"].as_str().is_some_and(|x| x.starts_with(&tag) && x.contains("listening on :8080"))
+        });
     }
-    let version = |p: &str| exec(&kc, &space, p, &["python3", "-c", "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8080/version').read().decode().strip())"]);
+    let version = |p: &str| {
+        exec(
+            &kc,
+            &space,
+            p,
+            &[
+                "python3",
+                "-c",
+                "import urllib.request as u; print(u.urlopen('http://127.0.0.1:8080/version').read().decode().strip())",
+            ],
+        )
+    };
 
     // A static edit reaches both pods.
     edit(&svc.join("static/style.css"), |t| t + "\n/* k8s-replica-marker */\n");
     up.wait_method("devspaces/synced", |p| p["class"] == "static-sync" && synced_with(p, "static/style.css"));
     for p in &pods {
-        assert!(exec(&kc, &space, p, &["cat", "/app/static/style.css"]).contains("k8s-replica-marker"), "synced into {p}");
+        assert!(
+            exec(&kc, &space, p, &["cat", "/app/static/style.css"]).contains("k8s-replica-marker"),
+            "synced into {p}"
+        );
     }
     // A source edit restarts the app in both pods.
     edit(&svc.join("version.py"), |t| t.replace("1.0.0", "2.0.0"));
@@ -284,7 +348,10 @@ fn every_replica_is_synced_and_restarted() {
     for p in &pods {
         let tag = format!("[{p}] ");
         up.wait_for_within(&format!("{p} restarted"), ROLLOUT, move |v| {
-            v["method"] == "devspaces/log" && v["params"]["line"].as_str().is_some_and(|x| x.starts_with(&tag) && x.contains("python-web 2.0.0 listening"))
+            v["method"] == "devspaces/log"
+                && v["params"]["line"]
+                    .as_str()
+                    .is_some_and(|x| x.starts_with(&tag) && x.contains("python-web 2.0.0 listening"))
         });
         assert_eq!(version(p).trim(), "2.0.0", "{p} serves the new version");
     }

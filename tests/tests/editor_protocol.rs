@@ -36,7 +36,8 @@ fn initialize_up_events_edit_trace_down_and_exit() {
     let port = fwd["localPort"].as_u64().unwrap() as u16;
     assert_eq!(fwd["url"], format!("http://localhost:{port}"));
     let pid = c.wait_running();
-    let log = c.wait_method("devspaces/log", |p| p["stream"] == "stdout" && p["line"].as_str().unwrap().contains("listening"));
+    let log = c
+        .wait_method("devspaces/log", |p| p["stream"] == "stdout" && p["line"].as_str().unwrap().contains("listening"));
     assert_eq!(log["service"], "python-web");
     assert!(log["time"].as_str().unwrap().ends_with('Z'));
 
@@ -44,14 +45,18 @@ fn initialize_up_events_edit_trace_down_and_exit() {
     // end on the same token), then the build commands.
     let deploy = format!("devspaces/{session}/deploy/1");
     let d = deploy.clone();
-    let create = c.wait_for("window/workDoneProgress/create", move |v| v["method"] == "window/workDoneProgress/create" && v["params"]["token"] == d.as_str());
+    let create = c.wait_for("window/workDoneProgress/create", move |v| {
+        v["method"] == "window/workDoneProgress/create" && v["params"]["token"] == d.as_str()
+    });
     c.send(&json!({"jsonrpc": "2.0", "id": create["id"], "result": null}));
     let d = deploy.clone();
     let begin = c.wait_method("$/progress", move |p| p["token"] == d.as_str() && p["value"]["kind"] == "begin");
     assert_eq!(begin["value"]["title"], "python-web: deploy");
     let token = format!("devspaces/{session}/sync/2");
     let t = token.clone();
-    let create = c.wait_for("window/workDoneProgress/create", move |v| v["method"] == "window/workDoneProgress/create" && v["params"]["token"] == t.as_str());
+    let create = c.wait_for("window/workDoneProgress/create", move |v| {
+        v["method"] == "window/workDoneProgress/create" && v["params"]["token"] == t.as_str()
+    });
     assert!(create["id"].is_i64(), "a request, with an id: {create}");
     c.send(&json!({"jsonrpc": "2.0", "id": create["id"], "result": null}));
     let t = token.clone();
@@ -93,9 +98,13 @@ fn initialize_up_events_edit_trace_down_and_exit() {
     assert_eq!(st["result"]["daemon"]["pid"], env.daemon_pid().expect("a daemon runs"));
     let uris = c.call("devspaces/listUris", json!({}));
     assert_eq!(uris["result"]["uris"][0]["url"], format!("http://localhost:{port}"));
-    let cl = c.call("devspaces/classify", json!({"path": svc.to_str().unwrap(), "paths": ["app.py", "static/style.css", "azds.yaml", ".git/HEAD"]}));
+    let cl = c.call(
+        "devspaces/classify",
+        json!({"path": svc.to_str().unwrap(), "paths": ["app.py", "static/style.css", "azds.yaml", ".git/HEAD"]}),
+    );
     assert_eq!(cl["result"]["batch"], "redeploy");
-    let classes: Vec<&str> = cl["result"]["results"].as_array().unwrap().iter().map(|r| r["class"].as_str().unwrap()).collect();
+    let classes: Vec<&str> =
+        cl["result"]["results"].as_array().unwrap().iter().map(|r| r["class"].as_str().unwrap()).collect();
     assert_eq!(classes, ["process-restart", "static-sync", "redeploy", "ignored"]);
 
     // down leaves no process: the app and the agent are gone when it answers.
@@ -121,7 +130,9 @@ fn azds_yaml_diagnostics_are_published_at_exact_ranges_and_cleared() {
     let (_t, svc) = copy_service("examples/python-web");
     let file = svc.join("azds.yaml");
     let good = std::fs::read_to_string(&file).unwrap();
-    let bad = good.replace("      command: [python3, app.py]", "      comand: [python3, app.py]").replace("      - \"static/**\"", "      - \"static/[abc\"");
+    let bad = good
+        .replace("      command: [python3, app.py]", "      comand: [python3, app.py]")
+        .replace("      - \"static/**\"", "      - \"static/[abc\"");
     assert_ne!(bad, good);
     let uri = format!("file://{}", file.display());
 
@@ -135,8 +146,12 @@ fn azds_yaml_diagnostics_are_published_at_exact_ranges_and_cleared() {
 
     let mut c = Lsp::start(&env);
     c.initialize();
-    c.notify("textDocument/didOpen", json!({"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": bad}}));
-    let d = c.wait_method("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|d| !d.is_empty()));
+    c.notify(
+        "textDocument/didOpen",
+        json!({"textDocument": {"uri": uri, "languageId": "yaml", "version": 1, "text": bad}}),
+    );
+    let d = c
+        .wait_method("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|d| !d.is_empty()));
     assert_eq!(d["uri"], uri.as_str());
     let diags = d["diagnostics"].as_array().unwrap();
     assert_eq!(diags.len(), 2, "{d}");
@@ -144,21 +159,34 @@ fn azds_yaml_diagnostics_are_published_at_exact_ranges_and_cleared() {
     assert_eq!(key["severity"], 2, "an unknown key is a warning");
     assert_eq!(key["source"], "devspaces");
     assert!(key["message"].as_str().unwrap().contains("did you mean 'command'?"));
-    assert_eq!(key["range"], json!({"start": {"line": key_line, "character": key_col}, "end": {"line": key_line, "character": key_col + "comand".len()}}));
+    assert_eq!(
+        key["range"],
+        json!({"start": {"line": key_line, "character": key_col}, "end": {"line": key_line, "character": key_col + "comand".len()}})
+    );
     let glob = diags.iter().find(|x| x["message"].as_str().unwrap().contains("invalid glob")).expect("the bad glob");
     assert_eq!(glob["severity"], 1, "a bad glob is an error");
-    assert_eq!(glob["range"], json!({"start": {"line": glob_line, "character": glob_col}, "end": {"line": glob_line, "character": glob_col + "\"static/[abc\"".len()}}));
+    assert_eq!(
+        glob["range"],
+        json!({"start": {"line": glob_line, "character": glob_col}, "end": {"line": glob_line, "character": glob_col + "\"static/[abc\"".len()}})
+    );
 
     // Fixing the file (full-text change) clears them.
-    c.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": good}]}));
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 2}, "contentChanges": [{"text": good}]}),
+    );
     let cleared = c.wait_method("textDocument/publishDiagnostics", |p| p["diagnostics"] == json!([]));
     assert_eq!(cleared["uri"], uri.as_str());
 
     // Saving the broken text again (from disk, since save carries no text) publishes them again.
     std::fs::write(&file, &bad).unwrap();
-    c.notify("textDocument/didChange", json!({"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": bad}]}));
+    c.notify(
+        "textDocument/didChange",
+        json!({"textDocument": {"uri": uri, "version": 3}, "contentChanges": [{"text": bad}]}),
+    );
     c.notify("textDocument/didSave", json!({"textDocument": {"uri": uri}}));
-    let again = c.wait_method("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|d| d.len() == 2));
+    let again =
+        c.wait_method("textDocument/publishDiagnostics", |p| p["diagnostics"].as_array().is_some_and(|d| d.len() == 2));
     assert_eq!(again["uri"], uri.as_str());
     c.notify("textDocument/didClose", json!({"textDocument": {"uri": uri}}));
     c.wait_method("textDocument/publishDiagnostics", |p| p["diagnostics"] == json!([]));
@@ -216,7 +244,9 @@ fn restart_runs_the_app_again_and_a_disconnect_stops_an_unwatched_session() {
     std::fs::write(&stray, "x").unwrap();
     let r = c.call("devspaces/restart", json!({"path": svc.to_str().unwrap(), "kind": "redeploy"}));
     assert_eq!(r["result"]["kind"], "redeploy", "{r}");
-    c.wait_method("devspaces/serviceStatus", |p| p["phase"] == "deploying" && p["detail"].as_str().unwrap_or("").contains("fresh container root"));
+    c.wait_method("devspaces/serviceStatus", |p| {
+        p["phase"] == "deploying" && p["detail"].as_str().unwrap_or("").contains("fresh container root")
+    });
     let pid3 = c.wait_running();
     assert_ne!(pid3, pid2);
     assert!(!stray.exists(), "a redeploy starts from a fresh root");

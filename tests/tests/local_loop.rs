@@ -52,14 +52,17 @@ fn source_edits_restart_and_failed_builds_recover() {
     let s = up.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && synced_with(p, "version.py"));
     assert_eq!(s["class"], "process-restart");
     assert_eq!(http_get(port, "/version").1.trim(), "2.0.0");
-    assert!(up.seen.iter().any(|e| e["method"] == "devspaces/log" && e["params"]["stream"] == "build" && e["params"]["line"].as_str().unwrap().contains("py_compile")));
+    assert!(up.seen.iter().any(|e| e["method"] == "devspaces/log"
+        && e["params"]["stream"] == "build"
+        && e["params"]["line"].as_str().unwrap().contains("py_compile")));
 
     let app = svc.join("app.py");
     let good = std::fs::read_to_string(&app).unwrap();
     std::fs::write(&app, format!("{good}\ndef broken(:\n")).unwrap();
     let failed = up.wait_phase("failed");
     assert_eq!(failed["exitCode"], 1);
-    let last: Vec<String> = failed["lastLines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
+    let last: Vec<String> =
+        failed["lastLines"].as_array().unwrap().iter().map(|l| l.as_str().unwrap().to_string()).collect();
     assert!(last.iter().any(|l| l.contains("SyntaxError")), "{last:?}");
     wait_gone(pid2, "the app after a failed build");
 
@@ -84,7 +87,9 @@ fn dockerfile_chart_and_azds_edits_redeploy_on_the_same_url() {
         let mut text = std::fs::read_to_string(&p).unwrap();
         text.push_str(&format!("\n# edit {i}\n"));
         std::fs::write(&p, text).unwrap();
-        up.wait_method("devspaces/serviceStatus", |p| p["phase"] == "deploying" && p["detail"].as_str().unwrap().contains("fresh container root"));
+        up.wait_method("devspaces/serviceStatus", |p| {
+            p["phase"] == "deploying" && p["detail"].as_str().unwrap().contains("fresh container root")
+        });
         up.wait_method("devspaces/synced", |p| p["class"] == "redeploy");
         up.wait_running();
         assert!(!stray.exists(), "a redeploy starts from a fresh root");
@@ -120,7 +125,10 @@ fn deletes_and_renames_propagate_and_transient_files_do_not() {
     up.wait_method("devspaces/synced", |p| synced_with(p, "static/renamed.css"));
     assert!(!remote.join("renamed.css").exists());
     assert!(!remote.join("transient.css").exists());
-    assert!(!up.seen.iter().any(|e| e.to_string().contains("transient.css")), "a file that lived inside one batch causes no remote change");
+    assert!(
+        !up.seen.iter().any(|e| e.to_string().contains("transient.css")),
+        "a file that lived inside one batch causes no remote change"
+    );
 }
 
 #[test]
@@ -152,7 +160,10 @@ fn after_sigkill_a_new_up_syncs_only_what_changed() {
     let log: Value = serde_json::from_slice(&std::fs::read(env.synclog(&svc)).unwrap()).unwrap();
     let files = &log["targets"]["local/default"]["files"];
     assert!(files["version.py"]["blake3"].is_string() && files["app.py"]["size"].as_u64().unwrap() > 0, "{log}");
-    let agents_alive = [agent_pid, record(&env, "python-web")["agentPid"].as_u64().unwrap() as u32].iter().filter(|p| alive(**p)).count();
+    let agents_alive = [agent_pid, record(&env, "python-web")["agentPid"].as_u64().unwrap() as u32]
+        .iter()
+        .filter(|p| alive(**p))
+        .count();
     assert_eq!(agents_alive, 1, "exactly one agent runs");
     up2.interrupt();
 
@@ -176,7 +187,10 @@ fn a_crashing_app_is_reported_and_the_next_change_restarts_it() {
     let port = up.url_port();
     let crashed = up.wait_phase("crashed");
     assert_eq!(crashed["exitCode"], 3);
-    assert!(crashed["lastLines"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("fatal: boom")), "{crashed}");
+    assert!(
+        crashed["lastLines"].as_array().unwrap().iter().any(|l| l.as_str().unwrap().contains("fatal: boom")),
+        "{crashed}"
+    );
     std::fs::write(svc.join("mode.txt"), "serve\n").unwrap();
     up.wait_running();
     let deadline = std::time::Instant::now() + WAIT;
@@ -267,14 +281,21 @@ fn hitting_the_inotify_limit_falls_back_to_polling_with_the_sysctl_to_raise() {
     let env = Env::new();
     let (_t, svc) = copy_service("examples/python-web");
     let mut cmd = std::process::Command::new("unshare");
-    cmd.args(["--user", "--map-root-user", "sh", "-c", "echo 1 > /proc/sys/user/max_inotify_watches && exec \"$0\" up \"$1\" --json"])
-        .arg(bin())
-        .arg(&svc)
-        .env("DEVSPACES_STATE_DIR", env.state())
-        .env("TMPDIR", env.tmp())
-        .env("DEVSPACES_NO_DAEMON", "1");
+    cmd.args([
+        "--user",
+        "--map-root-user",
+        "sh",
+        "-c",
+        "echo 1 > /proc/sys/user/max_inotify_watches && exec \"$0\" up \"$1\" --json",
+    ])
+    .arg(bin())
+    .arg(&svc)
+    .env("DEVSPACES_STATE_DIR", env.state())
+    .env("TMPDIR", env.tmp())
+    .env("DEVSPACES_NO_DAEMON", "1");
     let mut up = Up::spawn(cmd);
-    let warning = up.wait_method("devspaces/log", |p| p["line"].as_str().unwrap_or("").contains("falling back to polling"));
+    let warning =
+        up.wait_method("devspaces/log", |p| p["line"].as_str().unwrap_or("").contains("falling back to polling"));
     let line = warning["line"].as_str().unwrap();
     assert!(line.contains("sysctl fs.inotify.max_user_watches="), "{line}");
     let port = up.url_port();

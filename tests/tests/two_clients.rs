@@ -8,7 +8,11 @@ use serde_json::{json, Value};
 /// Waits for the app's log line of a request to `path` (python-web logs every request on stdout).
 fn request_logged(c: &mut Lsp, session: &str, path: &str) -> Value {
     let (s, p) = (session.to_string(), path.to_string());
-    c.wait_method("devspaces/log", move |x| x["session"] == s.as_str() && x["stream"] == "stdout" && x["line"].as_str().unwrap().contains(&format!("GET {p} ")))
+    c.wait_method("devspaces/log", move |x| {
+        x["session"] == s.as_str()
+            && x["stream"] == "stdout"
+            && x["line"].as_str().unwrap().contains(&format!("GET {p} "))
+    })
 }
 
 #[test]
@@ -96,7 +100,11 @@ fn up_runs_the_session_itself_when_no_daemon_can_start() {
 
     let out = env.command().arg("--stdio").stdin(std::process::Stdio::null()).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("the daemon failed to start"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("the daemon failed to start"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     let mut up = Up::start(&env, &svc);
     let port = up.url_port();

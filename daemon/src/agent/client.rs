@@ -53,28 +53,39 @@ pub enum AgentError {
 }
 
 impl AgentClient {
-    pub async fn connect(addr: SocketAddr, token: &str, logs_since: Option<u64>) -> Result<(Self, mpsc::UnboundedReceiver<AgentEvent>), AgentError> {
+    pub async fn connect(
+        addr: SocketAddr,
+        token: &str,
+        logs_since: Option<u64>,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<AgentEvent>), AgentError> {
         Self::connect_all(&[(String::new(), addr)], token, logs_since).await
     }
 
     /// Connects to several agents (the replicas of a deployment, each labelled with its pod
     /// name). The first is the primary: its app status drives the session. The others' logs
     /// carry their label, and of their statuses only failures come through. One merged stream.
-    pub async fn connect_all(targets: &[(String, SocketAddr)], token: &str, logs_since: Option<u64>) -> Result<(Self, mpsc::UnboundedReceiver<AgentEvent>), AgentError> {
+    pub async fn connect_all(
+        targets: &[(String, SocketAddr)],
+        token: &str,
+        logs_since: Option<u64>,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<AgentEvent>), AgentError> {
         let (ev_tx, ev_rx) = mpsc::unbounded_channel();
         let many = targets.len() > 1;
         let mut conns = Vec::new();
         let mut welcomes = Vec::new();
         for (i, (label, addr)) in targets.iter().enumerate() {
             let tag = many.then(|| label.clone());
-            let (conn, welcome) = open(*addr, token, logs_since, ev_tx.clone(), tag, i == 0).await.map_err(|e| match e {
-                AgentError::Failed(m) if many => AgentError::Failed(format!("{label}: {m}")),
-                other => other,
-            })?;
+            let (conn, welcome) =
+                open(*addr, token, logs_since, ev_tx.clone(), tag, i == 0).await.map_err(|e| match e {
+                    AgentError::Failed(m) if many => AgentError::Failed(format!("{label}: {m}")),
+                    other => other,
+                })?;
             conns.push(Conn { label: label.clone(), ..conn });
             welcomes.push(welcome);
         }
-        let Some(first) = welcomes.first().cloned() else { return Err(AgentError::Failed("no agent to connect to".into())) };
+        let Some(first) = welcomes.first().cloned() else {
+            return Err(AgentError::Failed("no agent to connect to".into()));
+        };
         // An incremental sync is only right when every replica holds the same state.
         let same = welcomes.iter().all(|w| w.state == first.state);
         let welcome = Welcome { state: if same { first.state } else { None }, app_pid: first.app_pid };
@@ -120,7 +131,13 @@ impl AgentClient {
         self.request(|id| ToAgent::Commit { id, state }, None).await
     }
 
-    pub async fn restart(&self, kill: Vec<String>, build: Vec<Vec<String>>, run: Vec<String>, env: BTreeMap<String, String>) -> Result<u32, AgentError> {
+    pub async fn restart(
+        &self,
+        kill: Vec<String>,
+        build: Vec<Vec<String>>,
+        run: Vec<String>,
+        env: BTreeMap<String, String>,
+    ) -> Result<u32, AgentError> {
         self.request(|id| ToAgent::Restart { id, kill, build, run, env }, None).await
     }
 
@@ -140,7 +157,14 @@ impl AgentClient {
 /// Opens one connection: hello, welcome, then a writer task and a reader task feeding `events`.
 /// `label` (several replicas) prefixes its log lines; a non-`primary` connection passes on only
 /// the statuses that report a failure.
-async fn open(addr: SocketAddr, token: &str, logs_since: Option<u64>, events: mpsc::UnboundedSender<AgentEvent>, label: Option<String>, primary: bool) -> Result<(Conn, Welcome), AgentError> {
+async fn open(
+    addr: SocketAddr,
+    token: &str,
+    logs_since: Option<u64>,
+    events: mpsc::UnboundedSender<AgentEvent>,
+    label: Option<String>,
+    primary: bool,
+) -> Result<(Conn, Welcome), AgentError> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (mut reader, mut writer) = stream.into_split();
@@ -205,7 +229,9 @@ async fn open(addr: SocketAddr, token: &str, logs_since: Option<u64>, events: mp
 fn relabel(m: FromAgent, label: Option<&str>, primary: bool) -> Option<FromAgent> {
     let Some(label) = label else { return Some(m) };
     match m {
-        FromAgent::Log { seq, stream, line, time } => Some(FromAgent::Log { seq, stream, line: format!("[{label}] {line}"), time }),
+        FromAgent::Log { seq, stream, line, time } => {
+            Some(FromAgent::Log { seq, stream, line: format!("[{label}] {line}"), time })
+        }
         FromAgent::Status { status } if !primary => match status {
             AppStatus::BuildFailed { .. } | AppStatus::Exited { .. } => Some(FromAgent::Status { status }),
             _ => None,
@@ -223,11 +249,14 @@ mod tests {
     fn replicas_label_logs_and_keep_only_failures_of_secondaries() {
         let log = FromAgent::Log { seq: 1, stream: Stream::Stdout, line: "hi".into(), time: "t".into() };
         assert_eq!(relabel(log.clone(), None, true), Some(log.clone()));
-        assert!(matches!(relabel(log, Some("web-1"), false), Some(FromAgent::Log { line, .. }) if line == "[web-1] hi"));
+        assert!(
+            matches!(relabel(log, Some("web-1"), false), Some(FromAgent::Log { line, .. }) if line == "[web-1] hi")
+        );
         let started = FromAgent::Status { status: AppStatus::Started { pid: 7 } };
         assert_eq!(relabel(started.clone(), Some("web-1"), true), Some(started.clone()));
         assert_eq!(relabel(started, Some("web-2"), false), None);
-        let exited = FromAgent::Status { status: AppStatus::Exited { exit_code: Some(1), signal: None, last_lines: vec![] } };
+        let exited =
+            FromAgent::Status { status: AppStatus::Exited { exit_code: Some(1), signal: None, last_lines: vec![] } };
         assert_eq!(relabel(exited.clone(), Some("web-2"), false), Some(exited));
     }
 }

@@ -107,9 +107,13 @@ impl Agent {
         let hello = tokio::time::timeout(Duration::from_secs(10), wire::read_frame(&mut reader)).await;
         let logs_since = match hello {
             Ok(Ok(Some(Frame::Json(body)))) => match wire::decode::<ToAgent>(&body) {
-                Ok(ToAgent::Hello { token, version, logs_since }) if constant_time_eq(token.as_bytes(), self.opts.token.as_bytes()) => {
+                Ok(ToAgent::Hello { token, version, logs_since })
+                    if constant_time_eq(token.as_bytes(), self.opts.token.as_bytes()) =>
+                {
                     if version != AGENT_PROTOCOL_VERSION {
-                        return Err(std::io::Error::other(format!("protocol version {version} is not {AGENT_PROTOCOL_VERSION}")));
+                        return Err(std::io::Error::other(format!(
+                            "protocol version {version} is not {AGENT_PROTOCOL_VERSION}"
+                        )));
                     }
                     logs_since
                 }
@@ -157,7 +161,11 @@ impl Agent {
         result
     }
 
-    async fn requests(self: &Arc<Self>, reader: &mut tokio::net::tcp::OwnedReadHalf, out: &mpsc::Sender<Vec<u8>>) -> std::io::Result<()> {
+    async fn requests(
+        self: &Arc<Self>,
+        reader: &mut tokio::net::tcp::OwnedReadHalf,
+        out: &mpsc::Sender<Vec<u8>>,
+    ) -> std::io::Result<()> {
         while let Some(frame) = wire::read_frame(reader).await? {
             let Frame::Json(body) = frame else { return Err(std::io::Error::other("unexpected binary frame")) };
             let msg: ToAgent = wire::decode(&body)?;
@@ -168,17 +176,23 @@ impl Agent {
                         return Err(std::io::Error::other("files header without its batch"));
                     };
                     let root = self.opts.root.clone();
-                    let r = tokio::task::spawn_blocking(move || super::fs::apply_tar(&root, &tar)).await.unwrap_or_else(|e| Err(e.to_string()));
+                    let r = tokio::task::spawn_blocking(move || super::fs::apply_tar(&root, &tar))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
                     done(out, id, r).await;
                 }
                 ToAgent::Delete { id, paths } => {
                     let root = self.opts.root.clone();
-                    let r = tokio::task::spawn_blocking(move || super::fs::delete(&root, &paths)).await.unwrap_or_else(|e| Err(e.to_string()));
+                    let r = tokio::task::spawn_blocking(move || super::fs::delete(&root, &paths))
+                        .await
+                        .unwrap_or_else(|e| Err(e.to_string()));
                     done(out, id, r).await;
                 }
                 ToAgent::Commit { id, state } => {
                     let bytes = serde_json::to_vec(&state).unwrap_or_default();
-                    let r = super::fs::write_atomic(&self.state_file(), &bytes, 0o600).map(|_| 1).map_err(|e| format!("writing sync state: {e}"));
+                    let r = super::fs::write_atomic(&self.state_file(), &bytes, 0o600)
+                        .map(|_| 1)
+                        .map_err(|e| format!("writing sync state: {e}"));
                     done(out, id, r).await;
                 }
                 ToAgent::Restart { id, kill, build, run, env } => {

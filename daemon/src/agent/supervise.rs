@@ -149,7 +149,13 @@ impl Supervisor {
     }
 
     /// The full restart sequence; returns an error text when a build command failed.
-    pub async fn restart(self: &Arc<Self>, kill: &[String], build: &[Vec<String>], run: &[String], env: &BTreeMap<String, String>) -> Result<(), String> {
+    pub async fn restart(
+        self: &Arc<Self>,
+        kill: &[String],
+        build: &[Vec<String>],
+        run: &[String],
+        env: &BTreeMap<String, String>,
+    ) -> Result<(), String> {
         let _op = self.op.lock().await;
         self.stop().await;
         self.kill_named(kill).await;
@@ -169,15 +175,15 @@ impl Supervisor {
         let Some((prog, args)) = command.split_first() else { return Ok(()) };
         self.status(AppStatus::Building { command: command.to_vec() });
         self.log(Stream::Build, format!("$ {}", command.join(" ")));
-        let mut child = self
-            .command(prog, args, env)
-            .kill_on_drop(true)
-            .spawn()
-            .map_err(|e| {
-                let msg = format!("cannot run build command '{}': {e}", command.join(" "));
-                self.status(AppStatus::BuildFailed { command: command.to_vec(), exit_code: None, last_lines: vec![msg.clone()] });
-                msg
-            })?;
+        let mut child = self.command(prog, args, env).kill_on_drop(true).spawn().map_err(|e| {
+            let msg = format!("cannot run build command '{}': {e}", command.join(" "));
+            self.status(AppStatus::BuildFailed {
+                command: command.to_vec(),
+                exit_code: None,
+                last_lines: vec![msg.clone()],
+            });
+            msg
+        })?;
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let out = child.stdout.take().map(|s| self.pump(s, Stream::Build, tail.clone()));
         let err = child.stderr.take().map(|s| self.pump(s, Stream::Build, tail.clone()));
@@ -189,19 +195,42 @@ impl Supervisor {
             return Ok(());
         }
         let last_lines: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
-        self.log(Stream::System, format!("build command '{}' failed with exit code {}", command.join(" "), status.code().unwrap_or(-1)));
-        self.status(AppStatus::BuildFailed { command: command.to_vec(), exit_code: status.code(), last_lines: last_lines.clone() });
-        Err(format!("build command '{}' failed with exit code {}:\n{}", command.join(" "), status.code().unwrap_or(-1), last_lines.join("\n")))
+        self.log(
+            Stream::System,
+            format!("build command '{}' failed with exit code {}", command.join(" "), status.code().unwrap_or(-1)),
+        );
+        self.status(AppStatus::BuildFailed {
+            command: command.to_vec(),
+            exit_code: status.code(),
+            last_lines: last_lines.clone(),
+        });
+        Err(format!(
+            "build command '{}' failed with exit code {}:\n{}",
+            command.join(" "),
+            status.code().unwrap_or(-1),
+            last_lines.join("\n")
+        ))
     }
 
     /// A child in the agent's root, in a process group of its own, its output piped to the logs.
     fn command(&self, prog: &str, args: &[String], env: &BTreeMap<String, String>) -> Command {
         let mut c = Command::new(prog);
-        c.args(args).current_dir(&self.cwd).envs(env).stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+        c.args(args)
+            .current_dir(&self.cwd)
+            .envs(env)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
         c
     }
 
-    fn pump<R: AsyncRead + Unpin + Send + 'static>(self: &Arc<Self>, r: R, stream: Stream, tail: Arc<Mutex<VecDeque<String>>>) -> tokio::task::JoinHandle<()> {
+    fn pump<R: AsyncRead + Unpin + Send + 'static>(
+        self: &Arc<Self>,
+        r: R,
+        stream: Stream,
+        tail: Arc<Mutex<VecDeque<String>>>,
+    ) -> tokio::task::JoinHandle<()> {
         let sup = self.clone();
         tokio::spawn(async move {
             let mut lines = BufReader::new(r).lines();
@@ -218,15 +247,16 @@ impl Supervisor {
     }
 
     fn start(self: &Arc<Self>, run: &[String], env: &BTreeMap<String, String>) -> Result<(), String> {
-        let Some((prog, args)) = run.split_first() else { return Err("no command to run: set configurations.develop.container.command or a CMD in the Dockerfile".into()) };
-        let mut child = self
-            .command(prog, args, env)
-            .spawn()
-            .map_err(|e| {
-                let msg = format!("cannot start '{}': {e}", run.join(" "));
-                self.status(AppStatus::Exited { exit_code: None, signal: None, last_lines: vec![msg.clone()] });
-                msg
-            })?;
+        let Some((prog, args)) = run.split_first() else {
+            return Err(
+                "no command to run: set configurations.develop.container.command or a CMD in the Dockerfile".into()
+            );
+        };
+        let mut child = self.command(prog, args, env).spawn().map_err(|e| {
+            let msg = format!("cannot start '{}': {e}", run.join(" "));
+            self.status(AppStatus::Exited { exit_code: None, signal: None, last_lines: vec![msg.clone()] });
+            msg
+        })?;
         let pid = child.id().unwrap_or(0) as i32;
         if let Ok(mut t) = self.last_lines.lock() {
             t.clear();
@@ -292,7 +322,8 @@ impl Supervisor {
                 }
             });
             // An app that listens on nothing (a worker) is reported once, after a few seconds.
-            let settled_without_ports = ports.is_empty() && !reported_empty && started.elapsed() >= Duration::from_secs(5);
+            let settled_without_ports =
+                ports.is_empty() && !reported_empty && started.elapsed() >= Duration::from_secs(5);
             let listens = !ports.is_empty();
             if changed.unwrap_or(false) || settled_without_ports {
                 reported_empty |= !listens;
@@ -304,7 +335,11 @@ impl Supervisor {
             if started.elapsed() >= Duration::from_secs(30) && listens {
                 return;
             }
-            delay = if started.elapsed() < Duration::from_secs(30) { (delay * 2).min(Duration::from_secs(1)) } else { Duration::from_secs(15) };
+            delay = if started.elapsed() < Duration::from_secs(30) {
+                (delay * 2).min(Duration::from_secs(1))
+            } else {
+                Duration::from_secs(15)
+            };
         }
     }
 }

@@ -19,7 +19,10 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Opti
     }
     let len = u32::from_be_bytes([head[1], head[2], head[3], head[4]]);
     if len > MAX_FRAME {
-        return Err(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("frame of {len} bytes is over the limit")));
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes is over the limit"),
+        ));
     }
     let mut body = vec![0u8; len as usize];
     r.read_exact(&mut body).await?;
@@ -31,7 +34,8 @@ pub async fn read_frame<R: AsyncRead + Unpin>(r: &mut R) -> std::io::Result<Opti
 }
 
 pub fn decode<T: DeserializeOwned>(body: &[u8]) -> std::io::Result<T> {
-    serde_json::from_slice(body).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad agent message: {e}")))
+    serde_json::from_slice(body)
+        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("bad agent message: {e}")))
 }
 
 pub fn encode_json<T: Serialize>(msg: &T) -> Vec<u8> {

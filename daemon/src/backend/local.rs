@@ -75,7 +75,8 @@ impl Local {
     async fn spawn_agent(&mut self, sync_root: &Path) -> Result<u16, BackendError> {
         let exe = std::env::current_exe().map_err(io("finding the devspacesd binary"))?;
         std::fs::create_dir_all(self.home.join("logs")).map_err(io("creating the logs folder"))?;
-        let stderr = std::fs::File::create(self.home.join("logs/agent.stderr")).map_err(io("creating the agent log"))?;
+        let stderr =
+            std::fs::File::create(self.home.join("logs/agent.stderr")).map_err(io("creating the agent log"))?;
         let mut child = Command::new(exe)
             .arg("agent")
             .arg("--root")
@@ -144,7 +145,11 @@ impl Backend for Local {
         self.teardown().await;
         self.stop_stale_agent().await;
         let image = Self::image(config);
-        let command = if !config.develop.container.command.is_empty() { config.develop.container.command.clone() } else { image.command() };
+        let command = if !config.develop.container.command.is_empty() {
+            config.develop.container.command.clone()
+        } else {
+            image.command()
+        };
         if command.is_empty() {
             return Err(BackendError::Config(format!(
                 "{}: no command to run: set configurations.develop.container.command or a CMD in the develop Dockerfile",
@@ -184,7 +189,8 @@ impl Backend for Local {
             // Closing stdin asks the agent to stop the app and exit; SIGTERM does the same.
             drop(child.stdin.take());
             if let Some(pid) = child.id() {
-                let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
+                let _ =
+                    nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid as i32), nix::sys::signal::Signal::SIGTERM);
             }
             if tokio::time::timeout(Duration::from_secs(15), child.wait()).await.is_err() {
                 let _ = child.kill().await;

@@ -63,7 +63,12 @@ impl Reporter {
         self.emit(EventKind::Log { stream, line: line.into(), time: crate::clock::now_rfc3339() });
     }
     pub fn progress(&self, title: &str, message: impl Into<String>, done: bool) {
-        self.emit(EventKind::Progress { title: format!("{}: {title}", self.service), message: message.into(), percentage: None, done });
+        self.emit(EventKind::Progress {
+            title: format!("{}: {title}", self.service),
+            message: message.into(),
+            percentage: None,
+            done,
+        });
     }
 }
 
@@ -84,7 +89,12 @@ pub trait Backend: Send {
     fn name(&self) -> &'static str;
     fn capabilities(&self) -> Capabilities;
     /// Builds (or prepares) the container and connects to its agent; `fresh` discards the old one.
-    fn deploy(&mut self, config: &Config, fresh: bool, report: &Reporter) -> impl Future<Output = Result<Deployed, BackendError>> + Send;
+    fn deploy(
+        &mut self,
+        config: &Config,
+        fresh: bool,
+        report: &Reporter,
+    ) -> impl Future<Output = Result<Deployed, BackendError>> + Send;
     /// Stops the agent and app; keeps what a later `up` needs for an incremental sync.
     fn teardown(&mut self) -> impl Future<Output = ()> + Send;
     /// The session ends: `teardown`, then remove what the session made elsewhere (a Helm

@@ -73,7 +73,10 @@ impl Client {
                     write_frame(&mut self.writer, &reply).await?;
                     continue;
                 }
-                return Ok(Some(Message::Notification { method: method.to_string(), params: v.get("params").cloned().unwrap_or(Value::Null) }));
+                return Ok(Some(Message::Notification {
+                    method: method.to_string(),
+                    params: v.get("params").cloned().unwrap_or(Value::Null),
+                }));
             }
             let Some(id) = v.get("id").and_then(Value::as_i64) else { continue };
             let result = match v.get("error") {
@@ -85,7 +88,12 @@ impl Client {
     }
 
     /// Sends a request and waits for its answer, passing notifications that arrive meanwhile to `on_note`.
-    pub async fn call(&mut self, method: &str, params: Value, mut on_note: impl FnMut(&str, &Value)) -> anyhow::Result<Result<Value, Value>> {
+    pub async fn call(
+        &mut self,
+        method: &str,
+        params: Value,
+        mut on_note: impl FnMut(&str, &Value),
+    ) -> anyhow::Result<Result<Value, Value>> {
         let id = self.request(method, params).await?;
         loop {
             match self.next().await? {

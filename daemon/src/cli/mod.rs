@@ -136,7 +136,8 @@ pub fn main() -> ExitCode {
 
 fn service_dir(path: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     let p = path.unwrap_or_else(|| PathBuf::from("."));
-    let p = std::fs::canonicalize(&p).map_err(|e| anyhow::anyhow!("cannot open service folder {}: {e}", p.display()))?;
+    let p =
+        std::fs::canonicalize(&p).map_err(|e| anyhow::anyhow!("cannot open service folder {}: {e}", p.display()))?;
     Ok(p)
 }
 
@@ -163,7 +164,10 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::ListUp { json } => {
             for r in record::live(&record::state_dir()) {
                 if json {
-                    println!("{}", serde_json::json!({"service": r.service, "session": r.session, "space": r.space, "backend": r.backend, "phase": r.phase, "detail": r.detail, "path": r.service_dir}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"service": r.service, "session": r.session, "space": r.space, "backend": r.backend, "phase": r.phase, "detail": r.detail, "path": r.service_dir})
+                    );
                 } else {
                     println!("{:<20} {:<12} {:<10} {:<10} {}", r.service, r.space, r.backend, r.phase, r.detail);
                 }
@@ -174,7 +178,10 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             for r in record::live(&record::state_dir()) {
                 for f in &r.forwards {
                     if json {
-                        println!("{}", serde_json::json!({"service": r.service, "session": r.session, "url": f.url, "remotePort": f.remote_port}));
+                        println!(
+                            "{}",
+                            serde_json::json!({"service": r.service, "session": r.session, "url": f.url, "remotePort": f.remote_port})
+                        );
                     } else {
                         println!("{:<20} {}  (remote port {})", r.service, f.url, f.remote_port);
                     }
@@ -184,8 +191,9 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
         }
         Cmd::Classify { service, json, paths } => classify(service_dir(service)?, json, &paths),
         Cmd::Agent { root, state, listen, exit_with_stdin, grace_ms, command } => {
-            let token = std::env::var(devspaces_protocol::agent::TOKEN_ENV)
-                .map_err(|_| anyhow::anyhow!("the agent needs its session token in {}", devspaces_protocol::agent::TOKEN_ENV))?;
+            let token = std::env::var(devspaces_protocol::agent::TOKEN_ENV).map_err(|_| {
+                anyhow::anyhow!("the agent needs its session token in {}", devspaces_protocol::agent::TOKEN_ENV)
+            })?;
             devspacesd::agent::run(devspacesd::agent::AgentOptions {
                 root,
                 state_dir: state,
@@ -220,7 +228,8 @@ fn classify(dir: PathBuf, json: bool, paths: &[String]) -> anyhow::Result<ExitCo
         };
         let d = rules.classify(&rel);
         if json {
-            let wire = devspaces_protocol::editor::Classification { path: rel, class: to_proto::class(d.class), rule: d.rule };
+            let wire =
+                devspaces_protocol::editor::Classification { path: rel, class: to_proto::class(d.class), rule: d.rule };
             println!("{}", serde_json::to_string(&wire)?);
         } else if std::io::stdout().is_terminal() {
             println!("{rel}\t\x1b[1m{}\x1b[0m\t{}", d.class, d.rule);
@@ -245,19 +254,30 @@ async fn down(dir: PathBuf, space: Option<&str>) -> anyhow::Result<ExitCode> {
                 println!("service '{name}' stopped");
                 return Ok(ExitCode::SUCCESS);
             }
-            Err(e) if e.get("code").and_then(serde_json::Value::as_i64) == Some(devspaces_protocol::editor::codes::UNKNOWN_SESSION) => {}
-            Err(e) => anyhow::bail!("{}", e.get("message").and_then(serde_json::Value::as_str).unwrap_or("the daemon refused down")),
+            Err(e)
+                if e.get("code").and_then(serde_json::Value::as_i64)
+                    == Some(devspaces_protocol::editor::codes::UNKNOWN_SESSION) => {}
+            Err(e) => anyhow::bail!(
+                "{}",
+                e.get("message").and_then(serde_json::Value::as_str).unwrap_or("the daemon refused down")
+            ),
         }
     }
     // A session run in-process by `up` (no daemon): signal its owner, never the daemon itself.
     let state = record::state_dir();
     let space = match space {
         Some(s) => s.to_string(),
-        None => record::live(&state).into_iter().find(|r| r.service_dir == dir.display().to_string()).map(|r| r.space).unwrap_or_else(|| "default".into()),
+        None => record::live(&state)
+            .into_iter()
+            .find(|r| r.service_dir == dir.display().to_string())
+            .map(|r| r.space)
+            .unwrap_or_else(|| "default".into()),
     };
     let space = space.as_str();
     let home = record::service_home(&state, space, &name);
-    let Some(r) = record::read(&home).filter(|r| r.phase != "stopped" && record::pid_is(r.owner_pid, &["devspacesd up"])) else {
+    let Some(r) =
+        record::read(&home).filter(|r| r.phase != "stopped" && record::pid_is(r.owner_pid, &["devspacesd up"]))
+    else {
         eprintln!("service '{name}' is not up in space '{space}'");
         return Ok(ExitCode::FAILURE);
     };

@@ -2,8 +2,8 @@
 
 use std::io::{IsTerminal, Write};
 
-use devspacesd::config::ConfigError;
 use devspaces_protocol::editor as wire;
+use devspacesd::config::ConfigError;
 use devspacesd::events::Event;
 use devspacesd::session::human_bytes;
 use devspacesd::to_proto;
@@ -75,7 +75,10 @@ impl Printer {
     pub fn config_error_lines(&mut self, message: &str) {
         for line in message.lines().filter(|l| !l.trim().is_empty()) {
             if self.json {
-                let msg = wire::Event::ShowMessage(wire::ShowMessageParams { kind: wire::MessageType::Error, message: line.to_string() });
+                let msg = wire::Event::ShowMessage(wire::ShowMessageParams {
+                    kind: wire::MessageType::Error,
+                    message: line.to_string(),
+                });
                 self.line(&serde_json::to_string(&msg).unwrap_or_default());
             } else {
                 eprintln!("{line}");
@@ -95,14 +98,21 @@ impl Printer {
                 let line = &l.line;
                 match l.stream {
                     wire::LogStream::System => self.line(&self.paint(DIM, line)),
-                    wire::LogStream::Build => self.line(&format!("{} {line}", self.paint(CYAN, &format!("{svc} [build]:")))),
-                    wire::LogStream::Stderr => self.line(&format!("{} {}", self.paint(CYAN, &format!("{svc}:")), self.paint(RED, line))),
+                    wire::LogStream::Build => {
+                        self.line(&format!("{} {line}", self.paint(CYAN, &format!("{svc} [build]:"))))
+                    }
+                    wire::LogStream::Stderr => {
+                        self.line(&format!("{} {}", self.paint(CYAN, &format!("{svc}:")), self.paint(RED, line)))
+                    }
                     wire::LogStream::Stdout => self.line(&format!("{} {line}", self.paint(CYAN, &format!("{svc}:")))),
                 }
             }
-            wire::Event::PortForward(f) if f.state == wire::PortState::Open => {
-                self.line(&format!("Service '{}' port {} (http) is available at {}", f.service, f.remote_port, self.paint(GREEN, &f.url)))
-            }
+            wire::Event::PortForward(f) if f.state == wire::PortState::Open => self.line(&format!(
+                "Service '{}' port {} (http) is available at {}",
+                f.service,
+                f.remote_port,
+                self.paint(GREEN, &f.url)
+            )),
             wire::Event::PortForward(f) => {
                 let word = if f.state == wire::PortState::Closed { "closed" } else { "reconnecting" };
                 self.line(&self.paint(DIM, &format!("Port forward {} {word}", f.url)))
@@ -114,7 +124,10 @@ impl Printer {
                 t.method,
                 t.path,
                 t.duration_ms,
-                self.paint(if t.status >= 400 { RED } else { GREEN }, &format!("{} ({})", t.status, human_bytes(t.bytes)))
+                self.paint(
+                    if t.status >= 400 { RED } else { GREEN },
+                    &format!("{} ({})", t.status, human_bytes(t.bytes))
+                )
             )),
             wire::Event::ServiceStatus(s) if matches!(s.phase, wire::Phase::Crashed | wire::Phase::Failed) => {
                 let code = s.exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default();
@@ -125,16 +138,22 @@ impl Printer {
                 }
             }
             wire::Event::ServiceStatus(s) => {
-                let phase = serde_json::to_value(s.phase).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                let phase =
+                    serde_json::to_value(s.phase).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
                 self.line(&self.paint(DIM, &format!("[{phase}] {}", s.detail)))
             }
             wire::Event::Synced(s) => {
                 let shown: Vec<&str> = s.files.iter().take(3).map(String::as_str).collect();
                 let more = if s.files.len() > 3 { format!(" and {} more", s.files.len() - 3) } else { String::new() };
-                let class = serde_json::to_value(s.class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                self.line(&self.paint(DIM, &format!("Synced {} ({class}) in {} ms{more}", shown.join(", "), s.duration_ms)));
+                let class =
+                    serde_json::to_value(s.class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
+                self.line(
+                    &self.paint(DIM, &format!("Synced {} ({class}) in {} ms{more}", shown.join(", "), s.duration_ms)),
+                );
             }
-            wire::Event::LogsDropped(d) => eprintln!("({} log lines of {} dropped: the terminal was too slow)", d.count, d.service),
+            wire::Event::LogsDropped(d) => {
+                eprintln!("({} log lines of {} dropped: the terminal was too slow)", d.count, d.service)
+            }
             wire::Event::ShowMessage(m) => eprintln!("{}", self.paint(RED, &format!("error: {}", m.message))),
         }
     }

@@ -41,7 +41,12 @@ pub struct PostRenderArgs {
 }
 
 fn json_list(flag: &str, v: Option<String>) -> anyhow::Result<Option<Vec<String>>> {
-    v.map(|t| serde_json::from_str::<Vec<String>>(&t).map_err(|e| anyhow::anyhow!("{flag} must be a JSON list of strings such as '[\"python3\", \"app.py\"]', got '{t}': {e}"))).transpose()
+    v.map(|t| {
+        serde_json::from_str::<Vec<String>>(&t).map_err(|e| {
+            anyhow::anyhow!("{flag} must be a JSON list of strings such as '[\"python3\", \"app.py\"]', got '{t}': {e}")
+        })
+    })
+    .transpose()
 }
 
 pub fn run(args: PostRenderArgs) -> anyhow::Result<ExitCode> {
@@ -51,7 +56,9 @@ pub fn run(args: PostRenderArgs) -> anyhow::Result<ExitCode> {
         println!("{}", dir.display());
         return Ok(ExitCode::SUCCESS);
     }
-    let (Some(session), Some(image)) = (args.session, args.image) else { anyhow::bail!("post-render needs --session and --image") };
+    let (Some(session), Some(image)) = (args.session, args.image) else {
+        anyhow::bail!("post-render needs --session and --image")
+    };
     let opts = Options {
         token_secret: args.token_secret.unwrap_or_else(|| space::session_secret_name(&session)),
         session,
@@ -63,7 +70,9 @@ pub fn run(args: PostRenderArgs) -> anyhow::Result<ExitCode> {
         image_entrypoint: json_list("--entrypoint-json", args.entrypoint_json)?,
     };
     let mut input = String::new();
-    std::io::stdin().read_to_string(&mut input).map_err(|e| anyhow::anyhow!("post-render: reading the manifests from stdin: {e}"))?;
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| anyhow::anyhow!("post-render: reading the manifests from stdin: {e}"))?;
     let rendered = post_render::post_render(&input, &opts)?;
     std::io::stdout().write_all(rendered.text.as_bytes())?;
     Ok(ExitCode::SUCCESS)

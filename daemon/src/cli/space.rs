@@ -54,10 +54,16 @@ pub async fn run(args: SpaceArgs) -> anyhow::Result<ExitCode> {
             if json {
                 for e in &entries {
                     let is_selected = selected.as_ref().is_some_and(|s| s.name == e.space.name);
-                    println!("{}", serde_json::json!({"space": e.space.path(), "namespace": e.space.namespace(), "parent": e.space.parent, "selected": is_selected, "terminating": e.terminating}));
+                    println!(
+                        "{}",
+                        serde_json::json!({"space": e.space.path(), "namespace": e.space.namespace(), "parent": e.space.parent, "selected": is_selected, "terminating": e.terminating})
+                    );
                 }
             } else if entries.is_empty() {
-                eprintln!("no spaces in context '{}' (create one with `devspacesd space select NAME`)", cluster.context);
+                eprintln!(
+                    "no spaces in context '{}' (create one with `devspacesd space select NAME`)",
+                    cluster.context
+                );
             } else {
                 for line in space::render_list(&entries, selected.as_ref()) {
                     println!("{line}");
@@ -67,7 +73,12 @@ pub async fn run(args: SpaceArgs) -> anyhow::Result<ExitCode> {
         (SpaceCmd::Select { .. }, Some(name)) => {
             let changed = space::select(&cluster, &name).await?;
             space::write_selection(&state, &cluster.context, &name)?;
-            println!("selected space '{}' (namespace {}) in context '{}'", name.path(), name.namespace(), cluster.context);
+            println!(
+                "selected space '{}' (namespace {}) in context '{}'",
+                name.path(),
+                name.namespace(),
+                cluster.context
+            );
             if !changed.is_empty() {
                 println!("created or labelled namespaces: {}", changed.join(", "));
             }

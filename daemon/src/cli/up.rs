@@ -23,13 +23,21 @@ pub enum Target {
     Kubernetes(ConnectOptions),
 }
 
-pub async fn run(dir: PathBuf, space: Option<String>, target: Target, json: bool, quiet: Duration) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    dir: PathBuf,
+    space: Option<String>,
+    target: Target,
+    json: bool,
+    quiet: Duration,
+) -> anyhow::Result<ExitCode> {
     let mut printer = Printer::new(json);
     // The daemon reads its own KUBECONFIG; explicit connection flags keep the session here.
     let explicit = matches!(&target, Target::Kubernetes(o) if o.kubeconfig.is_some() || o.context.is_some());
     if std::env::var_os("DEVSPACES_NO_DAEMON").is_none() && !explicit {
         match Client::open(&record::state_dir(), true, "devspacesd up").await {
-            Ok(Some(client)) => return through_daemon(client, dir, space, matches!(target, Target::Kubernetes(_)), printer).await,
+            Ok(Some(client)) => {
+                return through_daemon(client, dir, space, matches!(target, Target::Kubernetes(_)), printer).await
+            }
             Ok(None) => {}
             Err(e) => eprintln!("devspacesd: the daemon is unavailable ({e:#}); running the session in this process"),
         }
@@ -54,10 +62,17 @@ fn stopped(e: &wire::Event) -> bool {
     matches!(e, wire::Event::ServiceStatus(s) if s.phase == wire::Phase::Stopped)
 }
 
-async fn through_daemon(mut client: Client, dir: PathBuf, space: Option<String>, kubernetes: bool, mut printer: Printer) -> anyhow::Result<ExitCode> {
+async fn through_daemon(
+    mut client: Client,
+    dir: PathBuf,
+    space: Option<String>,
+    kubernetes: bool,
+    mut printer: Printer,
+) -> anyhow::Result<ExitCode> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
-    let mut params = json!({"path": dir.display().to_string(), "backend": if kubernetes { "kubernetes" } else { "local" }});
+    let mut params =
+        json!({"path": dir.display().to_string(), "backend": if kubernetes { "kubernetes" } else { "local" }});
     if let Some(s) = &space {
         params["space"] = json!(s);
     }
@@ -100,7 +115,11 @@ async fn through_daemon(mut client: Client, dir: PathBuf, space: Option<String>,
                         }));
                     }
                     if !printer.is_json() {
-                        println!("Using dev space '{}' with target '{}'", info.session.space, if kubernetes { "kubernetes" } else { "local" });
+                        println!(
+                            "Using dev space '{}' with target '{}'",
+                            info.session.space,
+                            if kubernetes { "kubernetes" } else { "local" }
+                        );
                     }
                     session = Some(info.session.session);
                     if !printer.is_json() {
@@ -148,7 +167,13 @@ async fn detach(client: &mut Client, session: Option<&str>, pending: Option<i64>
     Ok(Some(client.request(wire::DOWN, json!({"session": session, "keepIfWatched": true})).await?))
 }
 
-async fn in_process(dir: PathBuf, space: Option<String>, target: Target, printer: &mut Printer, quiet: Duration) -> anyhow::Result<ExitCode> {
+async fn in_process(
+    dir: PathBuf,
+    space: Option<String>,
+    target: Target,
+    printer: &mut Printer,
+    quiet: Duration,
+) -> anyhow::Result<ExitCode> {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let state = record::state_dir();
     let started = match target {
@@ -165,7 +190,12 @@ async fn in_process(dir: PathBuf, space: Option<String>, target: Target, printer
             let cluster = Cluster::connect(&connect).await?;
             let space = kube_backend::resolve_space(&state, &cluster, space.as_deref())?;
             if !printer.is_json() {
-                println!("Using dev space '{}' with target '{}' (namespace {})", space.path(), cluster.context, space.namespace());
+                println!(
+                    "Using dev space '{}' with target '{}' (namespace {})",
+                    space.path(),
+                    cluster.context,
+                    space.namespace()
+                );
             }
             let home = record::service_home(&state, &space.path(), &name);
             let opts = SessionOptions { service_dir: dir.clone(), space: space.path(), quiet };

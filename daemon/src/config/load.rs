@@ -71,7 +71,10 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
     };
     if matches!(root.value, Value::Null) {
         let first = crate::yaml::Pos { line: 1, col: 1 };
-        w.error(Range { start: first, end: first }, "azds.yaml is empty (expected kind, build, install and configurations)".into());
+        w.error(
+            Range { start: first, end: first },
+            "azds.yaml is empty (expected kind, build, install and configurations)".into(),
+        );
         return (None, w.diags);
     }
     let Some(entries) = w.mapping(&root, "the document", ROOT_KEYS) else { return (None, w.diags) };
@@ -90,7 +93,10 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
                         for (k, _) in entries {
                             let name = k.as_text().unwrap_or_default();
                             if name != "develop" && did_you_mean(&name, &["develop"]).is_some() {
-                                w.warning(k.range, format!("unknown key '{name}' in configurations (did you mean 'develop'?)"));
+                                w.warning(
+                                    k.range,
+                                    format!("unknown key '{name}' in configurations (did you mean 'develop'?)"),
+                                );
                             }
                         }
                     }
@@ -106,7 +112,10 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
         }
     }
     if !config.kind.is_empty() && config.kind != "helm-release" {
-        w.warning(find_key_range(&root, "kind"), format!("kind '{}' is not 'helm-release'; devspaces reads it as one", config.kind));
+        w.warning(
+            find_key_range(&root, "kind"),
+            format!("kind '{}' is not 'helm-release'; devspaces reads it as one", config.kind),
+        );
     }
     // The develop build inherits the top-level build where it says nothing.
     if config.develop.build.dockerfile.is_none() {
@@ -182,7 +191,10 @@ impl Walker<'_> {
     fn expand(&mut self, text: &str, range: Range) -> String {
         let e = expand(text, self.env);
         for name in e.unset {
-            self.warning(range, format!("environment variable '{name}' is not set and has no default (write ${{{name}:-default}})"));
+            self.warning(
+                range,
+                format!("environment variable '{name}' is not set and has no default (write ${{{name}:-default}})"),
+            );
         }
         e.text
     }
@@ -264,12 +276,18 @@ impl Walker<'_> {
         for (p, range) in found {
             let hint = match did_you_mean(&p, placeholders::KNOWN) {
                 Some(s) => format!("did you mean '$({s})'?"),
-                None => format!("known: {}", placeholders::KNOWN.iter().map(|k| format!("$({k})")).collect::<Vec<_>>().join(", ")),
+                None => format!(
+                    "known: {}",
+                    placeholders::KNOWN.iter().map(|k| format!("$({k})")).collect::<Vec<_>>().join(", ")
+                ),
             };
             self.warning(range, format!("unknown placeholder '$({p})' ({hint})"));
         }
         for (name, range) in unset {
-            self.warning(range, format!("environment variable '{name}' is not set and has no default (write ${{{name}:-default}})"));
+            self.warning(
+                range,
+                format!("environment variable '{name}' is not set and has no default (write ${{{name}:-default}})"),
+            );
         }
         match json {
             serde_json::Value::Null => serde_json::json!({}),
@@ -374,7 +392,9 @@ impl Walker<'_> {
 
     fn command_list(&mut self, node: &Node, at: &str) -> Vec<Vec<String>> {
         if let Value::Seq(items) = &node.value {
-            if !items.is_empty() && items.iter().all(|i| matches!(i.value, Value::Str(_) | Value::Int(_) | Value::Float(_))) {
+            if !items.is_empty()
+                && items.iter().all(|i| matches!(i.value, Value::Str(_) | Value::Int(_) | Value::Float(_)))
+            {
                 self.error(node.range, format!("{at} must be a list of commands, found a list of strings (write one command as [[make, build]])"));
                 return Vec::new();
             }
@@ -383,9 +403,14 @@ impl Walker<'_> {
             Value::Seq(items) => items
                 .iter()
                 .filter_map(|item| match &item.value {
-                    Value::Seq(_) => Some(self.string_list(item, &format!("each command of {at}")).into_iter().map(|s| s.value).collect()),
+                    Value::Seq(_) => Some(
+                        self.string_list(item, &format!("each command of {at}")).into_iter().map(|s| s.value).collect(),
+                    ),
                     _ => {
-                        self.error(item.range, format!("each command of {at} must be a list like [make, build], found {}", item.kind()));
+                        self.error(
+                            item.range,
+                            format!("each command of {at} must be a list like [make, build], found {}", item.kind()),
+                        );
                         None
                     }
                 })
@@ -410,26 +435,48 @@ impl Walker<'_> {
         let dir = &c.service_dir;
         if let Some(chart) = &c.install.chart {
             if !dir.join(&chart.value).join("Chart.yaml").is_file() {
-                self.error(chart.range, format!("chart '{}' not found (install.chart): no Chart.yaml in {}", chart.value, dir.join(&chart.value).display()));
+                self.error(
+                    chart.range,
+                    format!(
+                        "chart '{}' not found (install.chart): no Chart.yaml in {}",
+                        chart.value,
+                        dir.join(&chart.value).display()
+                    ),
+                );
             }
         }
         let context = super::normalize_rel(&c.develop.build.context);
         if !dir.join(&context).is_dir() {
-            self.error(c.develop.build.context_range, format!("build context '{}' is not a folder", c.develop.build.context));
+            self.error(
+                c.develop.build.context_range,
+                format!("build context '{}' is not a folder", c.develop.build.context),
+            );
         }
-        for (df, at) in [(&c.build.dockerfile, "build.dockerfile"), (&c.develop.build.dockerfile, "configurations.develop.build.dockerfile")] {
+        for (df, at) in [
+            (&c.build.dockerfile, "build.dockerfile"),
+            (&c.develop.build.dockerfile, "configurations.develop.build.dockerfile"),
+        ] {
             // The develop build inherits the top-level Dockerfile; report it once, where it is written.
             let inherited = at.starts_with("configurations") && c.develop.build.dockerfile == c.build.dockerfile;
             if let Some(df) = df.as_ref().filter(|_| !inherited) {
                 let rel = super::join_rel(&context, &df.value);
                 if !dir.join(&rel).is_file() {
-                    self.error(df.range, format!("dockerfile '{}' not found ({at}, relative to the build context '{}')", df.value, c.develop.build.context));
+                    self.error(
+                        df.range,
+                        format!(
+                            "dockerfile '{}' not found ({at}, relative to the build context '{}')",
+                            df.value, c.develop.build.context
+                        ),
+                    );
                 }
             }
         }
         for v in c.install.values.iter().chain(&c.develop.container.values) {
             if !v.optional && !dir.join(&v.path).is_file() {
-                self.error(v.range, format!("values file '{}' not found (add '?' to make it optional: '{}?')", v.path, v.path));
+                self.error(
+                    v.range,
+                    format!("values file '{}' not found (add '?' to make it optional: '{}?')", v.path, v.path),
+                );
             }
         }
     }

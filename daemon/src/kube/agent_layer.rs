@@ -15,11 +15,18 @@ pub fn dockerfile(base_image: &str, agent_path: &str) -> String {
 
 /// Writes the Dockerfile and a copy of the agent binary into `dir` (a fresh build context) and
 /// returns the Dockerfile's path.
-pub fn write_context(dir: &Path, base_image: &str, agent_binary: &Path, agent_path: &str) -> Result<PathBuf, KubeError> {
+pub fn write_context(
+    dir: &Path,
+    base_image: &str,
+    agent_binary: &Path,
+    agent_path: &str,
+) -> Result<PathBuf, KubeError> {
     std::fs::create_dir_all(dir).map_err(KubeError::io(format!("creating {}", dir.display())))?;
-    std::fs::copy(agent_binary, dir.join("devspacesd")).map_err(KubeError::io(format!("copying the agent {}", agent_binary.display())))?;
+    std::fs::copy(agent_binary, dir.join("devspacesd"))
+        .map_err(KubeError::io(format!("copying the agent {}", agent_binary.display())))?;
     let file = dir.join("Dockerfile");
-    std::fs::write(&file, dockerfile(base_image, agent_path)).map_err(KubeError::io(format!("writing {}", file.display())))?;
+    std::fs::write(&file, dockerfile(base_image, agent_path))
+        .map_err(KubeError::io(format!("writing {}", file.display())))?;
     Ok(file)
 }
 

@@ -59,7 +59,20 @@ fn deploy_err(e: impl std::fmt::Display) -> BackendError {
 
 impl Kubernetes {
     pub fn new(cluster: Cluster, space: SpaceName, home: PathBuf) -> Self {
-        Kubernetes { cluster, space, home, token: new_token(), builds: 0, builder: None, delivery: None, images: Vec::new(), release: None, tunnels: None, space_ready: false, monitor: None }
+        Kubernetes {
+            cluster,
+            space,
+            home,
+            token: new_token(),
+            builds: 0,
+            builder: None,
+            delivery: None,
+            images: Vec::new(),
+            release: None,
+            tunnels: None,
+            space_ready: false,
+            monitor: None,
+        }
     }
 
     fn namespace(&self) -> String {
@@ -67,7 +80,11 @@ impl Kubernetes {
     }
 
     fn deadline() -> Duration {
-        std::env::var(DEADLINE_ENV).ok().and_then(|v| v.trim().parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(DEFAULT_DEADLINE)
+        std::env::var(DEADLINE_ENV)
+            .ok()
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_DEADLINE)
     }
 
     async fn builder(&mut self) -> Result<Builder, BackendError> {
@@ -92,12 +109,20 @@ impl Kubernetes {
     async fn build(&mut self, config: &Config, reference: &str, report: &Reporter) -> Result<(), BackendError> {
         let builder = self.builder().await?;
         let delivery = self.delivery()?;
-        let dockerfile = config.develop_dockerfile().ok_or_else(|| deploy_err(format!("{}: no Dockerfile to build: set configurations.develop.build.dockerfile (or build.dockerfile)", config.file.display())))?;
+        let dockerfile = config.develop_dockerfile().ok_or_else(|| {
+            deploy_err(format!(
+                "{}: no Dockerfile to build: set configurations.develop.build.dockerfile (or build.dockerfile)",
+                config.file.display()
+            ))
+        })?;
         let context = config.service_dir.join(config.context_prefix());
         let qualified = image::qualified(reference);
         let base = format!("{qualified}-base");
         report.progress("build", format!("{} with {}", dockerfile, builder.program), false);
-        builder.build(&context, &config.service_dir.join(&dockerfile), &config.develop.build.args, &base, report).await.map_err(deploy_err)?;
+        builder
+            .build(&context, &config.service_dir.join(&dockerfile), &config.develop.build.args, &base, report)
+            .await
+            .map_err(deploy_err)?;
         self.images.push(base.clone());
         let agent = image::agent_binary().map_err(deploy_err)?;
         let layer = self.home.join("agent-layer");
@@ -120,7 +145,12 @@ impl Kubernetes {
         let image = v.get_mut("image").and_then(|i| i.as_object_mut()).ok_or_else(|| {
             deploy_err(format!("{}: the chart's values have no image.repository: set install.set.image.repository and image.tag: $(tag)", config.file.display()))
         })?;
-        let repo = image.get("repository").and_then(|r| r.as_str()).filter(|r| !r.is_empty()).ok_or_else(|| deploy_err(format!("{}: set install.set.image.repository to the image the chart runs", config.file.display())))?;
+        let repo = image.get("repository").and_then(|r| r.as_str()).filter(|r| !r.is_empty()).ok_or_else(|| {
+            deploy_err(format!(
+                "{}: set install.set.image.repository to the image the chart runs",
+                config.file.display()
+            ))
+        })?;
         let repo = image::repository_for(&delivery, repo);
         let tag_value = image.get("tag").map(|t| match t {
             serde_json::Value::String(s) => s.clone(),
@@ -142,7 +172,12 @@ impl Kubernetes {
     }
 
     async fn helm_major(helm: &str) -> Result<u32, BackendError> {
-        let out = Command::new(helm).args(["version", "--short"]).stdin(Stdio::null()).output().await.map_err(|e| deploy_err(format!("cannot run {helm}: {e} (install Helm, or name it in {HELM_ENV})")))?;
+        let out = Command::new(helm)
+            .args(["version", "--short"])
+            .stdin(Stdio::null())
+            .output()
+            .await
+            .map_err(|e| deploy_err(format!("cannot run {helm}: {e} (install Helm, or name it in {HELM_ENV})")))?;
         let text = String::from_utf8_lossy(&out.stdout);
         let major = text.trim().trim_start_matches('v').split('.').next().and_then(|m| m.parse::<u32>().ok());
         major.ok_or_else(|| deploy_err(format!("cannot read the version of {helm}: '{}'", text.trim())))
@@ -150,12 +185,34 @@ impl Kubernetes {
 
     /// `helm upgrade --install` with the post-renderer in the form this Helm accepts.
     #[allow(clippy::too_many_arguments)]
-    async fn helm_upgrade(&self, config: &Config, release: &str, session: &str, reference: &str, values_file: &Path, img: &crate::dockerfile::Image, report: &Reporter) -> Result<(), BackendError> {
+    async fn helm_upgrade(
+        &self,
+        config: &Config,
+        release: &str,
+        session: &str,
+        reference: &str,
+        values_file: &Path,
+        img: &crate::dockerfile::Image,
+        report: &Reporter,
+    ) -> Result<(), BackendError> {
         let helm = std::env::var(HELM_ENV).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "helm".into());
-        let chart = config.install.chart.as_ref().ok_or_else(|| deploy_err(format!("{}: install.chart is not set: the Kubernetes backend deploys a Helm chart", config.file.display())))?;
+        let chart = config.install.chart.as_ref().ok_or_else(|| {
+            deploy_err(format!(
+                "{}: install.chart is not set: the Kubernetes backend deploys a Helm chart",
+                config.file.display()
+            ))
+        })?;
         let chart = config.service_dir.join(&chart.value);
-        let exe = std::env::current_exe().map_err(|e| deploy_err(format!("cannot find the devspacesd executable: {e}")))?;
-        let mut pr_args = vec!["--session".to_string(), session.to_string(), "--image".into(), reference.to_string(), "--workdir".into(), img.workdir.clone()];
+        let exe =
+            std::env::current_exe().map_err(|e| deploy_err(format!("cannot find the devspacesd executable: {e}")))?;
+        let mut pr_args = vec![
+            "--session".to_string(),
+            session.to_string(),
+            "--image".into(),
+            reference.to_string(),
+            "--workdir".into(),
+            img.workdir.clone(),
+        ];
         let command = img.command();
         if !command.is_empty() {
             pr_args.push("--command-json".into());
@@ -164,7 +221,10 @@ impl Kubernetes {
         pr_args.push("--entrypoint-json".into());
         pr_args.push(serde_json::to_string(&img.entrypoint).unwrap_or_default());
         let mut cmd = Command::new(&helm);
-        cmd.args(["upgrade", "--install", release]).arg(&chart).args(["--namespace", &self.namespace(), "--history-max", "3", "-f"]).arg(values_file);
+        cmd.args(["upgrade", "--install", release])
+            .arg(&chart)
+            .args(["--namespace", &self.namespace(), "--history-max", "3", "-f"])
+            .arg(values_file);
         cmd.args(["--kube-context", &self.cluster.context]);
         if let Some(k) = std::env::var_os("KUBECONFIG") {
             cmd.env("KUBECONFIG", k);
@@ -178,13 +238,20 @@ impl Kubernetes {
         for a in pr_args {
             cmd.arg(format!("--post-renderer-args={a}"));
         }
-        report.log(LogStream::System, format!("helm upgrade --install {release} {} --namespace {}", chart.display(), self.namespace()));
+        report.log(
+            LogStream::System,
+            format!("helm upgrade --install {release} {} --namespace {}", chart.display(), self.namespace()),
+        );
         let out = cmd.stdin(Stdio::null()).output().await.map_err(|e| deploy_err(format!("cannot run {helm}: {e}")))?;
         for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).take(6) {
             report.log(LogStream::System, line.to_string());
         }
         if !out.status.success() {
-            return Err(deploy_err(format!("helm upgrade --install {release} failed ({}):\n{}", out.status, String::from_utf8_lossy(&out.stderr).trim())));
+            return Err(deploy_err(format!(
+                "helm upgrade --install {release} failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
         }
         Ok(())
     }
@@ -194,7 +261,10 @@ impl Kubernetes {
         let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), &self.namespace());
         let declared = pods.get_opt(pod).await.ok().flatten().and_then(|p| {
             let spec = p.spec?;
-            let c = spec.containers.into_iter().find(|c| c.image.as_deref().is_some_and(|i| image::qualified(i) == image::qualified(reference)))?;
+            let c = spec
+                .containers
+                .into_iter()
+                .find(|c| c.image.as_deref().is_some_and(|i| image::qualified(i) == image::qualified(reference)))?;
             c.ports?.first().map(|p| p.container_port as u16)
         });
         declared.or_else(|| img.expose.first().copied()).unwrap_or(80)
@@ -225,15 +295,19 @@ impl Backend for Kubernetes {
         let session = report.session.clone();
         self.builds += 1;
         let tag = format!("{session}-{}", self.builds);
-        std::fs::create_dir_all(&self.home).map_err(|e| deploy_err(format!("creating {}: {e}", self.home.display())))?;
+        std::fs::create_dir_all(&self.home)
+            .map_err(|e| deploy_err(format!("creating {}: {e}", self.home.display())))?;
         let (vals, reference) = self.values(config, &tag)?;
-        let status = |detail: String| report.emit(EventKind::Status { phase: Phase::Deploying, detail, exit_code: None, last_lines: None });
+        let status = |detail: String| {
+            report.emit(EventKind::Status { phase: Phase::Deploying, detail, exit_code: None, last_lines: None })
+        };
         status(format!("building {reference}"));
         self.build(config, &reference, report).await?;
         let img = Local::image(config);
         space::apply_session_secret(&self.cluster, &ns, &session, &self.token).await.map_err(deploy_err)?;
         let values_file = self.home.join("values.json");
-        std::fs::write(&values_file, serde_json::to_vec_pretty(&vals).unwrap_or_default()).map_err(|e| deploy_err(format!("writing {}: {e}", values_file.display())))?;
+        std::fs::write(&values_file, serde_json::to_vec_pretty(&vals).unwrap_or_default())
+            .map_err(|e| deploy_err(format!("writing {}: {e}", values_file.display())))?;
         let release = config.name.clone();
         status(format!("helm upgrade --install {release} in namespace {ns}"));
         self.release = Some(Release { name: release.clone(), session: session.clone() });
@@ -243,16 +317,20 @@ impl Backend for Kubernetes {
         let selector = format!("{SESSION_LABEL}={session}");
         let mut last = String::new();
         let replicas = replica_count(&vals);
-        let ready = pods::wait_ready(&self.cluster.client, &ns, &selector, &reference, replicas, deadline, |detail: &str| {
-            if detail != last {
-                last = detail.to_string();
-                status(format!("waiting for the pod: {detail}"));
-            }
-        })
-        .await
-        .map_err(deploy_err)?;
+        let ready =
+            pods::wait_ready(&self.cluster.client, &ns, &selector, &reference, replicas, deadline, |detail: &str| {
+                if detail != last {
+                    last = detail.to_string();
+                    status(format!("waiting for the pod: {detail}"));
+                }
+            })
+            .await
+            .map_err(deploy_err)?;
         let Some(pod) = ready.first().cloned() else { return Err(deploy_err("no pod became ready")) };
-        report.log(LogStream::System, format!("{} ready in namespace {ns}: {}", if ready.len() == 1 { "pod" } else { "pods" }, ready.join(", ")));
+        report.log(
+            LogStream::System,
+            format!("{} ready in namespace {ns}: {}", if ready.len() == 1 { "pod" } else { "pods" }, ready.join(", ")),
+        );
         let tunnels = match &self.tunnels {
             Some(t) => t.clone(),
             None => {
@@ -267,7 +345,10 @@ impl Backend for Kubernetes {
         let handle: Arc<dyn crate::backend::Tunnel> = Arc::new(TunnelHandle(tunnels.clone()));
         let mut targets = Vec::new();
         for p in &ready {
-            let port = tunnels.pinned(p, DEFAULT_AGENT_PORT).await.map_err(|e| BackendError::Agent(format!("opening a forward to the agent in {p}: {e}")))?;
+            let port = tunnels
+                .pinned(p, DEFAULT_AGENT_PORT)
+                .await
+                .map_err(|e| BackendError::Agent(format!("opening a forward to the agent in {p}: {e}")))?;
             targets.push((p.clone(), std::net::SocketAddr::from(([127, 0, 0, 1], port))));
         }
         let mut connected = None;
@@ -283,14 +364,22 @@ impl Backend for Kubernetes {
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
-        let Some((agent, events)) = connected else { return Err(BackendError::Agent(format!("cannot reach the agent in pod {pod}: {last_err}"))) };
+        let Some((agent, events)) = connected else {
+            return Err(BackendError::Agent(format!("cannot reach the agent in pod {pod}: {last_err}")));
+        };
         let app_port = self.app_port(&pod, &reference, &img).await;
         let r = report.clone();
-        self.monitor = Some(tokio::spawn(pods::monitor(self.cluster.client.clone(), ns.clone(), selector.clone(), reference.clone(), move |message: String| {
-            r.log(LogStream::System, message.clone());
-            r.emit(EventKind::Error { message: message.clone() });
-            r.emit(EventKind::Status { phase: Phase::Failed, detail: message, exit_code: None, last_lines: None });
-        })));
+        self.monitor = Some(tokio::spawn(pods::monitor(
+            self.cluster.client.clone(),
+            ns.clone(),
+            selector.clone(),
+            reference.clone(),
+            move |message: String| {
+                r.log(LogStream::System, message.clone());
+                r.emit(EventKind::Error { message: message.clone() });
+                r.emit(EventKind::Status { phase: Phase::Failed, detail: message, exit_code: None, last_lines: None });
+            },
+        )));
         Ok(Deployed {
             agent,
             events,
@@ -316,13 +405,28 @@ impl Backend for Kubernetes {
         if let Some(r) = self.release.take() {
             let helm = std::env::var(HELM_ENV).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "helm".into());
             let out = Command::new(&helm)
-                .args(["uninstall", &r.name, "--namespace", &ns, "--kube-context", &self.cluster.context, "--wait", "--timeout", "60s"])
+                .args([
+                    "uninstall",
+                    &r.name,
+                    "--namespace",
+                    &ns,
+                    "--kube-context",
+                    &self.cluster.context,
+                    "--wait",
+                    "--timeout",
+                    "60s",
+                ])
                 .stdin(Stdio::null())
                 .output()
                 .await;
             match out {
-                Ok(o) if o.status.success() => report.log(LogStream::System, format!("helm uninstall {} --namespace {ns}: done", r.name)),
-                Ok(o) => report.log(LogStream::System, format!("helm uninstall {} failed: {}", r.name, String::from_utf8_lossy(&o.stderr).trim())),
+                Ok(o) if o.status.success() => {
+                    report.log(LogStream::System, format!("helm uninstall {} --namespace {ns}: done", r.name))
+                }
+                Ok(o) => report.log(
+                    LogStream::System,
+                    format!("helm uninstall {} failed: {}", r.name, String::from_utf8_lossy(&o.stderr).trim()),
+                ),
                 Err(e) => report.log(LogStream::System, format!("cannot run {helm}: {e}")),
             }
             let secrets: Api<Secret> = Api::namespaced(self.cluster.client.clone(), &ns);

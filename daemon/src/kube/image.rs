@@ -44,7 +44,12 @@ impl Delivery {
     }
 
     /// The choice itself: a forced kind, else a registry, kind, minikube, a containerd socket.
-    pub fn choose(context: &str, forced: Option<String>, registry: Option<String>, containerd: Option<String>) -> Result<Delivery, String> {
+    pub fn choose(
+        context: &str,
+        forced: Option<String>,
+        registry: Option<String>,
+        containerd: Option<String>,
+    ) -> Result<Delivery, String> {
         let set = |v: Option<String>| v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let (forced, containerd) = (set(forced), set(containerd));
         let registry = set(registry).map(|r| r.trim_end_matches('/').to_string());
@@ -119,7 +124,11 @@ impl Builder {
     /// CLI without an engine does not count).
     pub async fn find() -> Result<Builder, String> {
         if let Some(p) = std::env::var(BUILDER_ENV).ok().filter(|p| !p.trim().is_empty()) {
-            return if works(&p).await { Ok(Builder { program: p }) } else { Err(format!("{BUILDER_ENV}={p} does not run (tried `{p} info`)")) };
+            return if works(&p).await {
+                Ok(Builder { program: p })
+            } else {
+                Err(format!("{BUILDER_ENV}={p} does not run (tried `{p} info`)"))
+            };
         }
         for p in BUILDERS {
             if works(p).await {
@@ -134,7 +143,14 @@ impl Builder {
     }
 
     /// Builds `dockerfile` in `context` as `tag`, streaming every output line as a build log.
-    pub async fn build(&self, context: &Path, dockerfile: &Path, args: &BTreeMap<String, String>, tag: &str, report: &Reporter) -> Result<(), String> {
+    pub async fn build(
+        &self,
+        context: &Path,
+        dockerfile: &Path,
+        args: &BTreeMap<String, String>,
+        tag: &str,
+        report: &Reporter,
+    ) -> Result<(), String> {
         let mut cmd = Command::new(&self.program);
         if self.is_buildah() {
             // No network: the machine's builds must not reach out, and buildah's default network
@@ -152,7 +168,13 @@ impl Builder {
     }
 
     /// Makes `tag` reachable by the cluster.
-    pub async fn deliver(&self, tag: &str, delivery: &Delivery, scratch: &Path, report: &Reporter) -> Result<(), String> {
+    pub async fn deliver(
+        &self,
+        tag: &str,
+        delivery: &Delivery,
+        scratch: &Path,
+        report: &Reporter,
+    ) -> Result<(), String> {
         match delivery {
             Delivery::Push(_) => {
                 let mut cmd = Command::new(&self.program);
@@ -235,7 +257,10 @@ pub async fn remove_from_containerd(address: &str, tags: &[String], report: &Rep
 /// registries.conf, as buildah's push did); without skopeo the image stays and the log says so.
 pub async fn remove_from_registry(reference: &str, report: &Reporter) {
     if !works_cmd("skopeo", "--version").await {
-        report.log(LogStream::System, format!("{reference} stays in its registry: install skopeo to have sessions delete what they pushed"));
+        report.log(
+            LogStream::System,
+            format!("{reference} stays in its registry: install skopeo to have sessions delete what they pushed"),
+        );
         return;
     }
     let mut cmd = Command::new("skopeo");
@@ -248,7 +273,14 @@ pub async fn remove_from_registry(reference: &str, report: &Reporter) {
 }
 
 async fn works_cmd(program: &str, arg: &str) -> bool {
-    Command::new(program).arg(arg).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().await.is_ok_and(|s| s.success())
+    Command::new(program)
+        .arg(arg)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success())
 }
 
 async fn works(program: &str) -> bool {
@@ -265,13 +297,13 @@ async fn works(program: &str) -> bool {
 /// Runs a command, streaming its output as build logs; the error carries the last lines.
 async fn run(mut cmd: Command, doing: &str, report: &Reporter) -> Result<(), String> {
     report.log(LogStream::Build, format!("$ {}", show(&cmd)));
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| format!("{doing}: cannot run {}: {e}", cmd.as_std().get_program().to_string_lossy()))?;
+    let mut child =
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("{doing}: cannot run {}: {e}", cmd.as_std().get_program().to_string_lossy()))?;
     let tail = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
     let out = child.stdout.take().map(|s| pump(s, report.clone(), tail.clone()));
     let err = child.stderr.take().map(|s| pump(s, report.clone(), tail.clone()));
@@ -286,7 +318,11 @@ async fn run(mut cmd: Command, doing: &str, report: &Reporter) -> Result<(), Str
     Err(format!("{doing} failed ({status}):\n{}", last.join("\n")))
 }
 
-fn pump<R: AsyncRead + Unpin + Send + 'static>(r: R, report: Reporter, tail: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>) -> tokio::task::JoinHandle<()> {
+fn pump<R: AsyncRead + Unpin + Send + 'static>(
+    r: R,
+    report: Reporter,
+    tail: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(r).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -304,14 +340,22 @@ fn pump<R: AsyncRead + Unpin + Send + 'static>(r: R, report: Reporter, tail: std
 
 fn show(cmd: &Command) -> String {
     let c = cmd.as_std();
-    std::iter::once(c.get_program()).chain(c.get_args()).map(|a| a.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ")
+    std::iter::once(c.get_program())
+        .chain(c.get_args())
+        .map(|a| a.to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The static agent to put into images: `DEVSPACES_AGENT_BINARY`, else this executable when it is
 /// static, else the one `scripts/build-static-agent.sh` builds next to this executable's target folder.
 pub fn agent_binary() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os(AGENT_BINARY_ENV).filter(|p| !p.is_empty()).map(PathBuf::from) {
-        return if is_static(&p) { Ok(p) } else { Err(format!("{AGENT_BINARY_ENV}={} is not a static executable", p.display())) };
+        return if is_static(&p) {
+            Ok(p)
+        } else {
+            Err(format!("{AGENT_BINARY_ENV}={} is not a static executable", p.display()))
+        };
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the devspacesd executable: {e}"))?;
     if is_static(&exe) {
@@ -395,7 +439,13 @@ mod tests {
             ("devspaces", None, None, s("/run/c.sock"), Ok(Delivery::Containerd("/run/c.sock".into()))),
             ("kind-dev", None, None, None, Ok(Delivery::Kind("dev".into()))),
             ("minikube", None, s(" "), None, Ok(Delivery::Minikube("minikube".into()))),
-            ("devspaces", s("containerd"), s("reg:5000"), s("/run/c.sock"), Ok(Delivery::Containerd("/run/c.sock".into()))),
+            (
+                "devspaces",
+                s("containerd"),
+                s("reg:5000"),
+                s("/run/c.sock"),
+                Ok(Delivery::Containerd("/run/c.sock".into())),
+            ),
             ("devspaces", None, None, None, Err("set DEVSPACES_REGISTRY")),
             ("devspaces", s("kind"), None, None, Err("a kind context (kind-NAME), not 'devspaces'")),
             ("devspaces", s("ftp"), None, None, Err("expected push, containerd, kind or minikube")),

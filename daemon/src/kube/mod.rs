@@ -78,7 +78,12 @@ mod tests {
 
     #[test]
     fn host_suffix_default_and_override() {
-        let cases = [(None, ".devspaces.localhost"), (Some(""), ".devspaces.localhost"), (Some("dev.example.com"), ".dev.example.com"), (Some(".x.io"), ".x.io")];
+        let cases = [
+            (None, ".devspaces.localhost"),
+            (Some(""), ".devspaces.localhost"),
+            (Some("dev.example.com"), ".dev.example.com"),
+            (Some(".x.io"), ".x.io"),
+        ];
         for (input, want) in cases {
             assert_eq!(normalize_host_suffix(input), want, "{input:?}");
         }

@@ -33,11 +33,16 @@ const DEADLINE_PODS: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum PodState {
     /// Not ready yet; `detail` says what it waits for ("ContainerCreating", "Init:0/1", "waiting for readiness probe").
-    Waiting { detail: String },
+    Waiting {
+        detail: String,
+    },
     Ready,
     /// A definitive failure: `reason` is the Kubernetes reason (ImagePullBackOff, CrashLoopBackOff, OOMKilled,
     /// Unschedulable, Init:CrashLoopBackOff, Evicted, ...), `message` the human text Kubernetes gave.
-    Failed { reason: String, message: String },
+    Failed {
+        reason: String,
+        message: String,
+    },
     /// Being deleted, finished, or not running our image (an old ReplicaSet's pod): ignore it.
     Other,
 }
@@ -100,7 +105,13 @@ pub fn diagnose(pod: &Pod, image: &str) -> PodState {
     if all_ready && ready_condition {
         return PodState::Ready;
     }
-    let named = |c: &ContainerStatus, what: &str| if containers.len() > 1 { format!("{what} (container '{}')", c.name) } else { what.to_string() };
+    let named = |c: &ContainerStatus, what: &str| {
+        if containers.len() > 1 {
+            format!("{what} (container '{}')", c.name)
+        } else {
+            what.to_string()
+        }
+    };
     for c in containers.iter().filter(|c| !c.ready) {
         let state = c.state.as_ref();
         if let Some(w) = state.and_then(|s| s.waiting.as_ref()) {
@@ -163,19 +174,27 @@ fn container_failure(c: &ContainerStatus) -> Option<PodState> {
     let current = c.state.as_ref().and_then(|s| s.terminated.as_ref());
     // A container that was killed once and now serves again is left alone; one that has not recovered is not.
     if !c.ready && (last.is_some_and(oom) || current.is_some_and(oom)) {
-        let message = format!("container '{}' was killed for using more memory than its limit (OOMKilled), restarts: {}", c.name, c.restart_count);
+        let message = format!(
+            "container '{}' was killed for using more memory than its limit (OOMKilled), restarts: {}",
+            c.name, c.restart_count
+        );
         return Some(PodState::Failed { reason: "OOMKilled".into(), message });
     }
     let w = c.state.as_ref()?.waiting.as_ref()?;
     let reason = w.reason.as_deref().filter(|r| ERROR_REASONS.contains(r))?;
-    Some(PodState::Failed { reason: reason.to_string(), message: waiting_message(c, "container", reason, w.message.as_deref()) })
+    Some(PodState::Failed {
+        reason: reason.to_string(),
+        message: waiting_message(c, "container", reason, w.message.as_deref()),
+    })
 }
 
 /// The kubelet's message, or for a crash loop the last exit: the back-off text only repeats the pod's name.
 fn waiting_message(c: &ContainerStatus, kind: &str, reason: &str, kubelet: Option<&str>) -> String {
     let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref());
     match (reason, last) {
-        ("CrashLoopBackOff", Some(t)) => format!("{kind} '{}' keeps exiting: last exit {}, restarts: {}", c.name, termination(t), c.restart_count),
+        ("CrashLoopBackOff", Some(t)) => {
+            format!("{kind} '{}' keeps exiting: last exit {}, restarts: {}", c.name, termination(t), c.restart_count)
+        }
         _ => format!("{kind} '{}': {}", c.name, kubelet.filter(|m| !m.is_empty()).unwrap_or(reason)),
     }
 }
@@ -375,7 +394,13 @@ pub async fn wait_ready(
 /// After a deploy: keeps watching the release's pods running `image` and calls `on_failure` with
 /// the message of each pod that newly fails (a sidecar that starts crash-looping, an OOM kill, an
 /// eviction), so a failure after readiness is reported too. Runs until dropped or aborted.
-pub async fn monitor(client: kube::Client, namespace: String, selector: String, image: String, on_failure: impl Fn(String) + Send) {
+pub async fn monitor(
+    client: kube::Client,
+    namespace: String,
+    selector: String,
+    image: String,
+    on_failure: impl Fn(String) + Send,
+) {
     let api: Api<Pod> = Api::namespaced(client.clone(), &namespace);
     let mut stream = Box::pin(watcher(api, watcher::Config::default().labels(&selector)).default_backoff());
     let mut set = PodSet::default();
@@ -457,31 +482,83 @@ mod tests {
         let crash_last = json!({"terminated": {"exitCode": 3, "reason": "Error"}});
         let backoff = json!({"waiting": {"reason": "CrashLoopBackOff", "message": "back-off 40s restarting failed container=web"}});
         vec![
-            ("ready", pod("a", running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]), json!({})), Want::Ready),
+            (
+                "ready",
+                pod("a", running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]), json!({})),
+                Want::Ready,
+            ),
             (
                 "image pull backoff",
-                pod("a", json!({"phase": "Pending", "containerStatuses": [cs("web", false, json!({"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"registry.local/web:dev\""}}), json!({}), 0)]}), json!({})),
-                Want::Failed("ImagePullBackOff", &["container 'web': Back-off pulling image \"registry.local/web:dev\""]),
+                pod(
+                    "a",
+                    json!({"phase": "Pending", "containerStatuses": [cs("web", false, json!({"waiting": {"reason": "ImagePullBackOff", "message": "Back-off pulling image \"registry.local/web:dev\""}}), json!({}), 0)]}),
+                    json!({}),
+                ),
+                Want::Failed(
+                    "ImagePullBackOff",
+                    &["container 'web': Back-off pulling image \"registry.local/web:dev\""],
+                ),
             ),
             (
                 "image never pulled",
-                pod("a", json!({"phase": "Pending", "containerStatuses": [cs("web", false, json!({"waiting": {"reason": "ErrImageNeverPull", "message": "Container image \"registry.local/web:dev\" is not present with pull policy of Never"}}), json!({}), 0)]}), json!({})),
+                pod(
+                    "a",
+                    json!({"phase": "Pending", "containerStatuses": [cs("web", false, json!({"waiting": {"reason": "ErrImageNeverPull", "message": "Container image \"registry.local/web:dev\" is not present with pull policy of Never"}}), json!({}), 0)]}),
+                    json!({}),
+                ),
                 Want::Failed("ErrImageNeverPull", &["container 'web'", "pull policy of Never"]),
             ),
-            ("crash loop", pod("a", running("False", vec![cs("web", false, backoff.clone(), crash_last.clone(), 4)]), json!({})), Want::Failed("CrashLoopBackOff", &["container 'web'", "code 3 (Error)", "restarts: 4"])),
+            (
+                "crash loop",
+                pod("a", running("False", vec![cs("web", false, backoff.clone(), crash_last.clone(), 4)]), json!({})),
+                Want::Failed("CrashLoopBackOff", &["container 'web'", "code 3 (Error)", "restarts: 4"]),
+            ),
             (
                 "oom killed",
-                pod("a", running("False", vec![cs("web", false, backoff.clone(), json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}), 2)]), json!({})),
-                Want::Failed("OOMKilled", &["container 'web' was killed for using more memory than its limit (OOMKilled), restarts: 2"]),
+                pod(
+                    "a",
+                    running(
+                        "False",
+                        vec![cs(
+                            "web",
+                            false,
+                            backoff.clone(),
+                            json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}),
+                            2,
+                        )],
+                    ),
+                    json!({}),
+                ),
+                Want::Failed(
+                    "OOMKilled",
+                    &["container 'web' was killed for using more memory than its limit (OOMKilled), restarts: 2"],
+                ),
             ),
             (
                 "oom killed once, serving again",
-                pod("a", running("True", vec![cs("web", true, json!({"running": {}}), json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}), 1)]), json!({})),
+                pod(
+                    "a",
+                    running(
+                        "True",
+                        vec![cs(
+                            "web",
+                            true,
+                            json!({"running": {}}),
+                            json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}),
+                            1,
+                        )],
+                    ),
+                    json!({}),
+                ),
                 Want::Ready,
             ),
             (
                 "unschedulable",
-                pod("a", json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient cpu."}]}), json!({})),
+                pod(
+                    "a",
+                    json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": "0/1 nodes are available: 1 Insufficient cpu."}]}),
+                    json!({}),
+                ),
                 Want::Failed("Unschedulable", &["0/1 nodes are available: 1 Insufficient cpu."]),
             ),
             (
@@ -508,21 +585,65 @@ mod tests {
                 "crashing sidecar",
                 pod(
                     "a",
-                    running("False", vec![cs("web", true, json!({"running": {}}), json!({}), 0), cs("proxy", false, backoff.clone(), json!({"terminated": {"exitCode": 1, "reason": "Error", "message": "bad config"}}), 5)]),
+                    running(
+                        "False",
+                        vec![
+                            cs("web", true, json!({"running": {}}), json!({}), 0),
+                            cs(
+                                "proxy",
+                                false,
+                                backoff.clone(),
+                                json!({"terminated": {"exitCode": 1, "reason": "Error", "message": "bad config"}}),
+                                5,
+                            ),
+                        ],
+                    ),
                     json!({"spec": {"containers": [{"name": "web", "image": IMAGE}, {"name": "proxy", "image": "envoy:1"}]}}),
                 ),
                 Want::Failed("CrashLoopBackOff", &["container 'proxy'", "code 1 (Error): bad config"]),
             ),
-            ("old image", pod("a", json!({"phase": "Running"}), json!({"spec": {"containers": [{"name": "web", "image": "registry.local/web:old"}]}})), Want::Other),
-            ("terminating", pod("a", running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]), json!({"metadata": {"deletionTimestamp": "2025-01-01T00:00:00Z"}})), Want::Other),
+            (
+                "old image",
+                pod(
+                    "a",
+                    json!({"phase": "Running"}),
+                    json!({"spec": {"containers": [{"name": "web", "image": "registry.local/web:old"}]}}),
+                ),
+                Want::Other,
+            ),
+            (
+                "terminating",
+                pod(
+                    "a",
+                    running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]),
+                    json!({"metadata": {"deletionTimestamp": "2025-01-01T00:00:00Z"}}),
+                ),
+                Want::Other,
+            ),
             (
                 "container creating",
-                pod("a", json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}], "containerStatuses": [cs("web", false, json!({"waiting": {"reason": "ContainerCreating"}}), json!({}), 0)]}), json!({})),
+                pod(
+                    "a",
+                    json!({"phase": "Pending", "conditions": [{"type": "PodScheduled", "status": "True"}], "containerStatuses": [cs("web", false, json!({"waiting": {"reason": "ContainerCreating"}}), json!({}), 0)]}),
+                    json!({}),
+                ),
                 Want::Waiting("ContainerCreating"),
             ),
-            ("readiness probe", pod("a", running("False", vec![cs("web", false, json!({"running": {}}), json!({}), 0)]), json!({})), Want::Waiting("waiting for readiness probe")),
+            (
+                "readiness probe",
+                pod("a", running("False", vec![cs("web", false, json!({"running": {}}), json!({}), 0)]), json!({})),
+                Want::Waiting("waiting for readiness probe"),
+            ),
             ("just created", pod("a", json!({"phase": "Pending"}), json!({})), Want::Waiting("Pending")),
-            ("evicted", pod("a", json!({"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}), json!({})), Want::Failed("Evicted", &["low on resource: memory"])),
+            (
+                "evicted",
+                pod(
+                    "a",
+                    json!({"phase": "Failed", "reason": "Evicted", "message": "The node was low on resource: memory."}),
+                    json!({}),
+                ),
+                Want::Failed("Evicted", &["low on resource: memory"]),
+            ),
         ]
     }
 
@@ -546,7 +667,8 @@ mod tests {
 
     #[test]
     fn resync_swaps_at_init_done() {
-        let ready = || pod("new", running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]), json!({}));
+        let ready =
+            || pod("new", running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]), json!({}));
         let mut set = PodSet::default();
         set.apply(watcher::Event::Init);
         set.apply(watcher::Event::InitApply(pod("gone", json!({"phase": "Pending"}), json!({}))));
@@ -564,12 +686,26 @@ mod tests {
 
     #[test]
     fn assesses_the_release() {
-        let ready = |n: &str| pod(n, running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]), json!({}));
-        let creating = |n: &str| pod(n, json!({"phase": "Pending", "containerStatuses": [cs("web", false, json!({"waiting": {"reason": "ContainerCreating"}}), json!({}), 0)]}), json!({}));
-        let old = |n: &str| pod(n, json!({"phase": "Running"}), json!({"spec": {"containers": [{"name": "web", "image": "web:old"}]}}));
-        let set = |pods: Vec<Pod>| pods.into_iter().map(|p| (p.metadata.name.clone().unwrap(), p)).collect::<BTreeMap<_, _>>();
+        let ready =
+            |n: &str| pod(n, running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]), json!({}));
+        let creating = |n: &str| {
+            pod(
+                n,
+                json!({"phase": "Pending", "containerStatuses": [cs("web", false, json!({"waiting": {"reason": "ContainerCreating"}}), json!({}), 0)]}),
+                json!({}),
+            )
+        };
+        let old = |n: &str| {
+            pod(n, json!({"phase": "Running"}), json!({"spec": {"containers": [{"name": "web", "image": "web:old"}]}}))
+        };
+        let set = |pods: Vec<Pod>| {
+            pods.into_iter().map(|p| (p.metadata.name.clone().unwrap(), p)).collect::<BTreeMap<_, _>>()
+        };
 
-        assert_eq!(assess(&set(vec![ready("b"), ready("a"), old("c")]), IMAGE, 2), Verdict::Ready(vec!["a".into(), "b".into()]));
+        assert_eq!(
+            assess(&set(vec![ready("b"), ready("a"), old("c")]), IMAGE, 2),
+            Verdict::Ready(vec!["a".into(), "b".into()])
+        );
         let waiting = assess(&set(vec![ready("a"), creating("b")]), IMAGE, 2);
         let Verdict::Waiting(progress) = waiting else { panic!("not waiting: {waiting:?}") };
         assert_eq!(progress, Progress { ready: 1, waiting: vec![("b".into(), "ContainerCreating".into())], others: 0 });
@@ -577,13 +713,19 @@ mod tests {
         let Verdict::Waiting(progress) = assess(&set(vec![old("c")]), IMAGE, 1) else { panic!("not waiting") };
         assert_eq!(progress.summary(1, IMAGE, "app=web"), "no pod running image 'registry.local/web:dev' yet (selector 'app=web', 1 matching pod(s) run another image or are terminating)");
         let failing = pod("f", json!({"phase": "Failed", "reason": "Evicted", "message": "low memory"}), json!({}));
-        assert!(matches!(assess(&set(vec![creating("b"), failing]), IMAGE, 1), Verdict::Failed { pod, .. } if pod == "f"));
+        assert!(
+            matches!(assess(&set(vec![creating("b"), failing]), IMAGE, 1), Verdict::Failed { pod, .. } if pod == "f")
+        );
     }
 
     #[test]
     fn docker_hub_prefix_is_the_same_image() {
         let ready = |spec: &str| {
-            let mut p = pod("a", running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]), json!({"spec": {"containers": [{"name": "web", "image": spec}]}}));
+            let mut p = pod(
+                "a",
+                running("True", vec![cs("web", true, json!({"running": {}}), json!({}), 0)]),
+                json!({"spec": {"containers": [{"name": "web", "image": spec}]}}),
+            );
             p.status.as_mut().unwrap().container_statuses.as_mut().unwrap()[0].image = spec.to_string();
             p
         };
@@ -597,7 +739,11 @@ mod tests {
         let event = |reason: &str, at: &str, kind: &str| -> Event {
             serde_json::from_value(json!({"metadata": {"name": reason}, "involvedObject": {}, "type": kind, "reason": reason, "message": format!("{reason} happened\n"), "lastTimestamp": at})).unwrap()
         };
-        let events = vec![event("Pulling", "2025-01-01T00:00:02Z", "Normal"), event("Scheduled", "2025-01-01T00:00:01Z", "Normal"), event("Failed", "2025-01-01T00:00:03Z", "Warning")];
+        let events = vec![
+            event("Pulling", "2025-01-01T00:00:02Z", "Normal"),
+            event("Scheduled", "2025-01-01T00:00:01Z", "Normal"),
+            event("Failed", "2025-01-01T00:00:03Z", "Warning"),
+        ];
         assert_eq!(format_events(events, 2), ["Normal Pulling: Pulling happened", "Warning Failed: Failed happened"]);
     }
 
@@ -607,13 +753,19 @@ mod tests {
             pod: "web-7d9c-abc".into(),
             reason: "ImagePullBackOff".into(),
             message: "container 'web': Back-off pulling image \"x\"".into(),
-            events: vec!["Warning Failed: Failed to pull image \"x\"".into(), "Normal BackOff: Back-off pulling image \"x\"".into()],
+            events: vec![
+                "Warning Failed: Failed to pull image \"x\"".into(),
+                "Normal BackOff: Back-off pulling image \"x\"".into(),
+            ],
         };
         assert_eq!(
             failed.to_string(),
             "pod web-7d9c-abc: ImagePullBackOff: container 'web': Back-off pulling image \"x\" (events: Warning Failed: Failed to pull image \"x\"; Normal BackOff: Back-off pulling image \"x\")"
         );
         let deadline = WaitError::Deadline { seconds: 120, detail: "web-7d9c-abc: ContainerCreating".into() };
-        assert_eq!(deadline.to_string(), "no pod of the release became ready within 120 s: web-7d9c-abc: ContainerCreating");
+        assert_eq!(
+            deadline.to_string(),
+            "no pod of the release became ready within 120 s: web-7d9c-abc: ContainerCreating"
+        );
     }
 }

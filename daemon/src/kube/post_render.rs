@@ -133,7 +133,9 @@ fn s(v: &str) -> Node {
 
 /// Parses every non-empty document of a multi-document YAML stream.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, PostRenderError> {
-    let docs = Yaml::load_from_str(text).map_err(|e| PostRenderError::Yaml(format!("line {} column {}: {}", e.marker().line(), e.marker().col() + 1, e.info())))?;
+    let docs = Yaml::load_from_str(text).map_err(|e| {
+        PostRenderError::Yaml(format!("line {} column {}: {}", e.marker().line(), e.marker().col() + 1, e.info()))
+    })?;
     let mut out = Vec::new();
     for d in &docs {
         let n = convert(d)?;
@@ -158,7 +160,8 @@ fn convert(y: &Yaml) -> Result<Node, PostRenderError> {
             for (k, v) in m {
                 let key = match convert(k)? {
                     Node::Null => "null".to_string(),
-                    other => scalar_text(&other).ok_or_else(|| PostRenderError::Yaml("a mapping key is itself a mapping or list".into()))?,
+                    other => scalar_text(&other)
+                        .ok_or_else(|| PostRenderError::Yaml("a mapping key is itself a mapping or list".into()))?,
                 };
                 out.push((key, convert(v)?));
             }
@@ -248,7 +251,11 @@ fn scalar_yaml(n: &Node) -> String {
         Node::Int(i) => i.to_string(),
         Node::Float(f) if f.is_finite() => {
             let t = f.to_string();
-            if t.contains('.') || t.contains('e') { t } else { format!("{t}.0") }
+            if t.contains('.') || t.contains('e') {
+                t
+            } else {
+                format!("{t}.0")
+            }
         }
         Node::Float(f) if f.is_nan() => ".nan".into(),
         Node::Float(f) => (if *f > 0.0 { ".inf" } else { "-.inf" }).into(),
@@ -268,7 +275,11 @@ fn key_text(k: &str) -> String {
     let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
         && !WORDS.contains(&k.to_ascii_lowercase().as_str());
-    if plain { k.to_string() } else { quote(k) }
+    if plain {
+        k.to_string()
+    } else {
+        quote(k)
+    }
 }
 
 /// Rewrites Helm's rendered manifests for a session (see the module docs).
@@ -286,7 +297,10 @@ pub fn post_render(input: &str, opts: &Options) -> Result<Rendered, PostRenderEr
     if injected.is_empty() {
         seen.sort();
         seen.dedup();
-        return Err(PostRenderError::NoMatch { image: opts.image.clone(), seen: if seen.is_empty() { "none".into() } else { seen.join(", ") } });
+        return Err(PostRenderError::NoMatch {
+            image: opts.image.clone(),
+            seen: if seen.is_empty() { "none".into() } else { seen.join(", ") },
+        });
     }
     Ok(Rendered { text: emit_documents(&docs), injected })
 }
@@ -297,7 +311,12 @@ fn label(meta_owner: &mut Node, session: &str) {
     }
 }
 
-fn object(doc: &mut Node, opts: &Options, injected: &mut Vec<String>, seen: &mut Vec<String>) -> Result<(), PostRenderError> {
+fn object(
+    doc: &mut Node,
+    opts: &Options,
+    injected: &mut Vec<String>,
+    seen: &mut Vec<String>,
+) -> Result<(), PostRenderError> {
     let kind = doc.get("kind").and_then(Node::str).unwrap_or_default().to_string();
     if kind == "List" || kind.ends_with("List") {
         if let Some(Node::Seq(items)) = doc.get_mut("items") {
@@ -312,7 +331,9 @@ fn object(doc: &mut Node, opts: &Options, injected: &mut Vec<String>, seen: &mut
     let id = format!("{kind}/{name}");
     let template: Option<&mut Node> = match kind.as_str() {
         "Pod" => Some(doc),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => doc.get_mut("spec").and_then(|s| s.get_mut("template")),
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => {
+            doc.get_mut("spec").and_then(|s| s.get_mut("template"))
+        }
         "CronJob" => {
             let job = doc.get_mut("spec").and_then(|s| s.get_mut("jobTemplate"));
             match job {
@@ -329,7 +350,9 @@ fn object(doc: &mut Node, opts: &Options, injected: &mut Vec<String>, seen: &mut
     if kind != "Pod" {
         label(template, &opts.session);
     }
-    let Some(Node::Seq(containers)) = template.get_mut("spec").and_then(|s| s.get_mut("containers")) else { return Ok(()) };
+    let Some(Node::Seq(containers)) = template.get_mut("spec").and_then(|s| s.get_mut("containers")) else {
+        return Ok(());
+    };
     for c in containers.iter_mut() {
         let image = c.get("image").and_then(Node::str).unwrap_or_default().to_string();
         seen.push(image.clone());
@@ -352,22 +375,50 @@ fn inject(c: &mut Node, opts: &Options, object: &str, container: &str) -> Result
             (Some(cmd), args) => cmd.into_iter().chain(args.unwrap_or_default()).collect(),
             (None, Some(args)) => match &opts.image_entrypoint {
                 Some(ep) => ep.iter().cloned().chain(args).collect(),
-                None => return Err(PostRenderError::NeedsEntrypoint { object: object.into(), container: container.into() }),
+                None => {
+                    return Err(PostRenderError::NeedsEntrypoint { object: object.into(), container: container.into() })
+                }
             },
             (None, None) => match &opts.image_command {
                 Some(cmd) => cmd.clone(),
-                None => return Err(PostRenderError::NeedsImageCommand { object: object.into(), container: container.into() }),
+                None => {
+                    return Err(PostRenderError::NeedsImageCommand {
+                        object: object.into(),
+                        container: container.into(),
+                    })
+                }
             },
         };
-        let workdir = opts.workdir.clone().or_else(|| c.get("workingDir").and_then(Node::str).map(str::to_string)).unwrap_or_else(|| "/".into());
-        let mut agent = vec![opts.agent_path.clone(), "agent".into(), "--root".into(), workdir, "--listen".into(), format!("127.0.0.1:{}", opts.agent_port), "--".into()];
+        let workdir = opts
+            .workdir
+            .clone()
+            .or_else(|| c.get("workingDir").and_then(Node::str).map(str::to_string))
+            .unwrap_or_else(|| "/".into());
+        let mut agent = vec![
+            opts.agent_path.clone(),
+            "agent".into(),
+            "--root".into(),
+            workdir,
+            "--listen".into(),
+            format!("127.0.0.1:{}", opts.agent_port),
+            "--".into(),
+        ];
         agent.extend(original);
         c.set("command", Node::Seq(agent.iter().map(|a| s(a)).collect()));
         c.remove("args");
     }
     let token = Node::Map(vec![
         ("name".into(), s(devspaces_protocol::agent::TOKEN_ENV)),
-        ("valueFrom".into(), Node::Map(vec![("secretKeyRef".into(), Node::Map(vec![("name".into(), s(&opts.token_secret)), ("key".into(), s(super::space::SESSION_SECRET_KEY))]))])),
+        (
+            "valueFrom".into(),
+            Node::Map(vec![(
+                "secretKeyRef".into(),
+                Node::Map(vec![
+                    ("name".into(), s(&opts.token_secret)),
+                    ("key".into(), s(super::space::SESSION_SECRET_KEY)),
+                ]),
+            )]),
+        ),
     ]);
     match c.get_mut("env") {
         Some(Node::Seq(env)) => {
@@ -411,11 +462,23 @@ mod tests {
 
     #[test]
     fn image_references() {
-        let same = [("app:1", "docker.io/library/app:1"), ("app", "app:latest"), ("reg:5000/a/app:t", "reg:5000/a/app:t"), ("docker.io/me/app:t", "me/app:t"), ("app:t@sha256:ab", "app:t")];
+        let same = [
+            ("app:1", "docker.io/library/app:1"),
+            ("app", "app:latest"),
+            ("reg:5000/a/app:t", "reg:5000/a/app:t"),
+            ("docker.io/me/app:t", "me/app:t"),
+            ("app:t@sha256:ab", "app:t"),
+        ];
         for (a, b) in same {
             assert!(same_image(a, b), "{a} == {b}");
         }
-        let differ = [("app:1", "app:2"), ("reg:5000/app:1", "app:1"), ("localhost/app:1", "app:1"), ("", "app:1"), ("other/app:1", "app:1")];
+        let differ = [
+            ("app:1", "app:2"),
+            ("reg:5000/app:1", "app:1"),
+            ("localhost/app:1", "app:1"),
+            ("", "app:1"),
+            ("other/app:1", "app:1"),
+        ];
         for (a, b) in differ {
             assert!(!same_image(a, b), "{a} != {b}");
         }
@@ -431,7 +494,11 @@ mod tests {
     }
 
     fn options(json: &serde_json::Value) -> Options {
-        let list = |k: &str| json.get(k).and_then(|v| v.as_array()).map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect());
+        let list = |k: &str| {
+            json.get(k)
+                .and_then(|v| v.as_array())
+                .map(|a| a.iter().filter_map(|x| x.as_str().map(String::from)).collect())
+        };
         let session = json["session"].as_str().unwrap().to_string();
         Options {
             token_secret: crate::kube::space::session_secret_name(&session),
@@ -448,7 +515,8 @@ mod tests {
     #[test]
     fn fixtures() {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/post-render");
-        let mut cases: Vec<_> = std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
+        let mut cases: Vec<_> =
+            std::fs::read_dir(&root).unwrap().map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect();
         cases.sort();
         assert!(cases.len() >= 7, "fixtures missing under {}", root.display());
         for case in cases {
@@ -459,7 +527,8 @@ mod tests {
             match (read("expected.yaml"), read("expected-error.txt")) {
                 (Ok(want), _) => {
                     let got = got.unwrap_or_else(|e| panic!("{name}: {e}"));
-                    let parsed = parse_documents(&got.text).unwrap_or_else(|e| panic!("{name}: output does not parse: {e}\n{}", got.text));
+                    let parsed = parse_documents(&got.text)
+                        .unwrap_or_else(|e| panic!("{name}: output does not parse: {e}\n{}", got.text));
                     assert_eq!(parsed, parse_documents(&want).unwrap(), "{name}: output differs:\n{}", got.text);
                     // Running it again changes nothing: a redeploy may post-render its own output.
                     let again = post_render(&got.text, &opts).unwrap();

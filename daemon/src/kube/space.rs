@@ -36,7 +36,9 @@ impl SpaceName {
             check_label(part, s)?;
         }
         if parent == Some(name) {
-            return Err(KubeError::Space(format!("space '{s}' names the same namespace twice (a child needs its own name)")));
+            return Err(KubeError::Space(format!(
+                "space '{s}' names the same namespace twice (a child needs its own name)"
+            )));
         }
         Ok(SpaceName { parent: parent.map(str::to_string), name: name.to_string() })
     }
@@ -83,12 +85,21 @@ pub fn spaces_from(namespaces: &[(String, BTreeMap<String, String>, bool)]) -> V
         .iter()
         .filter(|(_, labels, _)| labels.get(SPACE_LABEL).map(String::as_str) == Some("true"))
         .map(|(name, labels, terminating)| SpaceEntry {
-            space: SpaceName { parent: labels.get(PARENT_LABEL).filter(|p| !p.is_empty()).cloned(), name: name.clone() },
+            space: SpaceName {
+                parent: labels.get(PARENT_LABEL).filter(|p| !p.is_empty()).cloned(),
+                name: name.clone(),
+            },
             terminating: *terminating,
         })
         .collect();
     out.sort_by(|a, b| {
-        let key = |e: &SpaceEntry| (e.space.parent.clone().unwrap_or_else(|| e.space.name.clone()), e.space.parent.is_some(), e.space.name.clone());
+        let key = |e: &SpaceEntry| {
+            (
+                e.space.parent.clone().unwrap_or_else(|| e.space.name.clone()),
+                e.space.parent.is_some(),
+                e.space.name.clone(),
+            )
+        };
         key(a).cmp(&key(b))
     });
     out
@@ -108,13 +119,17 @@ pub fn render_list(entries: &[SpaceEntry], selected: Option<&SpaceName>) -> Vec<
 
 pub async fn list(cluster: &Cluster) -> Result<Vec<SpaceEntry>, KubeError> {
     let api: Api<Namespace> = Api::all(cluster.client.clone());
-    let found = api.list(&ListParams::default().labels(&format!("{SPACE_LABEL}=true"))).await.map_err(KubeError::api("listing namespaces"))?;
+    let found = api
+        .list(&ListParams::default().labels(&format!("{SPACE_LABEL}=true")))
+        .await
+        .map_err(KubeError::api("listing namespaces"))?;
     let rows: Vec<_> = found.items.iter().map(ns_row).collect();
     Ok(spaces_from(&rows))
 }
 
 fn ns_row(ns: &Namespace) -> (String, BTreeMap<String, String>, bool) {
-    let terminating = ns.metadata.deletion_timestamp.is_some() || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
+    let terminating = ns.metadata.deletion_timestamp.is_some()
+        || ns.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Terminating");
     (ns.metadata.name.clone().unwrap_or_default(), ns.metadata.labels.clone().unwrap_or_default(), terminating)
 }
 
@@ -145,8 +160,13 @@ async fn ensure(cluster: &Cluster, name: &str, parent: Option<&str>) -> Result<b
     };
     match api.get_opt(name).await.map_err(KubeError::api(format!("reading namespace {name}")))? {
         None => {
-            let ns = Namespace { metadata: kube::api::ObjectMeta { name: Some(name.into()), labels: Some(labels), ..Default::default() }, ..Default::default() };
-            api.create(&PostParams::default(), &ns).await.map_err(KubeError::api(format!("creating namespace {name}")))?;
+            let ns = Namespace {
+                metadata: kube::api::ObjectMeta { name: Some(name.into()), labels: Some(labels), ..Default::default() },
+                ..Default::default()
+            };
+            api.create(&PostParams::default(), &ns)
+                .await
+                .map_err(KubeError::api(format!("creating namespace {name}")))?;
             Ok(true)
         }
         Some(ns) => {
@@ -167,7 +187,9 @@ async fn ensure(cluster: &Cluster, name: &str, parent: Option<&str>) -> Result<b
                 return Err(KubeError::Space(format!("cannot select '{want}': namespace '{name}' is already {is} (space names are unique per cluster; pick another name)")));
             }
             let patch = serde_json::json!({"metadata": {"labels": labels}});
-            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await.map_err(KubeError::api(format!("labelling namespace {name}")))?;
+            api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(KubeError::api(format!("labelling namespace {name}")))?;
             Ok(true)
         }
     }
@@ -178,15 +200,29 @@ async fn ensure(cluster: &Cluster, name: &str, parent: Option<&str>) -> Result<b
 pub async fn remove(cluster: &Cluster, space: &SpaceName, recursive: bool) -> Result<Vec<String>, KubeError> {
     let all = list(cluster).await?;
     let Some(found) = all.iter().find(|e| e.space.name == space.name) else {
-        return Err(KubeError::Space(format!("no space '{}' in context '{}' (see `devspacesd space list`)", space.path(), cluster.context)));
+        return Err(KubeError::Space(format!(
+            "no space '{}' in context '{}' (see `devspacesd space list`)",
+            space.path(),
+            cluster.context
+        )));
     };
     if space.parent.is_some() && found.space.parent != space.parent {
-        return Err(KubeError::Space(format!("no space '{}': namespace '{}' is the space '{}'", space.path(), space.name, found.space.path())));
+        return Err(KubeError::Space(format!(
+            "no space '{}': namespace '{}' is the space '{}'",
+            space.path(),
+            space.name,
+            found.space.path()
+        )));
     }
-    let children: Vec<&SpaceEntry> = all.iter().filter(|e| e.space.parent.as_deref() == Some(space.name.as_str())).collect();
+    let children: Vec<&SpaceEntry> =
+        all.iter().filter(|e| e.space.parent.as_deref() == Some(space.name.as_str())).collect();
     if !children.is_empty() && !recursive {
         let names: Vec<String> = children.iter().map(|c| c.space.path()).collect();
-        return Err(KubeError::Space(format!("space '{}' has child spaces ({}); remove them first or pass --recursive", space.name, names.join(", "))));
+        return Err(KubeError::Space(format!(
+            "space '{}' has child spaces ({}); remove them first or pass --recursive",
+            space.name,
+            names.join(", ")
+        )));
     }
     let api: Api<Namespace> = Api::all(cluster.client.clone());
     let mut doomed: Vec<String> = children.iter().map(|c| c.space.name.clone()).collect();
@@ -200,9 +236,13 @@ pub async fn remove(cluster: &Cluster, space: &SpaceName, recursive: bool) -> Re
     }
     let deadline = tokio::time::Instant::now() + REMOVE_DEADLINE;
     for name in &doomed {
-        while api.get_opt(name).await.map_err(KubeError::api(format!("waiting for namespace {name} to go")))?.is_some() {
+        while api.get_opt(name).await.map_err(KubeError::api(format!("waiting for namespace {name} to go")))?.is_some()
+        {
             if tokio::time::Instant::now() > deadline {
-                return Err(KubeError::Space(format!("namespace '{name}' is still being deleted after {} s (see `kubectl get ns {name} -o yaml`)", REMOVE_DEADLINE.as_secs())));
+                return Err(KubeError::Space(format!(
+                    "namespace '{name}' is still being deleted after {} s (see `kubectl get ns {name} -o yaml`)",
+                    REMOVE_DEADLINE.as_secs()
+                )));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -217,7 +257,12 @@ pub fn session_secret_name(session: &str) -> String {
 pub const SESSION_SECRET_KEY: &str = "token";
 
 /// Creates or updates the session's token Secret in `namespace` (labelled with the session).
-pub async fn apply_session_secret(cluster: &Cluster, namespace: &str, session: &str, token: &str) -> Result<(), KubeError> {
+pub async fn apply_session_secret(
+    cluster: &Cluster,
+    namespace: &str,
+    session: &str,
+    token: &str,
+) -> Result<(), KubeError> {
     let api: Api<Secret> = Api::namespaced(cluster.client.clone(), namespace);
     let name = session_secret_name(session);
     let body = serde_json::json!({
@@ -226,13 +271,18 @@ pub async fn apply_session_secret(cluster: &Cluster, namespace: &str, session: &
         "type": "Opaque",
         "stringData": {SESSION_SECRET_KEY: token},
     });
-    api.patch(&name, &PatchParams::apply("devspaces").force(), &Patch::Apply(&body)).await.map_err(KubeError::api(format!("writing secret {namespace}/{name}")))?;
+    api.patch(&name, &PatchParams::apply("devspaces").force(), &Patch::Apply(&body))
+        .await
+        .map_err(KubeError::api(format!("writing secret {namespace}/{name}")))?;
     Ok(())
 }
 
 /// Where the selected space of a kube context is recorded: `<state>/kube/<context>/space`.
 pub fn selection_file(state_dir: &Path, context: &str) -> PathBuf {
-    let safe: String = context.chars().map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' }).collect();
+    let safe: String = context
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') { c } else { '_' })
+        .collect();
     state_dir.join("kube").join(safe).join("space")
 }
 
@@ -278,7 +328,9 @@ mod tests {
 
     #[test]
     fn list_marks_selection_and_groups_children() {
-        let l = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        let l = |pairs: &[(&str, &str)]| {
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>()
+        };
         let rows = vec![
             ("zed".to_string(), l(&[(SPACE_LABEL, "true"), (PARENT_LABEL, "dev")]), false),
             ("kube-system".to_string(), l(&[]), false),
@@ -289,7 +341,10 @@ mod tests {
         ];
         let entries = spaces_from(&rows);
         let selected = SpaceName::parse("dev/zed").ok();
-        assert_eq!(render_list(&entries, selected.as_ref()), vec!["  default", "  dev", "  dev/alice  (being removed)", "* dev/zed"]);
+        assert_eq!(
+            render_list(&entries, selected.as_ref()),
+            vec!["  default", "  dev", "  dev/alice  (being removed)", "* dev/zed"]
+        );
     }
 
     #[test]

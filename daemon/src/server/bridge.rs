@@ -41,14 +41,16 @@ pub async fn connect_or_start(state: &Path) -> Result<UnixStream, ConnectError> 
     if let Some(s) = connect(state).await {
         return Ok(s);
     }
-    std::fs::create_dir_all(state).map_err(|err| ConnectError::Io { what: format!("creating the state dir {}", state.display()), err })?;
+    std::fs::create_dir_all(state)
+        .map_err(|err| ConnectError::Io { what: format!("creating the state dir {}", state.display()), err })?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
         .open(log_path(state))
         .map_err(|err| ConnectError::Io { what: "opening daemon.log".into(), err })?;
     let log2 = log.try_clone().map_err(|err| ConnectError::Io { what: "opening daemon.log".into(), err })?;
-    let exe = std::env::current_exe().map_err(|err| ConnectError::Io { what: "finding the devspacesd executable".into(), err })?;
+    let exe = std::env::current_exe()
+        .map_err(|err| ConnectError::Io { what: "finding the devspacesd executable".into(), err })?;
     let mut cmd = Command::new(exe);
     // The daemon outlives this client: it must not keep the client's folder busy.
     cmd.arg("daemon").current_dir(state).stdin(Stdio::null()).stdout(log).stderr(log2);
@@ -74,7 +76,10 @@ pub async fn connect_or_start(state: &Path) -> Result<UnixStream, ConnectError> 
         }
         if let Ok(status) = exited.try_recv() {
             if !status.success() {
-                return Err(ConnectError::Failed { status: status.to_string(), log: log_path(state).display().to_string() });
+                return Err(ConnectError::Failed {
+                    status: status.to_string(),
+                    log: log_path(state).display().to_string(),
+                });
             }
         }
         if tokio::time::Instant::now() >= deadline {

@@ -65,7 +65,9 @@ where
                     client.outbox.push(rpc::frame(&reply));
                 }
             }
-            Incoming::Skipped { bytes, reason } => eprintln!("devspacesd: client {}: skipped {bytes} bytes ({reason})", client.id),
+            Incoming::Skipped { bytes, reason } => {
+                eprintln!("devspacesd: client {}: skipped {bytes} bytes ({reason})", client.id)
+            }
         }
         if client.outbox.overflowed() {
             eprintln!("devspacesd: client {} stopped reading; disconnecting it", client.id);
@@ -110,7 +112,13 @@ async fn write_loop<W: AsyncWrite + Unpin>(client: Arc<Client>, mut w: W) {
 }
 
 /// Handles one valid message; returns true when the connection should end (`exit`).
-async fn on_message(daemon: &Arc<Daemon>, client: &Arc<Client>, docs: &Documents, lifecycle: &mut Lifecycle, msg: Value) -> bool {
+async fn on_message(
+    daemon: &Arc<Daemon>,
+    client: &Arc<Client>,
+    docs: &Documents,
+    lifecycle: &mut Lifecycle,
+    msg: Value,
+) -> bool {
     let Some(method) = msg.get("method").and_then(Value::as_str).map(str::to_string) else {
         // A response to a request of ours (work-done progress creation); nothing waits on it.
         return false;
@@ -125,19 +133,32 @@ async fn on_message(daemon: &Arc<Daemon>, client: &Arc<Client>, docs: &Documents
     };
     match (*lifecycle, method.as_str()) {
         (Lifecycle::Uninitialized, "initialize") => {
-            let declared = params.as_ref().and_then(|p| p.pointer("/capabilities/window/workDoneProgress")).and_then(Value::as_bool).unwrap_or(false);
+            let declared = params
+                .as_ref()
+                .and_then(|p| p.pointer("/capabilities/window/workDoneProgress"))
+                .and_then(Value::as_bool)
+                .unwrap_or(false);
             fanout::set_work_done_progress(client, declared);
             *lifecycle = Lifecycle::Running;
             client.outbox.push(reply(Ok(initialize_result())));
         }
         (Lifecycle::Uninitialized, _) => {
-            client.outbox.push(reply(Err(RpcError::new(codes::SERVER_NOT_INITIALIZED, format!("server not initialized: send initialize before {method}")))));
+            client.outbox.push(reply(Err(RpcError::new(
+                codes::SERVER_NOT_INITIALIZED,
+                format!("server not initialized: send initialize before {method}"),
+            ))));
         }
         (Lifecycle::ShutDown, _) => {
-            client.outbox.push(reply(Err(RpcError::new(codes::INVALID_REQUEST, format!("the server is shut down; {method} is refused (send exit)")))));
+            client.outbox.push(reply(Err(RpcError::new(
+                codes::INVALID_REQUEST,
+                format!("the server is shut down; {method} is refused (send exit)"),
+            ))));
         }
         (Lifecycle::Running, "initialize") => {
-            client.outbox.push(reply(Err(RpcError::new(codes::INVALID_REQUEST, "initialize was already sent on this connection"))));
+            client.outbox.push(reply(Err(RpcError::new(
+                codes::INVALID_REQUEST,
+                "initialize was already sent on this connection",
+            ))));
         }
         (Lifecycle::Running, "shutdown") => {
             *lifecycle = Lifecycle::ShutDown;
@@ -152,7 +173,10 @@ async fn on_message(daemon: &Arc<Daemon>, client: &Arc<Client>, docs: &Documents
                     Ok(r) => r,
                     Err(e) => {
                         eprintln!("devspacesd: a request handler failed: {e}");
-                        Err(RpcError::new(codes::INTERNAL_ERROR, format!("internal error: the handler failed ({e}); the daemon keeps serving")))
+                        Err(RpcError::new(
+                            codes::INTERNAL_ERROR,
+                            format!("internal error: the handler failed ({e}); the daemon keeps serving"),
+                        ))
                     }
                 };
                 client.outbox.push(match result {
@@ -165,7 +189,12 @@ async fn on_message(daemon: &Arc<Daemon>, client: &Arc<Client>, docs: &Documents
     false
 }
 
-async fn request(daemon: &Arc<Daemon>, client: &Arc<Client>, method: &str, p: Option<&Value>) -> Result<Value, RpcError> {
+async fn request(
+    daemon: &Arc<Daemon>,
+    client: &Arc<Client>,
+    method: &str,
+    p: Option<&Value>,
+) -> Result<Value, RpcError> {
     match method {
         wire::UP => daemon.up(client, rpc::params(method, p)?).await,
         wire::DOWN => daemon.down(client, rpc::params(method, p)?).await,
@@ -184,13 +213,22 @@ async fn request(daemon: &Arc<Daemon>, client: &Arc<Client>, method: &str, p: Op
         }
         wire::WATCH => daemon.watch(client, rpc::params(method, p)?),
         wire::UNWATCH => daemon.unwatch(client, rpc::params(method, p)?),
-        "devspaces/_panic" if std::env::var_os("DEVSPACES_TEST_HOOKS").is_some() => panic!("devspaces/_panic: a test asked this handler to panic"),
+        "devspaces/_panic" if std::env::var_os("DEVSPACES_TEST_HOOKS").is_some() => {
+            panic!("devspaces/_panic: a test asked this handler to panic")
+        }
         _ => Err(RpcError::new(codes::METHOD_NOT_FOUND, format!("method not found: {method}"))),
     }
 }
 
 /// Handles a notification; returns true on `exit`.
-async fn on_notification(daemon: &Arc<Daemon>, client: &Arc<Client>, docs: &Documents, lifecycle: &mut Lifecycle, method: &str, params: Option<Value>) -> bool {
+async fn on_notification(
+    daemon: &Arc<Daemon>,
+    client: &Arc<Client>,
+    docs: &Documents,
+    lifecycle: &mut Lifecycle,
+    method: &str,
+    params: Option<Value>,
+) -> bool {
     let _ = daemon;
     if method == "exit" {
         return true;
@@ -224,7 +262,13 @@ async fn text_document(client: &Arc<Client>, docs: &Documents, method: &str, p: 
     }
     let text = match method {
         "textDocument/didOpen" => p.pointer("/textDocument/text").and_then(Value::as_str).map(str::to_string),
-        "textDocument/didChange" => p.get("contentChanges").and_then(Value::as_array).and_then(|c| c.last()).and_then(|c| c.get("text")).and_then(Value::as_str).map(str::to_string),
+        "textDocument/didChange" => p
+            .get("contentChanges")
+            .and_then(Value::as_array)
+            .and_then(|c| c.last())
+            .and_then(|c| c.get("text"))
+            .and_then(Value::as_str)
+            .map(str::to_string),
         "textDocument/didSave" => match p.get("text").and_then(Value::as_str) {
             Some(t) => Some(t.to_string()),
             None => match docs.lock().await.get(&uri) {
@@ -234,7 +278,10 @@ async fn text_document(client: &Arc<Client>, docs: &Documents, method: &str, p: 
         },
         _ => {
             docs.lock().await.remove(&uri);
-            client.outbox.push(rpc::notification_frame("textDocument/publishDiagnostics", json!({"uri": uri, "diagnostics": []})));
+            client.outbox.push(rpc::notification_frame(
+                "textDocument/publishDiagnostics",
+                json!({"uri": uri, "diagnostics": []}),
+            ));
             return;
         }
     };
@@ -245,7 +292,9 @@ async fn text_document(client: &Arc<Client>, docs: &Documents, method: &str, p: 
         tokio::task::spawn_blocking(move || crate::config::diagnose(&path, &text)).await.unwrap_or_default()
     };
     let list: Vec<Value> = diags.iter().map(|d| to_proto::diagnostic(d, &text)).collect();
-    client.outbox.push(rpc::notification_frame("textDocument/publishDiagnostics", json!({"uri": uri, "diagnostics": list})));
+    client
+        .outbox
+        .push(rpc::notification_frame("textDocument/publishDiagnostics", json!({"uri": uri, "diagnostics": list})));
 }
 
 /// The local path of a `file://` URI (percent-decoded); `None` for other schemes.

@@ -34,7 +34,13 @@ pub struct Client {
 
 impl Client {
     pub fn new(id: u64, outbox: Arc<Outbox>) -> Arc<Self> {
-        Arc::new(Client { id, outbox, work_done_progress: AtomicBool::new(false), watch_all: AtomicBool::new(false), next_request: AtomicU64::new(1) })
+        Arc::new(Client {
+            id,
+            outbox,
+            work_done_progress: AtomicBool::new(false),
+            watch_all: AtomicBool::new(false),
+            next_request: AtomicU64::new(1),
+        })
     }
 
     /// The id of the next request the server sends this client.
@@ -162,7 +168,12 @@ impl Fanout {
                 s.detail = p.detail.clone();
             }
             wire::Event::PortForward(p) => {
-                let info = PortForwardInfo { local_port: p.local_port, remote_port: p.remote_port, url: p.url.clone(), state: p.state };
+                let info = PortForwardInfo {
+                    local_port: p.local_port,
+                    remote_port: p.remote_port,
+                    url: p.url.clone(),
+                    state: p.state,
+                };
                 match s.forwards.iter_mut().find(|f| f.local_port == p.local_port) {
                     Some(f) => *f = info,
                     None => s.forwards.push(info),
@@ -303,15 +314,26 @@ mod tests {
         set_work_done_progress(&with, true);
         f.subscribe(&with, 0);
         f.subscribe(&without, 0);
-        let step = |done, pct| ev(EventKind::Progress { title: "web: sync".into(), message: "m".into(), percentage: pct, done });
+        let step = |done, pct| {
+            ev(EventKind::Progress { title: "web: sync".into(), message: "m".into(), percentage: pct, done })
+        };
         f.deliver(&step(false, Some(0)));
         f.deliver(&step(false, Some(50)));
         f.deliver(&step(true, Some(100)));
-        f.deliver(&ev(EventKind::Status { phase: crate::events::Phase::Running, detail: "pid 7".into(), exit_code: None, last_lines: None }));
+        f.deliver(&ev(EventKind::Status {
+            phase: crate::events::Phase::Running,
+            detail: "pid 7".into(),
+            exit_code: None,
+            last_lines: None,
+        }));
         let got = texts(&with).await;
         assert_eq!(got.len(), 5, "{got:?}");
         assert!(got[0].contains("window/workDoneProgress/create") && got[0].contains("devspaces/s1/sync/1"));
-        assert!(got[1].contains("\"kind\":\"begin\"") && got[2].contains("\"kind\":\"report\"") && got[3].contains("\"kind\":\"end\""));
+        assert!(
+            got[1].contains("\"kind\":\"begin\"")
+                && got[2].contains("\"kind\":\"report\"")
+                && got[3].contains("\"kind\":\"end\"")
+        );
         let plain = texts(&without).await;
         assert_eq!(plain.len(), 1, "only the status: {plain:?}");
         let info = f.info();

@@ -72,8 +72,15 @@ pub struct DaemonOptions {
 impl DaemonOptions {
     /// The state dir from the environment; idle time from `DEVSPACES_IDLE_SECS` (default 600).
     pub fn from_env() -> Self {
-        let idle = std::env::var("DEVSPACES_IDLE_SECS").ok().and_then(|s| s.parse::<u64>().ok()).map(Duration::from_secs).unwrap_or(DEFAULT_IDLE);
-        let log_cap = std::env::var("DEVSPACES_CLIENT_LOG_LINES").ok().and_then(|s| s.parse().ok()).unwrap_or(outbox::DEFAULT_LOG_CAP);
+        let idle = std::env::var("DEVSPACES_IDLE_SECS")
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(Duration::from_secs)
+            .unwrap_or(DEFAULT_IDLE);
+        let log_cap = std::env::var("DEVSPACES_CLIENT_LOG_LINES")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(outbox::DEFAULT_LOG_CAP);
         DaemonOptions { state_dir: crate::record::state_dir(), idle, log_cap }
     }
 }
@@ -100,7 +107,13 @@ async fn claim(state: &Path) -> Result<Option<std::fs::File>, DaemonError> {
         if tokio::net::UnixStream::connect(socket_path(state)).await.is_ok() {
             return Ok(None);
         }
-        let f = std::fs::OpenOptions::new().create(true).truncate(false).read(true).write(true).open(pid_path(state)).map_err(io("opening daemon.pid"))?;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(pid_path(state))
+            .map_err(io("opening daemon.pid"))?;
         // SAFETY: flock on a file descriptor we own; no memory is involved.
         if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
             return Ok(Some(f));
@@ -136,7 +149,12 @@ pub async fn run(opts: DaemonOptions) -> Result<Ended, DaemonError> {
     let listener = bound.map_err(io(format!("binding {}", sock.display())))?;
     std::fs::set_permissions(&sock, std::fs::Permissions::from_mode(0o600)).map_err(io("chmod daemon.sock"))?;
     let instance = Instance { _lock: lock, socket: sock.clone(), pidfile: pid_path(&state) };
-    eprintln!("devspacesd: daemon {} serving {} (idle exit after {} s)", std::process::id(), sock.display(), opts.idle.as_secs());
+    eprintln!(
+        "devspacesd: daemon {} serving {} (idle exit after {} s)",
+        std::process::id(),
+        sock.display(),
+        opts.idle.as_secs()
+    );
 
     let daemon = Daemon::new(state, opts.log_cap);
     let mut term = signal(SignalKind::terminate()).map_err(io("installing the SIGTERM handler"))?;

@@ -42,7 +42,8 @@ pub fn params<T: DeserializeOwned>(method: &str, p: Option<&Value>) -> Result<T,
         None | Some(Value::Null) => json!({}),
         Some(v) => v.clone(),
     };
-    serde_json::from_value(v).map_err(|e| RpcError::new(codes::INVALID_PARAMS, format!("invalid params for {method}: {e}")))
+    serde_json::from_value(v)
+        .map_err(|e| RpcError::new(codes::INVALID_PARAMS, format!("invalid params for {method}: {e}")))
 }
 
 pub fn frame(v: &Value) -> Frame {
@@ -68,6 +69,8 @@ pub fn event_frame(e: &wire::Event) -> Frame {
             m.insert("jsonrpc".into(), json!("2.0"));
             frame(&Value::Object(m))
         }
-        _ => frame(&json!({"jsonrpc": "2.0", "method": "window/logMessage", "params": {"type": 1, "message": "cannot encode an event"}})),
+        _ => frame(
+            &json!({"jsonrpc": "2.0", "method": "window/logMessage", "params": {"type": 1, "message": "cannot encode an event"}}),
+        ),
     }
 }

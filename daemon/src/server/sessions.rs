@@ -15,11 +15,11 @@ use super::fanout::{self, Client, Fanout};
 use super::outbox::Outbox;
 use super::rpc::RpcError;
 use crate::backend::local::Local;
+use crate::classify::{self, Class, IgnoreFiles, Rules};
+use crate::config;
 use crate::kube::backend::{self as kube_backend, Kubernetes};
 use crate::kube::space::SpaceName;
 use crate::kube::{Cluster, ConnectOptions};
-use crate::classify::{self, Class, IgnoreFiles, Rules};
-use crate::config;
 use crate::record;
 use crate::session::{self, SessionHandle, SessionOptions, StartError};
 use crate::to_proto;
@@ -149,19 +149,33 @@ impl Daemon {
         let backend = p.backend.unwrap_or(wire::Backend::Local);
         // Kubernetes: the daemon's KUBECONFIG and current context; the space named, else the one selected.
         let cluster = match backend {
-            wire::Backend::Kubernetes => Some(Cluster::connect(&ConnectOptions::default()).await.map_err(|e| RpcError::new(codes::BACKEND_UNAVAILABLE, e.to_string()))?),
+            wire::Backend::Kubernetes => Some(
+                Cluster::connect(&ConnectOptions::default())
+                    .await
+                    .map_err(|e| RpcError::new(codes::BACKEND_UNAVAILABLE, e.to_string()))?,
+            ),
             wire::Backend::Local => None,
         };
         let space = match &cluster {
-            Some(c) => kube_backend::resolve_space(&self.state_dir, c, p.space.as_deref()).map_err(|e| RpcError::new(codes::INVALID_PARAMS, e.to_string()))?.path(),
+            Some(c) => kube_backend::resolve_space(&self.state_dir, c, p.space.as_deref())
+                .map_err(|e| RpcError::new(codes::INVALID_PARAMS, e.to_string()))?
+                .path(),
             None => p.space.clone().unwrap_or_else(|| "default".to_string()),
         };
         let _guard = self.starting.lock().await;
-        let existing = self.all_sessions().into_iter().find(|e| e.dir == dir && e.fan.space == space && e.fan.backend == backend);
+        let existing =
+            self.all_sessions().into_iter().find(|e| e.dir == dir && e.fan.space == space && e.fan.backend == backend);
         if let Some(e) = existing {
             if !p.attach {
-                return Err(RpcError::new(codes::SESSION_EXISTS, format!("service '{}' already runs in space '{space}' (session {})", e.fan.service, e.fan.session))
-                    .with_data(ErrorData { session: Some(e.fan.session.clone()), hint: Some("send \"attach\": true to attach to it".into()), ..ErrorData::default() }));
+                return Err(RpcError::new(
+                    codes::SESSION_EXISTS,
+                    format!("service '{}' already runs in space '{space}' (session {})", e.fan.service, e.fan.session),
+                )
+                .with_data(ErrorData {
+                    session: Some(e.fan.session.clone()),
+                    hint: Some("send \"attach\": true to attach to it".into()),
+                    ..ErrorData::default()
+                }));
             }
             e.fan.subscribe(client, 0);
             return Ok(to_value(&wire::UpResult { session: e.fan.info(), attached: true }));
@@ -180,14 +194,19 @@ impl Daemon {
             Ok(h) => h,
             Err(StartError::Config(e)) => {
                 let location = to_proto::config_location(&e);
-                return Err(RpcError::new(codes::INVALID_CONFIG, e.to_string())
-                    .with_data(ErrorData { path: Some(dir.display().to_string()), location, ..ErrorData::default() }));
+                return Err(RpcError::new(codes::INVALID_CONFIG, e.to_string()).with_data(ErrorData {
+                    path: Some(dir.display().to_string()),
+                    location,
+                    ..ErrorData::default()
+                }));
             }
             Err(e @ StartError::Rules(_)) => {
-                return Err(RpcError::new(codes::INVALID_CONFIG, e.to_string()).with_data(ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() }))
+                return Err(RpcError::new(codes::INVALID_CONFIG, e.to_string())
+                    .with_data(ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() }))
             }
             Err(e @ StartError::AlreadyUp { .. }) => {
-                return Err(RpcError::new(codes::SESSION_EXISTS, e.to_string()).with_data(ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() }))
+                return Err(RpcError::new(codes::SESSION_EXISTS, e.to_string())
+                    .with_data(ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() }))
             }
         };
         // The receiver made before the session's task started: the fan-out sees its first events.
@@ -200,7 +219,12 @@ impl Daemon {
             }
         }
         let hub = tokio::spawn(fanout::run(fan.clone(), rx));
-        let entry = Arc::new(Entry { fan: fan.clone(), dir, handle: tokio::sync::Mutex::new(Some(handle)), hub: Mutex::new(Some(hub)) });
+        let entry = Arc::new(Entry {
+            fan: fan.clone(),
+            dir,
+            handle: tokio::sync::Mutex::new(Some(handle)),
+            hub: Mutex::new(Some(hub)),
+        });
         self.sessions().push(entry);
         self.activity.notify_one();
         Ok(to_value(&wire::UpResult { session: fan.info(), attached: false }))
@@ -211,16 +235,21 @@ impl Daemon {
         let found = self.matching(t);
         match found.len() {
             0 | 1 => found.into_iter().next().ok_or_else(|| unknown(t)),
-            _ => Err(RpcError::new(codes::AMBIGUOUS_SESSION, format!("{} sessions match; name one by its id", found.len()))
-                .with_data(ErrorData { candidates: found.iter().map(|e| e.fan.session.clone()).collect(), ..ErrorData::default() })),
+            _ => Err(RpcError::new(
+                codes::AMBIGUOUS_SESSION,
+                format!("{} sessions match; name one by its id", found.len()),
+            )
+            .with_data(ErrorData {
+                candidates: found.iter().map(|e| e.fan.session.clone()).collect(),
+                ..ErrorData::default()
+            })),
         }
     }
 
     /// The sessions a target names (every session for an empty target).
     fn matching(&self, t: &wire::SessionTarget) -> Vec<Arc<Entry>> {
         let dir = t.path.as_ref().map(|p| std::fs::canonicalize(p).unwrap_or_else(|_| PathBuf::from(p)));
-        self
-            .all_sessions()
+        self.all_sessions()
             .into_iter()
             .filter(|e| t.session.as_ref().is_none_or(|s| *s == e.fan.session))
             .filter(|e| dir.as_ref().is_none_or(|d| *d == e.dir))
@@ -236,7 +265,8 @@ impl Daemon {
     }
 
     async fn down_entry(&self, e: &Arc<Entry>, client: u64, keep_if_watched: bool) -> wire::DownResult {
-        let result = |outcome| wire::DownResult { session: e.fan.session.clone(), service: e.fan.service.clone(), outcome };
+        let result =
+            |outcome| wire::DownResult { session: e.fan.session.clone(), service: e.fan.service.clone(), outcome };
         if keep_if_watched && e.fan.others(client) > 0 {
             e.fan.unsubscribe(client);
             return result(wire::DownOutcome::Detached);
@@ -263,7 +293,12 @@ impl Daemon {
             }
         });
         let phase = if redeploy { wire::Phase::Deploying } else { wire::Phase::Restarting };
-        Ok(to_value(&wire::RestartResult { session: e.fan.session.clone(), service: e.fan.service.clone(), kind: p.kind, phase }))
+        Ok(to_value(&wire::RestartResult {
+            session: e.fan.session.clone(),
+            service: e.fan.service.clone(),
+            kind: p.kind,
+            phase,
+        }))
     }
 
     pub fn list_uris(&self, p: wire::ListUrisParams) -> Result<Value, RpcError> {
@@ -275,14 +310,24 @@ impl Daemon {
         for e in found {
             let info = e.fan.info();
             for f in info.port_forwards {
-                uris.push(wire::ServiceUri { service: info.service.clone(), session: info.session.clone(), url: f.url, kind: wire::UriKind::Localhost, remote_port: f.remote_port, state: f.state });
+                uris.push(wire::ServiceUri {
+                    service: info.service.clone(),
+                    session: info.session.clone(),
+                    url: f.url,
+                    kind: wire::UriKind::Localhost,
+                    remote_port: f.remote_port,
+                    state: f.state,
+                });
             }
         }
         Ok(to_value(&wire::ListUrisResult { uris }))
     }
 
     pub fn watch(&self, client: &Arc<Client>, p: wire::WatchParams) -> Result<Value, RpcError> {
-        let all = p.target.session.is_none() && p.target.path.is_none() && p.target.space.is_none() && p.target.backend.is_none();
+        let all = p.target.session.is_none()
+            && p.target.path.is_none()
+            && p.target.space.is_none()
+            && p.target.backend.is_none();
         let found = self.matching(&p.target);
         if found.is_empty() && p.target.session.is_some() {
             return Err(unknown(&p.target));
@@ -299,7 +344,10 @@ impl Daemon {
     }
 
     pub fn unwatch(&self, client: &Arc<Client>, p: wire::UnwatchParams) -> Result<Value, RpcError> {
-        let all = p.target.session.is_none() && p.target.path.is_none() && p.target.space.is_none() && p.target.backend.is_none();
+        let all = p.target.session.is_none()
+            && p.target.path.is_none()
+            && p.target.space.is_none()
+            && p.target.backend.is_none();
         if all {
             fanout::set_watch_all(client, false);
         }
@@ -316,8 +364,12 @@ impl Daemon {
 /// `devspaces/classify`: needs no session, only the service's configuration.
 pub fn classify(p: wire::ClassifyParams) -> Result<Value, RpcError> {
     let dir = service_dir(&p.path)?;
-    let config = config::load(&dir).map_err(|e| RpcError::new(codes::INVALID_CONFIG, e.to_string()).with_data(ErrorData { path: Some(p.path.clone()), ..ErrorData::default() }))?;
-    let rules = Rules::new(&config, &IgnoreFiles::read(&config)).map_err(|e| RpcError::new(codes::INVALID_CONFIG, e.to_string()))?;
+    let config = config::load(&dir).map_err(|e| {
+        RpcError::new(codes::INVALID_CONFIG, e.to_string())
+            .with_data(ErrorData { path: Some(p.path.clone()), ..ErrorData::default() })
+    })?;
+    let rules = Rules::new(&config, &IgnoreFiles::read(&config))
+        .map_err(|e| RpcError::new(codes::INVALID_CONFIG, e.to_string()))?;
     let rels: Vec<String> = p
         .paths
         .iter()
@@ -345,10 +397,15 @@ fn service_dir(path: &str) -> Result<PathBuf, RpcError> {
     if !Path::new(path).is_absolute() {
         return Err(RpcError::new(codes::INVALID_PARAMS, format!("path '{path}' is not absolute")).with_data(data()));
     }
-    let dir = std::fs::canonicalize(path).map_err(|e| RpcError::new(codes::NOT_A_SERVICE, format!("cannot open service folder '{path}': {e}")).with_data(data()))?;
+    let dir = std::fs::canonicalize(path).map_err(|e| {
+        RpcError::new(codes::NOT_A_SERVICE, format!("cannot open service folder '{path}': {e}")).with_data(data())
+    })?;
     if !dir.join(config::FILE_NAME).is_file() {
-        return Err(RpcError::new(codes::NOT_A_SERVICE, format!("'{path}' is not a service folder (no azds.yaml in it)"))
-            .with_data(ErrorData { hint: Some("open the folder that holds azds.yaml".into()), ..data() }));
+        return Err(RpcError::new(
+            codes::NOT_A_SERVICE,
+            format!("'{path}' is not a service folder (no azds.yaml in it)"),
+        )
+        .with_data(ErrorData { hint: Some("open the folder that holds azds.yaml".into()), ..data() }));
     }
     Ok(dir)
 }
@@ -366,7 +423,11 @@ fn unknown(t: &wire::SessionTarget) -> RpcError {
         (None, Some(p)) => format!("no session runs for '{p}'"),
         (None, None) => "no session matches".to_string(),
     };
-    RpcError::new(codes::UNKNOWN_SESSION, what).with_data(ErrorData { session: t.session.clone(), path: t.path.clone(), ..ErrorData::default() })
+    RpcError::new(codes::UNKNOWN_SESSION, what).with_data(ErrorData {
+        session: t.session.clone(),
+        path: t.path.clone(),
+        ..ErrorData::default()
+    })
 }
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {

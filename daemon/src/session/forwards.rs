@@ -53,7 +53,12 @@ impl Forwards {
         let _ = self.events.send(Event {
             service: self.service.clone(),
             session: self.session.clone(),
-            kind: EventKind::PortForward { local_port, remote_port: f.remote, url: format!("http://localhost:{local_port}"), state },
+            kind: EventKind::PortForward {
+                local_port,
+                remote_port: f.remote,
+                url: format!("http://localhost:{local_port}"),
+                state,
+            },
         });
     }
 
@@ -73,7 +78,9 @@ impl Forwards {
                 let _ = self.events.send(Event {
                     service: self.service.clone(),
                     session: self.session.clone(),
-                    kind: EventKind::Error { message: format!("cannot open a local port for remote port {remote}: {e}") },
+                    kind: EventKind::Error {
+                        message: format!("cannot open a local port for remote port {remote}: {e}"),
+                    },
                 });
             }
         }
@@ -100,7 +107,8 @@ impl Forwards {
         if ports.is_empty() {
             return;
         }
-        let mut extra: Vec<u16> = ports.iter().copied().filter(|p| *p != app_port && !self.list.iter().any(|f| f.remote == *p)).collect();
+        let mut extra: Vec<u16> =
+            ports.iter().copied().filter(|p| *p != app_port && !self.list.iter().any(|f| f.remote == *p)).collect();
         if !ports.contains(&app_port) && self.list.first().is_some_and(|f| f.remote == app_port) && !extra.is_empty() {
             let p = extra.remove(0);
             if let Ok(target) = self.target(p).await {
@@ -119,7 +127,11 @@ impl Forwards {
     pub fn records(&self) -> Vec<ForwardRecord> {
         self.list
             .iter()
-            .map(|f| ForwardRecord { local_port: f.forward.local_port, remote_port: f.remote, url: format!("http://localhost:{}", f.forward.local_port) })
+            .map(|f| ForwardRecord {
+                local_port: f.forward.local_port,
+                remote_port: f.remote,
+                url: format!("http://localhost:{}", f.forward.local_port),
+            })
             .collect()
     }
 

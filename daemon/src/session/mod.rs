@@ -125,7 +125,11 @@ struct Runner<B: Backend> {
 }
 
 /// Loads the configuration and starts the session's task; events flow on the handle's channel.
-pub async fn start<B: Backend + 'static>(opts: SessionOptions, backend: B, home: PathBuf) -> Result<SessionHandle, StartError> {
+pub async fn start<B: Backend + 'static>(
+    opts: SessionOptions,
+    backend: B,
+    home: PathBuf,
+) -> Result<SessionHandle, StartError> {
     let config = config::load(&opts.service_dir)?;
     if let Some(r) = record::read(&home) {
         if r.phase != "stopped" && r.owner_pid != std::process::id() && record::pid_is(r.owner_pid, &["devspacesd"]) {
@@ -166,7 +170,14 @@ pub async fn start<B: Backend + 'static>(opts: SessionOptions, backend: B, home:
         },
     };
     let done = tokio::spawn(runner.run(cmd_rx));
-    Ok(SessionHandle { id, service, events, commands: cmd_tx, first_events: std::sync::Mutex::new(Some(first_events)), done })
+    Ok(SessionHandle {
+        id,
+        service,
+        events,
+        commands: cmd_tx,
+        first_events: std::sync::Mutex::new(Some(first_events)),
+        done,
+    })
 }
 
 impl<B: Backend> Runner<B> {
@@ -297,7 +308,10 @@ impl<B: Backend> Runner<B> {
                 Some(handle)
             }
             Err(e) => {
-                self.error(format!("cannot watch {}: {e}; changes will not be synced", self.config.service_dir.display()));
+                self.error(format!(
+                    "cannot watch {}: {e}; changes will not be synced",
+                    self.config.service_dir.display()
+                ));
                 None
             }
         }
@@ -308,10 +322,20 @@ impl<B: Backend> Runner<B> {
         let detail = if fresh { "redeploying: fresh container root" } else { "starting the agent" };
         self.status(Phase::Deploying, detail, None);
         let deploy_title = format!("{}: deploy", self.config.name);
-        self.emit(EventKind::Progress { title: deploy_title.clone(), message: detail.into(), percentage: None, done: false });
+        self.emit(EventKind::Progress {
+            title: deploy_title.clone(),
+            message: detail.into(),
+            percentage: None,
+            done: false,
+        });
         let report = self.reporter();
         let deployed = self.backend.deploy(&self.config, fresh, &report).await;
-        self.emit(EventKind::Progress { title: deploy_title, message: if deployed.is_ok() { "deployed".into() } else { "failed".into() }, percentage: None, done: true });
+        self.emit(EventKind::Progress {
+            title: deploy_title,
+            message: if deployed.is_ok() { "deployed".into() } else { "failed".into() },
+            percentage: None,
+            done: true,
+        });
         let deployed = match deployed {
             Ok(d) => d,
             Err(e) => {
@@ -331,13 +355,23 @@ impl<B: Backend> Runner<B> {
         let incremental = !fresh && self.syncer.matches(agent.welcome.state.as_ref());
         self.status(Phase::Syncing, if incremental { "incremental sync" } else { "full sync" }, None);
         let title = format!("{}: sync", self.config.name);
-        self.emit(EventKind::Progress { title: title.clone(), message: "synchronizing files".into(), percentage: Some(0), done: false });
+        self.emit(EventKind::Progress {
+            title: title.clone(),
+            message: "synchronizing files".into(),
+            percentage: Some(0),
+            done: false,
+        });
         let started = Instant::now();
         let (sink, service, session) = (self.events.clone(), self.config.name.clone(), self.id.clone());
         let progress_title = title.clone();
         let mut progress = move |done: usize, total: usize| {
             let percentage = (done * 100 / total.max(1)).min(99) as u32;
-            let kind = EventKind::Progress { title: progress_title.clone(), message: format!("{done}/{total} files"), percentage: Some(percentage), done: false };
+            let kind = EventKind::Progress {
+                title: progress_title.clone(),
+                message: format!("{done}/{total} files"),
+                percentage: Some(percentage),
+                done: false,
+            };
             let _ = sink.send(Event { service: service.clone(), session: session.clone(), kind });
         };
         let report = self.syncer.sync_all(&agent, &self.rules, !incremental, &mut progress).await;
@@ -356,7 +390,12 @@ impl<B: Backend> Runner<B> {
                         ms
                     ),
                 );
-                self.emit(EventKind::Progress { title, message: format!("{} files", r.sent.len()), percentage: Some(100), done: true });
+                self.emit(EventKind::Progress {
+                    title,
+                    message: format!("{} files", r.sent.len()),
+                    percentage: Some(100),
+                    done: true,
+                });
                 self.emit(EventKind::Synced { class: Class::Redeploy, files: r.files(), duration_ms: ms });
             }
             Err(e) => {
@@ -381,7 +420,8 @@ impl<B: Backend> Runner<B> {
             return;
         }
         let c = &self.config.develop.container;
-        let (kill, build, run, env) = (c.processes_to_kill.clone(), c.build_commands.clone(), self.command.clone(), self.env.clone());
+        let (kill, build, run, env) =
+            (c.processes_to_kill.clone(), c.build_commands.clone(), self.command.clone(), self.env.clone());
         let phase = if why == "starting" { Phase::Starting } else { Phase::Restarting };
         self.status(phase, why.to_string(), None);
         let Some(agent) = self.agent.clone() else { return };
@@ -403,27 +443,48 @@ impl<B: Backend> Runner<B> {
                     Stream::System => LogStream::System,
                 };
                 if stream == LogStream::Build && self.building {
-                    self.emit(EventKind::Progress { title: format!("{}: build", self.config.name), message: line.clone(), percentage: None, done: false });
+                    self.emit(EventKind::Progress {
+                        title: format!("{}: build", self.config.name),
+                        message: line.clone(),
+                        percentage: None,
+                        done: false,
+                    });
                 }
                 self.emit(EventKind::Log { stream, line, time });
             }
             FromAgent::Status { status } => match status {
-                AppStatus::Started { .. } | AppStatus::BuildFailed { .. } | AppStatus::Exited { .. } if self.building => {
+                AppStatus::Started { .. } | AppStatus::BuildFailed { .. } | AppStatus::Exited { .. }
+                    if self.building =>
+                {
                     self.building = false;
                     let ok = matches!(status, AppStatus::Started { .. });
-                    self.emit(EventKind::Progress { title: format!("{}: build", self.config.name), message: if ok { "built".into() } else { "failed".into() }, percentage: None, done: true });
+                    self.emit(EventKind::Progress {
+                        title: format!("{}: build", self.config.name),
+                        message: if ok { "built".into() } else { "failed".into() },
+                        percentage: None,
+                        done: true,
+                    });
                     Box::pin(self.on_agent(FromAgent::Status { status })).await;
                 }
                 AppStatus::Building { command } => {
                     if !self.building {
                         self.building = true;
-                        self.emit(EventKind::Progress { title: format!("{}: build", self.config.name), message: command.join(" "), percentage: None, done: false });
+                        self.emit(EventKind::Progress {
+                            title: format!("{}: build", self.config.name),
+                            message: command.join(" "),
+                            percentage: None,
+                            done: false,
+                        });
                     }
                     self.status(Phase::Building, format!("running {}", command.join(" ")), None)
                 }
                 AppStatus::BuildFailed { command, exit_code, last_lines } => {
                     self.app_down = true;
-                    let msg = format!("build command '{}' failed with exit code {}; the app stays stopped until the next change", command.join(" "), exit_code.unwrap_or(-1));
+                    let msg = format!(
+                        "build command '{}' failed with exit code {}; the app stays stopped until the next change",
+                        command.join(" "),
+                        exit_code.unwrap_or(-1)
+                    );
                     self.error(msg.clone());
                     self.status(Phase::Failed, msg, Some((exit_code, last_lines)));
                 }
@@ -461,7 +522,12 @@ impl<B: Backend> Runner<B> {
     }
 
     /// Applies one batch of changes; returns a new agent event stream after a redeploy.
-    async fn apply(&mut self, batch: Batch, watcher: &mut Option<watch::WatchHandle>, batch_tx: &mpsc::Sender<Batch>) -> Option<mpsc::UnboundedReceiver<AgentEvent>> {
+    async fn apply(
+        &mut self,
+        batch: Batch,
+        watcher: &mut Option<watch::WatchHandle>,
+        batch_tx: &mpsc::Sender<Batch>,
+    ) -> Option<mpsc::UnboundedReceiver<AgentEvent>> {
         let started = Instant::now();
         let mut paths: Vec<String> = batch.paths.into_iter().collect();
         if batch.rescan {
@@ -517,7 +583,11 @@ impl<B: Backend> Runner<B> {
         if class == Class::ProcessRestart || self.app_down {
             self.restart_app(&format!("{} changed", plan.reason.map(|(p, _)| p).unwrap_or_default())).await;
         }
-        self.emit(EventKind::Synced { class, files: report.files(), duration_ms: started.elapsed().as_secs_f64() * 1000.0 });
+        self.emit(EventKind::Synced {
+            class,
+            files: report.files(),
+            duration_ms: started.elapsed().as_secs_f64() * 1000.0,
+        });
         self.syncer.persist();
         None
     }
@@ -543,7 +613,6 @@ async fn recv_opt<T>(rx: &mut Option<mpsc::UnboundedReceiver<T>>) -> Option<T> {
         None => std::future::pending().await,
     }
 }
-
 
 pub fn human_bytes(n: u64) -> String {
     match n {

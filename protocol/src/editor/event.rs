@@ -3,8 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::notifications::{
-    LogParams, LogsDroppedParams, PortForwardParams, ServiceStatusParams, SyncedParams,
-    TraceParams,
+    LogParams, LogsDroppedParams, PortForwardParams, ServiceStatusParams, SyncedParams, TraceParams,
 };
 
 /// Every notification the daemon sends about sessions, shaped `{"method": ..., "params": ...}`.
