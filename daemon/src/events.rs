@@ -1,7 +1,7 @@
 //! What a session reports, as core types; the server and the CLI convert these to wire shapes.
 
 use crate::classify::Class;
-use crate::proxy::Trace;
+use crate::forward::proxy::Trace;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Phase {

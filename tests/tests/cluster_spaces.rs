@@ -11,8 +11,10 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use devspaces_tests::{bin, cluster_kubeconfig, repo_root, short_id};
-use devspacesd::kube::post_render::{parse_documents, Node, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL};
-use devspacesd::kube::{agent_layer, helm_plugin, space, Cluster, ConnectOptions};
+use devspacesd::backend::kubernetes::post_render::{
+    parse_documents, Node, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL,
+};
+use devspacesd::backend::kubernetes::{agent_layer, helm_plugin, space, Cluster, ConnectOptions};
 
 struct Ctx {
     kubeconfig: PathBuf,

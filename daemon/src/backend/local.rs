@@ -11,9 +11,9 @@ use tokio::process::{Child, Command};
 
 use super::{Backend, BackendError, Capabilities, Deployed, Reporter};
 use crate::agent::client::AgentClient;
+use crate::backend::dockerfile::{self, Image};
 use crate::config::Config;
-use crate::dockerfile::{self, Image};
-use crate::record;
+use crate::session::record;
 
 pub struct Local {
     /// `spaces/<space>/<service>/` under the state dir.

@@ -1,5 +1,8 @@
 //! Where a session runs. One trait, checked at compile time; `local` is the embedded default.
 
+pub mod dockerfile;
+#[cfg(feature = "kubernetes")]
+pub mod kubernetes;
 pub mod local;
 
 use std::collections::BTreeMap;

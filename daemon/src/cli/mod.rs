@@ -12,7 +12,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use devspacesd::classify::{IgnoreFiles, Rules};
-use devspacesd::{config, record, to_proto};
+use devspacesd::config;
+use devspacesd::server::to_proto;
+use devspacesd::session::record;
 
 #[derive(Parser)]
 #[command(name = "devspacesd", version, about = "The devspaces daemon: Dev Spaces' `azds up`, locally first")]
@@ -150,7 +152,9 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
         }
         Cmd::Up { path, space, backend, kubeconfig, context, json, quiet_ms } => {
             let target = match backend.as_str() {
-                "kubernetes" => up::Target::Kubernetes(devspacesd::kube::ConnectOptions { kubeconfig, context }),
+                "kubernetes" => {
+                    up::Target::Kubernetes(devspacesd::backend::kubernetes::ConnectOptions { kubeconfig, context })
+                }
                 _ => {
                     if kubeconfig.is_some() || context.is_some() {
                         anyhow::bail!("--kubeconfig and --context apply to --backend kubernetes");

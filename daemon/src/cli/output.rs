@@ -5,8 +5,8 @@ use std::io::{IsTerminal, Write};
 use devspaces_protocol::editor as wire;
 use devspacesd::config::ConfigError;
 use devspacesd::events::Event;
+use devspacesd::server::to_proto;
 use devspacesd::session::human_bytes;
-use devspacesd::to_proto;
 
 pub struct Printer {
     json: bool,

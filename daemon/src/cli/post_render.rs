@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use devspacesd::kube::post_render::{self, Options, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT};
-use devspacesd::kube::{helm_plugin, space};
+use devspacesd::backend::kubernetes::post_render::{self, Options, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT};
+use devspacesd::backend::kubernetes::{helm_plugin, space};
 
 #[derive(Args)]
 pub struct PostRenderArgs {

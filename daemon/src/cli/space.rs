@@ -4,10 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
+use devspacesd::backend::kubernetes::space::{self, SpaceName};
+use devspacesd::backend::kubernetes::{Cluster, ConnectOptions};
 use devspacesd::config::placeholders::Placeholders;
-use devspacesd::kube::space::{self, SpaceName};
-use devspacesd::kube::{Cluster, ConnectOptions};
-use devspacesd::record;
+use devspacesd::session::record;
 
 #[derive(Args)]
 pub struct SpaceArgs {
@@ -82,7 +82,7 @@ pub async fn run(args: SpaceArgs) -> anyhow::Result<ExitCode> {
             if !changed.is_empty() {
                 println!("created or labelled namespaces: {}", changed.join(", "));
             }
-            let p = Placeholders::for_space(&name.path(), "", &devspacesd::kube::host_suffix());
+            let p = Placeholders::for_space(&name.path(), "", &devspacesd::backend::kubernetes::host_suffix());
             println!("ingress hosts render as {}", p.render("$(spacePrefix)$(rootSpacePrefix)<service>$(hostSuffix)"));
         }
         (SpaceCmd::Remove { recursive, .. }, Some(name)) => {

@@ -6,10 +6,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use devspaces_protocol::editor::{self as wire, codes};
+use devspacesd::backend::kubernetes::deploy::{self as kube_backend, Kubernetes};
+use devspacesd::backend::kubernetes::{Cluster, ConnectOptions};
 use devspacesd::backend::local::Local;
-use devspacesd::kube::backend::{self as kube_backend, Kubernetes};
-use devspacesd::kube::{Cluster, ConnectOptions};
-use devspacesd::record;
+use devspacesd::session::record;
 use devspacesd::session::{self, SessionOptions};
 use serde_json::{json, Value};
 use tokio::signal::unix::{signal, SignalKind};

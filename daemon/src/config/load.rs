@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use super::env::{expand, EnvSource};
 use super::placeholders;
 use super::{Build, Config, ConfigError, Configuration, Container, Diagnostic, Install, Severity, Spanned, ValuesFile};
-use crate::patterns::{Anchoring, PatternList};
-use crate::yaml::{self, Node, Range, Value};
+use crate::classify::patterns::{Anchoring, PatternList};
+use crate::config::yaml::{self, Node, Range, Value};
 
 const ROOT_KEYS: &[&str] = &["kind", "apiVersion", "build", "install", "configurations"];
 const BUILD_KEYS: &[&str] = &["context", "dockerfile", "args", "useGitIgnore"];
@@ -70,7 +70,7 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
         warnings: Vec::new(),
     };
     if matches!(root.value, Value::Null) {
-        let first = crate::yaml::Pos { line: 1, col: 1 };
+        let first = crate::config::yaml::Pos { line: 1, col: 1 };
         w.error(
             Range { start: first, end: first },
             "azds.yaml is empty (expected kind, build, install and configurations)".into(),

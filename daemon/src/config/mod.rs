@@ -4,6 +4,7 @@ mod env;
 mod load;
 pub mod placeholders;
 pub mod values;
+pub mod yaml;
 
 pub use env::{expand, parse_dotenv, EnvSource};
 pub use load::{diagnose, load, load_with_env};
@@ -12,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
 
-use crate::yaml::Range;
+use crate::config::yaml::Range;
 
 pub const FILE_NAME: &str = "azds.yaml";
 

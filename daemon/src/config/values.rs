@@ -3,7 +3,7 @@
 use std::path::Path;
 
 use super::Config;
-use crate::yaml;
+use crate::config::yaml;
 
 /// Deep-merges `over` into `base`: mappings merge key by key, anything else replaces.
 pub fn merge(base: &mut serde_json::Value, over: &serde_json::Value) {

@@ -20,7 +20,7 @@ use super::fanout::{self, Client};
 use super::outbox::Take;
 use super::rpc::{self, RpcError};
 use super::sessions::{self, Daemon};
-use crate::to_proto;
+use crate::server::to_proto;
 
 const WRITE_BATCH: usize = 256 * 1024;
 

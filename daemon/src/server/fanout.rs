@@ -16,7 +16,7 @@ use tokio::sync::broadcast;
 use super::outbox::{Frame, Outbox};
 use super::rpc;
 use crate::events::{Event, EventKind};
-use crate::to_proto::{self, ProgressStage};
+use crate::server::to_proto::{self, ProgressStage};
 
 /// Log lines kept per session for `devspaces/watch`'s `replayLines`.
 pub const RING_LINES: usize = 2000;

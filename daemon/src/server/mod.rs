@@ -11,6 +11,7 @@ mod fanout;
 pub mod outbox;
 pub mod rpc;
 mod sessions;
+pub mod to_proto;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -81,7 +82,7 @@ impl DaemonOptions {
             .ok()
             .and_then(|s| s.parse().ok())
             .unwrap_or(outbox::DEFAULT_LOG_CAP);
-        DaemonOptions { state_dir: crate::record::state_dir(), idle, log_cap }
+        DaemonOptions { state_dir: crate::session::record::state_dir(), idle, log_cap }
     }
 }
 

@@ -14,15 +14,15 @@ use tokio::task::JoinHandle;
 use super::fanout::{self, Client, Fanout};
 use super::outbox::Outbox;
 use super::rpc::RpcError;
+use crate::backend::kubernetes::deploy::{self as kube_backend, Kubernetes};
+use crate::backend::kubernetes::space::SpaceName;
+use crate::backend::kubernetes::{Cluster, ConnectOptions};
 use crate::backend::local::Local;
 use crate::classify::{self, Class, IgnoreFiles, Rules};
 use crate::config;
-use crate::kube::backend::{self as kube_backend, Kubernetes};
-use crate::kube::space::SpaceName;
-use crate::kube::{Cluster, ConnectOptions};
-use crate::record;
+use crate::server::to_proto;
+use crate::session::record;
 use crate::session::{self, SessionHandle, SessionOptions, StartError};
-use crate::to_proto;
 
 /// A session the daemon owns.
 pub struct Entry {

@@ -1,6 +1,6 @@
 //! One `up` of one service: deploy, sync, start, then watch, classify and apply each batch.
 
-mod forwards;
+pub mod record;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -15,10 +15,10 @@ use crate::backend::{Backend, Deployed, Reporter};
 use crate::classify::{self, Class, IgnoreFiles, Rules};
 use crate::config::{self, Config};
 use crate::events::{Event, EventKind, LogStream, Phase};
-use crate::record::{self, SessionRecord};
+use crate::forward::Forwards;
 use crate::sync::Syncer;
 use crate::watch::{self, Batch};
-use forwards::Forwards;
+use record::SessionRecord;
 
 /// The quiet time that closes a batch: long enough to join an editor's write-rename pair or a
 /// checkout's burst, short enough that a lone save is not held back.

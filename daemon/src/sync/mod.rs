@@ -1,5 +1,7 @@
 //! Sync: scan the workspace, diff against the synclog, send tar batches, delete known paths, commit.
 
+pub mod synclog;
+
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -8,7 +10,7 @@ use devspaces_protocol::agent::SyncState;
 
 use crate::agent::client::{AgentClient, AgentError};
 use crate::classify::Rules;
-use crate::synclog::{self, Entry, Synclog, Target};
+use synclog::{Entry, Synclog, Target};
 
 /// Batches are split so no frame comes near the agent's limit.
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;

@@ -1,11 +1,13 @@
 //! The change classifier: a pure function from a changed path to its class and the rule that decided.
 
+pub mod patterns;
+
 use std::fmt;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
+use crate::classify::patterns::{Anchoring, PatternList, Verdict};
 use crate::config::{self, Config};
-use crate::patterns::{Anchoring, PatternList, Verdict};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {

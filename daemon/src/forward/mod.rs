@@ -1,5 +1,7 @@
 //! The session's port forwards: stable local ports whose targets follow restarts and redeploys.
 
+pub mod proxy;
+
 use std::sync::Arc;
 
 use tokio::sync::{broadcast, mpsc};
@@ -7,8 +9,8 @@ use tokio::sync::{broadcast, mpsc};
 use crate::backend::Tunnel;
 
 use crate::events::{Event, EventKind, PortState};
-use crate::proxy::{self, Forward, Trace};
-use crate::record::ForwardRecord;
+use crate::session::record::ForwardRecord;
+use proxy::{Forward, Trace};
 
 struct Fwd {
     forward: Forward,

@@ -131,7 +131,7 @@ pub fn work_done(stage: ProgressStage, e: &Event) -> Option<serde_json::Value> {
 /// (core positions are 1-based, columns in characters, end exclusive).
 pub fn diagnostic(d: &crate::config::Diagnostic, text: &str) -> serde_json::Value {
     let lines: Vec<&str> = text.split('\n').collect();
-    let pos = |p: crate::yaml::Pos| {
+    let pos = |p: crate::config::yaml::Pos| {
         let line = p.line.saturating_sub(1);
         let chars = p.col.saturating_sub(1);
         let character: usize =

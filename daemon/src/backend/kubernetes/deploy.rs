@@ -192,7 +192,7 @@ impl Kubernetes {
         session: &str,
         reference: &str,
         values_file: &Path,
-        img: &crate::dockerfile::Image,
+        img: &crate::backend::dockerfile::Image,
         report: &Reporter,
     ) -> Result<(), BackendError> {
         let helm = std::env::var(HELM_ENV).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "helm".into());
@@ -257,7 +257,7 @@ impl Kubernetes {
     }
 
     /// The container port the chart declares for the built image, else the image's EXPOSE.
-    async fn app_port(&self, pod: &str, reference: &str, img: &crate::dockerfile::Image) -> u16 {
+    async fn app_port(&self, pod: &str, reference: &str, img: &crate::backend::dockerfile::Image) -> u16 {
         let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), &self.namespace());
         let declared = pods.get_opt(pod).await.ok().flatten().and_then(|p| {
             let spec = p.spec?;

@@ -5,8 +5,8 @@
 //! `post_render`, `agent_layer` and `helm_plugin` are pure text transforms that need no cluster.
 
 pub mod agent_layer;
-pub mod backend;
 pub mod connect;
+pub mod deploy;
 pub mod forward;
 pub mod helm_plugin;
 pub mod image;

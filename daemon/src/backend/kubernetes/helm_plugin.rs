@@ -36,7 +36,7 @@ mod tests {
     #[test]
     fn plugin_yaml_is_a_postrenderer() {
         let y = super::plugin_yaml(std::path::Path::new("/opt/dev spaces/devspacesd"));
-        let docs = crate::kube::post_render::parse_documents(&y).unwrap();
+        let docs = crate::backend::kubernetes::post_render::parse_documents(&y).unwrap();
         let d = &docs[0];
         assert_eq!(d.get("type").and_then(|v| v.str()), Some("postrenderer/v1"));
         assert_eq!(d.get("name").and_then(|v| v.str()), Some(super::PLUGIN_NAME));

@@ -501,7 +501,7 @@ mod tests {
         };
         let session = json["session"].as_str().unwrap().to_string();
         Options {
-            token_secret: crate::kube::space::session_secret_name(&session),
+            token_secret: crate::backend::kubernetes::space::session_secret_name(&session),
             session,
             image: json["image"].as_str().unwrap().into(),
             agent_path: DEFAULT_AGENT_PATH.into(),
