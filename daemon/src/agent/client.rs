@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use devspaces_protocol::agent::{AppStatus, FromAgent, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, FRAME_BINARY};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -92,6 +93,21 @@ impl AgentClient {
         Ok((AgentClient { conns, next_id: AtomicU64::new(1), welcome }, ev_rx))
     }
 
+    /// One connection over a stream that is already open (an in-memory pipe in tests, or a tunnel):
+    /// the same handshake and streams as `connect`.
+    pub async fn over<S>(
+        stream: S,
+        token: &str,
+        logs_since: Option<u64>,
+    ) -> Result<(Self, mpsc::UnboundedReceiver<AgentEvent>), AgentError>
+    where
+        S: AsyncRead + AsyncWrite + Send + 'static,
+    {
+        let (ev_tx, ev_rx) = mpsc::unbounded_channel();
+        let (conn, welcome) = handshake(stream, token, logs_since, ev_tx, None, true).await?;
+        Ok((AgentClient { conns: vec![conn], next_id: AtomicU64::new(1), welcome }, ev_rx))
+    }
+
     async fn request(&self, make: impl FnOnce(u64) -> ToAgent, extra: Option<Vec<u8>>) -> Result<u32, AgentError> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let mut bytes = wire::encode_json(&make(id));
@@ -141,10 +157,6 @@ impl AgentClient {
         self.request(|id| ToAgent::Restart { id, kill, build, run, env }, None).await
     }
 
-    pub async fn stop(&self) -> Result<u32, AgentError> {
-        self.request(|id| ToAgent::Stop { id }, None).await
-    }
-
     /// Asks the agent to stop the app and exit; a closed connection counts as done.
     pub async fn shutdown(&self) -> Result<(), AgentError> {
         match self.request(|id| ToAgent::Shutdown { id }, None).await {
@@ -167,7 +179,21 @@ async fn open(
 ) -> Result<(Conn, Welcome), AgentError> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
-    let (mut reader, mut writer) = stream.into_split();
+    handshake(stream, token, logs_since, events, label, primary).await
+}
+
+async fn handshake<S>(
+    stream: S,
+    token: &str,
+    logs_since: Option<u64>,
+    events: mpsc::UnboundedSender<AgentEvent>,
+    label: Option<String>,
+    primary: bool,
+) -> Result<(Conn, Welcome), AgentError>
+where
+    S: AsyncRead + AsyncWrite + Send + 'static,
+{
+    let (mut reader, mut writer) = tokio::io::split(stream);
     let hello = ToAgent::Hello { token: token.to_string(), version: AGENT_PROTOCOL_VERSION, logs_since };
     wire::write_all(&mut writer, &wire::encode_json(&hello)).await?;
     let welcome = match wire::read_frame(&mut reader).await? {
