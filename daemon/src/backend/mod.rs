@@ -10,19 +10,15 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::mpsc;
 
 use crate::agent::client::{AgentClient, AgentEvent};
 use crate::config::Config;
-use crate::events::{Event, EventKind, LogStream};
+use crate::events::{EventKind, LogStream};
 
 /// What a backend can do, consulted while planning (never discovered as a run-time error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
-    /// Redeploy keeps forwards on the same local ports.
-    pub stable_forwards: bool,
-    /// The app runs in the user's own network namespace (ports may collide with the user's).
-    pub shares_host_network: bool,
     /// A redeploy replaces the old agent by itself (a new pod): the old app keeps serving until
     /// the new one is ready, so the session must not stop it first.
     pub serves_during_redeploy: bool,
@@ -49,18 +45,21 @@ pub trait Tunnel: Send + Sync {
     fn local_port(&self, remote: u16) -> Pin<Box<dyn Future<Output = std::io::Result<u16>> + Send + '_>>;
 }
 
-/// What a backend says while it works (build output, image delivery, pod status): logs and
-/// progress on the session's event stream.
+/// What a backend says while it works (build output, image delivery, pod status). It goes to the
+/// session's runner, which alone emits events and owns the phase (a `Status` becomes a transition).
 #[derive(Clone)]
 pub struct Reporter {
-    pub events: broadcast::Sender<Event>,
+    events: mpsc::UnboundedSender<EventKind>,
     pub service: String,
     pub session: String,
 }
 
 impl Reporter {
+    pub fn new(events: mpsc::UnboundedSender<EventKind>, service: String, session: String) -> Self {
+        Reporter { events, service, session }
+    }
     pub fn emit(&self, kind: EventKind) {
-        let _ = self.events.send(Event { service: self.service.clone(), session: self.session.clone(), kind });
+        let _ = self.events.send(kind);
     }
     pub fn log(&self, stream: LogStream, line: impl Into<String>) {
         self.emit(EventKind::Log { stream, line: line.into(), time: crate::clock::now_rfc3339() });

@@ -25,11 +25,13 @@ pub struct Forwards {
     traces: Option<mpsc::UnboundedSender<Trace>>,
     /// Remote ports are reached through it (a pod); `None`: they are on 127.0.0.1.
     tunnel: Option<Arc<dyn Tunnel>>,
+    /// A redeploy is under way: the forwards said `reconnecting` and say `open` once retargeted.
+    reconnecting: bool,
 }
 
 impl Forwards {
     pub fn new(events: broadcast::Sender<Event>, service: String, session: String) -> Self {
-        Forwards { events, service, session, list: Vec::new(), traces: None, tunnel: None }
+        Forwards { events, service, session, list: Vec::new(), traces: None, tunnel: None, reconnecting: false }
     }
 
     pub fn set_trace_sink(&mut self, tx: mpsc::UnboundedSender<Trace>) {
@@ -88,13 +90,30 @@ impl Forwards {
         }
     }
 
+    /// A redeploy started: the forwards keep their local ports and wait for the new container.
+    pub fn reconnecting(&mut self) {
+        if self.reconnecting || self.list.is_empty() {
+            return;
+        }
+        self.reconnecting = true;
+        for f in &self.list {
+            self.announce(f, PortState::Reconnecting);
+        }
+    }
+
     /// The first forward, to the port the app was asked to use; kept across redeploys.
     pub async fn ensure_primary(&mut self, preferred: Option<u16>, app_port: u16) {
+        let was_reconnecting = std::mem::take(&mut self.reconnecting);
         if self.list.is_empty() {
             self.open(preferred, app_port).await;
             return;
         }
-        if self.list[0].remote != app_port {
+        if was_reconnecting {
+            for f in &self.list[1..] {
+                self.announce(f, PortState::Open);
+            }
+        }
+        if self.list[0].remote != app_port || was_reconnecting {
             let Ok(target) = self.target(app_port).await else { return };
             let f = &mut self.list[0];
             f.remote = app_port;

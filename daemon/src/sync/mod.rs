@@ -153,6 +153,25 @@ impl Syncer {
         self.target().is_some_and(|t| t.files.contains_key(rel))
     }
 
+    /// The paths the target has received.
+    pub fn known(&self) -> impl Iterator<Item = &str> {
+        self.target().into_iter().flat_map(|t| t.files.keys().map(String::as_str))
+    }
+
+    /// Whether `rel` differs from what the target received: unknown, or another mode or content.
+    /// Size and mtime equal to the entry's mean unchanged without reading the file.
+    pub fn differs(&self, rel: &str) -> bool {
+        let Some(known) = self.target().and_then(|t| t.files.get(rel)) else { return true };
+        let abs = self.service_dir.join(rel);
+        let Ok(meta) = std::fs::symlink_metadata(&abs) else { return true };
+        let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
+        let mode = meta.permissions().mode() & 0o7777;
+        if meta.is_file() && meta.len() == known.size && mtime_ns == known.mtime_ns && mode == known.mode {
+            return false;
+        }
+        read_local(&abs).is_none_or(|l| l.entry.blake3 != known.blake3 || l.entry.mode != known.mode)
+    }
+
     pub fn synclog_path(&self) -> &Path {
         &self.path
     }

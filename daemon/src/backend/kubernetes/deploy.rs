@@ -242,7 +242,13 @@ impl Kubernetes {
             LogStream::System,
             format!("helm upgrade --install {release} {} --namespace {}", chart.display(), self.namespace()),
         );
-        let out = cmd.stdin(Stdio::null()).output().await.map_err(|e| deploy_err(format!("cannot run {helm}: {e}")))?;
+        // A cancelled deploy drops this future: the helm process goes with it.
+        let out = cmd
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| deploy_err(format!("cannot run {helm}: {e}")))?;
         for line in String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).take(6) {
             report.log(LogStream::System, line.to_string());
         }
@@ -277,7 +283,7 @@ impl Backend for Kubernetes {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { stable_forwards: true, shares_host_network: false, serves_during_redeploy: true }
+        Capabilities { serves_during_redeploy: true }
     }
 
     async fn deploy(&mut self, config: &Config, _fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
