@@ -7,9 +7,15 @@ need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v sha256sum >/dev/null || need_apt+=(coreutils)
+command -v luacheck >/dev/null || need_apt+=(lua-check)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
+
+echo "== Hygiene: rustfmt, clippy (all targets, warnings are errors), luacheck; the VS Code type-check and eslint run with its tests"
+cargo fmt --all --check
+nice cargo clippy --workspace --all-targets -q -- -D warnings
+(cd editors/neovim && luacheck --no-color -q lua plugin tests)
 
 echo "== Rust: unit, table, protocol golden and end-to-end tests (the real binary on the local backend)"
 nice cargo build --workspace --all-targets -q

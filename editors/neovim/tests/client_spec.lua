@@ -93,7 +93,8 @@ H.test(':DevSpacesClassify asks devspaces/classify for the current file and show
   H.wait(5000, function()
     return #notes > before
   end, 'the classify result')
-  H.eq({ path = svc, paths = { vim.fs.joinpath(svc, 'static', 'index.html') } }, received('devspaces/classify')[1].params, 'classify params')
+  local want_params = { path = svc, paths = { vim.fs.joinpath(svc, 'static', 'index.html') } }
+  H.eq(want_params, received('devspaces/classify')[1].params, 'classify params')
   H.eq('static/index.html: static-sync (3: sync static/**, static)', notes[#notes].msg, 'shown')
 end)
 

@@ -125,7 +125,9 @@ end)
 H.test('$/progress begin, report, end as documented', function()
   local st = State.new()
   local token = 'devspaces/7f3a9c2e/sync/1'
-  st:apply('$/progress', { token = token, value = { kind = 'begin', title = 'webfrontend: sync', cancellable = false, message = '0/214 files', percentage = 0 } })
+  st:apply('$/progress', { token = token, value = {
+    kind = 'begin', title = 'webfrontend: sync', cancellable = false, message = '0/214 files', percentage = 0,
+  } })
   st:apply('$/progress', { token = token, value = { kind = 'report', message = '107/214 files', percentage = 50 } })
   H.eq({ title = 'webfrontend: sync', message = '107/214 files', percentage = 50, done = false }, st.progress[token], 'report')
   st:apply('$/progress', { token = token, value = { kind = 'end', message = '214 files in 830 ms' } })
@@ -214,7 +216,8 @@ end)
 H.test('errors render with location, hint and candidates', function()
   local e = vim.json.decode([[{"code": -32902, "message": "unknown key 'comand' in configurations.develop.container",
     "data": {"hint": "did you mean 'command'?", "location": {"column": 7, "file": "/s/azds.yaml", "line": 12}}}]])
-  H.eq("/s/azds.yaml:12:7: unknown key 'comand' in configurations.develop.container (did you mean 'command'?)", require('devspaces').error_text(e), 'error text')
+  local want = "/s/azds.yaml:12:7: unknown key 'comand' in configurations.develop.container (did you mean 'command'?)"
+  H.eq(want, require('devspaces').error_text(e), 'error text')
   H.eq('plain', require('devspaces').error_text('plain'), 'string error')
 end)
 
