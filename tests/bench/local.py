@@ -835,8 +835,9 @@ def bench_initial_sync(binary, work, runs):
                     drain_quiet(sess, 0.1)
                     if k >= 2:
                         one_file_ms.append(float(ev["params"].get("durationMs", 0)))
-                synclog_bytes = sum(os.path.getsize(os.path.join(sess.dir, "tmp", f))
-                                    for f in os.listdir(os.path.join(sess.dir, "tmp")) if f.endswith(".synclog"))
+                logs = os.path.join(sess.dir, "tmp", "devspaces-%d" % os.getuid())
+                synclog_bytes = sum(os.path.getsize(os.path.join(logs, f))
+                                    for f in os.listdir(logs) if f.endswith(".synclog"))
         finally:
             sess.stop()
         shutil.rmtree(sess.dir, ignore_errors=True)

@@ -107,14 +107,16 @@ impl Env {
             }
         }
     }
-    /// The synclog of a service folder (sha256 of its realpath, in this test's TMPDIR).
+    /// The synclog of a service folder (sha256 of its realpath, in `devspaces-<uid>/` of this test's TMPDIR).
     pub fn synclog(&self, service: &Path) -> PathBuf {
         let out = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("sha256sum");
         let real = std::fs::canonicalize(service).expect("realpath");
         out.stdin.as_ref().expect("stdin").write_all(real.to_string_lossy().as_bytes()).expect("write");
         let o = out.wait_with_output().expect("sha256sum output");
         let hex = String::from_utf8_lossy(&o.stdout).split_whitespace().next().expect("hex").to_string();
-        self.tmp().join(format!("{hex}.synclog"))
+        // SAFETY: getuid has no preconditions and cannot fail.
+        let uid = unsafe { libc::getuid() };
+        self.tmp().join(format!("devspaces-{uid}")).join(format!("{hex}.synclog"))
     }
 }
 

@@ -17,6 +17,7 @@ use crate::backend::Backend;
 use crate::classify::{self, IgnoreFiles, Rules};
 use crate::config;
 use crate::events::Event;
+use crate::sync::Syncer;
 use crate::watch::Batch;
 use runner::Runner;
 
@@ -130,8 +131,14 @@ pub(crate) async fn start_with<B: Backend + 'static>(
     let (cmd_tx, cmd_rx) = mpsc::channel(16);
     let id = session_id();
     let service = config.name.clone();
+    // The synclog is read off the async runtime: its file is checked, never trusted to be quick.
+    let target = format!("{}/{}", backend.name(), opts.space);
+    let (dir, context) = (config.service_dir.clone(), config.context_prefix());
+    let syncer = tokio::task::spawn_blocking(move || Syncer::open(&dir, &target, &context))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     let (runner, reports, restarts) =
-        Runner::new(id.clone(), opts, backend, config, rules, events.clone(), home, watch);
+        Runner::new(id.clone(), opts, backend, syncer, config, rules, events.clone(), home, watch);
     let done = tokio::spawn(runner.run(cmd_rx, reports, restarts));
     Ok(SessionHandle {
         id,

@@ -89,14 +89,13 @@ impl<B: Backend + 'static> Runner<B> {
         id: String,
         opts: SessionOptions,
         backend: B,
+        syncer: Syncer,
         config: Config,
         rules: Arc<Rules>,
         events: broadcast::Sender<Event>,
         home: PathBuf,
         watch: bool,
     ) -> (Self, mpsc::UnboundedReceiver<EventKind>, mpsc::UnboundedReceiver<RestartResult>) {
-        let target = format!("{}/{}", backend.name(), opts.space);
-        let syncer = Syncer::open(&config.service_dir, &target, &config.context_prefix());
         let (reports, reports_rx) = mpsc::unbounded_channel();
         let (restarts, restarts_rx) = mpsc::unbounded_channel();
         let runner = Runner {
@@ -372,8 +371,11 @@ impl<B: Backend + 'static> Runner<B> {
             let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
             self.emit(EventKind::Synced { class, files: report.files(), duration_ms });
         }
-        if let Some(s) = &mut self.syncer {
+        if let Some(w) = self.syncer.as_mut().and_then(|s| {
             s.persist();
+            s.take_warning()
+        }) {
+            self.log(LogStream::System, w);
         }
         Vec::new()
     }
@@ -592,6 +594,9 @@ async fn deploy_and_sync<B: Backend>(
     };
     let synced = syncer.sync_all(&agent, rules, !incremental, &mut progress).await;
     syncer.persist();
+    if let Some(w) = syncer.take_warning() {
+        report.log(LogStream::System, w);
+    }
     match synced {
         Ok(r) => {
             let ms = started.elapsed().as_secs_f64() * 1000.0;

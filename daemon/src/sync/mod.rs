@@ -107,6 +107,8 @@ pub struct Syncer {
     log: Synclog,
     /// Acknowledged changes not yet written to the synclog.
     dirty: bool,
+    /// Why the synclog could not be read or written, once, for the user.
+    warning: Option<String>,
 }
 
 fn new_sync_id() -> String {
@@ -118,7 +120,11 @@ fn new_sync_id() -> String {
 impl Syncer {
     pub fn open(service_dir: &Path, target_key: &str, context: &str) -> Self {
         let path = synclog::path_for(service_dir);
-        let log = synclog::load(&path).unwrap_or_else(|| Synclog {
+        let (loaded, warning) = match synclog::load(&path) {
+            Ok(l) => (l, None),
+            Err(e) => (None, Some(e)),
+        };
+        let log = loaded.unwrap_or_else(|| Synclog {
             version: 1,
             service: std::fs::canonicalize(service_dir)
                 .unwrap_or_else(|_| service_dir.to_path_buf())
@@ -133,6 +139,7 @@ impl Syncer {
             key: target_key.to_string(),
             log,
             dirty: false,
+            warning,
         }
     }
 
@@ -287,7 +294,14 @@ impl Syncer {
     /// before it causes a re-send, never a loss), and off the hot path: after a restart was sent.
     pub fn persist(&mut self) {
         if std::mem::take(&mut self.dirty) {
-            let _ = synclog::save(&self.path, &self.log);
+            if let Err(e) = synclog::save(&self.path, &self.log) {
+                self.warning = Some(format!("cannot write the synclog {}: {e}", self.path.display()));
+            }
         }
+    }
+
+    /// A problem with the synclog file worth a line in the log (the sync itself goes on).
+    pub fn take_warning(&mut self) -> Option<String> {
+        self.warning.take()
     }
 }
