@@ -16,6 +16,66 @@ pub mod lsp;
 /// A failure guard for waits on events, never a performance assertion.
 pub const WAIT: Duration = Duration::from_secs(60);
 
+/// A stream of JSON-RPC messages a test waits on: `up --json`'s lines or an LSP client's frames.
+pub trait Messages {
+    /// Waits for a message matching `pred` that no earlier wait took.
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value;
+
+    /// Waits for a notification (not a request of the same name) and returns its params.
+    fn wait_method(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let m = method.to_string();
+        let is_it = move |v: &Value| v["method"] == m.as_str() && v.get("id").is_none() && pred(&v["params"]);
+        self.wait_for(method, is_it)["params"].clone()
+    }
+
+    fn wait_phase(&mut self, phase: &str) -> Value {
+        let p = phase.to_string();
+        self.wait_method("devspaces/serviceStatus", move |x| x["phase"] == p.as_str())
+    }
+
+    /// Waits until the app runs and returns its pid.
+    fn wait_running(&mut self) -> u32 {
+        let s = self.wait_phase("running");
+        s["detail"]
+            .as_str()
+            .and_then(|d| d.strip_prefix("pid "))
+            .and_then(|p| p.parse().ok())
+            .expect("running detail carries the pid")
+    }
+}
+
+impl Messages for Up {
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        Up::wait_for(self, what, pred)
+    }
+}
+
+/// Runs to success and returns stdout; on failure shows the command and its stderr.
+pub fn ok(c: &mut Command) -> String {
+    let out = c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{c:?} failed ({}):\n{}\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Gives a child that was asked to stop `within` to exit, then kills it; reaps it either way.
+pub fn end_child(child: &mut Child, within: Duration) {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Ok(Some(_)) = child.try_wait() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("repo root").to_path_buf()
 }
@@ -213,26 +273,6 @@ impl Up {
         self.seen.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
     }
 
-    pub fn wait_method(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let m = method.to_string();
-        self.wait_for(method, move |v| v["method"] == m.as_str() && pred(&v["params"]))["params"].clone()
-    }
-
-    pub fn wait_phase(&mut self, phase: &str) -> Value {
-        let p = phase.to_string();
-        self.wait_method("devspaces/serviceStatus", move |p2| p2["phase"] == p.as_str())
-    }
-
-    /// Waits until the app runs and returns its pid.
-    pub fn wait_running(&mut self) -> u32 {
-        let s = self.wait_phase("running");
-        s["detail"]
-            .as_str()
-            .and_then(|d| d.strip_prefix("pid "))
-            .and_then(|p| p.parse().ok())
-            .expect("running detail carries the pid")
-    }
-
     pub fn url_port(&mut self) -> u16 {
         let f = self.wait_method("devspaces/portForward", |p| p["state"] == "open");
         assert_eq!(f["url"], format!("http://localhost:{}", f["localPort"]));
@@ -265,15 +305,7 @@ impl Drop for Up {
             unsafe {
                 libc::kill(self.child.id() as i32, libc::SIGINT);
             }
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = self.child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = self.child.kill();
-            let _ = self.child.wait();
+            end_child(&mut self.child, Duration::from_secs(20));
         }
     }
 }

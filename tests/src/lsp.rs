@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::{Env, WAIT};
+use crate::{Env, Messages, WAIT};
 
 /// One frame as the test client read it.
 fn read_frame(r: &mut impl BufRead) -> Option<Value> {
@@ -156,28 +156,6 @@ impl Lsp {
         }
     }
 
-    /// Waits for a notification and returns its params.
-    pub fn wait_method(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
-        let m = method.to_string();
-        self.wait_for(method, move |v| v["method"] == m.as_str() && v.get("id").is_none() && pred(&v["params"]))
-            ["params"]
-            .clone()
-    }
-
-    pub fn wait_phase(&mut self, phase: &str) -> Value {
-        let p = phase.to_string();
-        self.wait_method("devspaces/serviceStatus", move |x| x["phase"] == p.as_str())
-    }
-
-    pub fn wait_running(&mut self) -> u32 {
-        let s = self.wait_phase("running");
-        s["detail"]
-            .as_str()
-            .and_then(|d| d.strip_prefix("pid "))
-            .and_then(|p| p.parse().ok())
-            .expect("running detail carries the pid")
-    }
-
     /// Every message received so far (and whatever is already waiting).
     pub fn drain(&mut self) {
         while let Ok(v) = self.messages.try_recv() {
@@ -214,17 +192,15 @@ impl Lsp {
     }
 }
 
+impl Messages for Lsp {
+    fn wait_for(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        Lsp::wait_for(self, what, pred)
+    }
+}
+
 impl Drop for Lsp {
     fn drop(&mut self) {
         self.stdin.take();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        crate::end_child(&mut self.child, Duration::from_secs(10));
     }
 }

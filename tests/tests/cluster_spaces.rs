@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use devspaces_tests::{bin, cluster_kubeconfig, repo_root, short_id};
+use devspaces_tests::{bin, cluster_kubeconfig, ok, repo_root, short_id};
 use devspacesd::backend::kubernetes::post_render::{
     parse_documents, Node, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL,
 };
@@ -41,19 +41,6 @@ impl Ctx {
             .output()
             .unwrap()
     }
-}
-
-/// Runs to success and returns stdout; on failure shows the command and its stderr.
-fn ok(c: &mut Command) -> String {
-    let out = c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{c:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn text(o: &std::process::Output) -> String {

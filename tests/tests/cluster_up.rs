@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use devspaces_tests::{cluster_kubeconfig, copy_service, http_get, repo_root, short_id, Env, Up};
+use devspaces_tests::{cluster_kubeconfig, copy_service, http_get, ok, repo_root, short_id, Env, Messages, Up};
 use serde_json::Value;
 
 /// A build, a push and a rollout on two shared cores; the deploy deadline below is shorter.
@@ -18,19 +18,6 @@ const ROLLOUT: Duration = Duration::from_secs(300);
 
 fn registry() -> String {
     std::env::var("DEVSPACES_REGISTRY").expect("DEVSPACES_REGISTRY: run `eval \"$(tests/cluster/env)\"` first")
-}
-
-/// Runs to success and returns stdout.
-fn ok(c: &mut Command) -> String {
-    let out = c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{c:?} failed ({}):\n{}\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn kubectl(kc: &Path) -> Command {

@@ -239,6 +239,13 @@ impl Harness {
         Harness { dir, _state: state, handle, rx, rec }
     }
 
+    /// A session whose app runs, its first deploy quick.
+    async fn running() -> Harness {
+        let mut h = Harness::start(&[]).await;
+        h.until_phase(Phase::Running).await;
+        h
+    }
+
     /// Events until one matches; fails after a minute of (paused) time.
     async fn until(&mut self, what: &str, pred: impl Fn(&EventKind) -> bool) -> Vec<EventKind> {
         let mut seen = Vec::new();
@@ -306,8 +313,7 @@ async fn the_first_deploy_syncs_everything_and_starts_the_app() {
 
 #[tokio::test(start_paused = true)]
 async fn a_static_batch_syncs_the_file_and_restarts_nothing() {
-    let mut h = Harness::start(&[]).await;
-    h.until_phase(Phase::Running).await;
+    let mut h = Harness::running().await;
     h.edit("static/style.css", "body{color:red}\n").await;
     let seen = h.until("synced", |k| matches!(k, EventKind::Synced { .. })).await;
     assert_eq!(synced(&seen), vec![(Class::StaticSync, vec!["static/style.css".to_string()])]);
@@ -319,8 +325,7 @@ async fn a_static_batch_syncs_the_file_and_restarts_nothing() {
 
 #[tokio::test(start_paused = true)]
 async fn a_source_batch_syncs_then_restarts_the_app() {
-    let mut h = Harness::start(&[]).await;
-    h.until_phase(Phase::Running).await;
+    let mut h = Harness::running().await;
     h.edit("app.py", "print('v2')\n").await;
     let seen = h.until_phase(Phase::Running).await;
     assert_eq!(phases(&seen), vec![Phase::Restarting, Phase::Building, Phase::Starting, Phase::Running]);
@@ -332,8 +337,7 @@ async fn a_source_batch_syncs_then_restarts_the_app() {
 
 #[tokio::test(start_paused = true)]
 async fn a_redeploy_stops_the_old_agent_and_syncs_a_fresh_container() {
-    let mut h = Harness::start(&[]).await;
-    h.until_phase(Phase::Running).await;
+    let mut h = Harness::running().await;
     h.edit("Dockerfile", "FROM scratch\nENV A=1\n").await;
     let seen = h.until_phase(Phase::Running).await;
     assert_eq!(phases(&seen)[..2], [Phase::Deploying, Phase::Syncing]);
@@ -350,8 +354,7 @@ async fn a_redeploy_stops_the_old_agent_and_syncs_a_fresh_container() {
 
 #[tokio::test(start_paused = true)]
 async fn a_crash_is_reported_then_a_fix_restarts_the_app() {
-    let mut h = Harness::start(&[]).await;
-    h.until_phase(Phase::Running).await;
+    let mut h = Harness::running().await;
     h.edit("app.py", "CRASH\n").await;
     let seen = h.until_phase(Phase::Crashed).await;
     let crashed = seen.iter().find_map(|k| match k {
@@ -372,8 +375,7 @@ async fn a_crash_is_reported_then_a_fix_restarts_the_app() {
 
 #[tokio::test(start_paused = true)]
 async fn a_failed_build_waits_for_a_fix() {
-    let mut h = Harness::start(&[]).await;
-    h.until_phase(Phase::Running).await;
+    let mut h = Harness::running().await;
     h.edit("app.py", "BUILD-FAIL\n").await;
     let seen = h.until_phase(Phase::Failed).await;
     let progress: Vec<(String, bool)> = seen
@@ -440,8 +442,7 @@ async fn down_during_a_build_returns_at_once_and_leaves_nothing_running() {
 
 #[tokio::test(start_paused = true)]
 async fn a_restart_request_during_a_restart_waits_for_it() {
-    let mut h = Harness::start(&[]).await;
-    h.until_phase(Phase::Running).await;
+    let mut h = Harness::running().await;
     for _ in 0..5 {
         h.handle.restart().await;
     }
