@@ -16,6 +16,13 @@ use crate::agent::client::{AgentClient, AgentEvent};
 use crate::config::Config;
 use crate::events::{Event, EventKind, LogStream};
 
+/// A fresh session token (48 hex digits): the agent accepts only a client that presents it.
+pub fn new_token() -> String {
+    let mut b = [0u8; 24];
+    let _ = getrandom::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// What a backend can do, consulted while planning (never discovered as a run-time error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
