@@ -1,9 +1,14 @@
-//! Where a session runs. One trait, checked at compile time; `local` is the embedded default.
+//! Where a session runs. One trait, checked at compile time; `local` is the embedded default,
+//! `kubernetes` the cargo feature of that name. Callers get a backend only through `connect` and
+//! `start` (`choice.rs`), never by naming one.
 
+mod choice;
 pub mod dockerfile;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
-pub mod local;
+mod local;
+
+pub use choice::{connect, start, BackendChoice, BackendKind, ConnectOptions, Connected, StartFailure};
 
 use std::collections::BTreeMap;
 use std::future::Future;

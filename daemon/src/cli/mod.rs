@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use devspacesd::backend::{BackendChoice, ConnectOptions};
 use devspacesd::classify::{IgnoreFiles, Rules};
 use devspacesd::config;
 use devspacesd::server::to_proto;
@@ -151,18 +152,16 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Up { path, space, backend, kubeconfig, context, json, quiet_ms } => {
-            let target = match backend.as_str() {
-                "kubernetes" => {
-                    up::Target::Kubernetes(devspacesd::backend::kubernetes::ConnectOptions { kubeconfig, context })
-                }
+            let choice = match backend.as_str() {
+                "kubernetes" => BackendChoice::Kubernetes(ConnectOptions { kubeconfig, context }),
                 _ => {
                     if kubeconfig.is_some() || context.is_some() {
                         anyhow::bail!("--kubeconfig and --context apply to --backend kubernetes");
                     }
-                    up::Target::Local
+                    BackendChoice::Local
                 }
             };
-            up::run(service_dir(path)?, space, target, json, std::time::Duration::from_millis(quiet_ms)).await
+            up::run(service_dir(path)?, space, choice, json, std::time::Duration::from_millis(quiet_ms)).await
         }
         Cmd::Down { path, space } => down(service_dir(path)?, space.as_deref()).await,
         Cmd::ListUp { json } => {
