@@ -2,7 +2,9 @@
 
 mod client;
 mod output;
+#[cfg(feature = "kubernetes")]
 mod post_render;
+#[cfg(feature = "kubernetes")]
 mod space;
 mod up;
 
@@ -104,9 +106,25 @@ enum Cmd {
         command: Vec<String>,
     },
     /// Spaces on Kubernetes: list, select (creating) and remove labelled namespaces.
+    #[cfg(feature = "kubernetes")]
     Space(space::SpaceArgs),
     /// Helm's post-renderer: makes the agent the command of the container running the built image.
+    #[cfg(feature = "kubernetes")]
     PostRender(post_render::PostRenderArgs),
+    /// Spaces on Kubernetes (not in this build: it has no kubernetes feature).
+    #[cfg(not(feature = "kubernetes"))]
+    Space(BuiltWithout),
+    /// Helm's post-renderer (not in this build: it has no kubernetes feature).
+    #[cfg(not(feature = "kubernetes"))]
+    PostRender(BuiltWithout),
+}
+
+/// The arguments of a Kubernetes subcommand in a build without the kubernetes feature: any, all refused.
+#[cfg(not(feature = "kubernetes"))]
+#[derive(clap::Args)]
+struct BuiltWithout {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -209,8 +227,17 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "kubernetes")]
         Cmd::Space(args) => space::run(args).await,
+        #[cfg(feature = "kubernetes")]
         Cmd::PostRender(args) => post_render::run(args),
+        #[cfg(not(feature = "kubernetes"))]
+        Cmd::Space(_) | Cmd::PostRender(_) => {
+            anyhow::bail!(
+                "{}",
+                devspacesd::backend::StartFailure::NotBuilt(devspacesd::backend::BackendKind::Kubernetes)
+            )
+        }
     }
 }
 

@@ -23,6 +23,10 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     let mut printer = Printer::new(json);
     let kind = choice.kind();
+    if !kind.is_compiled() {
+        // Said here, before a daemon is started for nothing.
+        anyhow::bail!("{}", StartFailure::NotBuilt(kind));
+    }
     // The daemon reads its own KUBECONFIG; explicit connection flags keep the session here.
     let explicit = matches!(&choice, BackendChoice::Kubernetes(o) if o.kubeconfig.is_some() || o.context.is_some());
     if std::env::var_os("DEVSPACES_NO_DAEMON").is_none() && !explicit {
