@@ -123,7 +123,7 @@ impl Backend for Local {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { stable_forwards: true, shares_host_network: true, serves_during_redeploy: false }
+        Capabilities { serves_during_redeploy: false }
     }
 
     async fn deploy(&mut self, config: &Config, fresh: bool, _report: &Reporter) -> Result<Deployed, BackendError> {

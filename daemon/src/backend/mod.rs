@@ -31,10 +31,6 @@ pub fn new_token() -> String {
 /// What a backend can do, consulted while planning (never discovered as a run-time error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Capabilities {
-    /// Redeploy keeps forwards on the same local ports.
-    pub stable_forwards: bool,
-    /// The app runs in the user's own network namespace (ports may collide with the user's).
-    pub shares_host_network: bool,
     /// A redeploy replaces the old agent by itself (a new pod): the old app keeps serving until
     /// the new one is ready, so the session must not stop it first.
     pub serves_during_redeploy: bool,

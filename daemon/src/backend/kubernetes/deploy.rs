@@ -277,7 +277,7 @@ impl Backend for Kubernetes {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities { stable_forwards: true, shares_host_network: false, serves_during_redeploy: true }
+        Capabilities { serves_during_redeploy: true }
     }
 
     async fn deploy(&mut self, config: &Config, _fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
