@@ -1,6 +1,8 @@
-//! Reads what the local backend honours from a Dockerfile's last stage: WORKDIR, ENV, EXPOSE, CMD.
+//! Reads what the backends honour from a Dockerfile's last stage: WORKDIR, ENV, EXPOSE, CMD.
 
 use std::collections::BTreeMap;
+
+use crate::config::Config;
 
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Image {
@@ -170,6 +172,16 @@ pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Image {
         }
     }
     img
+}
+
+/// The image as the develop Dockerfile describes it (WORKDIR, ENV, EXPOSE, CMD); workdir `/` when
+/// there is none or it cannot be read.
+pub fn develop_image(config: &Config) -> Image {
+    let Some(df) = config.develop_dockerfile() else { return Image { workdir: "/".into(), ..Image::default() } };
+    match std::fs::read_to_string(config.service_dir.join(df)) {
+        Ok(text) => parse(&text, &config.develop.build.args),
+        Err(_) => Image { workdir: "/".into(), ..Image::default() },
+    }
 }
 
 #[cfg(test)]

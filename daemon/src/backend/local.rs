@@ -9,9 +9,9 @@ use devspaces_protocol::agent::{LISTENING_BANNER, TOKEN_ENV};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use super::{Backend, BackendError, Capabilities, Deployed, Reporter};
+use super::{new_token, Backend, BackendError, Capabilities, Deployed, Reporter};
 use crate::agent::client::AgentClient;
-use crate::backend::dockerfile::{self, Image};
+use crate::backend::dockerfile;
 use crate::config::Config;
 use crate::session::record;
 
@@ -27,12 +27,6 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> BackendError + '_ {
     move |source| BackendError::Io { what: what.to_string(), source }
 }
 
-pub fn new_token() -> String {
-    let mut b = [0u8; 24];
-    let _ = getrandom::fill(&mut b);
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 impl Local {
     pub fn new(home: PathBuf) -> Self {
         Local { home, agent: None, agent_pid: None, token: new_token() }
@@ -44,15 +38,6 @@ impl Local {
 
     fn agent_state(&self) -> PathBuf {
         self.home.join("agent")
-    }
-
-    /// The image as the develop Dockerfile describes it (WORKDIR, ENV, EXPOSE, CMD).
-    pub fn image(config: &Config) -> Image {
-        let Some(df) = config.develop_dockerfile() else { return Image { workdir: "/".into(), ..Image::default() } };
-        match std::fs::read_to_string(config.service_dir.join(df)) {
-            Ok(text) => dockerfile::parse(&text, &config.develop.build.args),
-            Err(_) => Image { workdir: "/".into(), ..Image::default() },
-        }
     }
 
     /// Stops an agent left by an earlier `up` that died without cleaning up, by its recorded pid.
@@ -144,7 +129,7 @@ impl Backend for Local {
     async fn deploy(&mut self, config: &Config, fresh: bool, _report: &Reporter) -> Result<Deployed, BackendError> {
         self.teardown().await;
         self.stop_stale_agent().await;
-        let image = Self::image(config);
+        let image = dockerfile::develop_image(config);
         let command = if !config.develop.container.command.is_empty() {
             config.develop.container.command.clone()
         } else {

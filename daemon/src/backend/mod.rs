@@ -1,9 +1,14 @@
-//! Where a session runs. One trait, checked at compile time; `local` is the embedded default.
+//! Where a session runs. One trait, checked at compile time; `local` is the embedded default,
+//! `kubernetes` the cargo feature of that name. Callers get a backend only through `connect` and
+//! `start` (`choice.rs`), never by naming one.
 
+mod choice;
 pub mod dockerfile;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
-pub mod local;
+mod local;
+
+pub use choice::{connect, start, BackendChoice, BackendKind, ConnectOptions, Connected, StartFailure};
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -15,6 +20,13 @@ use tokio::sync::mpsc;
 use crate::agent::client::{AgentClient, AgentEvent};
 use crate::config::Config;
 use crate::events::{EventKind, LogStream};
+
+/// A fresh session token (48 hex digits): the agent accepts only a client that presents it.
+pub fn new_token() -> String {
+    let mut b = [0u8; 24];
+    let _ = getrandom::fill(&mut b);
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
 
 /// What a backend can do, consulted while planning (never discovered as a run-time error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

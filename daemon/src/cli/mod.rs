@@ -2,7 +2,9 @@
 
 mod client;
 mod output;
+#[cfg(feature = "kubernetes")]
 mod post_render;
+#[cfg(feature = "kubernetes")]
 mod space;
 mod up;
 
@@ -11,6 +13,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use devspacesd::backend::{BackendChoice, ConnectOptions};
 use devspacesd::classify::{IgnoreFiles, Rules};
 use devspacesd::config;
 use devspacesd::server::to_proto;
@@ -103,9 +106,25 @@ enum Cmd {
         command: Vec<String>,
     },
     /// Spaces on Kubernetes: list, select (creating) and remove labelled namespaces.
+    #[cfg(feature = "kubernetes")]
     Space(space::SpaceArgs),
     /// Helm's post-renderer: makes the agent the command of the container running the built image.
+    #[cfg(feature = "kubernetes")]
     PostRender(post_render::PostRenderArgs),
+    /// Spaces on Kubernetes (not in this build: it has no kubernetes feature).
+    #[cfg(not(feature = "kubernetes"))]
+    Space(BuiltWithout),
+    /// Helm's post-renderer (not in this build: it has no kubernetes feature).
+    #[cfg(not(feature = "kubernetes"))]
+    PostRender(BuiltWithout),
+}
+
+/// The arguments of a Kubernetes subcommand in a build without the kubernetes feature: any, all refused.
+#[cfg(not(feature = "kubernetes"))]
+#[derive(clap::Args)]
+struct BuiltWithout {
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    args: Vec<String>,
 }
 
 pub fn main() -> ExitCode {
@@ -151,18 +170,16 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Up { path, space, backend, kubeconfig, context, json, quiet_ms } => {
-            let target = match backend.as_str() {
-                "kubernetes" => {
-                    up::Target::Kubernetes(devspacesd::backend::kubernetes::ConnectOptions { kubeconfig, context })
-                }
+            let choice = match backend.as_str() {
+                "kubernetes" => BackendChoice::Kubernetes(ConnectOptions { kubeconfig, context }),
                 _ => {
                     if kubeconfig.is_some() || context.is_some() {
                         anyhow::bail!("--kubeconfig and --context apply to --backend kubernetes");
                     }
-                    up::Target::Local
+                    BackendChoice::Local
                 }
             };
-            up::run(service_dir(path)?, space, target, json, std::time::Duration::from_millis(quiet_ms)).await
+            up::run(service_dir(path)?, space, choice, json, std::time::Duration::from_millis(quiet_ms)).await
         }
         Cmd::Down { path, space } => down(service_dir(path)?, space.as_deref()).await,
         Cmd::ListUp { json } => {
@@ -210,8 +227,17 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             .await?;
             Ok(ExitCode::SUCCESS)
         }
+        #[cfg(feature = "kubernetes")]
         Cmd::Space(args) => space::run(args).await,
+        #[cfg(feature = "kubernetes")]
         Cmd::PostRender(args) => post_render::run(args),
+        #[cfg(not(feature = "kubernetes"))]
+        Cmd::Space(_) | Cmd::PostRender(_) => {
+            anyhow::bail!(
+                "{}",
+                devspacesd::backend::StartFailure::NotBuilt(devspacesd::backend::BackendKind::Kubernetes)
+            )
+        }
     }
 }
 

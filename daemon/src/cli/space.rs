@@ -5,7 +5,8 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 use devspacesd::backend::kubernetes::space::{self, SpaceName};
-use devspacesd::backend::kubernetes::{Cluster, ConnectOptions};
+use devspacesd::backend::kubernetes::Cluster;
+use devspacesd::backend::ConnectOptions;
 use devspacesd::config::placeholders::Placeholders;
 use devspacesd::session::record;
 

@@ -6,43 +6,37 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use devspaces_protocol::editor::{self as wire, codes};
-use devspacesd::backend::kubernetes::deploy::{self as kube_backend, Kubernetes};
-use devspacesd::backend::kubernetes::{Cluster, ConnectOptions};
-use devspacesd::backend::local::Local;
-use devspacesd::session::record;
-use devspacesd::session::{self, SessionOptions};
+use devspacesd::backend::{self, BackendChoice, BackendKind, StartFailure};
+use devspacesd::session::{self, record};
 use serde_json::{json, Value};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::client::{Client, Message};
 use super::output::Printer;
 
-/// Where `up` runs the service.
-pub enum Target {
-    Local,
-    Kubernetes(ConnectOptions),
-}
-
 pub async fn run(
     dir: PathBuf,
     space: Option<String>,
-    target: Target,
+    choice: BackendChoice,
     json: bool,
     quiet: Duration,
 ) -> anyhow::Result<ExitCode> {
     let mut printer = Printer::new(json);
+    let kind = choice.kind();
+    if !kind.is_compiled() {
+        // Said here, before a daemon is started for nothing.
+        anyhow::bail!("{}", StartFailure::NotBuilt(kind));
+    }
     // The daemon reads its own KUBECONFIG; explicit connection flags keep the session here.
-    let explicit = matches!(&target, Target::Kubernetes(o) if o.kubeconfig.is_some() || o.context.is_some());
+    let explicit = matches!(&choice, BackendChoice::Kubernetes(o) if o.kubeconfig.is_some() || o.context.is_some());
     if std::env::var_os("DEVSPACES_NO_DAEMON").is_none() && !explicit {
         match Client::open(&record::state_dir(), true, "devspacesd up").await {
-            Ok(Some(client)) => {
-                return through_daemon(client, dir, space, matches!(target, Target::Kubernetes(_)), printer).await
-            }
+            Ok(Some(client)) => return through_daemon(client, dir, space, kind, printer).await,
             Ok(None) => {}
             Err(e) => eprintln!("devspacesd: the daemon is unavailable ({e:#}); running the session in this process"),
         }
     }
-    in_process(dir, space, target, &mut printer, quiet).await
+    in_process(dir, space, choice, &mut printer, quiet).await
 }
 
 /// Prints one notification if it is an event of `session` (or of any session before it is known).
@@ -66,13 +60,12 @@ async fn through_daemon(
     mut client: Client,
     dir: PathBuf,
     space: Option<String>,
-    kubernetes: bool,
+    kind: BackendKind,
     mut printer: Printer,
 ) -> anyhow::Result<ExitCode> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
-    let mut params =
-        json!({"path": dir.display().to_string(), "backend": if kubernetes { "kubernetes" } else { "local" }});
+    let mut params = json!({"path": dir.display().to_string(), "backend": kind.name()});
     if let Some(s) = &space {
         params["space"] = json!(s);
     }
@@ -115,11 +108,7 @@ async fn through_daemon(
                         }));
                     }
                     if !printer.is_json() {
-                        println!(
-                            "Using dev space '{}' with target '{}'",
-                            info.session.space,
-                            if kubernetes { "kubernetes" } else { "local" }
-                        );
+                        println!("Using dev space '{}' with target '{}'", info.session.space, kind.name());
                     }
                     session = Some(info.session.session);
                     if !printer.is_json() {
@@ -170,41 +159,17 @@ async fn detach(client: &mut Client, session: Option<&str>, pending: Option<i64>
 async fn in_process(
     dir: PathBuf,
     space: Option<String>,
-    target: Target,
+    choice: BackendChoice,
     printer: &mut Printer,
     quiet: Duration,
 ) -> anyhow::Result<ExitCode> {
-    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let state = record::state_dir();
-    let started = match target {
-        Target::Local => {
-            let space = space.unwrap_or_else(|| "default".into());
-            if !printer.is_json() {
-                println!("Using dev space '{space}' with target 'local'");
-            }
-            let home = record::service_home(&state, &space, &name);
-            let opts = SessionOptions { service_dir: dir.clone(), space, quiet };
-            session::start(opts, Local::new(home.clone()), home).await
-        }
-        Target::Kubernetes(connect) => {
-            let cluster = Cluster::connect(&connect).await?;
-            let space = kube_backend::resolve_space(&state, &cluster, space.as_deref())?;
-            if !printer.is_json() {
-                println!(
-                    "Using dev space '{}' with target '{}' (namespace {})",
-                    space.path(),
-                    cluster.context,
-                    space.namespace()
-                );
-            }
-            let home = record::service_home(&state, &space.path(), &name);
-            let opts = SessionOptions { service_dir: dir.clone(), space: space.path(), quiet };
-            session::start(opts, Kubernetes::new(cluster, space, home.join("kubernetes")), home).await
-        }
-    };
-    let handle = match started {
+    let connected = backend::connect(choice, space.as_deref(), &record::state_dir()).await?;
+    if !printer.is_json() {
+        println!("Using dev space '{}' with {}", connected.space(), connected.describe());
+    }
+    let handle = match backend::start(connected, &dir, quiet).await {
         Ok(h) => h,
-        Err(session::StartError::Config(e)) => {
+        Err(StartFailure::Session(session::StartError::Config(e))) => {
             printer.config_error(&e);
             return Ok(ExitCode::FAILURE);
         }

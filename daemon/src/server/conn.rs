@@ -20,6 +20,7 @@ use super::fanout::{self, Client};
 use super::outbox::Take;
 use super::rpc::{self, RpcError};
 use super::sessions::{self, Daemon};
+use crate::backend::BackendKind;
 use crate::server::to_proto;
 
 const WRITE_BATCH: usize = 256 * 1024;
@@ -325,7 +326,8 @@ fn initialize_result() -> Value {
         devspaces: wire::DevspacesServerInfo {
             protocol_version: wire::PROTOCOL_VERSION,
             version: env!("CARGO_PKG_VERSION").to_string(),
-            backends: vec![wire::Backend::Local, wire::Backend::Kubernetes],
+            // Only what this build has: a build without the kubernetes feature lists `local` alone.
+            backends: BackendKind::COMPILED.iter().map(|b| to_proto::backend(*b)).collect(),
             requests: wire::REQUESTS.iter().map(|s| s.to_string()).collect(),
             notifications: wire::NOTIFICATIONS.iter().map(|s| s.to_string()).collect(),
             max_message_bytes: DEFAULT_MAX_BODY as u64,
@@ -343,6 +345,13 @@ fn initialize_result() -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn initialize_advertises_the_backends_built_in() {
+        let r = initialize_result();
+        let want = if cfg!(feature = "kubernetes") { json!(["local", "kubernetes"]) } else { json!(["local"]) };
+        assert_eq!(r["capabilities"]["experimental"]["devspaces"]["backends"], want);
+    }
 
     #[test]
     fn file_uris_are_percent_decoded() {

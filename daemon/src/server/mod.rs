@@ -15,7 +15,6 @@ pub mod to_proto;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::UnixListener;
@@ -198,13 +197,4 @@ pub async fn run(opts: DaemonOptions) -> Result<Ended, DaemonError> {
     drop(instance);
     eprintln!("devspacesd: daemon {} exiting ({ended:?})", std::process::id());
     Ok(ended)
-}
-
-/// Serves one connection on any byte stream (used by tests of the server without a socket).
-pub async fn serve_stream<R, W>(daemon: Arc<Daemon>, r: R, w: W)
-where
-    R: tokio::io::AsyncRead + Unpin + Send + 'static,
-    W: tokio::io::AsyncWrite + Unpin + Send + 'static,
-{
-    conn::serve(daemon, r, w).await
 }

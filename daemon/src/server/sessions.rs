@@ -14,15 +14,11 @@ use tokio::task::JoinHandle;
 use super::fanout::{self, Client, Fanout};
 use super::outbox::Outbox;
 use super::rpc::RpcError;
-use crate::backend::kubernetes::deploy::{self as kube_backend, Kubernetes};
-use crate::backend::kubernetes::space::SpaceName;
-use crate::backend::kubernetes::{Cluster, ConnectOptions};
-use crate::backend::local::Local;
+use crate::backend::{self, BackendChoice, ConnectOptions, StartFailure};
 use crate::classify::{self, Class, IgnoreFiles, Rules};
 use crate::config;
 use crate::server::to_proto;
-use crate::session::record;
-use crate::session::{self, SessionHandle, SessionOptions, StartError};
+use crate::session::{SessionHandle, StartError};
 
 /// A session the daemon owns.
 pub struct Entry {
@@ -146,25 +142,18 @@ impl Daemon {
 
     pub async fn up(&self, client: &Arc<Client>, p: wire::UpParams) -> Result<Value, RpcError> {
         let dir = service_dir(&p.path)?;
-        let backend = p.backend.unwrap_or(wire::Backend::Local);
+        let kind = p.backend.unwrap_or(wire::Backend::Local);
         // Kubernetes: the daemon's KUBECONFIG and current context; the space named, else the one selected.
-        let cluster = match backend {
-            wire::Backend::Kubernetes => Some(
-                Cluster::connect(&ConnectOptions::default())
-                    .await
-                    .map_err(|e| RpcError::new(codes::BACKEND_UNAVAILABLE, e.to_string()))?,
-            ),
-            wire::Backend::Local => None,
+        let choice = match kind {
+            wire::Backend::Local => BackendChoice::Local,
+            wire::Backend::Kubernetes => BackendChoice::Kubernetes(ConnectOptions::default()),
         };
-        let space = match &cluster {
-            Some(c) => kube_backend::resolve_space(&self.state_dir, c, p.space.as_deref())
-                .map_err(|e| RpcError::new(codes::INVALID_PARAMS, e.to_string()))?
-                .path(),
-            None => p.space.clone().unwrap_or_else(|| "default".to_string()),
-        };
+        let connected =
+            backend::connect(choice, p.space.as_deref(), &self.state_dir).await.map_err(|e| start_failed(e, &dir))?;
+        let space = connected.space().to_string();
         let _guard = self.starting.lock().await;
         let existing =
-            self.all_sessions().into_iter().find(|e| e.dir == dir && e.fan.space == space && e.fan.backend == backend);
+            self.all_sessions().into_iter().find(|e| e.dir == dir && e.fan.space == space && e.fan.backend == kind);
         if let Some(e) = existing {
             if !p.attach {
                 return Err(RpcError::new(
@@ -180,38 +169,10 @@ impl Daemon {
             e.fan.subscribe(client, 0);
             return Ok(to_value(&wire::UpResult { session: e.fan.info(), attached: true }));
         }
-        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let home = record::service_home(&self.state_dir, &space, &name);
-        let opts = SessionOptions { service_dir: dir.clone(), space: space.clone(), quiet: self.quiet };
-        let started = match cluster {
-            Some(c) => {
-                let name = SpaceName::parse(&space).map_err(|e| RpcError::new(codes::INVALID_PARAMS, e.to_string()))?;
-                session::start(opts, Kubernetes::new(c, name, home.join("kubernetes")), home).await
-            }
-            None => session::start(opts, Local::new(home.clone()), home).await,
-        };
-        let handle = match started {
-            Ok(h) => h,
-            Err(StartError::Config(e)) => {
-                let location = to_proto::config_location(&e);
-                return Err(RpcError::new(codes::INVALID_CONFIG, e.to_string()).with_data(ErrorData {
-                    path: Some(dir.display().to_string()),
-                    location,
-                    ..ErrorData::default()
-                }));
-            }
-            Err(e @ StartError::Rules(_)) => {
-                return Err(RpcError::new(codes::INVALID_CONFIG, e.to_string())
-                    .with_data(ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() }))
-            }
-            Err(e @ StartError::AlreadyUp { .. }) => {
-                return Err(RpcError::new(codes::SESSION_EXISTS, e.to_string())
-                    .with_data(ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() }))
-            }
-        };
+        let handle = backend::start(connected, &dir, self.quiet).await.map_err(|e| start_failed(e, &dir))?;
         // The receiver made before the session's task started: the fan-out sees its first events.
         let rx = handle.take_first_receiver().unwrap_or_else(|| handle.events.subscribe());
-        let fan = Fanout::new(handle.id.clone(), handle.service.clone(), dir.display().to_string(), space, backend);
+        let fan = Fanout::new(handle.id.clone(), handle.service.clone(), dir.display().to_string(), space, kind);
         fan.subscribe(client, 0);
         for c in self.clients().values() {
             if c.id != client.id && fanout::watches_all(c) {
@@ -410,6 +371,27 @@ fn service_dir(path: &str) -> Result<PathBuf, RpcError> {
     Ok(dir)
 }
 
+/// The answer to a `devspaces/up` whose backend or session could not start.
+fn start_failed(e: StartFailure, dir: &Path) -> RpcError {
+    let data = || ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() };
+    match e {
+        StartFailure::NotBuilt(_) | StartFailure::Unavailable(_) => {
+            RpcError::new(codes::BACKEND_UNAVAILABLE, e.to_string())
+        }
+        StartFailure::Space(_) => RpcError::new(codes::INVALID_PARAMS, e.to_string()),
+        StartFailure::Session(StartError::Config(e)) => {
+            let location = to_proto::config_location(&e);
+            RpcError::new(codes::INVALID_CONFIG, e.to_string()).with_data(ErrorData { location, ..data() })
+        }
+        StartFailure::Session(e @ StartError::Rules(_)) => {
+            RpcError::new(codes::INVALID_CONFIG, e.to_string()).with_data(data())
+        }
+        StartFailure::Session(e @ StartError::AlreadyUp { .. }) => {
+            RpcError::new(codes::SESSION_EXISTS, e.to_string()).with_data(data())
+        }
+    }
+}
+
 fn require_target(t: &wire::SessionTarget) -> Result<(), RpcError> {
     if t.session.is_none() && t.path.is_none() {
         return Err(RpcError::new(codes::INVALID_PARAMS, "name the session: \"session\" or \"path\" is required"));
@@ -432,4 +414,22 @@ fn unknown(t: &wire::SessionTarget) -> RpcError {
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_else(|e| json!({"error": format!("cannot encode the result: {e}")}))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::BackendKind;
+
+    #[test]
+    fn start_failures_keep_their_codes() {
+        let dir = Path::new("/svc");
+        let e = start_failed(StartFailure::NotBuilt(BackendKind::Kubernetes), dir);
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (codes::BACKEND_UNAVAILABLE, "this devspacesd was built without the kubernetes feature")
+        );
+        assert_eq!(start_failed(StartFailure::Unavailable("no cluster".into()), dir).code, codes::BACKEND_UNAVAILABLE);
+        assert_eq!(start_failed(StartFailure::Space("invalid space name".into()), dir).code, codes::INVALID_PARAMS);
+    }
 }

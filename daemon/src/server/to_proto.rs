@@ -2,6 +2,7 @@
 
 use devspaces_protocol::editor::{self as wire, Event as WireEvent};
 
+use crate::backend::BackendKind;
 use crate::classify::Class;
 use crate::events::{Event, EventKind, LogStream, Phase, PortState};
 
@@ -11,6 +12,13 @@ pub fn class(c: Class) -> wire::ChangeClass {
         Class::ProcessRestart => wire::ChangeClass::ProcessRestart,
         Class::Redeploy => wire::ChangeClass::Redeploy,
         Class::Ignored => wire::ChangeClass::Ignored,
+    }
+}
+
+pub fn backend(b: BackendKind) -> wire::Backend {
+    match b {
+        BackendKind::Local => wire::Backend::Local,
+        BackendKind::Kubernetes => wire::Backend::Kubernetes,
     }
 }
 

@@ -15,21 +15,18 @@ import type { InitializeExperimental } from "./protocol";
 
 export interface ClientSettings {
   daemonPath: string;
-  logLevel: string;
 }
 
 export function createClient(settings: ClientSettings, outputChannel: vscode.LogOutputChannel): LanguageClient {
   const serverOptions: ServerOptions = {
     command: settings.daemonPath,
     args: ["--stdio"],
-    options: { env: { ...process.env, DEVSPACES_LOG: settings.logLevel } },
   };
   const budget = new RestartBudget();
   const clientOptions: LanguageClientOptions = {
     // azds.yaml diagnostics reach Problems through the client's standard text document sync.
     documentSelector: [{ scheme: "file", pattern: "**/azds.yaml" }],
     outputChannel,
-    initializationOptions: { logLevel: settings.logLevel },
     errorHandler: {
       error(): ErrorHandlerResult {
         return { action: ErrorAction.Continue };

@@ -22,7 +22,6 @@ export interface ExtensionSettings {
   backend: Backend;
   space: string;
   traceHistorySize: number;
-  logLevel: string;
 }
 
 export function readSettings(): ExtensionSettings {
@@ -32,7 +31,6 @@ export function readSettings(): ExtensionSettings {
     backend: c.get<Backend>(Settings.backend, SettingDefaults.backend),
     space: c.get<string>(Settings.space, SettingDefaults.space),
     traceHistorySize: c.get<number>(Settings.traceHistorySize, SettingDefaults.traceHistorySize),
-    logLevel: c.get<string>(Settings.logLevel, SettingDefaults.logLevel),
   };
 }
 
@@ -94,7 +92,7 @@ export class DaemonConnection implements vscode.Disposable {
     const located = locateDaemon({ setting: settings.daemonPath, envPath: process.env.PATH, platform: process.platform });
     if (!located.ok) throw new Error(located.message);
     this.log.appendLine(`starting ${located.path} --stdio (from ${located.from})`);
-    const client = createClient({ daemonPath: located.path, logLevel: settings.logLevel }, this.log);
+    const client = createClient({ daemonPath: located.path }, this.log);
     for (const method of NOTIFICATIONS) {
       client.onNotification(method, (params: unknown) => {
         this.model.applyNotification(method, params);

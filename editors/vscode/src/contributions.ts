@@ -24,7 +24,6 @@ export const Settings = {
   backend: "backend",
   space: "space",
   traceHistorySize: "traceHistorySize",
-  logLevel: "logLevel",
 } as const;
 
 export const SettingDefaults = {
@@ -32,5 +31,4 @@ export const SettingDefaults = {
   backend: "local",
   space: "",
   traceHistorySize: 50,
-  logLevel: "info",
 } as const;

@@ -29,10 +29,7 @@ export function activate(context: vscode.ExtensionContext): void {
         model.setTraceHistorySize(readSettings().traceHistorySize);
       }
       if (e.affectsConfiguration(`${ConfigSection}.${Settings.space}`)) statusBar.update();
-      if (
-        e.affectsConfiguration(`${ConfigSection}.${Settings.daemonPath}`) ||
-        e.affectsConfiguration(`${ConfigSection}.${Settings.logLevel}`)
-      ) {
+      if (e.affectsConfiguration(`${ConfigSection}.${Settings.daemonPath}`)) {
         connection.restart().catch((err: unknown) => {
           void vscode.window.showErrorMessage(err instanceof Error ? err.message : String(err));
         });

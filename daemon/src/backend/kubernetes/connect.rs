@@ -6,13 +6,7 @@ use std::time::Duration;
 use kube::config::{KubeConfigOptions, Kubeconfig};
 
 use super::KubeError;
-
-/// `--kubeconfig` and `--context`; both optional, as with kubectl.
-#[derive(Debug, Clone, Default)]
-pub struct ConnectOptions {
-    pub kubeconfig: Option<PathBuf>,
-    pub context: Option<String>,
-}
+use crate::backend::ConnectOptions;
 
 /// A connected cluster: the client plus the names errors and state files need.
 #[derive(Clone)]

@@ -18,8 +18,8 @@ use super::post_render::{DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL};
 use super::space::{self, SpaceName};
 use super::{agent_layer, helm_plugin, pods, Cluster};
 use crate::agent::client::AgentClient;
-use crate::backend::local::{new_token, Local};
-use crate::backend::{Backend, BackendError, Capabilities, Deployed, Reporter};
+use crate::backend::dockerfile::{self, Image};
+use crate::backend::{new_token, Backend, BackendError, Capabilities, Deployed, Reporter};
 use crate::config::placeholders::Placeholders;
 use crate::config::{values, Config};
 use crate::events::{EventKind, LogStream, Phase};
@@ -192,7 +192,7 @@ impl Kubernetes {
         session: &str,
         reference: &str,
         values_file: &Path,
-        img: &crate::backend::dockerfile::Image,
+        img: &Image,
         report: &Reporter,
     ) -> Result<(), BackendError> {
         let helm = std::env::var(HELM_ENV).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "helm".into());
@@ -263,7 +263,7 @@ impl Kubernetes {
     }
 
     /// The container port the chart declares for the built image, else the image's EXPOSE.
-    async fn app_port(&self, pod: &str, reference: &str, img: &crate::backend::dockerfile::Image) -> u16 {
+    async fn app_port(&self, pod: &str, reference: &str, img: &Image) -> u16 {
         let pods: Api<Pod> = Api::namespaced(self.cluster.client.clone(), &self.namespace());
         let declared = pods.get_opt(pod).await.ok().flatten().and_then(|p| {
             let spec = p.spec?;
@@ -309,7 +309,7 @@ impl Backend for Kubernetes {
         };
         status(format!("building {reference}"));
         self.build(config, &reference, report).await?;
-        let img = Local::image(config);
+        let img = dockerfile::develop_image(config);
         space::apply_session_secret(&self.cluster, &ns, &session, &self.token).await.map_err(deploy_err)?;
         let values_file = self.home.join("values.json");
         std::fs::write(&values_file, serde_json::to_vec_pretty(&vals).unwrap_or_default())

@@ -14,7 +14,8 @@ pub mod pods;
 pub mod post_render;
 pub mod space;
 
-pub use connect::{Cluster, ConnectOptions};
+pub use crate::backend::ConnectOptions;
+pub use connect::Cluster;
 
 /// Why a Kubernetes operation failed; every variant names what was being done.
 #[derive(Debug, thiserror::Error)]
