@@ -5,6 +5,5 @@ pub mod fs;
 pub mod procs;
 mod server;
 pub mod supervise;
-pub mod wire;
 
 pub use server::{run, AgentOptions};

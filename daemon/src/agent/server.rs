@@ -5,13 +5,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use devspaces_protocol::agent::wire::{self, Frame};
 use devspaces_protocol::agent::{FromAgent, Stream, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, LISTENING_BANNER};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc};
 
 use super::supervise::Supervisor;
-use super::wire::{self, Frame};
 
 pub struct AgentOptions {
     /// The sync root (the image's WORKDIR); also the app's working directory.
