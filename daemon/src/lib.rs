@@ -4,7 +4,6 @@
 pub mod agent;
 pub mod backend;
 pub mod classify;
-pub mod clock;
 pub mod config;
 pub mod events;
 pub mod forward;

@@ -146,7 +146,7 @@ impl Agent {
                     e = events.recv() => match e {
                         Ok(m) => wire::encode_json(&m),
                         Err(broadcast::error::RecvError::Lagged(n)) => {
-                            wire::encode_json(&FromAgent::Log { seq: 0, stream: Stream::System, line: format!("{n} log lines dropped: the client was too slow"), time: crate::clock::now_rfc3339() })
+                            wire::encode_json(&FromAgent::Log { seq: 0, stream: Stream::System, line: format!("{n} log lines dropped: the client was too slow"), time: devspaces_protocol::clock::now_rfc3339() })
                         }
                         Err(broadcast::error::RecvError::Closed) => break,
                     },

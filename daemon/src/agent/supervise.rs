@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use devspaces_protocol::agent::{AppStatus, FromAgent, Stream};
+use devspaces_protocol::clock;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -15,7 +16,6 @@ use tokio::process::Command;
 use tokio::sync::{broadcast, watch};
 
 use super::procs;
-use crate::clock;
 
 const RING: usize = 2000;
 const LAST_LINES: usize = 20;

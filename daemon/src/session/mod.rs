@@ -190,7 +190,7 @@ impl<B: Backend> Runner<B> {
     }
 
     fn log(&self, stream: LogStream, line: impl Into<String>) {
-        self.emit(EventKind::Log { stream, line: line.into(), time: crate::clock::now_rfc3339() });
+        self.emit(EventKind::Log { stream, line: line.into(), time: devspaces_protocol::clock::now_rfc3339() });
     }
 
     fn status(&mut self, phase: Phase, detail: impl Into<String>, exit: Option<(Option<i32>, Vec<String>)>) {
