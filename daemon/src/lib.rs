@@ -1,4 +1,4 @@
-//! devspacesd: configuration, classification, sync, the agent and the local backend.
+//! devspacesd: configuration, classification, sync, the agent's client and the backends.
 #![warn(clippy::unwrap_used)]
 
 pub mod agent;

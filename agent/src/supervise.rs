@@ -15,7 +15,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::{broadcast, watch};
 
-use super::procs;
+use crate::procs;
 
 const RING: usize = 2000;
 const LAST_LINES: usize = 20;
