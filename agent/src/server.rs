@@ -1,6 +1,6 @@
 //! The agent's loopback listener: token check, file batches, deletions, restarts, event streaming.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,6 +87,15 @@ impl Agent {
         self.args.state.join("sync-state.json")
     }
 
+    /// Runs a file operation on the root off the runtime's threads.
+    async fn under_root<F>(&self, f: F) -> Result<u32, String>
+    where
+        F: FnOnce(&Path) -> Result<u32, String> + Send + 'static,
+    {
+        let root = self.args.root.clone();
+        tokio::task::spawn_blocking(move || f(&root)).await.unwrap_or_else(|e| Err(e.to_string()))
+    }
+
     fn read_state(&self) -> Option<SyncState> {
         let text = std::fs::read(self.state_file()).ok()?;
         serde_json::from_slice(&text).ok()
@@ -165,18 +174,10 @@ impl Agent {
                     let Some(Frame::Binary(tar)) = wire::read_frame(reader).await? else {
                         return Err(std::io::Error::other("files header without its batch"));
                     };
-                    let root = self.args.root.clone();
-                    let r = tokio::task::spawn_blocking(move || crate::fs::apply_tar(&root, &tar))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string()));
-                    done(out, id, r).await;
+                    done(out, id, self.under_root(move |root| crate::fs::apply_tar(root, &tar)).await).await;
                 }
                 ToAgent::Delete { id, paths } => {
-                    let root = self.args.root.clone();
-                    let r = tokio::task::spawn_blocking(move || crate::fs::delete(&root, &paths))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string()));
-                    done(out, id, r).await;
+                    done(out, id, self.under_root(move |root| crate::fs::delete(root, &paths)).await).await;
                 }
                 ToAgent::Commit { id, state } => {
                     let bytes = serde_json::to_vec(&state).unwrap_or_default();
