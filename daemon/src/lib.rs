@@ -1,10 +1,9 @@
-//! devspacesd: configuration, classification, sync, the agent and the local backend.
+//! devspacesd: configuration, classification, sync, the agent's client and the backends.
 #![warn(clippy::unwrap_used)]
 
 pub mod agent;
 pub mod backend;
 pub mod classify;
-pub mod clock;
 pub mod config;
 pub mod events;
 pub mod forward;

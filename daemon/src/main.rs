@@ -1,4 +1,4 @@
-//! The `devspacesd` binary: CLI, agent and (soon) the editor server, all in one executable.
+//! The `devspacesd` binary: the CLI, the shared daemon, and `devspacesd agent` (the `devspaces-agent` crate).
 
 mod cli;
 

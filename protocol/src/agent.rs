@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+pub mod wire;
+
 pub const AGENT_PROTOCOL_VERSION: u32 = 1;
 pub const FRAME_JSON: u8 = 0;
 pub const FRAME_BINARY: u8 = 1;

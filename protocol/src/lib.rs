@@ -1,5 +1,6 @@
 //! Wire types: the only crate that derives serde for what crosses a process boundary.
 
 pub mod agent;
+pub mod clock;
 pub mod editor;
 pub mod framing;

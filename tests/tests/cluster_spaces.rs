@@ -111,7 +111,7 @@ fn check_rendered(yaml: &str, session: &str, image: &str, want_tail: &[&str]) {
     let Some(Node::Seq(cmd)) = c.get("command") else { panic!("no command: {c:?}") };
     let cmd: Vec<&str> = cmd.iter().filter_map(Node::str).collect();
     let port = format!("127.0.0.1:{DEFAULT_AGENT_PORT}");
-    let mut want = vec![DEFAULT_AGENT_PATH, "agent", "--root", "/app", "--listen", port.as_str(), "--"];
+    let mut want = vec![DEFAULT_AGENT_PATH, "--root", "/app", "--listen", port.as_str(), "--"];
     want.extend_from_slice(want_tail);
     assert_eq!(cmd, want);
     assert!(c.get("args").is_none(), "args must be folded into the command");
@@ -351,10 +351,7 @@ async fn spaces_post_render_and_agent_in_a_pod() {
     ]));
     eprintln!("[cluster_spaces] helm install to pod Ready ({:.1} s)", t.elapsed().as_secs_f64());
     let pid1 = ok(ctx.cmd("kubectl").args(["exec", "-n", &child, &pod, "--", "cat", "/proc/1/cmdline"]));
-    assert!(
-        pid1.starts_with(&format!("{DEFAULT_AGENT_PATH}\0agent\0--root\0/app\0")),
-        "PID 1 is not the agent: {pid1:?}"
-    );
+    assert!(pid1.starts_with(&format!("{DEFAULT_AGENT_PATH}\0--root\0/app\0")), "PID 1 is not the agent: {pid1:?}");
     let dep = ok(ctx.cmd("kubectl").args(["get", "deploy", "tiny", "-n", &child, "-o", "jsonpath={.metadata.labels}"]));
     assert!(dep.contains(&session), "deployment labels: {dep}");
 

@@ -5,12 +5,11 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
+use devspaces_protocol::agent::wire::{self, Frame};
 use devspaces_protocol::agent::{AppStatus, FromAgent, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, FRAME_BINARY};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
-
-use super::wire::{self, Frame};
 
 type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<u32, String>>>>>;
 

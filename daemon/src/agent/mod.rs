@@ -1,10 +1,3 @@
-//! `devspacesd agent`: the seed's devhostagent. Receives files, supervises and restarts the app.
+//! The daemon's side of the in-container agent (crate `devspaces-agent`, also run as `devspacesd agent`).
 
 pub mod client;
-pub mod fs;
-pub mod procs;
-mod server;
-pub mod supervise;
-pub mod wire;
-
-pub use server::{run, AgentOptions};

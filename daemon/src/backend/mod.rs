@@ -74,7 +74,7 @@ impl Reporter {
         let _ = self.events.send(kind);
     }
     pub fn log(&self, stream: LogStream, line: impl Into<String>) {
-        self.emit(EventKind::Log { stream, line: line.into(), time: crate::clock::now_rfc3339() });
+        self.emit(EventKind::Log { stream, line: line.into(), time: devspaces_protocol::clock::now_rfc3339() });
     }
     pub fn progress(&self, title: &str, message: impl Into<String>, done: bool) {
         self.emit(EventKind::Progress {

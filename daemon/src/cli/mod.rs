@@ -88,23 +88,8 @@ enum Cmd {
         #[arg(required = true)]
         paths: Vec<String>,
     },
-    /// The in-container agent (started by devspaces, not by hand).
-    Agent {
-        #[arg(long)]
-        root: PathBuf,
-        #[arg(long, default_value = "/tmp/devspaces-agent")]
-        state: PathBuf,
-        #[arg(long, default_value = "127.0.0.1:0")]
-        listen: std::net::SocketAddr,
-        #[arg(long)]
-        exit_with_stdin: bool,
-        /// Milliseconds between SIGTERM and SIGKILL when stopping the app.
-        #[arg(long, default_value_t = 3000)]
-        grace_ms: u64,
-        /// The app's command, started at once (in a pod the original command goes here).
-        #[arg(last = true)]
-        command: Vec<String>,
-    },
+    /// The in-container agent (started by devspaces, not by hand); the same as `devspaces-agent`.
+    Agent(devspaces_agent::AgentArgs),
     /// Spaces on Kubernetes: list, select (creating) and remove labelled namespaces.
     #[cfg(feature = "kubernetes")]
     Space(space::SpaceArgs),
@@ -211,20 +196,8 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Classify { service, json, paths } => classify(service_dir(service)?, json, &paths),
-        Cmd::Agent { root, state, listen, exit_with_stdin, grace_ms, command } => {
-            let token = std::env::var(devspaces_protocol::agent::TOKEN_ENV).map_err(|_| {
-                anyhow::anyhow!("the agent needs its session token in {}", devspaces_protocol::agent::TOKEN_ENV)
-            })?;
-            devspacesd::agent::run(devspacesd::agent::AgentOptions {
-                root,
-                state_dir: state,
-                listen,
-                token,
-                command,
-                exit_with_stdin,
-                grace: std::time::Duration::from_millis(grace_ms),
-            })
-            .await?;
+        Cmd::Agent(args) => {
+            devspaces_agent::run(args).await?;
             Ok(ExitCode::SUCCESS)
         }
         #[cfg(feature = "kubernetes")]

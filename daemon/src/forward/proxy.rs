@@ -172,7 +172,7 @@ impl TraceStart {
             status,
             duration_ms: self.start.elapsed().as_secs_f64() * 1000.0,
             bytes,
-            time: crate::clock::now_rfc3339(),
+            time: devspaces_protocol::clock::now_rfc3339(),
         });
     }
 }

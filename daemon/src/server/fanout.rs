@@ -85,7 +85,7 @@ impl Fanout {
             path,
             space,
             backend,
-            started_at: crate::clock::now_rfc3339(),
+            started_at: devspaces_protocol::clock::now_rfc3339(),
             state: Mutex::new(State {
                 subscribers: Vec::new(),
                 phase: wire::Phase::Syncing,

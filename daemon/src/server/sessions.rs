@@ -64,7 +64,7 @@ impl Daemon {
     pub fn new(state_dir: PathBuf, log_cap: usize) -> Arc<Self> {
         Arc::new(Daemon {
             state_dir,
-            started_at: crate::clock::now_rfc3339(),
+            started_at: devspaces_protocol::clock::now_rfc3339(),
             log_cap,
             quiet: crate::session::DEFAULT_QUIET,
             clients: Mutex::new(HashMap::new()),

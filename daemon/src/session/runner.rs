@@ -133,7 +133,7 @@ impl<B: Backend + 'static> Runner<B> {
     }
 
     fn log(&self, stream: LogStream, line: impl Into<String>) {
-        self.emit(EventKind::Log { stream, line: line.into(), time: crate::clock::now_rfc3339() });
+        self.emit(EventKind::Log { stream, line: line.into(), time: devspaces_protocol::clock::now_rfc3339() });
     }
 
     fn reporter(&self) -> Reporter {

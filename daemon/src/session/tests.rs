@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{start_with, SessionHandle, SessionOptions};
 use crate::agent::client::AgentClient;
-use crate::agent::wire::{self, Frame};
+use devspaces_protocol::agent::wire::{self, Frame};
 use crate::backend::{Backend, BackendError, Capabilities, Deployed, Reporter};
 use crate::classify::Class;
 use crate::config::Config;

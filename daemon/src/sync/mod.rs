@@ -269,7 +269,7 @@ impl Syncer {
         }
         let changed = !report.sent.is_empty() || !report.deleted.is_empty() || self.target().is_none();
         if changed {
-            let now = crate::clock::now_rfc3339();
+            let now = devspaces_protocol::clock::now_rfc3339();
             let fresh = self.target().is_none();
             let t = self.log.targets.entry(self.key.clone()).or_default();
             if fresh || t.sync_id.is_empty() {

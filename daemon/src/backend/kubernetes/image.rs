@@ -20,6 +20,8 @@ pub const REGISTRY_ENV: &str = "DEVSPACES_REGISTRY";
 pub const DELIVERY_ENV: &str = "DEVSPACES_IMAGE_DELIVERY";
 pub const CONTAINERD_ENV: &str = "DEVSPACES_CONTAINERD_ADDRESS";
 pub const AGENT_BINARY_ENV: &str = "DEVSPACES_AGENT_BINARY";
+/// The file name of the static agent (crate `devspaces-agent`), on the host and in the image.
+pub const AGENT_BINARY_NAME: &str = "devspaces-agent";
 
 /// The CLIs that can build a Dockerfile, in the order they are tried.
 const BUILDERS: &[&str] = &["buildah", "docker", "podman", "nerdctl"];
@@ -347,8 +349,10 @@ fn show(cmd: &Command) -> String {
         .join(" ")
 }
 
-/// The static agent to put into images: `DEVSPACES_AGENT_BINARY`, else this executable when it is
-/// static, else the one `scripts/build-static-agent.sh` builds next to this executable's target folder.
+/// The static agent to put into images: `DEVSPACES_AGENT_BINARY`, else a static `devspaces-agent`
+/// next to this executable (an install that ships both), else the one `scripts/build-static-agent.sh`
+/// builds in the target folder this executable was built in. The daemon itself is never it: the
+/// agent is its own, much smaller binary.
 pub fn agent_binary() -> Result<PathBuf, String> {
     if let Some(p) = std::env::var_os(AGENT_BINARY_ENV).filter(|p| !p.is_empty()).map(PathBuf::from) {
         return if is_static(&p) {
@@ -358,23 +362,17 @@ pub fn agent_binary() -> Result<PathBuf, String> {
         };
     }
     let exe = std::env::current_exe().map_err(|e| format!("cannot find the devspacesd executable: {e}"))?;
-    if is_static(&exe) {
-        return Ok(exe);
-    }
-    // target/{release,debug}/devspacesd -> target/x86_64-unknown-linux-gnu/release/devspacesd
-    let mut dirs = exe.ancestors().skip(1);
-    let candidates: Vec<PathBuf> = dirs
-        .by_ref()
-        .take(3)
-        .map(|d| d.join(format!("{}-unknown-linux-gnu", std::env::consts::ARCH)).join("release").join("devspacesd"))
-        .collect();
+    // target/{release,debug}/devspacesd -> target/x86_64-unknown-linux-gnu/release/devspaces-agent
+    let triple = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let built = exe.ancestors().skip(1).take(3).map(|d| d.join(&triple).join("release").join(AGENT_BINARY_NAME));
+    let candidates: Vec<PathBuf> = exe.parent().map(|d| d.join(AGENT_BINARY_NAME)).into_iter().chain(built).collect();
     for c in &candidates {
         if c.is_file() && is_static(c) {
             return Ok(c.clone());
         }
     }
     Err(format!(
-        "the agent must be a static binary to run in any image, and {} is not: run scripts/build-static-agent.sh, or set {AGENT_BINARY_ENV}",
+        "no static {AGENT_BINARY_NAME} next to {} or in its target folder (the agent must be static to run in any image): run scripts/build-static-agent.sh, or set {AGENT_BINARY_ENV}",
         exe.display()
     ))
 }

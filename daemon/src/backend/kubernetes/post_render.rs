@@ -11,7 +11,7 @@ pub const SESSION_LABEL: &str = "devspaces.io/session";
 /// The port the agent listens on inside the pod (loopback only; reached by port-forward).
 pub const DEFAULT_AGENT_PORT: u16 = 50051;
 /// Where the agent binary sits in the image (the layer `agent_layer` adds).
-pub const DEFAULT_AGENT_PATH: &str = "/devspaces/devspacesd";
+pub const DEFAULT_AGENT_PATH: &str = "/devspaces/devspaces-agent";
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
@@ -368,7 +368,7 @@ fn object(
 
 fn inject(c: &mut Node, opts: &Options, object: &str, container: &str) -> Result<(), PostRenderError> {
     let command = c.get("command").and_then(Node::strings).filter(|v| !v.is_empty());
-    let already = command.as_ref().is_some_and(|cmd| cmd.len() > 1 && cmd[0] == opts.agent_path && cmd[1] == "agent");
+    let already = command.as_ref().is_some_and(|cmd| cmd[0] == opts.agent_path);
     if !already {
         let args = c.get("args").and_then(Node::strings);
         let original: Vec<String> = match (command, args) {
@@ -396,7 +396,6 @@ fn inject(c: &mut Node, opts: &Options, object: &str, container: &str) -> Result
             .unwrap_or_else(|| "/".into());
         let mut agent = vec![
             opts.agent_path.clone(),
-            "agent".into(),
             "--root".into(),
             workdir,
             "--listen".into(),

@@ -1,6 +1,6 @@
 //! Frame codec for the agent protocol: a kind byte, a big-endian length, then JSON or raw bytes.
 
-use devspaces_protocol::agent::{FRAME_BINARY, FRAME_JSON, MAX_FRAME};
+use super::{FRAME_BINARY, FRAME_JSON, MAX_FRAME};
 use serde::{de::DeserializeOwned, Serialize};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use devspaces_protocol::agent::{AppStatus, FromAgent, Stream};
+use devspaces_protocol::clock;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 use tokio::sync::{broadcast, watch};
 
-use super::procs;
-use crate::clock;
+use crate::procs;
 
 const RING: usize = 2000;
 const LAST_LINES: usize = 20;

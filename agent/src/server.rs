@@ -1,51 +1,41 @@
 //! The agent's loopback listener: token check, file batches, deletions, restarts, event streaming.
 
-use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use devspaces_protocol::agent::wire::{self, Frame};
 use devspaces_protocol::agent::{FromAgent, Stream, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, LISTENING_BANNER};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc};
 
-use super::supervise::Supervisor;
-use super::wire::{self, Frame};
-
-pub struct AgentOptions {
-    /// The sync root (the image's WORKDIR); also the app's working directory.
-    pub root: PathBuf,
-    /// Where the agent keeps its sync state.
-    pub state_dir: PathBuf,
-    pub listen: SocketAddr,
-    pub token: String,
-    /// Started at once when given (in a pod); on the local backend the daemon sends a restart instead.
-    pub command: Vec<String>,
-    /// Exit when standard input closes: the local backend's daemon holds the other end.
-    pub exit_with_stdin: bool,
-    pub grace: Duration,
-}
+use crate::supervise::Supervisor;
+use crate::AgentArgs;
 
 struct Agent {
-    opts: AgentOptions,
+    args: AgentArgs,
+    token: String,
     sup: Arc<Supervisor>,
     shutdown: mpsc::Sender<()>,
 }
 
-pub async fn run(opts: AgentOptions) -> anyhow::Result<()> {
-    if !opts.listen.ip().is_loopback() {
-        anyhow::bail!("refusing to listen on {}: the agent listens on loopback only", opts.listen);
+pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
+    if !args.listen.ip().is_loopback() {
+        return Err(std::io::Error::other(format!(
+            "refusing to listen on {}: the agent listens on loopback only",
+            args.listen
+        )));
     }
-    std::fs::create_dir_all(&opts.root)?;
-    std::fs::create_dir_all(&opts.state_dir)?;
-    let listener = TcpListener::bind(opts.listen).await?;
+    std::fs::create_dir_all(&args.root)?;
+    std::fs::create_dir_all(&args.state)?;
+    let listener = TcpListener::bind(args.listen).await?;
     let port = listener.local_addr()?.port();
-    let sup = Supervisor::new(opts.command.clone(), opts.root.clone(), opts.grace);
+    let sup = Supervisor::new(args.command.clone(), args.root.clone(), Duration::from_millis(args.grace_ms));
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(4);
-    let autostart = !opts.command.is_empty();
-    let exit_with_stdin = opts.exit_with_stdin;
-    let agent = Arc::new(Agent { opts, sup: sup.clone(), shutdown: shutdown_tx.clone() });
+    let autostart = !args.command.is_empty();
+    let exit_with_stdin = args.exit_with_stdin;
+    let agent = Arc::new(Agent { args, token, sup: sup.clone(), shutdown: shutdown_tx.clone() });
     // The banner goes out only once the socket is bound, so the daemon can connect right away.
     let mut stdout = tokio::io::stdout();
     stdout.write_all(format!("{LISTENING_BANNER} {port}\n").as_bytes()).await?;
@@ -94,7 +84,16 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 impl Agent {
     fn state_file(&self) -> PathBuf {
-        self.opts.state_dir.join("sync-state.json")
+        self.args.state.join("sync-state.json")
+    }
+
+    /// Runs a file operation on the root off the runtime's threads.
+    async fn under_root<F>(&self, f: F) -> Result<u32, String>
+    where
+        F: FnOnce(&Path) -> Result<u32, String> + Send + 'static,
+    {
+        let root = self.args.root.clone();
+        tokio::task::spawn_blocking(move || f(&root)).await.unwrap_or_else(|e| Err(e.to_string()))
     }
 
     fn read_state(&self) -> Option<SyncState> {
@@ -108,7 +107,7 @@ impl Agent {
         let logs_since = match hello {
             Ok(Ok(Some(Frame::Json(body)))) => match wire::decode::<ToAgent>(&body) {
                 Ok(ToAgent::Hello { token, version, logs_since })
-                    if constant_time_eq(token.as_bytes(), self.opts.token.as_bytes()) =>
+                    if constant_time_eq(token.as_bytes(), self.token.as_bytes()) =>
                 {
                     if version != AGENT_PROTOCOL_VERSION {
                         return Err(std::io::Error::other(format!(
@@ -128,7 +127,7 @@ impl Agent {
             version: AGENT_PROTOCOL_VERSION,
             state: self.read_state(),
             app_pid: self.sup.app_pid(),
-            root: self.opts.root.display().to_string(),
+            root: self.args.root.display().to_string(),
         };
         wire::write_all(&mut writer, &wire::encode_json(&welcome)).await?;
         if let Some(since) = logs_since {
@@ -146,7 +145,7 @@ impl Agent {
                     e = events.recv() => match e {
                         Ok(m) => wire::encode_json(&m),
                         Err(broadcast::error::RecvError::Lagged(n)) => {
-                            wire::encode_json(&FromAgent::Log { seq: 0, stream: Stream::System, line: format!("{n} log lines dropped: the client was too slow"), time: crate::clock::now_rfc3339() })
+                            wire::encode_json(&FromAgent::Log { seq: 0, stream: Stream::System, line: format!("{n} log lines dropped: the client was too slow"), time: devspaces_protocol::clock::now_rfc3339() })
                         }
                         Err(broadcast::error::RecvError::Closed) => break,
                     },
@@ -175,22 +174,14 @@ impl Agent {
                     let Some(Frame::Binary(tar)) = wire::read_frame(reader).await? else {
                         return Err(std::io::Error::other("files header without its batch"));
                     };
-                    let root = self.opts.root.clone();
-                    let r = tokio::task::spawn_blocking(move || super::fs::apply_tar(&root, &tar))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string()));
-                    done(out, id, r).await;
+                    done(out, id, self.under_root(move |root| crate::fs::apply_tar(root, &tar)).await).await;
                 }
                 ToAgent::Delete { id, paths } => {
-                    let root = self.opts.root.clone();
-                    let r = tokio::task::spawn_blocking(move || super::fs::delete(&root, &paths))
-                        .await
-                        .unwrap_or_else(|e| Err(e.to_string()));
-                    done(out, id, r).await;
+                    done(out, id, self.under_root(move |root| crate::fs::delete(root, &paths)).await).await;
                 }
                 ToAgent::Commit { id, state } => {
                     let bytes = serde_json::to_vec(&state).unwrap_or_default();
-                    let r = super::fs::write_atomic(&self.state_file(), &bytes, 0o600)
+                    let r = crate::fs::write_atomic(&self.state_file(), &bytes, 0o600)
                         .map(|_| 1)
                         .map_err(|e| format!("writing sync state: {e}"));
                     done(out, id, r).await;

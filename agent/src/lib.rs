@@ -1,0 +1,45 @@
+//! The in-container agent, the seed's devhostagent: receives files, supervises and restarts the app.
+//!
+//! Run as `devspaces-agent` (the static binary added to images) or as `devspacesd agent` (the local
+//! backend's child process); both parse [`AgentArgs`] and call [`run`].
+
+pub mod fs;
+pub mod procs;
+mod server;
+pub mod supervise;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// The agent's flags, shared by `devspaces-agent` and `devspacesd agent`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct AgentArgs {
+    /// The sync root (the image's WORKDIR); also the app's working directory.
+    #[arg(long)]
+    pub root: PathBuf,
+    /// Where the agent keeps its sync state.
+    #[arg(long, default_value = "/tmp/devspaces-agent")]
+    pub state: PathBuf,
+    /// The loopback address to listen on (port 0: any free port, printed on stdout).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub listen: SocketAddr,
+    /// Exit when standard input closes: the local backend's daemon holds the other end.
+    #[arg(long)]
+    pub exit_with_stdin: bool,
+    /// Milliseconds between SIGTERM and SIGKILL when stopping the app.
+    #[arg(long, default_value_t = 3000)]
+    pub grace_ms: u64,
+    /// The app's command, started at once (in a pod the original command goes here); on the
+    /// local backend the daemon sends a restart instead.
+    #[arg(last = true)]
+    pub command: Vec<String>,
+}
+
+/// Runs the agent until SIGTERM, SIGINT, a `Shutdown`, or (with `--exit-with-stdin`) the end of
+/// standard input. The session token comes from `DEVSPACES_AGENT_TOKEN`.
+pub async fn run(args: AgentArgs) -> std::io::Result<()> {
+    use devspaces_protocol::agent::TOKEN_ENV;
+    let token = std::env::var(TOKEN_ENV)
+        .map_err(|_| std::io::Error::other(format!("the agent needs its session token in {TOKEN_ENV}")))?;
+    server::run(args, token).await
+}
