@@ -80,6 +80,13 @@ impl SessionHandle {
         let _ = self.commands.send(Command::Batch(batch)).await;
     }
 
+    /// Compares the whole workspace with the synclog, as the watcher asks after a new folder or a
+    /// lost event.
+    pub async fn rescan(&self) {
+        let batch = Batch { paths: Default::default(), rescan: true };
+        let _ = self.commands.send(Command::Batch(batch)).await;
+    }
+
     /// The receiver made before the session's task started, so its first events are not missed;
     /// `None` once taken (later subscribers use `events.subscribe()`).
     pub fn take_first_receiver(&self) -> Option<broadcast::Receiver<Event>> {

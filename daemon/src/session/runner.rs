@@ -331,6 +331,17 @@ impl<B: Backend + 'static> Runner<B> {
 
     async fn on_batch(&mut self, batch: Batch) {
         let mut paths: Vec<String> = batch.paths.into_iter().collect();
+        // A hint for a path that is gone may be a folder that was renamed or moved away: every
+        // file the container received under it is gone too.
+        if let Some(s) = &self.syncer {
+            let dir = &self.config.service_dir;
+            let under: Vec<String> = paths
+                .iter()
+                .filter(|p| std::fs::symlink_metadata(dir.join(p)).is_err())
+                .flat_map(|p| s.known_under(p).map(String::from).collect::<Vec<_>>())
+                .collect();
+            paths.extend(under);
+        }
         if batch.rescan {
             // A rescan compares the whole tree with the synclog: only what differs from it (or is
             // gone from the tree) is a change, so a redeploy file that is merely there is not one.
@@ -362,6 +373,7 @@ impl<B: Backend + 'static> Runner<B> {
             Ok(r) => r,
             Err(e) => return self.machine.step(Input::SyncFailed(e.to_string())),
         };
+        self.report_skipped(&report.skipped);
         let changed = !report.sent.is_empty() || !report.deleted.is_empty();
         let reason = plan.reason.map(|(p, _)| p).unwrap_or_default();
         let actions = self.machine.step(Input::Synced { class, changed, had_paths: !plan.sync.is_empty(), reason });
@@ -378,6 +390,13 @@ impl<B: Backend + 'static> Runner<B> {
             self.log(LogStream::System, w);
         }
         Vec::new()
+    }
+
+    /// Files that could not be read stay as they are in the container; the user is told why.
+    fn report_skipped(&self, skipped: &[(String, String)]) {
+        for (path, why) in skipped {
+            self.log(LogStream::System, skipped_line(path, why));
+        }
     }
 
     fn restart(&mut self, generation: u64) {
@@ -599,6 +618,9 @@ async fn deploy_and_sync<B: Backend>(
     }
     match synced {
         Ok(r) => {
+            for (path, why) in &r.skipped {
+                report.log(LogStream::System, skipped_line(path, why));
+            }
             let ms = started.elapsed().as_secs_f64() * 1000.0;
             report.log(
                 LogStream::System,
@@ -626,6 +648,10 @@ async fn deploy_and_sync<B: Backend>(
         }
     }
     Ok(Ready { agent, events, agent_pid, command, env, app_port, preferred_local_port, tunnel })
+}
+
+fn skipped_line(path: &str, why: &str) -> String {
+    format!("cannot read {path}: {why}; the container keeps its copy until it can be read")
 }
 
 async fn wait_deploy<B>(task: &mut Option<DeployTask<B>>) -> (u64, Result<DeployOutcome<B>, tokio::task::JoinError>) {

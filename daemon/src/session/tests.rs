@@ -15,11 +15,11 @@ use tokio::time::Instant;
 
 use super::{start_with, SessionHandle, SessionOptions};
 use crate::agent::client::AgentClient;
-use devspaces_protocol::agent::wire::{self, Frame};
 use crate::backend::{Backend, BackendError, Capabilities, Deployed, Reporter};
 use crate::classify::Class;
 use crate::config::Config;
 use crate::events::{Event, EventKind, Phase};
+use devspaces_protocol::agent::wire::{self, Frame};
 
 /// What the fake backend and its agents were asked to do, in order.
 #[derive(Default)]
@@ -450,5 +450,52 @@ async fn a_restart_request_during_a_restart_waits_for_it() {
     tokio::time::sleep(Duration::from_secs(1)).await;
     // The first start, one restart running, one waiting: the other three were folded into it.
     assert_eq!(h.rec.count("restart"), 3, "{:?}", h.rec.calls());
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_renamed_folder_leaves_nothing_stale_in_the_container() {
+    let mut h = Harness::running().await;
+    for f in ["a.css", "b.css"] {
+        write(h.dir.path(), &format!("static/dA/{f}"), f);
+    }
+    h.handle.changed(["static/dA/a.css".to_string(), "static/dA/b.css".to_string()]).await;
+    h.until("synced dA", |k| matches!(k, EventKind::Synced { .. })).await;
+    std::fs::rename(h.dir.path().join("static/dA"), h.dir.path().join("static/dB")).unwrap();
+    // What inotify says of a folder rename: the old folder's name, and a rescan for the new one.
+    h.handle.changed(["static/dA".to_string()]).await;
+    h.until(
+        "synced the rename",
+        |k| matches!(k, EventKind::Synced { files, .. } if files.iter().any(|f| f.starts_with("static/dA"))),
+    )
+    .await;
+    h.handle.rescan().await;
+    h.until(
+        "synced dB",
+        |k| matches!(k, EventKind::Synced { files, .. } if files.iter().any(|f| f.starts_with("static/dB"))),
+    )
+    .await;
+    let files: Vec<String> =
+        h.rec.files.lock().unwrap().keys().filter(|k| k.starts_with("static/d")).cloned().collect();
+    assert_eq!(files, ["static/dB/a.css", "static/dB/b.css"]);
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_file_that_cannot_be_read_is_kept_in_the_container_and_reported() {
+    let mut h = Harness::running().await;
+    // Too large to sync (a sparse file: nothing is written to disk).
+    let big = std::fs::OpenOptions::new().write(true).open(h.dir.path().join("static/style.css")).unwrap();
+    big.set_len(crate::sync::MAX_FILE_BYTES + 1).unwrap();
+    h.handle.changed(["static/style.css".to_string()]).await;
+    let seen = h
+        .until(
+            "a log line",
+            |k| matches!(k, EventKind::Log { line, .. } if line.starts_with("cannot read static/style.css")),
+        )
+        .await;
+    assert!(synced(&seen).is_empty(), "nothing was sent or deleted: {seen:?}");
+    assert_eq!(h.rec.files.lock().unwrap()["static/style.css"], b"body{}\n", "the container keeps its copy");
+    assert!(!h.rec.calls().iter().any(|c| c.starts_with("delete")));
     h.stop().await;
 }

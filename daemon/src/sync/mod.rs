@@ -24,19 +24,41 @@ pub struct LocalFile {
     pub data: Vec<u8>,
 }
 
-/// Reads and hashes one file; `None` when it is gone or not a regular file.
-pub fn read_local(abs: &Path) -> Option<LocalFile> {
-    let meta = std::fs::symlink_metadata(abs).ok()?;
+/// Files larger than this are not synced (one agent frame carries at most 256 MiB); the user is
+/// told which file and why, and the rest of the batch goes on.
+pub const MAX_FILE_BYTES: u64 = 192 * 1024 * 1024;
+
+/// Reads and hashes one file: `Ok(None)` when it is gone or no longer a regular file (a deletion),
+/// `Err` for anything else (no permission, out of descriptors, too large): not a deletion.
+pub fn read_local(abs: &Path) -> std::io::Result<Option<LocalFile>> {
+    let gone =
+        |e: &std::io::Error| matches!(e.kind(), std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory);
+    let meta = match std::fs::symlink_metadata(abs) {
+        Ok(m) => m,
+        Err(e) if gone(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     if !meta.is_file() {
-        return None;
+        return Ok(None);
     }
-    let data = std::fs::read(abs).ok()?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(std::io::Error::other(format!(
+            "{} MB is over the {} MB a file may have to be synced; add it to .dockerignore or narrow the sync rules",
+            meta.len() >> 20,
+            MAX_FILE_BYTES >> 20
+        )));
+    }
+    let data = match std::fs::read(abs) {
+        Ok(d) => d,
+        Err(e) if gone(&e) => return Ok(None),
+        Err(e) => return Err(e),
+    };
     let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
     let timestamp = time::OffsetDateTime::from_unix_timestamp_nanos(mtime_ns)
         .ok()
         .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
         .unwrap_or_default();
-    Some(LocalFile {
+    Ok(Some(LocalFile {
         entry: Entry {
             timestamp,
             mtime_ns,
@@ -45,7 +67,7 @@ pub fn read_local(abs: &Path) -> Option<LocalFile> {
             mode: meta.permissions().mode() & 0o7777,
         },
         data,
-    })
+    }))
 }
 
 /// Walks `start` (inside the service `root`) without ever entering a folder the rules skip:
@@ -84,6 +106,8 @@ pub fn rel_of(root: &Path, abs: &Path) -> String {
 pub struct Report {
     pub sent: Vec<String>,
     pub deleted: Vec<String>,
+    /// Files that could not be read (path, why): neither sent nor deleted.
+    pub skipped: Vec<(String, String)>,
     pub bytes: u64,
     pub full: bool,
 }
@@ -160,6 +184,15 @@ impl Syncer {
         self.target().is_some_and(|t| t.files.contains_key(rel))
     }
 
+    /// The paths the target has received under a folder (`rel/...`): what a folder that is gone held.
+    pub fn known_under<'a>(&'a self, rel: &str) -> impl Iterator<Item = &'a str> + 'a {
+        let prefix = format!("{}/", rel.trim_end_matches('/'));
+        self.target().into_iter().flat_map(move |t| {
+            let p = prefix.clone();
+            t.files.range(prefix.clone()..).map(|(k, _)| k.as_str()).take_while(move |k| k.starts_with(&p))
+        })
+    }
+
     /// The paths the target has received.
     pub fn known(&self) -> impl Iterator<Item = &str> {
         self.target().into_iter().flat_map(|t| t.files.keys().map(String::as_str))
@@ -176,7 +209,7 @@ impl Syncer {
         if meta.is_file() && meta.len() == known.size && mtime_ns == known.mtime_ns && mode == known.mode {
             return false;
         }
-        read_local(&abs).is_none_or(|l| l.entry.blake3 != known.blake3 || l.entry.mode != known.mode)
+        !matches!(read_local(&abs), Ok(Some(l)) if l.entry.blake3 == known.blake3 && l.entry.mode == known.mode)
     }
 
     pub fn synclog_path(&self) -> &Path {
@@ -236,7 +269,7 @@ impl Syncer {
         let mut new_entries = Vec::new();
         for (index, rel) in paths.iter().enumerate() {
             match read_local(&self.service_dir.join(rel)) {
-                Some(local) => {
+                Ok(Some(local)) => {
                     if known.get(rel).is_some_and(|e| e.blake3 == local.entry.blake3 && e.mode == local.entry.mode) {
                         continue;
                     }
@@ -257,8 +290,10 @@ impl Syncer {
                         progress(index + 1, paths.len());
                     }
                 }
-                None if known.contains_key(rel) => report.deleted.push(rel.clone()),
-                None => {}
+                Ok(None) if known.contains_key(rel) => report.deleted.push(rel.clone()),
+                Ok(None) => {}
+                // Only "gone" deletes: the container keeps its copy and the synclog its entry.
+                Err(e) => report.skipped.push((rel.clone(), e.to_string())),
             }
         }
         if batch_count > 0 {
