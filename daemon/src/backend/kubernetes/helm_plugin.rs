@@ -38,8 +38,8 @@ mod tests {
         let y = super::plugin_yaml(std::path::Path::new("/opt/dev spaces/devspacesd"));
         let docs = crate::backend::kubernetes::post_render::parse_documents(&y).unwrap();
         let d = &docs[0];
-        assert_eq!(d.get("type").and_then(|v| v.str()), Some("postrenderer/v1"));
-        assert_eq!(d.get("name").and_then(|v| v.str()), Some(super::PLUGIN_NAME));
+        assert_eq!(d.get("type").and_then(|v| v.as_str()), Some("postrenderer/v1"));
+        assert_eq!(d.get("name").and_then(|v| v.as_str()), Some(super::PLUGIN_NAME));
         let cmd = d.get("runtimeConfig").and_then(|r| r.get("platformCommand"));
         assert!(format!("{cmd:?}").contains("/opt/dev spaces/devspacesd"), "{y}");
     }

@@ -1,10 +1,10 @@
 //! The Helm post-renderer: makes the agent the command of every container running the built image.
 //!
-//! Pure: text in, text out. Reads Helm's multi-document YAML with saphyr and writes block YAML
-//! whose strings are always double-quoted (so Go's YAML 1.1 reader never turns `y` or `on` into a
-//! boolean). Key order is kept; comments are dropped (Helm needs none of them).
+//! Pure: text in, text out. Reads Helm's multi-document YAML into the configuration's YAML tree
+//! (`config::yaml`) and writes it back with its block writer, every string double-quoted. Key order
+//! is kept; comments are dropped (Helm needs none of them).
 
-use saphyr::{LoadableYamlNode, Scalar, Yaml};
+use crate::config::yaml::{self, emit_documents, Node, Value};
 
 /// The label put on every object and pod template the session deploys.
 pub const SESSION_LABEL: &str = "devspaces.io/session";
@@ -52,234 +52,14 @@ pub enum PostRenderError {
     NoMatch { image: String, seen: String },
 }
 
-/// A YAML value with key order kept.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Node {
-    Null,
-    Bool(bool),
-    Int(i64),
-    Float(f64),
-    Str(String),
-    Seq(Vec<Node>),
-    Map(Vec<(String, Node)>),
-}
-
-impl Node {
-    pub fn get(&self, key: &str) -> Option<&Node> {
-        match self {
-            Node::Map(m) => m.iter().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-    fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
-        match self {
-            Node::Map(m) => m.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v),
-            _ => None,
-        }
-    }
-    pub fn str(&self) -> Option<&str> {
-        match self {
-            Node::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-    /// The map at `key`, created (or replacing a null) when absent.
-    fn entry_map(&mut self, key: &str) -> Option<&mut Node> {
-        let Node::Map(m) = self else { return None };
-        match m.iter().position(|(k, _)| k == key) {
-            Some(i) => {
-                if matches!(m[i].1, Node::Null) {
-                    m[i].1 = Node::Map(Vec::new());
-                }
-            }
-            None => m.push((key.to_string(), Node::Map(Vec::new()))),
-        }
-        m.iter_mut().find(|(k, _)| k == key).map(|(_, v)| v).filter(|v| matches!(v, Node::Map(_)))
-    }
-    fn set(&mut self, key: &str, value: Node) {
-        if let Node::Map(m) = self {
-            match m.iter_mut().find(|(k, _)| k == key) {
-                Some((_, v)) => *v = value,
-                None => m.push((key.to_string(), value)),
-            }
-        }
-    }
-    fn remove(&mut self, key: &str) -> Option<Node> {
-        let Node::Map(m) = self else { return None };
-        let i = m.iter().position(|(k, _)| k == key)?;
-        Some(m.remove(i).1)
-    }
-    fn strings(&self) -> Option<Vec<String>> {
-        match self {
-            Node::Seq(s) => s.iter().map(scalar_text).collect(),
-            _ => None,
-        }
-    }
-}
-
-fn scalar_text(n: &Node) -> Option<String> {
-    match n {
-        Node::Str(s) => Some(s.clone()),
-        Node::Int(i) => Some(i.to_string()),
-        Node::Float(f) => Some(f.to_string()),
-        Node::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
 fn s(v: &str) -> Node {
-    Node::Str(v.to_string())
+    Node::string(v)
 }
 
-/// Parses every non-empty document of a multi-document YAML stream.
+/// Parses every non-empty document of Helm's rendered manifests.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, PostRenderError> {
-    let docs = Yaml::load_from_str(text).map_err(|e| {
-        PostRenderError::Yaml(format!("line {} column {}: {}", e.marker().line(), e.marker().col() + 1, e.info()))
-    })?;
-    let mut out = Vec::new();
-    for d in &docs {
-        let n = convert(d)?;
-        if n != Node::Null {
-            out.push(n);
-        }
-    }
-    Ok(out)
-}
-
-fn convert(y: &Yaml) -> Result<Node, PostRenderError> {
-    Ok(match y {
-        Yaml::Value(Scalar::Null) => Node::Null,
-        Yaml::Value(Scalar::Boolean(b)) => Node::Bool(*b),
-        Yaml::Value(Scalar::Integer(i)) => Node::Int(*i),
-        Yaml::Value(Scalar::FloatingPoint(f)) => Node::Float(f.into_inner()),
-        Yaml::Value(Scalar::String(t)) => Node::Str(t.to_string()),
-        Yaml::Representation(t, _, _) => Node::Str(t.to_string()),
-        Yaml::Sequence(v) => Node::Seq(v.iter().map(convert).collect::<Result<_, _>>()?),
-        Yaml::Mapping(m) => {
-            let mut out = Vec::with_capacity(m.len());
-            for (k, v) in m {
-                let key = match convert(k)? {
-                    Node::Null => "null".to_string(),
-                    other => scalar_text(&other)
-                        .ok_or_else(|| PostRenderError::Yaml("a mapping key is itself a mapping or list".into()))?,
-                };
-                out.push((key, convert(v)?));
-            }
-            Node::Map(out)
-        }
-        Yaml::Tagged(_, inner) => convert(inner)?,
-        Yaml::Alias(_) => return Err(PostRenderError::Yaml("an alias (*name) that does not resolve".into())),
-        Yaml::BadValue => return Err(PostRenderError::Yaml("a value that is not valid YAML".into())),
-    })
-}
-
-/// Writes documents as block YAML, each preceded by `---`.
-pub fn emit_documents(docs: &[Node]) -> String {
-    let mut out = String::new();
-    for d in docs {
-        out.push_str("---\n");
-        emit(d, 0, &mut out);
-    }
-    out
-}
-
-fn emit(n: &Node, indent: usize, out: &mut String) {
-    let pad = " ".repeat(indent);
-    match n {
-        Node::Map(m) if !m.is_empty() => {
-            for (k, v) in m {
-                out.push_str(&pad);
-                out.push_str(&key_text(k));
-                out.push(':');
-                emit_child(v, indent, out);
-            }
-        }
-        Node::Seq(v) if !v.is_empty() => {
-            for item in v {
-                out.push_str(&pad);
-                out.push('-');
-                match item {
-                    Node::Map(m) if !m.is_empty() => {
-                        // `- key: value` with the rest of the mapping aligned under the first key.
-                        let mut first = String::new();
-                        emit(item, indent + 2, &mut first);
-                        out.push(' ');
-                        out.push_str(&first[indent + 2..]);
-                    }
-                    Node::Seq(s) if !s.is_empty() => {
-                        out.push('\n');
-                        emit(item, indent + 2, out);
-                    }
-                    scalar => {
-                        out.push(' ');
-                        out.push_str(&scalar_yaml(scalar));
-                        out.push('\n');
-                    }
-                }
-            }
-        }
-        scalar => {
-            out.push_str(&pad);
-            out.push_str(&scalar_yaml(scalar));
-            out.push('\n');
-        }
-    }
-}
-
-fn emit_child(v: &Node, indent: usize, out: &mut String) {
-    match v {
-        Node::Map(m) if !m.is_empty() => {
-            out.push('\n');
-            emit(v, indent + 2, out);
-        }
-        Node::Seq(s) if !s.is_empty() => {
-            out.push('\n');
-            emit(v, indent, out);
-        }
-        scalar => {
-            out.push(' ');
-            out.push_str(&scalar_yaml(scalar));
-            out.push('\n');
-        }
-    }
-}
-
-fn scalar_yaml(n: &Node) -> String {
-    match n {
-        Node::Null => "null".into(),
-        Node::Bool(b) => b.to_string(),
-        Node::Int(i) => i.to_string(),
-        Node::Float(f) if f.is_finite() => {
-            let t = f.to_string();
-            if t.contains('.') || t.contains('e') {
-                t
-            } else {
-                format!("{t}.0")
-            }
-        }
-        Node::Float(f) if f.is_nan() => ".nan".into(),
-        Node::Float(f) => (if *f > 0.0 { ".inf" } else { "-.inf" }).into(),
-        Node::Str(t) => quote(t),
-        Node::Map(_) => "{}".into(),
-        Node::Seq(_) => "[]".into(),
-    }
-}
-
-/// A JSON string is a valid YAML double-quoted scalar.
-fn quote(t: &str) -> String {
-    serde_json::to_string(t).unwrap_or_else(|_| "\"\"".into())
-}
-
-fn key_text(k: &str) -> String {
-    const WORDS: &[&str] = &["y", "n", "yes", "no", "on", "off", "true", "false", "null", "~"];
-    let plain = k.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && k.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/' | '-'))
-        && !WORDS.contains(&k.to_ascii_lowercase().as_str());
-    if plain {
-        k.to_string()
-    } else {
-        quote(k)
-    }
+    yaml::parse_documents(text)
+        .map_err(|e| PostRenderError::Yaml(format!("line {} column {}: {}", e.pos.line, e.pos.col, e.message)))
 }
 
 /// Rewrites Helm's rendered manifests for a session (see the module docs).
@@ -288,8 +68,8 @@ pub fn post_render(input: &str, opts: &Options) -> Result<Rendered, PostRenderEr
     let mut injected = Vec::new();
     let mut seen = Vec::new();
     for (i, doc) in docs.iter_mut().enumerate() {
-        if !matches!(doc, Node::Map(_)) {
-            let what = if matches!(doc, Node::Seq(_)) { "list" } else { "scalar" };
+        if !matches!(doc.value, Value::Map(_)) {
+            let what = if matches!(doc.value, Value::Seq(_)) { "list" } else { "scalar" };
             return Err(PostRenderError::NotAnObject { doc: i + 1, what });
         }
         object(doc, opts, &mut injected, &mut seen)?;
@@ -317,17 +97,17 @@ fn object(
     injected: &mut Vec<String>,
     seen: &mut Vec<String>,
 ) -> Result<(), PostRenderError> {
-    let kind = doc.get("kind").and_then(Node::str).unwrap_or_default().to_string();
+    let kind = doc.get("kind").and_then(Node::as_str).unwrap_or_default().to_string();
     if kind == "List" || kind.ends_with("List") {
-        if let Some(Node::Seq(items)) = doc.get_mut("items") {
-            for item in items.iter_mut().filter(|x| matches!(x, Node::Map(_))) {
+        if let Some(Node { value: Value::Seq(items), .. }) = doc.get_mut("items") {
+            for item in items.iter_mut().filter(|x| matches!(x.value, Value::Map(_))) {
                 object(item, opts, injected, seen)?;
             }
         }
         return Ok(());
     }
     label(doc, &opts.session);
-    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Node::str).unwrap_or("?").to_string();
+    let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str).unwrap_or("?").to_string();
     let id = format!("{kind}/{name}");
     let template: Option<&mut Node> = match kind.as_str() {
         "Pod" => Some(doc),
@@ -350,16 +130,18 @@ fn object(
     if kind != "Pod" {
         label(template, &opts.session);
     }
-    let Some(Node::Seq(containers)) = template.get_mut("spec").and_then(|s| s.get_mut("containers")) else {
+    let Some(Node { value: Value::Seq(containers), .. }) =
+        template.get_mut("spec").and_then(|s| s.get_mut("containers"))
+    else {
         return Ok(());
     };
     for c in containers.iter_mut() {
-        let image = c.get("image").and_then(Node::str).unwrap_or_default().to_string();
+        let image = c.get("image").and_then(Node::as_str).unwrap_or_default().to_string();
         seen.push(image.clone());
         if !same_image(&image, &opts.image) {
             continue;
         }
-        let cname = c.get("name").and_then(Node::str).unwrap_or("?").to_string();
+        let cname = c.get("name").and_then(Node::as_str).unwrap_or("?").to_string();
         inject(c, opts, &id, &cname)?;
         injected.push(format!("{id} {cname}"));
     }
@@ -392,7 +174,7 @@ fn inject(c: &mut Node, opts: &Options, object: &str, container: &str) -> Result
         let workdir = opts
             .workdir
             .clone()
-            .or_else(|| c.get("workingDir").and_then(Node::str).map(str::to_string))
+            .or_else(|| c.get("workingDir").and_then(Node::as_str).map(str::to_string))
             .unwrap_or_else(|| "/".into());
         let mut agent = vec![
             opts.agent_path.clone(),
@@ -403,28 +185,22 @@ fn inject(c: &mut Node, opts: &Options, object: &str, container: &str) -> Result
             "--".into(),
         ];
         agent.extend(original);
-        c.set("command", Node::Seq(agent.iter().map(|a| s(a)).collect()));
+        c.set("command", Node::plain(Value::Seq(agent.iter().map(|a| s(a)).collect())));
         c.remove("args");
     }
-    let token = Node::Map(vec![
-        ("name".into(), s(devspaces_protocol::agent::TOKEN_ENV)),
-        (
-            "valueFrom".into(),
-            Node::Map(vec![(
-                "secretKeyRef".into(),
-                Node::Map(vec![
-                    ("name".into(), s(&opts.token_secret)),
-                    ("key".into(), s(super::space::SESSION_SECRET_KEY)),
-                ]),
-            )]),
-        ),
+    let map =
+        |entries: Vec<(&str, Node)>| Node::plain(Value::Map(entries.into_iter().map(|(k, v)| (s(k), v)).collect()));
+    let secret_ref = map(vec![("name", s(&opts.token_secret)), ("key", s(super::space::SESSION_SECRET_KEY))]);
+    let token = map(vec![
+        ("name", s(devspaces_protocol::agent::TOKEN_ENV)),
+        ("valueFrom", map(vec![("secretKeyRef", secret_ref)])),
     ]);
     match c.get_mut("env") {
-        Some(Node::Seq(env)) => {
-            env.retain(|e| e.get("name").and_then(Node::str) != Some(devspaces_protocol::agent::TOKEN_ENV));
+        Some(Node { value: Value::Seq(env), .. }) => {
+            env.retain(|e| e.get("name").and_then(Node::as_str) != Some(devspaces_protocol::agent::TOKEN_ENV));
             env.push(token);
         }
-        _ => c.set("env", Node::Seq(vec![token])),
+        _ => c.set("env", Node::plain(Value::Seq(vec![token]))),
     }
     Ok(())
 }
@@ -483,15 +259,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn emitter_round_trips_awkward_values() {
-        let text = "a: 'y'\nb: \"on\"\n'yes': 1\nc: \"line1\\nline2\"\nd: []\ne: {}\nf: [[1, 2], {g: 1.5}]\nh: null\ni: '0123'\nj: ''\n";
-        let docs = parse_documents(text).unwrap();
-        let out = emit_documents(&docs);
-        assert_eq!(parse_documents(&out).unwrap(), docs, "{out}");
-        assert!(out.contains("a: \"y\"") && out.contains("\"yes\": 1"), "{out}");
-    }
-
     fn options(json: &serde_json::Value) -> Options {
         let list = |k: &str| {
             json.get(k)
@@ -528,7 +295,9 @@ mod tests {
                     let got = got.unwrap_or_else(|e| panic!("{name}: {e}"));
                     let parsed = parse_documents(&got.text)
                         .unwrap_or_else(|e| panic!("{name}: output does not parse: {e}\n{}", got.text));
-                    assert_eq!(parsed, parse_documents(&want).unwrap(), "{name}: output differs:\n{}", got.text);
+                    let plain = |docs: Vec<Node>| docs.iter().map(Node::without_ranges).collect::<Vec<_>>();
+                    let want = plain(parse_documents(&want).unwrap());
+                    assert_eq!(plain(parsed), want, "{name}: output differs:\n{}", got.text);
                     // Running it again changes nothing: a redeploy may post-render its own output.
                     let again = post_render(&got.text, &opts).unwrap();
                     assert_eq!(again.text, got.text, "{name}: not idempotent");
