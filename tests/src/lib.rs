@@ -63,6 +63,30 @@ pub fn ok(c: &mut Command) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// The first message in `seen` (not yet `taken`) or arriving on `rx` within `within` that
+/// matches `pred`; it is marked taken. Arrivals are kept in `seen` for later waits.
+pub fn take_matching(
+    seen: &mut Vec<Value>,
+    taken: &mut Vec<usize>,
+    rx: &Receiver<Value>,
+    within: Duration,
+    pred: impl Fn(&Value) -> bool,
+) -> Result<Value, RecvTimeoutError> {
+    if let Some(i) = (0..seen.len()).find(|i| !taken.contains(i) && pred(&seen[*i])) {
+        taken.push(i);
+        return Ok(seen[i].clone());
+    }
+    let deadline = Instant::now() + within;
+    loop {
+        let v = rx.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
+        seen.push(v.clone());
+        if pred(&v) {
+            taken.push(seen.len() - 1);
+            return Ok(v);
+        }
+    }
+}
+
 /// Gives a child that was asked to stop `within` to exit, then kills it; reaps it either way.
 pub fn end_child(child: &mut Child, within: Duration) {
     let deadline = Instant::now() + within;
@@ -103,6 +127,13 @@ pub fn copy_service(rel: &str) -> (tempfile::TempDir, PathBuf) {
     let dst = tmp.path().join(name);
     copy_dir(&repo_root().join(rel), &dst);
     (tmp, dst)
+}
+
+/// A copy of an example or fixture, and `devspacesd up` running on it.
+pub fn up_copy(env: &Env, rel: &str) -> (tempfile::TempDir, PathBuf, Up) {
+    let (tmp, svc) = copy_service(rel);
+    let up = Up::start(env, &svc);
+    (tmp, svc, up)
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
@@ -240,31 +271,15 @@ impl Up {
 
     /// [`Up::wait_for`] with its own bound (a cluster build and rollout takes longer than a local start).
     pub fn wait_for_within(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
-        if let Some(i) = (0..self.seen.len()).find(|i| !self.taken.contains(i) && pred(&self.seen[*i])) {
-            self.taken.push(i);
-            return self.seen[i].clone();
-        }
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.events.recv_timeout(left) {
-                Ok(v) => {
-                    self.seen.push(v.clone());
-                    if pred(&v) {
-                        self.taken.push(self.seen.len() - 1);
-                        return v;
-                    }
+        match take_matching(&mut self.seen, &mut self.taken, &self.events, within, pred) {
+            Ok(v) => v,
+            Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}; events so far:\n{}", self.dump()),
+            Err(RecvTimeoutError::Disconnected) => {
+                let mut err = String::new();
+                if let Some(e) = self.child.stderr.as_mut() {
+                    let _ = e.read_to_string(&mut err);
                 }
-                Err(RecvTimeoutError::Timeout) => {
-                    panic!("timed out waiting for {what}; events so far:\n{}", self.dump())
-                }
-                Err(RecvTimeoutError::Disconnected) => {
-                    let mut err = String::new();
-                    if let Some(e) = self.child.stderr.as_mut() {
-                        let _ = e.read_to_string(&mut err);
-                    }
-                    panic!("devspacesd up ended while waiting for {what}; stderr:\n{err}\nevents:\n{}", self.dump())
-                }
+                panic!("devspacesd up ended while waiting for {what}; stderr:\n{err}\nevents:\n{}", self.dump())
             }
         }
     }

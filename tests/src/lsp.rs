@@ -133,25 +133,11 @@ impl Lsp {
     }
 
     pub fn try_wait_for(&mut self, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Option<Value> {
-        if let Some(i) = (0..self.seen.len()).find(|i| !self.taken.contains(i) && pred(&self.seen[*i])) {
-            self.taken.push(i);
-            return Some(self.seen[i].clone());
-        }
-        let deadline = Instant::now() + within;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.messages.recv_timeout(left) {
-                Ok(v) => {
-                    self.seen.push(v.clone());
-                    if pred(&v) {
-                        self.taken.push(self.seen.len() - 1);
-                        return Some(v);
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => return None,
-                Err(RecvTimeoutError::Disconnected) => {
-                    panic!("devspacesd --stdio closed its output while waiting for {what}; messages:\n{}", self.dump())
-                }
+        match crate::take_matching(&mut self.seen, &mut self.taken, &self.messages, within, pred) {
+            Ok(v) => Some(v),
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("devspacesd --stdio closed its output while waiting for {what}; messages:\n{}", self.dump())
             }
         }
     }

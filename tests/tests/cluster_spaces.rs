@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 
 use devspaces_tests::{bin, cluster_kubeconfig, ok, repo_root, short_id};
 use devspacesd::backend::kubernetes::post_render::{
-    parse_documents, Node, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL,
+    parse_documents, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL,
 };
 use devspacesd::backend::kubernetes::{agent_layer, helm_plugin, space, Cluster, ConnectOptions};
+use devspacesd::config::yaml::{Node, Value};
 
 struct Ctx {
     kubeconfig: PathBuf,
@@ -94,33 +95,39 @@ fn check_rendered(yaml: &str, session: &str, image: &str, want_tail: &[&str]) {
     assert!(docs.len() >= 2, "expected a Service and a Deployment:\n{yaml}");
     for d in &docs {
         let label =
-            d.get("metadata").and_then(|m| m.get("labels")).and_then(|l| l.get(SESSION_LABEL)).and_then(Node::str);
+            d.get("metadata").and_then(|m| m.get("labels")).and_then(|l| l.get(SESSION_LABEL)).and_then(Node::as_str);
         assert_eq!(label, Some(session), "object without the session label: {d:?}");
     }
-    let deploy = docs.iter().find(|d| d.get("kind").and_then(Node::str) == Some("Deployment")).expect("a Deployment");
+    let deploy =
+        docs.iter().find(|d| d.get("kind").and_then(Node::as_str) == Some("Deployment")).expect("a Deployment");
     let template = deploy.get("spec").and_then(|s| s.get("template")).unwrap();
     assert_eq!(
-        template.get("metadata").and_then(|m| m.get("labels")).and_then(|l| l.get(SESSION_LABEL)).and_then(Node::str),
+        template
+            .get("metadata")
+            .and_then(|m| m.get("labels"))
+            .and_then(|l| l.get(SESSION_LABEL))
+            .and_then(Node::as_str),
         Some(session)
     );
-    let Some(Node::Seq(containers)) = template.get("spec").and_then(|s| s.get("containers")) else {
+    let Some(Node { value: Value::Seq(containers), .. }) = template.get("spec").and_then(|s| s.get("containers"))
+    else {
         panic!("no containers")
     };
     let c = &containers[0];
-    assert_eq!(c.get("image").and_then(Node::str), Some(image));
-    let Some(Node::Seq(cmd)) = c.get("command") else { panic!("no command: {c:?}") };
-    let cmd: Vec<&str> = cmd.iter().filter_map(Node::str).collect();
+    assert_eq!(c.get("image").and_then(Node::as_str), Some(image));
+    let Some(Node { value: Value::Seq(cmd), .. }) = c.get("command") else { panic!("no command: {c:?}") };
+    let cmd: Vec<&str> = cmd.iter().filter_map(Node::as_str).collect();
     let port = format!("127.0.0.1:{DEFAULT_AGENT_PORT}");
     let mut want = vec![DEFAULT_AGENT_PATH, "--root", "/app", "--listen", port.as_str(), "--"];
     want.extend_from_slice(want_tail);
     assert_eq!(cmd, want);
     assert!(c.get("args").is_none(), "args must be folded into the command");
-    let Some(Node::Seq(env)) = c.get("env") else { panic!("no env") };
+    let Some(Node { value: Value::Seq(env), .. }) = c.get("env") else { panic!("no env") };
     let token =
-        env.iter().find(|e| e.get("name").and_then(Node::str) == Some("DEVSPACES_AGENT_TOKEN")).expect("token env");
+        env.iter().find(|e| e.get("name").and_then(Node::as_str) == Some("DEVSPACES_AGENT_TOKEN")).expect("token env");
     let sref = token.get("valueFrom").and_then(|v| v.get("secretKeyRef")).expect("secretKeyRef");
-    assert_eq!(sref.get("name").and_then(Node::str), Some(space::session_secret_name(session).as_str()));
-    assert_eq!(sref.get("key").and_then(Node::str), Some("token"));
+    assert_eq!(sref.get("name").and_then(Node::as_str), Some(space::session_secret_name(session).as_str()));
+    assert_eq!(sref.get("key").and_then(Node::as_str), Some("token"));
 }
 
 fn post_render_args(session: &str, image: &str, command_json: &str) -> Vec<String> {

@@ -53,8 +53,7 @@ fn a_file_that_cannot_be_read_is_not_deleted_from_the_container() {
 #[test]
 fn a_renamed_folder_leaves_no_stale_files() {
     let env = Env::new();
-    let (_t, svc) = copy_service("examples/python-web");
-    let mut up = Up::start(&env, &svc);
+    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
     up.wait_running();
     let root = container_root(&env, "python-web").join("app");
     std::fs::create_dir_all(svc.join("static/dA/deep")).unwrap();

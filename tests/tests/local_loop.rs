@@ -11,8 +11,7 @@ fn synced_with(p: &Value, file: &str) -> bool {
 #[test]
 fn up_serves_the_page_and_static_edits_keep_the_pid() {
     let env = Env::new();
-    let (_t, svc) = copy_service("examples/python-web");
-    let mut up = Up::start(&env, &svc);
+    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
     let port = up.url_port();
     let pid = up.wait_running();
     let (status, body) = http_get(port, "/");
@@ -41,8 +40,7 @@ fn up_serves_the_page_and_static_edits_keep_the_pid() {
 #[test]
 fn source_edits_restart_and_failed_builds_recover() {
     let env = Env::new();
-    let (_t, svc) = copy_service("examples/python-web");
-    let mut up = Up::start(&env, &svc);
+    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
     let port = up.url_port();
     let pid1 = up.wait_running();
 
@@ -75,8 +73,7 @@ fn source_edits_restart_and_failed_builds_recover() {
 #[test]
 fn dockerfile_chart_and_azds_edits_redeploy_on_the_same_url() {
     let env = Env::new();
-    let (_t, svc) = copy_service("examples/python-web");
-    let mut up = Up::start(&env, &svc);
+    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
     let port = up.url_port();
     up.wait_running();
     let stray = container_root(&env, "python-web").join("app/only-in-container.txt");
@@ -103,8 +100,7 @@ fn dockerfile_chart_and_azds_edits_redeploy_on_the_same_url() {
 #[test]
 fn deletes_and_renames_propagate_and_transient_files_do_not() {
     let env = Env::new();
-    let (_t, svc) = copy_service("examples/python-web");
-    let mut up = Up::start(&env, &svc);
+    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
     up.url_port();
     up.wait_running();
     let remote = container_root(&env, "python-web").join("app/static");
@@ -134,8 +130,7 @@ fn deletes_and_renames_propagate_and_transient_files_do_not() {
 #[test]
 fn after_sigkill_a_new_up_syncs_only_what_changed() {
     let env = Env::new();
-    let (_t, svc) = copy_service("examples/python-web");
-    let mut up = Up::start(&env, &svc);
+    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
     up.url_port();
     let app_pid = up.wait_running();
     let agent_pid = record(&env, "python-web")["agentPid"].as_u64().unwrap() as u32;
@@ -221,8 +216,7 @@ fn an_app_that_ignores_port_gets_its_real_port_forwarded() {
 #[test]
 fn the_dockerfile_cmd_workdir_env_and_expose_are_honoured() {
     let env = Env::new();
-    let (_t, svc) = copy_service("tests/fixtures/apps/dockerfile-cmd");
-    let mut up = Up::start(&env, &svc);
+    let (_t, _svc, mut up) = up_copy(&env, "tests/fixtures/apps/dockerfile-cmd");
     let port = up.url_port();
     up.wait_running();
     let deadline = std::time::Instant::now() + WAIT;
@@ -241,8 +235,7 @@ fn the_dockerfile_cmd_workdir_env_and_expose_are_honoured() {
 #[test]
 fn list_up_list_uris_and_down() {
     let env = Env::new();
-    let (_t, svc) = copy_service("examples/node-web");
-    let mut up = Up::start(&env, &svc);
+    let (_t, svc, mut up) = up_copy(&env, "examples/node-web");
     let port = up.url_port();
     let app = up.wait_running();
     let out = env.command().args(["list-up", "--json"]).output().unwrap();
@@ -261,8 +254,7 @@ fn list_up_list_uris_and_down() {
 #[test]
 fn a_build_context_subfolder_is_laid_out_as_copy_would() {
     let env = Env::new();
-    let (_t, svc) = copy_service("tests/fixtures/apps/subcontext");
-    let mut up = Up::start(&env, &svc);
+    let (_t, svc, mut up) = up_copy(&env, "tests/fixtures/apps/subcontext");
     let port = up.url_port();
     up.wait_running();
     let root = container_root(&env, "subcontext").join("app");

@@ -9,7 +9,7 @@ use devspaces_protocol::agent::{LISTENING_BANNER, TOKEN_ENV};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use super::{new_token, Backend, BackendError, Capabilities, Deployed, Reporter};
+use super::{new_token, Backend, BackendError, Deployed, Reporter};
 use crate::agent::client::AgentClient;
 use crate::backend::dockerfile;
 use crate::config::Config;
@@ -120,10 +120,6 @@ fn free_port() -> Result<u16, BackendError> {
 impl Backend for Local {
     fn name(&self) -> &'static str {
         "local"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities { serves_during_redeploy: false }
     }
 
     async fn deploy(&mut self, config: &Config, fresh: bool, _report: &Reporter) -> Result<Deployed, BackendError> {

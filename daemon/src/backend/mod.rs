@@ -29,7 +29,7 @@ pub fn new_token() -> String {
 }
 
 /// What a backend can do, consulted while planning (never discovered as a run-time error).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Capabilities {
     /// A redeploy replaces the old agent by itself (a new pod): the old app keeps serving until
     /// the new one is ready, so the session must not stop it first.
@@ -101,7 +101,10 @@ pub enum BackendError {
 
 pub trait Backend: Send {
     fn name(&self) -> &'static str;
-    fn capabilities(&self) -> Capabilities;
+    /// What the session may rely on; none of the extras by default.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default()
+    }
     /// Builds (or prepares) the container and connects to its agent; `fresh` discards the old one.
     fn deploy(
         &mut self,

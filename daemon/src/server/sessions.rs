@@ -285,10 +285,7 @@ impl Daemon {
     }
 
     pub fn watch(&self, client: &Arc<Client>, p: wire::WatchParams) -> Result<Value, RpcError> {
-        let all = p.target.session.is_none()
-            && p.target.path.is_none()
-            && p.target.space.is_none()
-            && p.target.backend.is_none();
+        let all = names_every_session(&p.target);
         let found = self.matching(&p.target);
         if found.is_empty() && p.target.session.is_some() {
             return Err(unknown(&p.target));
@@ -305,10 +302,7 @@ impl Daemon {
     }
 
     pub fn unwatch(&self, client: &Arc<Client>, p: wire::UnwatchParams) -> Result<Value, RpcError> {
-        let all = p.target.session.is_none()
-            && p.target.path.is_none()
-            && p.target.space.is_none()
-            && p.target.backend.is_none();
+        let all = names_every_session(&p.target);
         if all {
             fanout::set_watch_all(client, false);
         }
@@ -414,6 +408,11 @@ fn unknown(t: &wire::SessionTarget) -> RpcError {
 
 fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_else(|e| json!({"error": format!("cannot encode the result: {e}")}))
+}
+
+/// A target that names no session, path, space or backend: every session, and the ones to come.
+fn names_every_session(t: &wire::SessionTarget) -> bool {
+    t.session.is_none() && t.path.is_none() && t.space.is_none() && t.backend.is_none()
 }
 
 #[cfg(test)]

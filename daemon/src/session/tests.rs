@@ -15,7 +15,7 @@ use tokio::time::Instant;
 
 use super::{start_with, SessionHandle, SessionOptions};
 use crate::agent::client::AgentClient;
-use crate::backend::{Backend, BackendError, Capabilities, Deployed, Reporter};
+use crate::backend::{Backend, BackendError, Deployed, Reporter};
 use crate::classify::Class;
 use crate::config::Config;
 use crate::events::{Event, EventKind, Phase};
@@ -66,9 +66,6 @@ const APP_PORT: u16 = 1;
 impl Backend for Fake {
     fn name(&self) -> &'static str {
         "fake"
-    }
-    fn capabilities(&self) -> Capabilities {
-        Capabilities { serves_during_redeploy: false }
     }
     async fn deploy(&mut self, _config: &Config, fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
         self.rec.live_deploys.fetch_add(1, Ordering::SeqCst);

@@ -188,36 +188,40 @@ impl Builder {
                 run(cmd, &format!("pushing {tag}"), report).await
             }
             Delivery::Containerd(address) => {
-                let archive = scratch.join("image.tar");
-                let _ = std::fs::remove_file(&archive);
-                self.save(tag, &archive, report).await?;
                 let mut cmd = Command::new("ctr");
-                cmd.arg("--address").arg(address).args(["-n", "k8s.io", "images", "import"]).arg(&archive);
-                let r = run(cmd, &format!("importing {tag} into the node"), report).await;
-                let _ = std::fs::remove_file(&archive);
-                r
+                cmd.arg("--address").arg(address).args(["-n", "k8s.io", "images", "import"]);
+                self.load_archive(tag, cmd, "into the node", scratch, report).await
             }
             Delivery::Kind(cluster) => {
-                let archive = scratch.join("image.tar");
-                let _ = std::fs::remove_file(&archive);
-                self.save(tag, &archive, report).await?;
                 let mut cmd = Command::new("kind");
-                cmd.args(["load", "image-archive", "--name", cluster]).arg(&archive);
-                let r = run(cmd, &format!("loading {tag} into kind"), report).await;
-                let _ = std::fs::remove_file(&archive);
-                r
+                cmd.args(["load", "image-archive", "--name", cluster]);
+                self.load_archive(tag, cmd, "into kind", scratch, report).await
             }
             Delivery::Minikube(profile) => {
-                let archive = scratch.join("image.tar");
-                let _ = std::fs::remove_file(&archive);
-                self.save(tag, &archive, report).await?;
                 let mut cmd = Command::new("minikube");
-                cmd.args(["image", "load", "-p", profile]).arg(&archive);
-                let r = run(cmd, &format!("loading {tag} into minikube"), report).await;
-                let _ = std::fs::remove_file(&archive);
-                r
+                cmd.args(["image", "load", "-p", profile]);
+                self.load_archive(tag, cmd, "into minikube", scratch, report).await
             }
         }
+    }
+
+    /// Saves the image as an archive in `scratch`, runs `load` with the archive's path appended,
+    /// and removes the archive whatever happened.
+    async fn load_archive(
+        &self,
+        tag: &str,
+        mut load: Command,
+        into: &str,
+        scratch: &Path,
+        report: &Reporter,
+    ) -> Result<(), String> {
+        let archive = scratch.join("image.tar");
+        let _ = std::fs::remove_file(&archive);
+        self.save(tag, &archive, report).await?;
+        load.arg(&archive);
+        let r = run(load, &format!("loading {tag} {into}"), report).await;
+        let _ = std::fs::remove_file(&archive);
+        r
     }
 
     async fn save(&self, tag: &str, archive: &Path, report: &Reporter) -> Result<(), String> {
@@ -286,14 +290,8 @@ async fn works_cmd(program: &str, arg: &str) -> bool {
 }
 
 async fn works(program: &str) -> bool {
-    Command::new(program)
-        .arg(if Path::new(program).file_name().is_some_and(|n| n == "buildah") { "version" } else { "info" })
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .await
-        .is_ok_and(|s| s.success())
+    let probe = if Path::new(program).file_name().is_some_and(|n| n == "buildah") { "version" } else { "info" };
+    works_cmd(program, probe).await
 }
 
 /// Runs a command, streaming its output as build logs; the error carries the last lines.
