@@ -288,6 +288,14 @@ impl Up {
         self.seen.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
     }
 
+    /// Keeps what arrives during `d` (no waiting for anything in particular).
+    pub fn collect_for(&mut self, d: Duration) {
+        let deadline = Instant::now() + d;
+        while let Ok(v) = self.events.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            self.seen.push(v);
+        }
+    }
+
     pub fn url_port(&mut self) -> u16 {
         let f = self.wait_method("devspaces/portForward", |p| p["state"] == "open");
         assert_eq!(f["url"], format!("http://localhost:{}", f["localPort"]));

@@ -11,7 +11,9 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
-type Pending = Arc<Mutex<HashMap<u64, oneshot::Sender<Result<u32, String>>>>>;
+/// Requests waiting for their `done`; `None` once the connection ended, so that a request made
+/// after that fails at once instead of waiting for an answer that cannot come.
+type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<u32, String>>>>>>;
 
 /// What the agent said when the connection opened.
 #[derive(Debug, Clone)]
@@ -116,9 +118,10 @@ impl AgentClient {
         let mut waits = Vec::with_capacity(self.conns.len());
         for c in &self.conns {
             let (tx, rx) = oneshot::channel();
-            if let Ok(mut m) = c.pending.lock() {
-                m.insert(id, tx);
-            }
+            match c.pending.lock().ok().as_deref_mut().and_then(Option::as_mut) {
+                Some(m) => m.insert(id, tx),
+                None => return Err(AgentError::Closed),
+            };
             c.out.send(bytes.clone()).await.map_err(|_| AgentError::Closed)?;
             waits.push((&c.label, rx));
         }
@@ -210,14 +213,14 @@ where
             }
         }
     });
-    let pending: Pending = Arc::default();
+    let pending: Pending = Arc::new(Mutex::new(Some(HashMap::new())));
     let p = pending.clone();
     tokio::spawn(async move {
         let reason = loop {
             match wire::read_frame(&mut reader).await {
                 Ok(Some(Frame::Json(body))) => match wire::decode::<FromAgent>(&body) {
                     Ok(FromAgent::Done { id, error, count }) => {
-                        let waiter = p.lock().ok().and_then(|mut m| m.remove(&id));
+                        let waiter = p.lock().ok().and_then(|mut m| m.as_mut().and_then(|m| m.remove(&id)));
                         if let Some(w) = waiter {
                             let _ = w.send(match error {
                                 None => Ok(count),
@@ -237,8 +240,9 @@ where
                 Err(e) => break e.to_string(),
             }
         };
+        // Waiters see their sender dropped (Closed); later requests see None.
         if let Ok(mut m) = p.lock() {
-            m.clear();
+            m.take();
         }
         let reason = match &label {
             Some(l) => format!("{l}: {reason}"),
@@ -269,6 +273,24 @@ fn relabel(m: FromAgent, label: Option<&str>, primary: bool) -> Option<FromAgent
 mod tests {
     use super::*;
     use devspaces_protocol::agent::Stream;
+
+    #[tokio::test]
+    async fn a_request_after_the_agent_went_away_fails_at_once() {
+        use devspaces_protocol::agent::wire;
+        let (ours, theirs) = tokio::io::duplex(4096);
+        let agent = tokio::spawn(async move {
+            let (mut r, mut w) = tokio::io::split(theirs);
+            let _hello = wire::read_frame(&mut r).await;
+            let welcome = FromAgent::Welcome { version: 1, state: None, app_pid: None, root: "/".into() };
+            let _ = wire::write_all(&mut w, &wire::encode_json(&welcome)).await;
+            // The agent dies: both halves go.
+        });
+        let (client, mut events) = AgentClient::over(ours, "t", None).await.expect("welcome");
+        agent.await.expect("agent task");
+        assert!(matches!(events.recv().await, Some(AgentEvent::Disconnected(_))));
+        let r = tokio::time::timeout(std::time::Duration::from_secs(5), client.delete(vec!["a".into()])).await;
+        assert!(matches!(r, Ok(Err(AgentError::Closed))), "{r:?}");
+    }
 
     #[test]
     fn replicas_label_logs_and_keep_only_failures_of_secondaries() {
