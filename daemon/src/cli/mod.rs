@@ -221,6 +221,9 @@ fn classify(dir: PathBuf, json: bool, paths: &[String]) -> anyhow::Result<ExitCo
         eprintln!("{w}");
     }
     let rules = Rules::new(&config, &IgnoreFiles::read(&config)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in rules.warnings() {
+        eprintln!("{w}");
+    }
     let cwd = std::env::current_dir().unwrap_or_default();
     for p in paths {
         // Paths may be given relative to the current folder or absolute; output is relative to the service.
