@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod events;
 pub mod forward;
+pub mod prep;
 pub mod server;
 pub mod session;
 pub mod sync;
