@@ -22,7 +22,7 @@ H.test(':help devspaces opens the doc at its tag', function()
 end)
 
 H.test('every command, option and |link| of the doc has a help target', function()
-  local want = { ':DevSpacesUp', ':DevSpacesDown', ':DevSpacesRestart', ':DevSpacesLogs', ':DevSpacesTraces', ':DevSpacesPorts', ':DevSpacesClassify', 'devspaces-setup', 'devspaces.statusline()', 'devspaces-health' }
+  local want = { ':DevSpacesUp', ':DevSpacesDown', ':DevSpacesRestart', ':DevSpacesLogs', ':DevSpacesTraces', ':DevSpacesPorts', ':DevSpacesClassify', ':DevSpacesPrep', 'devspaces-setup', 'devspaces.statusline()', 'devspaces-health' }
   for opt in pairs(require('devspaces.config').defaults) do
     want[#want + 1] = 'devspaces-option-' .. opt
   end
