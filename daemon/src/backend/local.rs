@@ -188,7 +188,10 @@ impl Backend for Local {
             std::fs::remove_dir_all(&root).map_err(io("removing the old container root"))?;
             let _ = std::fs::remove_dir_all(self.agent_state());
         }
-        let layout = layout(&root, &image.workdir, config.develop.container.sync_target.as_deref(), &command);
+        // Files go where azds.yaml's syncTarget says, else where `COPY . <dest>` put the build
+        // context, else the WORKDIR; the app starts in the WORKDIR either way.
+        let target = config.develop.container.sync_target.as_deref().or(image.context_dir.as_deref());
+        let layout = layout(&root, &image.workdir, target, &command);
         for dir in [&layout.sync_root, &layout.app_dir] {
             std::fs::create_dir_all(dir).map_err(io("creating the container root"))?;
         }
