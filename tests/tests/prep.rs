@@ -3,8 +3,8 @@
 //!
 //! Each test writes a small project (no dependencies), runs `devspacesd prep`, then `devspacesd up
 //! --json`, and checks the three classes through the app's own HTTP answers. A stack whose tool
-//! (`node`, `python3`, `go`) is missing is skipped with a note. .NET and Java are covered by the
-//! `prep` tables in the daemon (their generated files load and classify), not here.
+//! (`node`, `python3`, `go`, `mvn`) is missing is skipped with a note. .NET is covered by the
+//! `prep` tables in the daemon (its generated files load and classify), not here.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -21,6 +21,8 @@ struct Stack {
     static_file: &'static str,
     source_file: &'static str,
     project_file: &'static str,
+    /// Appended to the project file: a change that keeps it valid.
+    project_edit: &'static str,
 }
 
 const NODE_SERVER: &str = r#"// A web app for the prep test: /version answers VERSION, the rest is served from public/.
@@ -97,6 +99,7 @@ const NODE: Stack = Stack {
     static_file: "public/index.html",
     source_file: "server.js",
     project_file: "package.json",
+    project_edit: "\n",
 };
 
 const PYTHON: Stack = Stack {
@@ -110,6 +113,7 @@ const PYTHON: Stack = Stack {
     static_file: "static/index.html",
     source_file: "app.py",
     project_file: "requirements.txt",
+    project_edit: "# edited\n",
 };
 
 const GO: Stack = Stack {
@@ -123,6 +127,79 @@ const GO: Stack = Stack {
     static_file: "static/index.html",
     source_file: "main.go",
     project_file: "go.mod",
+    project_edit: "// edited\n",
+};
+
+const JAVA_APP: &str = r#"// A web app for the prep test: /version answers VERSION, the rest is served from the static folder.
+import com.sun.net.httpserver.HttpServer;
+import java.net.InetSocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+
+public class App {
+    static final String VERSION = "v1";
+
+    public static void main(String[] args) throws Exception {
+        int port = Integer.parseInt(System.getenv().getOrDefault("PORT", "8080"));
+        HttpServer server = HttpServer.create(new InetSocketAddress(port), 0);
+        server.createContext("/", ex -> {
+            String p = ex.getRequestURI().getPath();
+            byte[] body;
+            int code = 200;
+            Path file = Paths.get("src/main/resources/static", p.equals("/") ? "index.html" : p.substring(1));
+            if (p.equals("/version")) {
+                body = VERSION.getBytes();
+            } else if (Files.isRegularFile(file)) {
+                body = Files.readAllBytes(file);
+            } else {
+                body = "not found".getBytes();
+                code = 404;
+            }
+            ex.sendResponseHeaders(code, body.length);
+            ex.getResponseBody().write(body);
+            ex.close();
+        });
+        server.start();
+    }
+}
+"#;
+
+const POM: &str = r#"<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>example</groupId>
+  <artifactId>orders</artifactId>
+  <version>1.0</version>
+  <packaging>jar</packaging>
+  <properties>
+    <maven.compiler.source>17</maven.compiler.source>
+    <maven.compiler.target>17</maven.compiler.target>
+    <project.build.sourceEncoding>UTF-8</project.build.sourceEncoding>
+  </properties>
+  <build>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-jar-plugin</artifactId>
+        <configuration><archive><manifest><mainClass>App</mainClass></manifest></archive></configuration>
+      </plugin>
+    </plugins>
+  </build>
+</project>
+"#;
+
+const JAVA: Stack = Stack {
+    tool: "mvn",
+    folder: "orders",
+    files: &[
+        ("pom.xml", POM),
+        ("src/main/java/App.java", JAVA_APP),
+        ("src/main/resources/static/index.html", "<h1>page one</h1>\n"),
+    ],
+    static_file: "src/main/resources/static/index.html",
+    source_file: "src/main/java/App.java",
+    project_file: "pom.xml",
+    project_edit: "<!-- edited -->\n",
 };
 
 fn have(tool: &str) -> bool {
@@ -187,6 +264,12 @@ fn prep_then_up(stack: &Stack) {
         let warm = Command::new("go").args(["build", "-o", "/dev/null", "."]).current_dir(&svc).status().unwrap();
         assert!(warm.success(), "the Go project builds");
     }
+    if stack.tool == "mvn" {
+        // Fetch Maven's plugins first (once per machine), so the agent's first build is not a download.
+        let warm = Command::new("mvn").args(["-q", "package", "-DskipTests"]).current_dir(&svc).status().unwrap();
+        assert!(warm.success(), "the Maven project builds");
+        std::fs::remove_dir_all(svc.join("target")).unwrap();
+    }
 
     let mut up = Up::start(&env, &svc);
     let port = up.url_port();
@@ -214,10 +297,7 @@ fn prep_then_up(stack: &Stack) {
     // The project file: a redeploy on the same URL.
     let p = svc.join(stack.project_file);
     let mut text = std::fs::read_to_string(&p).unwrap();
-    text.push_str(if stack.tool == "node" { "\n" } else { "\n// edited\n" });
-    if stack.tool == "python3" {
-        text = text.replace("// edited", "# edited");
-    }
+    text.push_str(stack.project_edit);
     std::fs::write(&p, text).unwrap();
     up.wait_method("devspaces/synced", |p| p["class"] == "redeploy");
     let pid3 = up.wait_for_within("running after the redeploy", Duration::from_secs(120), |v| {
@@ -247,4 +327,9 @@ fn python_prep_then_up() {
 #[test]
 fn go_prep_then_up() {
     prep_then_up(&GO);
+}
+
+#[test]
+fn java_prep_then_up() {
+    prep_then_up(&JAVA);
 }
