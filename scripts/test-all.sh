@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 need_apt=()
 command -v python3 >/dev/null || need_apt+=(python3)
 command -v node >/dev/null || need_apt+=(nodejs npm)
+# prep's end-to-end test runs a generated Go service (it skips Go when absent; this keeps it running).
+command -v go >/dev/null || need_apt+=(golang-go)
 command -v sha256sum >/dev/null || need_apt+=(coreutils)
 command -v luacheck >/dev/null || need_apt+=(lua-check)
 if [ ${#need_apt[@]} -gt 0 ]; then

@@ -7,6 +7,7 @@ pub mod classify;
 pub mod config;
 pub mod events;
 pub mod forward;
+pub mod prep;
 pub mod server;
 pub mod session;
 pub mod sync;

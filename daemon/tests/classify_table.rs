@@ -4,6 +4,8 @@
 //! holds a `service.txt` naming a service folder relative to the repository root (the examples).
 //! Classification needs only paths, so the listed paths need not exist. Lines starting with `# `
 //! (hash, space) and blank lines in cases.tsv are skipped, so `#app.py#` is a path. Adding a folder adds a case.
+//! A `warnings.txt` beside cases.tsv lists the rules' warnings (ignore-file lines that were
+//! skipped), one per line with paths relative to the service; without it there must be none.
 
 use std::path::{Path, PathBuf};
 
@@ -39,6 +41,17 @@ fn check_case(case: &Path) -> Result<usize, Vec<String>> {
     }
     let rules =
         Rules::new(&config, &IgnoreFiles::read(&config)).map_err(|e| vec![format!("rules do not compile: {e}")])?;
+    let want_warnings = std::fs::read_to_string(case.join("warnings.txt")).unwrap_or_default();
+    let canonical = std::fs::canonicalize(&dir).unwrap_or_else(|_| dir.clone());
+    let got_warnings: Vec<String> =
+        rules.warnings().iter().map(|w| w.to_string().replace(&format!("{}/", canonical.display()), "")).collect();
+    if got_warnings != want_warnings.lines().collect::<Vec<_>>() {
+        return Err(vec![format!(
+            "rule warnings differ\n    expected:\n      {}\n    got:\n      {}",
+            want_warnings.lines().collect::<Vec<_>>().join("\n      "),
+            got_warnings.join("\n      ")
+        )]);
+    }
     let table =
         std::fs::read_to_string(case.join("cases.tsv")).map_err(|e| vec![format!("cannot read cases.tsv: {e}")])?;
     let mut errors = Vec::new();

@@ -73,6 +73,9 @@ fn facts(c: &Config) -> Vec<String> {
     if let Some(df) = &c.build.dockerfile {
         fact("build.dockerfile", df.value.clone());
     }
+    if let Some(found) = &c.build.dockerfile_path {
+        fact("build.dockerfile found at", found.clone());
+    }
     for (k, v) in &c.build.args {
         fact(&format!("build.args.{k}"), v.clone());
     }
@@ -90,6 +93,9 @@ fn facts(c: &Config) -> Vec<String> {
     if let Some(df) = &d.build.dockerfile {
         fact("develop.build.dockerfile", df.value.clone());
     }
+    if let Some(found) = &d.build.dockerfile_path {
+        fact("develop.build.dockerfile found at", found.clone());
+    }
     for (k, v) in &d.build.args {
         fact(&format!("develop.build.args.{k}"), v.clone());
     }
@@ -100,6 +106,9 @@ fn facts(c: &Config) -> Vec<String> {
     match &d.container.static_rules {
         Some(r) => fact("static", r.join(", ")),
         None => fact("static", "(default)".into()),
+    }
+    if let Some(t) = &d.container.sync_target {
+        fact("syncTarget", t.clone());
     }
     if !d.container.command.is_empty() {
         fact("command", flow(&d.container.command));

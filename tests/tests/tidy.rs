@@ -34,13 +34,17 @@ fn code_spans(doc: &str) -> Vec<(usize, String)> {
 }
 
 const SOURCE_EXTENSIONS: &[&str] = &["rs", "ts", "lua", "sh", "md", "toml", "py", "mjs"];
+/// A bare file name with one of these is a project's own file named in prose (`pyproject.toml`).
+const GENERIC_EXTENSIONS: &[&str] = &["md", "toml"];
 
 /// A span that names a file or a folder of the repository: path characters only, and a folder's
 /// trailing slash or a source file's extension (protocol method names like `devspaces/up` are not).
 fn names_a_path(code: &str) -> bool {
     let charset = code.chars().all(|c| c.is_ascii_alphanumeric() || "_./-".contains(c));
     let ext = Path::new(code).extension().and_then(|e| e.to_str()).is_some_and(|e| SOURCE_EXTENSIONS.contains(&e));
-    charset && !code.starts_with('.') && (code.ends_with('/') || ext)
+    let generic = !code.contains('/')
+        && Path::new(code).extension().and_then(|e| e.to_str()).is_some_and(|e| GENERIC_EXTENSIONS.contains(&e));
+    charset && !code.starts_with('.') && !generic && (code.ends_with('/') || ext)
 }
 
 /// Where a path in the code map may be relative to: the root, or a crate's or editor's sources.

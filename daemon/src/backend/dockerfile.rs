@@ -12,6 +12,9 @@ pub struct Image {
     pub expose: Vec<u16>,
     pub entrypoint: Vec<String>,
     pub cmd: Vec<String>,
+    /// Where the last `COPY . <dest>` (or `ADD . <dest>`) put the build context, absolute; the
+    /// Visual Studio layout copies at `/src` and then moves WORKDIR into the project folder.
+    pub context_dir: Option<String>,
 }
 
 impl Image {
@@ -124,6 +127,37 @@ fn split_pairs(arg: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The destination of a `COPY`/`ADD` whose sources include the build context itself (`.`),
+/// resolved against `workdir`; `None` for other copies and for `--from` (another stage).
+fn context_copy(arg: &str, workdir: &str) -> Option<String> {
+    let t = arg.trim();
+    let words: Vec<String> = if t.starts_with('[') {
+        serde_json::from_str::<Vec<String>>(t).ok()?
+    } else {
+        t.split_whitespace().map(String::from).collect()
+    };
+    if words.iter().any(|w| w.starts_with("--from")) {
+        return None;
+    }
+    let words: Vec<&String> = words.iter().filter(|w| !w.starts_with("--")).collect();
+    let (dest, sources) = words.split_last()?;
+    if !sources.iter().any(|s| matches!(s.as_str(), "." | "./")) {
+        return None;
+    }
+    let trimmed = dest.trim_end_matches('/');
+    Some(if dest.starts_with('/') {
+        if trimmed.is_empty() {
+            "/".into()
+        } else {
+            trimmed.to_string()
+        }
+    } else if matches!(trimmed, "" | ".") {
+        workdir.to_string()
+    } else {
+        format!("{}/{}", workdir.trim_end_matches('/'), trimmed.trim_start_matches("./"))
+    })
+}
+
 /// Parses the last stage; `build_args` fill `ARG`s as `docker build --build-arg` would.
 pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Image {
     let mut img = Image { workdir: "/".into(), ..Image::default() };
@@ -151,7 +185,8 @@ pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Image {
                 }
             }
             "WORKDIR" => {
-                let w = substitute(arg, &vars);
+                // `WORKDIR "/src/web"` (Visual Studio writes the quotes) is `/src/web`.
+                let w = substitute(arg.trim_matches('"'), &vars);
                 img.workdir =
                     if w.starts_with('/') { w } else { format!("{}/{}", img.workdir.trim_end_matches('/'), w) };
             }
@@ -161,6 +196,11 @@ pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Image {
                     if let Ok(n) = p.split('/').next().unwrap_or_default().parse() {
                         img.expose.push(n);
                     }
+                }
+            }
+            "COPY" | "ADD" => {
+                if let Some(dir) = context_copy(&substitute(arg, &vars), &img.workdir) {
+                    img.context_dir = Some(dir);
                 }
             }
             "CMD" => img.cmd = command_form(arg),
@@ -199,7 +239,30 @@ mod tests {
         assert_eq!(img.env.get("PORT").map(String::as_str), Some("8080"));
         assert_eq!(img.env.get("LEGACY").map(String::as_str), Some("some value"));
         assert_eq!(img.command(), vec!["python3", "app.py"]);
+        assert_eq!(img.context_dir, None, "no COPY of the context");
         let shell = parse("FROM x\nENTRYPOINT node server.js\n", &BTreeMap::new());
         assert_eq!(shell.command(), vec!["/bin/sh", "-c", "node server.js"]);
+    }
+
+    #[test]
+    fn where_the_context_is_copied() {
+        let cases = [
+            ("FROM x\nWORKDIR /app\nCOPY . .\n", Some("/app")),
+            ("FROM x\nWORKDIR /app\nCOPY package*.json ./\nCOPY . .\n", Some("/app")),
+            // The Visual Studio layout: the solution is copied at /src, WORKDIR moves into the project.
+            (
+                "FROM x\nWORKDIR /src\nCOPY [\"web/web.csproj\", \"web/\"]\nCOPY . .\nWORKDIR \"/src/web\"\n",
+                Some("/src"),
+            ),
+            ("FROM x\nCOPY --chown=app:app . /srv/site/\nWORKDIR /srv\n", Some("/srv/site")),
+            ("FROM x\nWORKDIR /a\nADD . sub\n", Some("/a/sub")),
+            ("FROM x\nCOPY . /\n", Some("/")),
+            ("FROM b AS build\nCOPY . .\nFROM x\nCOPY --from=build /out /app\n", None),
+            ("FROM x\nCOPY app.py /app/\n", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(parse(text, &BTreeMap::new()).context_dir.as_deref(), want, "{text}");
+        }
+        assert_eq!(parse(cases[2].0, &BTreeMap::new()).workdir, "/src/web", "quotes are not part of WORKDIR");
     }
 }

@@ -98,18 +98,45 @@ impl Local {
     }
 }
 
-/// Maps container paths under WORKDIR in the command to the local root.
-fn map_command(cmd: &[String], workdir: &str, sync_root: &Path) -> Vec<String> {
-    let wd = workdir.trim_end_matches('/');
-    cmd.iter()
-        .map(|a| {
-            if !wd.is_empty() && (a == wd || a.starts_with(&format!("{wd}/"))) {
-                format!("{}{}", sync_root.display(), &a[wd.len()..])
-            } else {
-                a.clone()
-            }
+/// Where the agent syncs and the app runs, under the container root `fs/`, and the command as run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Layout {
+    /// The agent's `--root`: `fs/<syncTarget>`, else `fs/<WORKDIR>`.
+    pub sync_root: PathBuf,
+    /// The app's working directory: `fs/<WORKDIR>`, as the Dockerfile says.
+    pub app_dir: PathBuf,
+    pub command: Vec<String>,
+}
+
+/// Lays a container out under `root` (the local `fs/`): files sync to `syncTarget` (default the
+/// WORKDIR) and the app starts in the WORKDIR. Arguments naming a path under the WORKDIR or the
+/// sync target are rewritten under `root`. The agent starts the app in its root, so when the two
+/// differ the command goes through `/bin/sh -c 'cd "$0" && exec "$@"'` (the app replaces the
+/// shell: its name is still what processesToKill matches).
+pub fn layout(root: &Path, workdir: &str, sync_target: Option<&str>, command: &[String]) -> Layout {
+    let workdir = if workdir.is_empty() { "/" } else { workdir };
+    let target = sync_target.unwrap_or(workdir);
+    let under = |p: &str| match p.trim_start_matches('/') {
+        "" => root.to_path_buf(),
+        rel => root.join(rel),
+    };
+    let (sync_root, app_dir) = (under(target), under(workdir));
+    let prefixes: Vec<&str> =
+        [workdir, target].iter().map(|p| p.trim_end_matches('/')).filter(|p| !p.is_empty()).collect();
+    let mut mapped: Vec<String> = command
+        .iter()
+        .map(|a| match prefixes.iter().find(|p| a == *p || a.starts_with(&format!("{p}/"))) {
+            Some(_) => under(a).display().to_string(),
+            None => a.clone(),
         })
-        .collect()
+        .collect();
+    if sync_root != app_dir && !mapped.is_empty() {
+        let mut wrapped =
+            vec!["/bin/sh".to_string(), "-c".into(), "cd \"$0\" && exec \"$@\"".into(), app_dir.display().to_string()];
+        wrapped.append(&mut mapped);
+        mapped = wrapped;
+    }
+    Layout { sync_root, app_dir, command: mapped }
 }
 
 fn free_port() -> Result<u16, BackendError> {
@@ -142,10 +169,14 @@ impl Backend for Local {
             std::fs::remove_dir_all(&root).map_err(io("removing the old container root"))?;
             let _ = std::fs::remove_dir_all(self.agent_state());
         }
-        let workdir = if image.workdir.is_empty() { "/".to_string() } else { image.workdir.clone() };
-        let sync_root = root.join(workdir.trim_start_matches('/'));
-        std::fs::create_dir_all(&sync_root).map_err(io("creating the container root"))?;
-        let port = self.spawn_agent(&sync_root).await?;
+        // Files go where azds.yaml's syncTarget says, else where `COPY . <dest>` put the build
+        // context, else the WORKDIR; the app starts in the WORKDIR either way.
+        let target = config.develop.container.sync_target.as_deref().or(image.context_dir.as_deref());
+        let layout = layout(&root, &image.workdir, target, &command);
+        for dir in [&layout.sync_root, &layout.app_dir] {
+            std::fs::create_dir_all(dir).map_err(io("creating the container root"))?;
+        }
+        let port = self.spawn_agent(&layout.sync_root).await?;
         let (agent, events) = AgentClient::connect(([127, 0, 0, 1], port).into(), &self.token, Some(0))
             .await
             .map_err(|e| BackendError::Agent(e.to_string()))?;
@@ -156,7 +187,7 @@ impl Backend for Local {
             agent,
             events,
             agent_pid: self.agent_pid,
-            command: map_command(&command, &workdir, &sync_root),
+            command: layout.command,
             env,
             app_port,
             // The app shares this machine's network: its own port is taken by the app itself.
@@ -178,5 +209,61 @@ impl Backend for Local {
             }
         }
         self.agent_pid = None;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_table() {
+        let root = Path::new("/s/fs");
+        let cmd = |c: &[&str]| c.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let sh = |dir: &str, rest: &[&str]| {
+            let mut c = cmd(&["/bin/sh", "-c", "cd \"$0\" && exec \"$@\"", dir]);
+            c.extend(cmd(rest));
+            c
+        };
+        // (WORKDIR, syncTarget, command) -> (sync root, app dir, command as run)
+        type Case<'a> = (&'a str, Option<&'a str>, Vec<String>, &'a str, &'a str, Vec<String>);
+        let cases: &[Case] = &[
+            // No syncTarget: both are the WORKDIR, paths under it are rewritten.
+            (
+                "/app",
+                None,
+                cmd(&["python3", "/app/app.py"]),
+                "/s/fs/app",
+                "/s/fs/app",
+                cmd(&["python3", "/s/fs/app/app.py"]),
+            ),
+            ("", None, cmd(&["node", "server.js"]), "/s/fs", "/s/fs", cmd(&["node", "server.js"])),
+            // syncTarget equal to WORKDIR (Microsoft's /src samples): nothing changes.
+            ("/src", Some("/src"), cmd(&["dotnet", "run"]), "/s/fs/src", "/s/fs/src", cmd(&["dotnet", "run"])),
+            // An nginx site: files go to the html folder, the server keeps its WORKDIR.
+            (
+                "/",
+                Some("/usr/share/nginx/html"),
+                cmd(&["python3", "-m", "http.server", "-d", "/usr/share/nginx/html"]),
+                "/s/fs/usr/share/nginx/html",
+                "/s/fs",
+                sh("/s/fs", &["python3", "-m", "http.server", "-d", "/s/fs/usr/share/nginx/html"]),
+            ),
+            // WORKDIR /app, sources synced to /src: the app starts in /app.
+            (
+                "/app",
+                Some("/src"),
+                cmd(&["dotnet", "/app/web.dll"]),
+                "/s/fs/src",
+                "/s/fs/app",
+                sh("/s/fs/app", &["dotnet", "/s/fs/app/web.dll"]),
+            ),
+        ];
+        for (workdir, target, command, sync_root, app_dir, want) in cases {
+            let got = layout(root, workdir, *target, command);
+            assert_eq!(got.sync_root, PathBuf::from(sync_root), "{workdir} {target:?}");
+            assert_eq!(got.app_dir, PathBuf::from(app_dir), "{workdir} {target:?}");
+            assert_eq!(&got.command, want, "{workdir} {target:?}");
+        }
     }
 }

@@ -1,13 +1,16 @@
 //! The change classifier: a pure function from a changed path to its class and the rule that decided.
 
+pub mod dockerignore;
 pub mod patterns;
 
 use std::fmt;
+use std::path::PathBuf;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 
 use crate::classify::patterns::{Anchoring, PatternList, Verdict};
-use crate::config::{self, Config};
+use crate::config::yaml::{Pos, Range};
+use crate::config::{self, Config, ContextPlace, Diagnostic, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Class {
@@ -45,6 +48,8 @@ pub struct Decision {
 #[derive(Debug, Clone, Default)]
 pub struct IgnoreFiles {
     pub dockerignore: Option<String>,
+    /// Where `dockerignore` was read, for positions in messages (`.dockerignore` when unknown).
+    pub dockerignore_file: Option<PathBuf>,
     /// `(folder relative to the service, contents)` for each `.gitignore`, the root's as `""`.
     pub gitignores: Vec<(String, String)>,
 }
@@ -52,8 +57,8 @@ pub struct IgnoreFiles {
 impl IgnoreFiles {
     /// Reads `.dockerignore` of the build context and every `.gitignore` under the service (not in `.git`).
     pub fn read(config: &Config) -> Self {
-        let ctx = config.service_dir.join(config.context_prefix());
-        let dockerignore = std::fs::read_to_string(ctx.join(".dockerignore")).ok();
+        let file = config.service_dir.join(config.context_prefix()).join(".dockerignore");
+        let dockerignore = std::fs::read_to_string(&file).ok();
         let mut gitignores = Vec::new();
         if config.develop.use_git_ignore {
             let walker = ignore::WalkBuilder::new(&config.service_dir)
@@ -73,7 +78,7 @@ impl IgnoreFiles {
                 }
             }
         }
-        IgnoreFiles { dockerignore, gitignores }
+        IgnoreFiles { dockerignore, dockerignore_file: Some(file), gitignores }
     }
 }
 
@@ -87,8 +92,11 @@ enum Redeploy {
 #[derive(Debug, Clone)]
 pub struct Rules {
     redeploy: Vec<Redeploy>,
-    context: String,
+    context: ContextPlace,
     dockerignore: PatternList,
+    /// The `.dockerignore` line for each compiled pattern, as written.
+    dockerignore_text: Vec<String>,
+    warnings: Vec<Diagnostic>,
     gitignores: Vec<(String, Gitignore)>,
     sync: PatternList,
     statics: PatternList,
@@ -131,15 +139,47 @@ impl Rules {
         for v in config.install.values.iter().chain(&config.develop.container.values) {
             redeploy.push(Redeploy::File(config::normalize_rel(&v.path), "values"));
         }
-        let context = config.context_prefix();
-        for df in [&config.build.dockerfile, &config.develop.build.dockerfile].into_iter().flatten() {
-            redeploy.push(Redeploy::File(config::join_rel(&context, &df.value), "dockerfile"));
+        let context = config.context_place();
+        for df in [&config.build.dockerfile_path, &config.develop.build.dockerfile_path].into_iter().flatten() {
+            redeploy.push(Redeploy::File(df.clone(), "dockerfile"));
         }
-        let dockerignore_lines: Vec<&str> =
-            files.dockerignore.as_deref().map(|t| t.lines().collect()).unwrap_or_default();
-        let dockerignore = PatternList::new(&dockerignore_lines, Anchoring::Rooted).map_err(|b| {
-            RulesError(format!("invalid pattern '{}' in .dockerignore line {}: {}", b.pattern, b.index + 1, b.reason))
-        })?;
+        // `.dockerignore` decides what the image holds: a change to it rebuilds.
+        if let ContextPlace::Inside(prefix) = &context {
+            redeploy.push(Redeploy::File(config::join_rel(prefix, ".dockerignore"), "dockerignore"));
+        }
+        let file = files.dockerignore_file.clone().unwrap_or_else(|| PathBuf::from(".dockerignore"));
+        let (lines, findings) = dockerignore::parse(files.dockerignore.as_deref().unwrap_or_default());
+        let positioned = |line: usize, col: usize, severity, message: String| Diagnostic {
+            file: file.clone(),
+            range: Range { start: Pos { line, col }, end: Pos { line, col } },
+            severity,
+            message,
+        };
+        let mut warnings = Vec::new();
+        for f in findings {
+            if f.fatal {
+                return Err(RulesError(positioned(f.line, f.col, Severity::Error, f.message).to_string()));
+            }
+            warnings.push(positioned(f.line, f.col, Severity::Warning, f.message));
+        }
+        let mut globs = Vec::new();
+        let mut dockerignore_text = Vec::new();
+        for l in &lines {
+            // A pattern Go accepts that globset cannot read (`a**b`) is skipped, not fatal.
+            if let Err(b) = PatternList::new(std::slice::from_ref(&l.glob), Anchoring::Rooted) {
+                warnings.push(positioned(
+                    l.line,
+                    1,
+                    Severity::Warning,
+                    format!("devspaces cannot read the pattern '{}' ({}): the line is skipped", l.docker, b.reason),
+                ));
+                continue;
+            }
+            globs.push(l.glob.clone());
+            dockerignore_text.push(l.written.clone());
+        }
+        let dockerignore = PatternList::new(&globs, Anchoring::Rooted)
+            .map_err(|b| RulesError(format!("invalid pattern '{}' in {}: {}", b.pattern, file.display(), b.reason)))?;
         let mut gitignores = Vec::new();
         if config.develop.use_git_ignore {
             for (dir, text) in &files.gitignores {
@@ -158,7 +198,12 @@ impl Rules {
         let statics = PatternList::new(&config.static_rules(), Anchoring::Floating).map_err(|b| {
             RulesError(format!("invalid glob '{}' in configurations.develop.container.static: {}", b.pattern, b.reason))
         })?;
-        Ok(Rules { redeploy, context, dockerignore, gitignores, sync, statics })
+        Ok(Rules { redeploy, context, dockerignore, dockerignore_text, warnings, gitignores, sync, statics })
+    }
+
+    /// Lines of the ignore files that were skipped, with their positions (`file:line:col`).
+    pub fn warnings(&self) -> &[Diagnostic] {
+        &self.warnings
     }
 
     /// Whether a folder's contents can be skipped entirely (never watched, never walked).
@@ -189,16 +234,11 @@ impl Rules {
         if is_editor_temp(path) {
             return Some("2: ignored editor temporary file".into());
         }
-        let in_context = match self.context.as_str() {
-            "" => Some(path),
-            ctx => path.strip_prefix(ctx).and_then(|r| r.strip_prefix('/')),
+        let Some(ctx_rel) = self.context.in_context(path) else {
+            return Some(format!("2: outside the build context '{}'", self.context.describe()));
         };
-        let Some(ctx_rel) = in_context else { return Some(format!("2: outside the build context '{}'", self.context)) };
-        if ctx_rel == ".dockerignore" {
-            return Some("2: ignored .dockerignore".into());
-        }
-        if let Verdict::Included(p) = self.dockerignore.verdict(ctx_rel) {
-            return Some(format!("2: .dockerignore {p}"));
+        if let Some(i) = self.dockerignore.last_match(&ctx_rel) {
+            return Some(format!("2: .dockerignore {}", self.dockerignore_text[i]));
         }
         for (dir, gi) in &self.gitignores {
             let rel = match dir.as_str() {

@@ -78,7 +78,9 @@ impl PatternList {
             })?;
             compiled.push(Pattern { text: text.to_string(), negated, matcher: glob.compile_matcher() });
         }
-        let implicit_all = !compiled.is_empty() && compiled.iter().all(|p| p.negated);
+        // Docker reads a `.dockerignore` of only `!` lines as ignoring nothing.
+        let implicit_all =
+            anchoring == Anchoring::Floating && !compiled.is_empty() && compiled.iter().all(|p| p.negated);
         Ok(PatternList { patterns: compiled, implicit_all })
     }
 
@@ -95,6 +97,13 @@ impl PatternList {
             }
         }
         verdict
+    }
+
+    /// The index (among the compiled patterns) of the last pattern matching `path`, when that
+    /// pattern is a positive one; `None` when nothing matched or a negation matched last.
+    pub fn last_match(&self, path: &str) -> Option<usize> {
+        let i = self.patterns.iter().rposition(|p| matches_self_or_parent(&p.matcher, path))?;
+        (!self.patterns[i].negated).then_some(i)
     }
 
     pub fn includes(&self, path: &str) -> bool {
@@ -140,6 +149,7 @@ mod tests {
             (&dockerish, Anchoring::Rooted, "CHANGES.md", Verdict::Included("*.md")),
             (&dockerish, Anchoring::Rooted, "README.md", Verdict::Excluded("!README.md")),
             (&dockerish, Anchoring::Rooted, "docs/a.md", Verdict::Unmatched),
+            (&["!README.md"], Anchoring::Rooted, "CHANGES.md", Verdict::Unmatched),
         ];
         for (patterns, anchoring, path, want) in cases {
             let list = PatternList::new(patterns, *anchoring).expect("patterns compile");

@@ -88,6 +88,18 @@ enum Cmd {
         #[arg(required = true)]
         paths: Vec<String>,
     },
+    /// Write a Dockerfile, Dockerfile.develop, Helm chart and azds.yaml for the project in PATH
+    /// (Node.js, Python, .NET, Go or Java), as `azds prep` did.
+    Prep {
+        /// The project folder (default: the current folder).
+        path: Option<PathBuf>,
+        /// Add an Ingress to the chart and a public host name to azds.yaml.
+        #[arg(long)]
+        enable_ingress: bool,
+        /// Overwrite generated files that exist (never the project's own .dockerignore).
+        #[arg(long)]
+        force: bool,
+    },
     /// The in-container agent (started by devspaces, not by hand); the same as `devspaces-agent`.
     Agent(devspaces_agent::AgentArgs),
     /// Spaces on Kubernetes: list, select (creating) and remove labelled namespaces.
@@ -196,6 +208,7 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Classify { service, json, paths } => classify(service_dir(service)?, json, &paths),
+        Cmd::Prep { path, enable_ingress, force } => prep(service_dir(path)?, enable_ingress, force),
         Cmd::Agent(args) => {
             devspaces_agent::run(args).await?;
             Ok(ExitCode::SUCCESS)
@@ -220,6 +233,9 @@ fn classify(dir: PathBuf, json: bool, paths: &[String]) -> anyhow::Result<ExitCo
         eprintln!("{w}");
     }
     let rules = Rules::new(&config, &IgnoreFiles::read(&config)).map_err(|e| anyhow::anyhow!("{e}"))?;
+    for w in rules.warnings() {
+        eprintln!("{w}");
+    }
     let cwd = std::env::current_dir().unwrap_or_default();
     for p in paths {
         // Paths may be given relative to the current folder or absolute; output is relative to the service.
@@ -240,6 +256,31 @@ fn classify(dir: PathBuf, json: bool, paths: &[String]) -> anyhow::Result<ExitCo
             println!("{rel}\t{}\t{}", d.class, d.rule);
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn prep(dir: PathBuf, enable_ingress: bool, force: bool) -> anyhow::Result<ExitCode> {
+    use devspacesd::prep::{self, Outcome};
+    let plan = prep::plan(&dir, prep::Options { enable_ingress, force })?;
+    let outcomes = prep::write(&dir, &plan, force)?;
+    println!(
+        "{}: {} project ({}), service '{}'",
+        dir.display(),
+        plan.stack.kind.label(),
+        plan.stack.project_file,
+        plan.name
+    );
+    for o in &outcomes {
+        match o {
+            Outcome::Wrote(p) => println!("wrote {p}"),
+            Outcome::Overwrote(p) => println!("overwrote {p}"),
+            Outcome::Kept(p) => println!("kept {p} (the project's own)"),
+        }
+    }
+    for n in &plan.notes {
+        println!("note: {n}");
+    }
+    println!("next: devspacesd up {}", dir.display());
     Ok(ExitCode::SUCCESS)
 }
 

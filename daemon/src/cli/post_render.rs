@@ -22,9 +22,13 @@ pub struct PostRenderArgs {
     /// The agent's port on the pod's loopback.
     #[arg(long, default_value_t = DEFAULT_AGENT_PORT)]
     agent_port: u16,
-    /// The sync root: the image's WORKDIR (default: the container's workingDir, else /).
+    /// The image's WORKDIR (default: the container's workingDir, else /): the sync root unless
+    /// --sync-target is given.
     #[arg(long)]
     workdir: Option<String>,
+    /// azds.yaml's container.syncTarget: the agent's sync root.
+    #[arg(long)]
+    sync_target: Option<String>,
     /// The image's ENTRYPOINT + CMD as a JSON list, for containers that set neither command nor args.
     #[arg(long)]
     command_json: Option<String>,
@@ -66,6 +70,7 @@ pub fn run(args: PostRenderArgs) -> anyhow::Result<ExitCode> {
         agent_path: args.agent_path,
         agent_port: args.agent_port,
         workdir: args.workdir,
+        sync_target: args.sync_target,
         image_command: json_list("--command-json", args.command_json)?,
         image_entrypoint: json_list("--entrypoint-json", args.entrypoint_json)?,
     };

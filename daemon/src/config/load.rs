@@ -13,7 +13,9 @@ const ROOT_KEYS: &[&str] = &["kind", "apiVersion", "build", "install", "configur
 const BUILD_KEYS: &[&str] = &["context", "dockerfile", "args", "useGitIgnore"];
 const INSTALL_KEYS: &[&str] = &["chart", "values", "set"];
 const CONFIGURATION_KEYS: &[&str] = &["build", "container", "install"];
-const CONTAINER_KEYS: &[&str] = &["sync", "static", "command", "iterate", "values"];
+const CONTAINER_KEYS: &[&str] = &["sync", "static", "command", "iterate", "values", "syncTarget"];
+/// Keys early Dev Spaces files spelled differently, read as the key they became: `(old, new)`.
+const OLD_SPELLINGS: &[(&str, &str)] = &[("refresh", "iterate")];
 const ITERATE_KEYS: &[&str] = &["processesToKill", "buildCommands"];
 
 /// Loads `<service>/azds.yaml` with the process environment and the `.env` beside it.
@@ -128,7 +130,7 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
     let mut args = config.build.args.clone();
     args.extend(config.develop.build.args.clone());
     config.develop.build.args = args;
-    w.check_files(&config);
+    w.check_files(&mut config);
     config.warnings = w.diags.iter().filter(|d| d.severity == Severity::Warning).cloned().collect();
     (Some(config), w.diags)
 }
@@ -166,8 +168,25 @@ impl Walker<'_> {
         match &node.value {
             Value::Map(entries) => {
                 let mut out = Vec::new();
+                let written: Vec<String> = entries.iter().filter_map(|(k, _)| k.as_text()).collect();
                 for (k, v) in entries {
                     let key = k.as_text().unwrap_or_default();
+                    let renamed = OLD_SPELLINGS.iter().find(|(old, new)| *old == key && known.contains(new));
+                    if let Some((old, new)) = renamed {
+                        if written.iter().any(|w| w == new) {
+                            self.warning(
+                                k.range,
+                                format!("'{old}' in {at} is an early spelling of '{new}', which is also set: '{old}' is ignored (remove it)"),
+                            );
+                        } else {
+                            self.warning(
+                                k.range,
+                                format!("'{old}' in {at} is an early spelling of '{new}': devspaces reads it as '{new}' (rename it)"),
+                            );
+                            out.push((new.to_string(), v));
+                        }
+                        continue;
+                    }
                     if !known.is_empty() && !known.contains(&key.as_str()) {
                         let hint = match did_you_mean(&key, known) {
                             Some(s) => format!("did you mean '{s}'?"),
@@ -374,6 +393,7 @@ impl Walker<'_> {
                 }
                 "command" => c.command = self.string_list(v, &here).into_iter().map(|s| s.value).collect(),
                 "values" => c.values = self.values_files(v, &here),
+                "syncTarget" => c.sync_target = self.sync_target(v, &here),
                 "iterate" => {
                     for (ik, iv) in self.mapping(v, &here, ITERATE_KEYS).unwrap_or_default() {
                         let ihere = format!("{here}.{ik}");
@@ -388,6 +408,25 @@ impl Walker<'_> {
             }
         }
         c
+    }
+
+    /// An absolute container path; a trailing slash is dropped (`/usr/share/nginx/` is `/usr/share/nginx`).
+    fn sync_target(&mut self, node: &Node, at: &str) -> Option<String> {
+        let text = self.string(node, at)?;
+        let text = text.trim();
+        if !text.starts_with('/') {
+            self.error(
+                node.range,
+                format!("{at} must be an absolute path in the container (like /app), found '{text}'"),
+            );
+            return None;
+        }
+        let parts: Vec<&str> = text.split('/').filter(|p| !p.is_empty() && *p != ".").collect();
+        if parts.contains(&"..") {
+            self.error(node.range, format!("{at} must not contain '..', found '{text}'"));
+            return None;
+        }
+        Some(format!("/{}", parts.join("/")))
     }
 
     fn command_list(&mut self, node: &Node, at: &str) -> Vec<Vec<String>> {
@@ -431,8 +470,8 @@ impl Walker<'_> {
         }
     }
 
-    fn check_files(&mut self, c: &Config) {
-        let dir = &c.service_dir;
+    fn check_files(&mut self, c: &mut Config) {
+        let dir = c.service_dir.clone();
         if let Some(chart) = &c.install.chart {
             if !dir.join(&chart.value).join("Chart.yaml").is_file() {
                 self.error(
@@ -452,23 +491,20 @@ impl Walker<'_> {
                 format!("build context '{}' is not a folder", c.develop.build.context),
             );
         }
-        for (df, at) in [
-            (&c.build.dockerfile, "build.dockerfile"),
-            (&c.develop.build.dockerfile, "configurations.develop.build.dockerfile"),
-        ] {
-            // The develop build inherits the top-level Dockerfile; report it once, where it is written.
-            let inherited = at.starts_with("configurations") && c.develop.build.dockerfile == c.build.dockerfile;
-            if let Some(df) = df.as_ref().filter(|_| !inherited) {
-                let rel = super::join_rel(&context, &df.value);
-                if !dir.join(&rel).is_file() {
-                    self.error(
-                        df.range,
-                        format!(
-                            "dockerfile '{}' not found ({at}, relative to the build context '{}')",
-                            df.value, c.develop.build.context
-                        ),
-                    );
+        // The develop build inherits the top-level Dockerfile; report it once, where it is written.
+        let inherited = c.develop.build.dockerfile == c.build.dockerfile;
+        for (build, at) in
+            [(&mut c.build, "build.dockerfile"), (&mut c.develop.build, "configurations.develop.build.dockerfile")]
+        {
+            let Some(df) = build.dockerfile.as_ref() else { continue };
+            match find_dockerfile(&dir, &build.context, &df.value) {
+                Ok(found) => build.dockerfile_path = Some(found),
+                Err(looked) if !(inherited && at.starts_with("configurations")) => {
+                    let range = df.range;
+                    let message = format!("dockerfile '{}' not found ({at}, looked {looked})", df.value);
+                    self.error(range, message);
                 }
+                Err(_) => {}
             }
         }
         for v in c.install.values.iter().chain(&c.develop.container.values) {
@@ -480,6 +516,40 @@ impl Walker<'_> {
             }
         }
     }
+}
+
+/// Finds a Dockerfile as Dev Spaces did: beside azds.yaml first, then in the build context (where
+/// `docker build -f` from the context folder and compose look). Returns the service-relative path,
+/// or where it looked (with a hint when only the letter case differs).
+fn find_dockerfile(dir: &Path, context: &str, name: &str) -> Result<String, String> {
+    let beside = super::normalize_rel(name);
+    let in_context = super::join_rel(&super::normalize_rel(context), name);
+    let mut candidates = vec![beside.clone()];
+    if in_context != beside {
+        candidates.push(in_context);
+    }
+    if let Some(found) = candidates.iter().find(|c| !c.is_empty() && dir.join(c).is_file()) {
+        return Ok(found.clone());
+    }
+    let mut looked = match candidates.get(1) {
+        Some(_) => format!("beside azds.yaml and in the build context '{context}'"),
+        None => "beside azds.yaml".to_string(),
+    };
+    for c in &candidates {
+        let path = dir.join(c);
+        let (Some(parent), Some(file)) = (path.parent(), path.file_name()) else { continue };
+        let want = file.to_string_lossy().to_lowercase();
+        let other = std::fs::read_dir(parent)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().to_lowercase() == want && e.path().is_file());
+        if let Some(other) = other {
+            looked.push_str(&format!("; there is '{}': names are case-sensitive", other.file_name().to_string_lossy()));
+            break;
+        }
+    }
+    Err(looked)
 }
 
 /// The closest known word within a small edit distance.

@@ -11,7 +11,7 @@ pub use load::{diagnose, load, load_with_env};
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use crate::config::yaml::Range;
 
@@ -82,6 +82,9 @@ pub struct Build {
     pub context: String,
     pub context_range: Range,
     pub dockerfile: Option<Spanned>,
+    /// Where `dockerfile` was found, relative to the service folder: beside azds.yaml as Dev
+    /// Spaces looked first, else in the build context. `None` when it is absent or missing.
+    pub dockerfile_path: Option<String>,
     pub args: BTreeMap<String, String>,
 }
 
@@ -102,6 +105,9 @@ pub struct Container {
     pub processes_to_kill: Vec<String>,
     pub build_commands: Vec<Vec<String>>,
     pub values: Vec<ValuesFile>,
+    /// `container.syncTarget`: where synced files go in the container, an absolute path without a
+    /// trailing slash (`/` for the root). `None`: the image's WORKDIR.
+    pub sync_target: Option<String>,
 }
 
 /// One entry of `configurations` (Dev Spaces uses `develop`).
@@ -137,10 +143,14 @@ impl Config {
         normalize_rel(&self.develop.build.context)
     }
 
-    /// The develop Dockerfile relative to the service folder, if one is configured or present.
+    /// Where the build context lies relative to the service folder.
+    pub fn context_place(&self) -> ContextPlace {
+        context_place(&self.service_dir, &self.develop.build.context)
+    }
+
+    /// The develop Dockerfile relative to the service folder, where the load found it.
     pub fn develop_dockerfile(&self) -> Option<String> {
-        let df = self.develop.build.dockerfile.as_ref().or(self.build.dockerfile.as_ref())?;
-        Some(join_rel(&self.context_prefix(), &df.value))
+        self.develop.build.dockerfile_path.clone()
     }
 
     pub fn static_rules(&self) -> Vec<String> {
@@ -148,6 +158,74 @@ impl Config {
             Some(r) => r.clone(),
             None => DEFAULT_STATIC.iter().map(|s| s.to_string()).collect(),
         }
+    }
+}
+
+/// Where a build context lies relative to the service folder.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ContextPlace {
+    /// The context is the service folder (`""`) or a folder inside it (`src`): a service path
+    /// under this prefix is in the context, at the rest of its path.
+    Inside(String),
+    /// The context is a folder above the service (`..`): every service path is in the context,
+    /// under this prefix (the service folder's path inside the context, `web` for `..`).
+    Above(String),
+    /// The context is elsewhere (`../other`): no service path is in it.
+    Apart(String),
+}
+
+impl ContextPlace {
+    /// The path inside the build context of a service-relative path, if it is in the context.
+    pub fn in_context<'p>(&self, rel: &'p str) -> Option<std::borrow::Cow<'p, str>> {
+        match self {
+            ContextPlace::Inside(p) if p.is_empty() => Some(rel.into()),
+            ContextPlace::Inside(p) => rel.strip_prefix(p.as_str()).and_then(|r| r.strip_prefix('/')).map(Into::into),
+            ContextPlace::Above(p) => Some(format!("{p}/{rel}").into()),
+            ContextPlace::Apart(_) => None,
+        }
+    }
+
+    /// The context as written relative to the service folder, normalised, for messages.
+    pub fn describe(&self) -> String {
+        match self {
+            ContextPlace::Inside(p) => p.clone(),
+            ContextPlace::Above(p) => {
+                let up = vec![".."; p.split('/').filter(|s| !s.is_empty()).count()];
+                up.join("/")
+            }
+            ContextPlace::Apart(p) => p.clone(),
+        }
+    }
+}
+
+/// Places `context` (relative to `service_dir`, which should be absolute) by lexical
+/// normalisation; symlinks are not followed.
+pub fn context_place(service_dir: &Path, context: &str) -> ContextPlace {
+    let rel = normalize_rel(context);
+    if !rel.split('/').any(|s| s == "..") {
+        return ContextPlace::Inside(rel);
+    }
+    let lexical = |p: &Path| {
+        let mut out: Vec<String> = Vec::new();
+        for c in p.components() {
+            match c {
+                Component::ParentDir => {
+                    out.pop();
+                }
+                Component::Normal(s) => out.push(s.to_string_lossy().into_owned()),
+                _ => {}
+            }
+        }
+        out
+    };
+    let service = lexical(service_dir);
+    let ctx = lexical(&service_dir.join(&rel));
+    if ctx.len() >= service.len() && ctx[..service.len()] == service[..] {
+        ContextPlace::Inside(ctx[service.len()..].join("/"))
+    } else if service[..ctx.len()] == ctx[..] {
+        ContextPlace::Above(service[ctx.len()..].join("/"))
+    } else {
+        ContextPlace::Apart(rel)
     }
 }
 

@@ -308,9 +308,10 @@ impl<B: Backend + 'static> Runner<B> {
         }
     }
 
-    /// Configuration warnings (unknown keys, unset variables) are shown, never fatal.
+    /// Configuration warnings (unknown keys, unset variables, ignore-file lines skipped) are
+    /// shown, never fatal.
     fn show_warnings(&self) {
-        for w in &self.config.warnings {
+        for w in self.config.warnings.iter().chain(self.rules.warnings()) {
             self.log(LogStream::System, w.to_string());
         }
     }

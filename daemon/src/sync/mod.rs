@@ -10,6 +10,7 @@ use devspaces_protocol::agent::SyncState;
 
 use crate::agent::client::{AgentClient, AgentError};
 use crate::classify::Rules;
+use crate::config::{self, ContextPlace};
 use synclog::{Entry, Synclog, Target};
 
 /// Batches are split so no frame comes near the agent's limit.
@@ -123,9 +124,9 @@ impl Report {
 /// The synclog of one service and the section of the current target.
 pub struct Syncer {
     service_dir: PathBuf,
-    /// The build context relative to the service (`""` for the service itself): the container
-    /// receives paths relative to it, as `COPY . .` would lay them out.
-    context: String,
+    /// Where the build context lies: the container receives paths relative to it, as `COPY . .`
+    /// would lay them out (`..` puts `app.py` at `<service folder name>/app.py`).
+    context: ContextPlace,
     path: PathBuf,
     key: String,
     log: Synclog,
@@ -158,7 +159,7 @@ impl Syncer {
         });
         Syncer {
             service_dir: service_dir.to_path_buf(),
-            context: context.to_string(),
+            context: config::context_place(service_dir, context),
             path,
             key: target_key.to_string(),
             log,
@@ -168,15 +169,12 @@ impl Syncer {
     }
 
     pub fn set_context(&mut self, context: &str) {
-        self.context = context.to_string();
+        self.context = config::context_place(&self.service_dir, context);
     }
 
     /// The path in the container for a service-relative path.
     fn remote(&self, rel: &str) -> String {
-        match self.context.as_str() {
-            "" => rel.to_string(),
-            ctx => rel.strip_prefix(ctx).and_then(|r| r.strip_prefix('/')).unwrap_or(rel).to_string(),
-        }
+        self.context.in_context(rel).map(|r| r.into_owned()).unwrap_or_else(|| rel.to_string())
     }
 
     /// Whether the target has received `rel` (so its deletion must propagate).

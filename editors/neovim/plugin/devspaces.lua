@@ -50,6 +50,31 @@ cmd('DevSpacesClassify', function(a)
   ds().classify(a.args)
 end, { nargs = '?', complete = 'file', desc = 'devspaces: the change class of this file' })
 
+cmd('DevSpacesPrep', function(a)
+  local dir, opts = nil, { force = a.bang }
+  for _, arg in ipairs(a.fargs) do
+    if arg == '--enable-ingress' then
+      opts.enable_ingress = true
+    elseif arg == '--force' then
+      opts.force = true
+    else
+      dir = arg
+    end
+  end
+  ds().prep(dir, opts)
+end, {
+  nargs = '*',
+  bang = true,
+  complete = function(lead)
+    local items = vim.fn.getcompletion(lead, 'dir')
+    if ('--enable-ingress'):find(lead, 1, true) == 1 then
+      table.insert(items, 1, '--enable-ingress')
+    end
+    return items
+  end,
+  desc = 'devspaces: write a Dockerfile, Helm chart and azds.yaml for this project (! overwrites)',
+})
+
 vim.api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile' }, {
   group = vim.api.nvim_create_augroup('devspaces', { clear = true }),
   pattern = 'azds.yaml',

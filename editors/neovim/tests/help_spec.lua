@@ -24,7 +24,7 @@ end)
 H.test('every command, option and |link| of the doc has a help target', function()
   local want = {
     ':DevSpacesUp', ':DevSpacesDown', ':DevSpacesRestart', ':DevSpacesLogs', ':DevSpacesTraces', ':DevSpacesPorts',
-    ':DevSpacesClassify', 'devspaces-setup', 'devspaces.statusline()', 'devspaces-health',
+    ':DevSpacesClassify', ':DevSpacesPrep', 'devspaces-setup', 'devspaces.statusline()', 'devspaces-health',
   }
   for opt in pairs(require('devspaces.config').defaults) do
     want[#want + 1] = 'devspaces-option-' .. opt

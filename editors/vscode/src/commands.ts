@@ -4,6 +4,7 @@ import * as path from "node:path";
 import * as vscode from "vscode";
 import { CommandIds, ConfigSection, Settings } from "./contributions";
 import { readSettings, type DaemonConnection } from "./connection";
+import { locateDaemon } from "./daemon";
 import type { SessionsModel, ServiceState } from "./model/sessions";
 import { formatTrace } from "./model/traceList";
 import type { TreeNode } from "./model/tree";
@@ -16,6 +17,7 @@ import {
   type UpParams,
   type UpResult,
 } from "./protocol";
+import { runPrep, type PrepOptions } from "./prep";
 import { findServiceRoot } from "./service";
 import type { ServiceOutputs } from "./ui/output";
 
@@ -101,6 +103,21 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     await vscode.env.openExternal(vscode.Uri.parse(url));
   }
 
+  /** The project folder for Prep: the explorer's folder (or a file's folder), else a workspace folder. */
+  async function projectFolder(target: Target): Promise<string | undefined> {
+    if (target instanceof vscode.Uri && target.scheme === "file") {
+      const stat = await vscode.workspace.fs.stat(target);
+      return stat.type === vscode.FileType.Directory ? target.fsPath : path.dirname(target.fsPath);
+    }
+    const folders = vscode.workspace.workspaceFolders ?? [];
+    if (folders.length <= 1) {
+      if (folders[0] === undefined) throw new Error("open a project folder first");
+      return folders[0].uri.fsPath;
+    }
+    const picked = await vscode.window.showWorkspaceFolderPick({ placeHolder: "Prepare which folder?" });
+    return picked?.uri.fsPath;
+  }
+
   const handlers: Record<string, (target: Target) => Promise<void>> = {
     [CommandIds.up]: async (target) => {
       const folder = await serviceFolder(target);
@@ -171,6 +188,38 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
         { placeHolder: "Open which URL?" },
       );
       if (picked) await openUrl(picked.label);
+    },
+    [CommandIds.prep]: async (target) => {
+      const folder = await projectFolder(target);
+      if (!folder) return;
+      const settings = readSettings();
+      const located = locateDaemon({ setting: settings.daemonPath, envPath: process.env.PATH, platform: process.platform });
+      if (!located.ok) throw new Error(located.message);
+      const ingress = await vscode.window.showQuickPick(
+        [
+          { label: "Without a public URL", enableIngress: false },
+          { label: "With a public URL (--enable-ingress)", enableIngress: true },
+        ],
+        { placeHolder: `Prepare ${path.basename(folder)} for Dev Spaces` },
+      );
+      if (!ingress) return;
+      const opts: PrepOptions = { enableIngress: ingress.enableIngress, force: false };
+      let outcome = await runPrep(located.path, folder, opts);
+      if (outcome.needsForce) {
+        const overwrite = "Overwrite";
+        const answer = await vscode.window.showWarningMessage(outcome.error, { modal: true }, overwrite);
+        if (answer !== overwrite) return;
+        outcome = await runPrep(located.path, folder, { ...opts, force: true });
+      }
+      if (!outcome.ok) throw new Error(outcome.error);
+      deps.log.appendLine(`prep: ${outcome.summary}; wrote ${outcome.written.join(", ")}`);
+      for (const note of outcome.notes) deps.log.appendLine(`prep: note: ${note}`);
+      const open = "Open azds.yaml";
+      const answer = await vscode.window.showInformationMessage(
+        `${outcome.summary}: wrote ${outcome.written.length} files${outcome.notes.length ? ` (${outcome.notes.join("; ")})` : ""}`,
+        open,
+      );
+      if (answer === open) await vscode.window.showTextDocument(vscode.Uri.file(path.join(folder, "azds.yaml")));
     },
     [CommandIds.classifyFile]: async (target) => {
       const uri = target instanceof vscode.Uri ? target : vscode.window.activeTextEditor?.document.uri;

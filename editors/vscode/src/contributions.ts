@@ -9,6 +9,7 @@ export const CommandIds = {
   showTraces: "devspaces.showTraces",
   openInBrowser: "devspaces.openInBrowser",
   classifyFile: "devspaces.classifyFile",
+  prep: "devspaces.prep",
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

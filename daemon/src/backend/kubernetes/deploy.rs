@@ -213,6 +213,10 @@ impl Kubernetes {
             "--workdir".into(),
             img.workdir.clone(),
         ];
+        if let Some(target) = &config.develop.container.sync_target {
+            pr_args.push("--sync-target".into());
+            pr_args.push(target.clone());
+        }
         let command = img.command();
         if !command.is_empty() {
             pr_args.push("--command-json".into());

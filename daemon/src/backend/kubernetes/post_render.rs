@@ -20,8 +20,11 @@ pub struct Options {
     pub image: String,
     pub agent_path: String,
     pub agent_port: u16,
-    /// The sync root (the image's WORKDIR); else the container's `workingDir`, else `/`.
+    /// The image's WORKDIR; else the container's `workingDir`, else `/`. The sync root when
+    /// `sync_target` is absent.
     pub workdir: Option<String>,
+    /// `container.syncTarget`: where synced files go; the agent's `--root` when set.
+    pub sync_target: Option<String>,
     /// The image's ENTRYPOINT followed by its CMD, for containers that set neither command nor args.
     pub image_command: Option<Vec<String>>,
     /// The image's ENTRYPOINT alone, for containers that set args but no command.
@@ -171,15 +174,16 @@ fn inject(c: &mut Node, opts: &Options, object: &str, container: &str) -> Result
                 }
             },
         };
-        let workdir = opts
-            .workdir
+        let root = opts
+            .sync_target
             .clone()
+            .or_else(|| opts.workdir.clone())
             .or_else(|| c.get("workingDir").and_then(Node::as_str).map(str::to_string))
             .unwrap_or_else(|| "/".into());
         let mut agent = vec![
             opts.agent_path.clone(),
             "--root".into(),
-            workdir,
+            root,
             "--listen".into(),
             format!("127.0.0.1:{}", opts.agent_port),
             "--".into(),
@@ -273,6 +277,7 @@ mod tests {
             agent_path: DEFAULT_AGENT_PATH.into(),
             agent_port: DEFAULT_AGENT_PORT,
             workdir: json.get("workdir").and_then(|v| v.as_str()).map(String::from),
+            sync_target: json.get("syncTarget").and_then(|v| v.as_str()).map(String::from),
             image_command: list("commandJson"),
             image_entrypoint: list("entrypointJson"),
         }

@@ -229,6 +229,82 @@ function M.classify(file, cb)
   end, cb)
 end
 
+--- What `devspacesd prep` printed: the files written and the notes (pure, for tests).
+function M.prep_outcome(code, stdout, stderr)
+  local written, notes = {}, {}
+  local lines = vim.split(stdout or '', '\n', { trimempty = true })
+  for _, line in ipairs(lines) do
+    local file = line:match('^wrote (.+)$') or line:match('^overwrote (.+)$')
+    if file then
+      written[#written + 1] = file
+    end
+    local note = line:match('^note: (.+)$')
+    if note then
+      notes[#notes + 1] = note
+    end
+  end
+  local err = vim.trim((stderr or ''):gsub('^error: ', ''))
+  return {
+    ok = code == 0,
+    summary = lines[1] or '',
+    written = written,
+    notes = notes,
+    error = err,
+    needs_force = code ~= 0 and err:find('--force', 1, true) ~= nil and err:find('already exist', 1, true) ~= nil,
+  }
+end
+
+--- Write a Dockerfile, Dockerfile.develop, Helm chart and azds.yaml for the project in `dir`
+--- (default: the current folder) with `devspacesd prep`. `opts`: `enable_ingress`, `force`.
+--- When generated files exist and `force` is off, asks whether to overwrite them.
+function M.prep(dir, opts, cb)
+  opts = opts or {}
+  dir = (dir and dir ~= '') and vim.fn.fnamemodify(dir, ':p'):gsub('/$', '') or vim.fn.getcwd()
+  local exe, why = config.resolve_daemon()
+  if not exe then
+    fail('prep', why)
+    return cb and cb(why)
+  end
+  local args = { exe, 'prep', dir }
+  if opts.enable_ingress then
+    args[#args + 1] = '--enable-ingress'
+  end
+  if opts.force then
+    args[#args + 1] = '--force'
+  end
+  vim.system(args, { text = true }, function(res)
+    vim.schedule(function()
+      local o = M.prep_outcome(res.code, res.stdout, res.stderr)
+      if o.needs_force then
+        vim.ui.select({ 'Overwrite', 'Cancel' }, { prompt = o.error }, function(choice)
+          if choice == 'Overwrite' then
+            M.prep(dir, vim.tbl_extend('force', opts, { force = true }), cb)
+          else
+            notify('devspaces: prep: nothing written', vim.log.levels.WARN)
+            if cb then
+              cb(nil, o)
+            end
+          end
+        end)
+        return
+      end
+      if not o.ok then
+        fail('prep', o.error)
+        return cb and cb(o.error, o)
+      end
+      local msg = string.format('devspaces: %s: wrote %s', o.summary, table.concat(o.written, ', '))
+      for _, n in ipairs(o.notes) do
+        msg = msg .. '\nnote: ' .. n
+      end
+      notify(msg)
+      event('DevSpacesPrep', o)
+      if cb then
+        cb(nil, o)
+      end
+    end)
+  end)
+end
+
 --- The phase of each session for a statusline, `service: phase` ('' when none).
 function M.statusline()
   if not M._state then
