@@ -68,7 +68,7 @@ H.test('when files exist it asks, and overwrites only when told to', function()
   vim.fn.delete(args_file)
   local orig = vim.ui.select
   local asked
-  vim.ui.select = function(items, o, on_choice)
+  vim.ui.select = function(_, o, on_choice)
     asked = o.prompt
     on_choice('Cancel')
   end
