@@ -1,5 +1,6 @@
 //! The session's port forwards: stable local ports whose targets follow restarts and redeploys.
 
+pub mod limits;
 pub mod proxy;
 
 use std::sync::Arc;
