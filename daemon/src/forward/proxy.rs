@@ -1,4 +1,5 @@
-//! The port forward on `http://localhost:<port>`: an HTTP proxy that records traces; other TCP passes through.
+//! The port forward on `http://localhost:<port>`: an HTTP proxy that records traces; other TCP passes
+//! through.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -10,10 +11,16 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Full};
 use hyper::body::{Body, Frame, Incoming};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http1::SendRequest;
+use hyper::server::conn::http1;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+
+use super::gate::{Busy, Gate, Slot, Tracked};
+use super::limits::Limits;
+use super::splice::splice;
 
 /// One proxied HTTP request.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,6 +48,8 @@ pub struct Forward {
     pub local_port: u16,
     pub target: Arc<AtomicU16>,
     task: tokio::task::JoinHandle<()>,
+    #[cfg(test)]
+    gate: Arc<Gate>,
 }
 
 impl Drop for Forward {
@@ -52,15 +61,45 @@ impl Drop for Forward {
 const HTTP_METHODS: &[&[u8]] =
     &[b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"PATC", b"OPTI", b"CONN", b"TRAC", b"PRI "];
 
+/// How long a new connection has to show it speaks HTTP/1 before it is passed through as bytes.
+const PEEK: Duration = Duration::from_millis(300);
+/// How long connecting to the app may take before the client is answered 502 (or closed).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every connection of one forward shares.
+struct Shared {
+    target: Arc<AtomicU16>,
+    traces: mpsc::UnboundedSender<Trace>,
+    limits: Limits,
+    http: http1::Builder,
+}
+
 impl Forward {
+    /// A forward with the limits of the environment ([`Limits::from_env`]).
     pub fn start(
         listener: TcpListener,
         target_port: u16,
         traces: mpsc::UnboundedSender<Trace>,
     ) -> std::io::Result<Self> {
+        Self::start_with(listener, target_port, traces, Limits::from_env())
+    }
+
+    pub fn start_with(
+        listener: TcpListener,
+        target_port: u16,
+        traces: mpsc::UnboundedSender<Trace>,
+        limits: Limits,
+    ) -> std::io::Result<Self> {
         let local_port = listener.local_addr()?.port();
         let target = Arc::new(AtomicU16::new(target_port));
-        let t = target.clone();
+        let mut http = http1::Builder::new();
+        // hyper starts the header timer as soon as a connection waits for a request, so it is also
+        // the keep-alive idle time.
+        http.keep_alive(true).timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+        let shared = Arc::new(Shared { target: target.clone(), traces, limits, http });
+        let gate = Gate::new(limits.max_connections);
+        #[cfg(test)]
+        let kept = gate.clone();
         let task = tokio::spawn(async move {
             loop {
                 let stream = match listener.accept().await {
@@ -71,13 +110,27 @@ impl Forward {
                         continue;
                     }
                 };
+                // Over the cap with nothing idle to close: closed at once. A 503 would need the
+                // request read first, holding the descriptor and a task per refused connection,
+                // which is what a flood exhausts.
+                let Some(slot) = gate.admit().await else { continue };
                 let _ = stream.set_nodelay(true);
-                let target = t.load(Ordering::SeqCst);
-                let traces = traces.clone();
-                tokio::spawn(async move { handle(stream, target, traces).await });
+                tokio::spawn(handle(stream, Arc::new(slot), shared.clone()));
             }
         });
-        Ok(Forward { local_port, target, task })
+        Ok(Forward {
+            local_port,
+            target,
+            task,
+            #[cfg(test)]
+            gate: kept,
+        })
+    }
+
+    /// Connections holding a place under the cap.
+    #[cfg(test)]
+    pub(crate) fn open_connections(&self) -> usize {
+        self.gate.open()
     }
 
     pub fn retarget(&self, port: u16) {
@@ -85,25 +138,47 @@ impl Forward {
     }
 }
 
-async fn handle(stream: TcpStream, target: u16, traces: mpsc::UnboundedSender<Trace>) {
+async fn handle(stream: TcpStream, slot: Arc<Slot>, shared: Arc<Shared>) {
+    let activity = slot.activity.clone();
     let mut head = [0u8; 4];
-    let is_http = match tokio::time::timeout(Duration::from_millis(300), peek_full(&stream, &mut head)).await {
-        Ok(Ok(n)) => n == 4 && HTTP_METHODS.contains(&&head[..]),
+    let peeked = tokio::select! {
+        p = tokio::time::timeout(PEEK, peek_full(&stream, &mut head)) => p,
+        _ = activity.evicted() => return,
+    };
+    let is_http = match peeked {
+        Ok(Ok(n)) => {
+            if n > 0 {
+                activity.client_sent();
+            }
+            n == 4 && HTTP_METHODS.contains(&&head[..])
+        }
         _ => false,
     };
     if !is_http {
-        if let Ok(mut up) = TcpStream::connect(("127.0.0.1", target)).await {
-            let mut down = stream;
-            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+        let target = shared.target.load(Ordering::SeqCst);
+        let Ok(Ok(app)) = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", target))).await else {
+            return;
+        };
+        let _ = app.set_nodelay(true);
+        let client = Tracked::new(stream, activity.clone());
+        tokio::select! {
+            _ = splice(client, app, &activity, shared.limits.idle_timeout) => {}
+            // Chosen only while the client has sent nothing.
+            _ = activity.evicted() => {}
         }
         return;
     }
-    let service = hyper::service::service_fn(move |req| proxy_request(req, target, traces.clone()));
-    let _ = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades()
-        .await;
+    let ctx = Arc::new(ConnCtx { shared: shared.clone(), slot });
+    let service = hyper::service::service_fn(move |req| proxy_request(req, ctx.clone()));
+    let io = TokioIo::new(Tracked::new(stream, activity.clone()));
+    let conn = shared.http.serve_connection(io, service).with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        // Idle between requests: it closes now (a response under way would be finished first).
+        _ = activity.evicted() => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
 }
 
 async fn peek_full(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -116,22 +191,46 @@ async fn peek_full(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize>
     }
 }
 
+/// One client connection's HTTP side: its place under the cap.
+struct ConnCtx {
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+}
+
+/// Sends on a new HTTP/1 connection to the app.
+async fn send(req: Request<Incoming>, target: u16) -> Result<Response<Incoming>, String> {
+    let mut sender = connect(target).await?;
+    sender.send_request(req).await.map_err(|e| e.to_string())
+}
+
+async fn connect(target: u16) -> Result<SendRequest<Incoming>, String> {
+    let app = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", target)))
+        .await
+        .map_err(|_| format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()))?
+        .map_err(|e| e.to_string())?;
+    let _ = app.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(app)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    Ok(sender)
+}
+
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
-async fn proxy_request(
-    req: Request<Incoming>,
-    target: u16,
-    traces: mpsc::UnboundedSender<Trace>,
-) -> Result<Response<ProxyBody>, Infallible> {
+async fn proxy_request(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<ProxyBody>, Infallible> {
+    let busy = Busy::new(&ctx.slot.activity);
     let start = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
-    let record = TraceStart { method, path, start, traces };
-    match forward(req, target).await {
+    let record = TraceStart { method, path, start, traces: ctx.shared.traces.clone() };
+    let target = ctx.shared.target.load(Ordering::SeqCst);
+    let answer = send(req, target).await;
+    match answer {
         Ok(resp) => {
             let status = resp.status().as_u16();
             let (parts, body) = resp.into_parts();
-            let counted = Counting { inner: body, bytes: 0, done: Some((record, status)) };
+            let counted = Counting { inner: body, bytes: 0, done: Some((record, status)), _busy: busy };
             Ok(Response::from_parts(parts, counted.boxed()))
         }
         Err(e) => {
@@ -140,21 +239,10 @@ async fn proxy_request(
             record.finish(502, bytes);
             let body = Full::new(Bytes::from(text)).map_err(|never| match never {}).boxed();
             let mut resp = Response::new(body);
-            *resp.status_mut() = hyper::StatusCode::BAD_GATEWAY;
+            *resp.status_mut() = StatusCode::BAD_GATEWAY;
             Ok(resp)
         }
     }
-}
-
-async fn forward(req: Request<Incoming>, target: u16) -> Result<Response<Incoming>, String> {
-    let up = TcpStream::connect(("127.0.0.1", target)).await.map_err(|e| e.to_string())?;
-    let _ = up.set_nodelay(true);
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(TokioIo::new(up)).await.map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = conn.with_upgrades().await;
-    });
-    sender.send_request(req).await.map_err(|e| e.to_string())
 }
 
 struct TraceStart {
@@ -177,11 +265,13 @@ impl TraceStart {
     }
 }
 
-/// Counts the response body as it streams and records the trace when it ends (or is dropped).
+/// Counts the response body as it streams and records the trace when it ends (or is dropped); the
+/// request is in flight until then.
 struct Counting {
     inner: Incoming,
     bytes: u64,
     done: Option<(TraceStart, u16)>,
+    _busy: Busy,
 }
 
 impl Body for Counting {
