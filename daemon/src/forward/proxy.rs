@@ -1,5 +1,5 @@
 //! The port forward on `http://localhost:<port>`: an HTTP proxy that records traces; other TCP passes
-//! through.
+//! through, and so do upgraded connections (WebSocket) once the app answered 101.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -9,11 +9,11 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::client::conn::http1::SendRequest;
 use hyper::server::conn::http1;
-use hyper::{Request, Response, StatusCode};
+use hyper::{header, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -197,7 +197,7 @@ struct ConnCtx {
     slot: Arc<Slot>,
 }
 
-/// Sends on a new HTTP/1 connection to the app.
+/// Sends on a new HTTP/1 connection to the app (upgrades allowed).
 async fn send(req: Request<Incoming>, target: u16) -> Result<Response<Incoming>, String> {
     let mut sender = connect(target).await?;
     sender.send_request(req).await.map_err(|e| e.to_string())
@@ -218,14 +218,35 @@ async fn connect(target: u16) -> Result<SendRequest<Incoming>, String> {
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
-async fn proxy_request(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<ProxyBody>, Infallible> {
+async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<ProxyBody>, Infallible> {
     let busy = Busy::new(&ctx.slot.activity);
     let start = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
     let record = TraceStart { method, path, start, traces: ctx.shared.traces.clone() };
     let target = ctx.shared.target.load(Ordering::SeqCst);
-    let answer = send(req, target).await;
+    let answer = if wants_upgrade(&req) {
+        let client_side = hyper::upgrade::on(&mut req);
+        match send(req, target).await {
+            Ok(mut resp) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                let app_side = hyper::upgrade::on(&mut resp);
+                let (slot, idle) = (ctx.slot.clone(), ctx.shared.limits.idle_timeout);
+                tokio::spawn(async move {
+                    // The connection keeps its place under the cap, busy, until the splice ends.
+                    let _busy = busy;
+                    if let (Ok(client), Ok(app)) = tokio::join!(client_side, app_side) {
+                        splice(TokioIo::new(client), TokioIo::new(app), &slot.activity, idle).await;
+                    }
+                });
+                record.finish(101, 0);
+                let (parts, _) = resp.into_parts();
+                return Ok(Response::from_parts(parts, Empty::new().map_err(|never| match never {}).boxed()));
+            }
+            other => other,
+        }
+    } else {
+        send(req, target).await
+    };
     match answer {
         Ok(resp) => {
             let status = resp.status().as_u16();
@@ -243,6 +264,18 @@ async fn proxy_request(req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Resp
             Ok(resp)
         }
     }
+}
+
+/// `Connection: upgrade` and an `Upgrade` protocol (websocket, h2c, ...).
+fn wants_upgrade(req: &Request<Incoming>) -> bool {
+    let connection_upgrade = req
+        .headers()
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    connection_upgrade && req.headers().contains_key(header::UPGRADE)
 }
 
 struct TraceStart {

@@ -1,4 +1,5 @@
-//! Byte-for-byte copying both ways, for connections that do not speak HTTP/1.
+//! Byte-for-byte copying both ways, for connections that do not speak HTTP/1 and for upgraded ones
+//! (WebSocket and the like).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;

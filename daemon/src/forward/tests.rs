@@ -118,6 +118,63 @@ async fn wait_until(what: &str, cond: impl Fn() -> bool) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_websocket_upgrade_is_spliced_both_ways_and_traced() {
+    // The app answers the upgrade with 101, greets, then echoes.
+    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let app_port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut s, _) = l.accept().await.unwrap();
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            assert_eq!(s.read(&mut b).await.unwrap(), 1);
+            head.push(b[0]);
+        }
+        let head = String::from_utf8(head).unwrap().to_ascii_lowercase();
+        assert!(head.contains("upgrade: websocket"), "{head}");
+        s.write_all(b"HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\nhello")
+            .await
+            .unwrap();
+        let mut buf = [0u8; 1024];
+        loop {
+            let n = s.read(&mut buf).await.unwrap();
+            if n == 0 {
+                break;
+            }
+            s.write_all(&buf[..n]).await.unwrap();
+        }
+    });
+    let (fwd, mut traces) = forward(app_port, Limits::default()).await;
+    let mut c = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    c.write_all(
+        b"GET /hmr HTTP/1.1\r\nHost: localhost\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+          Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    while !got.ends_with(b"hello") {
+        let n = tokio::time::timeout(WAIT, c.read(&mut buf)).await.expect("101 and the greeting").unwrap();
+        assert!(n > 0, "closed after {:?}", String::from_utf8_lossy(&got));
+        got.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.starts_with("HTTP/1.1 101"), "{text}");
+    for msg in [&b"ping 1"[..], b"a second frame, longer"] {
+        c.write_all(msg).await.unwrap();
+        let mut echo = vec![0u8; msg.len()];
+        tokio::time::timeout(WAIT, c.read_exact(&mut echo)).await.expect("the echo").unwrap();
+        assert_eq!(echo, msg);
+    }
+    let t = tokio::time::timeout(WAIT, traces.recv()).await.unwrap().unwrap();
+    assert_eq!((t.method.as_str(), t.path.as_str(), t.status), ("GET", "/hmr", 101));
+    // The client closes: the app sees the end, and the connection gives its place back.
+    drop(c);
+    wait_until("the spliced connection to end", || fwd.open_connections() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn over_the_cap_busy_connections_refuse_new_ones_until_they_end() {
     let app = app().await;
     let (fwd, _traces) = forward(app.port, limits(3, 10_000, 10_000)).await;
