@@ -4,7 +4,7 @@
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -12,8 +12,9 @@ use bytes::Bytes;
 use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming};
 use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderMap, HeaderName};
 use hyper::server::conn::http1;
-use hyper::{header, Request, Response, StatusCode};
+use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -168,7 +169,7 @@ async fn handle(stream: TcpStream, slot: Arc<Slot>, shared: Arc<Shared>) {
         }
         return;
     }
-    let ctx = Arc::new(ConnCtx { shared: shared.clone(), slot });
+    let ctx = Arc::new(ConnCtx { shared: shared.clone(), slot, upstream: Mutex::new(None) });
     let service = hyper::service::service_fn(move |req| proxy_request(req, ctx.clone()));
     let io = TokioIo::new(Tracked::new(stream, activity.clone()));
     let conn = shared.http.serve_connection(io, service).with_upgrades();
@@ -191,18 +192,53 @@ async fn peek_full(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize>
     }
 }
 
-/// One client connection's HTTP side: its place under the cap.
+/// One client connection's HTTP side: its place under the cap, and its connection to the app,
+/// kept between requests while the app keeps it open and the target stays the same.
 struct ConnCtx {
     shared: Arc<Shared>,
     slot: Arc<Slot>,
+    upstream: Mutex<Option<Upstream>>,
 }
 
-/// Sends on a new HTTP/1 connection to the app (upgrades allowed).
-async fn send(req: Request<Incoming>, target: u16) -> Result<Response<Incoming>, String> {
-    let mut sender = connect(target).await?;
-    sender.send_request(req).await.map_err(|e| e.to_string())
+struct Upstream {
+    port: u16,
+    sender: SendRequest<Incoming>,
 }
 
+impl ConnCtx {
+    /// Sends on the kept connection to the app when there is one, else on a new one; a request the
+    /// kept connection could not send (the app closed it meanwhile) goes once more on a new one.
+    async fn send(&self, req: Request<Incoming>, target: u16) -> Result<Response<Incoming>, String> {
+        let kept = self.lock().take().filter(|u| u.port == target && !u.sender.is_closed()).map(|u| u.sender);
+        let kept = match kept {
+            Some(mut s) => s.ready().await.is_ok().then_some(s),
+            None => None,
+        };
+        let reused = kept.is_some();
+        let mut sender = match kept {
+            Some(s) => s,
+            None => connect(target).await?,
+        };
+        let resp = match sender.try_send_request(req).await {
+            Ok(resp) => resp,
+            Err(mut e) => match e.take_message() {
+                Some(req) if reused => {
+                    sender = connect(target).await?;
+                    sender.send_request(req).await.map_err(|e| e.to_string())?
+                }
+                _ => return Err(e.into_error().to_string()),
+            },
+        };
+        *self.lock() = Some(Upstream { port: target, sender });
+        Ok(resp)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Upstream>> {
+        self.upstream.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A new HTTP/1 connection to the app (upgrades allowed).
 async fn connect(target: u16) -> Result<SendRequest<Incoming>, String> {
     let app = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", target)))
         .await
@@ -227,7 +263,12 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
     let target = ctx.shared.target.load(Ordering::SeqCst);
     let answer = if wants_upgrade(&req) {
         let client_side = hyper::upgrade::on(&mut req);
-        match send(req, target).await {
+        // Its own connection to the app: once upgraded, that connection is the spliced one.
+        let answer = match connect(target).await {
+            Ok(mut sender) => sender.send_request(req).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match answer {
             Ok(mut resp) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
                 let app_side = hyper::upgrade::on(&mut resp);
                 let (slot, idle) = (ctx.slot.clone(), ctx.shared.limits.idle_timeout);
@@ -245,12 +286,16 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
             other => other,
         }
     } else {
-        send(req, target).await
+        strip_hop_by_hop(req.headers_mut());
+        ctx.send(req, target).await
     };
     match answer {
         Ok(resp) => {
             let status = resp.status().as_u16();
-            let (parts, body) = resp.into_parts();
+            let (mut parts, body) = resp.into_parts();
+            // The client's connection is the proxy's: kept alive whatever the app does with its own.
+            parts.version = Version::HTTP_11;
+            strip_hop_by_hop(&mut parts.headers);
             let counted = Counting { inner: body, bytes: 0, done: Some((record, status)), _busy: busy };
             Ok(Response::from_parts(parts, counted.boxed()))
         }
@@ -276,6 +321,26 @@ fn wants_upgrade(req: &Request<Incoming>) -> bool {
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
     connection_upgrade && req.headers().contains_key(header::UPGRADE)
+}
+
+/// Removes the hop-by-hop headers (RFC 9110, 7.6.1): those named in `Connection`, and `Connection`,
+/// `Keep-Alive`, `Proxy-Connection` and `Upgrade` themselves. `Transfer-Encoding` is hyper's.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| *n != header::TRANSFER_ENCODING)
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in [header::CONNECTION, HeaderName::from_static("keep-alive"), HeaderName::from_static("proxy-connection")] {
+        headers.remove(n);
+    }
+    headers.remove(header::UPGRADE);
 }
 
 struct TraceStart {

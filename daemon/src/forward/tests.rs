@@ -34,10 +34,11 @@ async fn forward(target: u16, limits: Limits) -> (Forward, mpsc::UnboundedReceiv
     (Forward::start_with(l, target, tx, limits).unwrap(), rx)
 }
 
-/// The app: HTTP/1.1 keep-alive, answers `ok <path>`; counts the requests it received.
-/// Requests to `/hold` wait until `release` is notified.
+/// The app: HTTP/1.1 keep-alive, answers `ok <path>`; counts the connections it accepted and the
+/// requests it received. Requests to `/hold` wait until `release` is notified; `/close` closes.
 struct App {
     port: u16,
+    conns: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
     release: Arc<Notify>,
 }
@@ -45,11 +46,13 @@ struct App {
 async fn app() -> App {
     let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
     let port = l.local_addr().unwrap().port();
-    let (requests, release) = (Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
-    let (r, rel) = (requests.clone(), release.clone());
+    let (conns, requests, release) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)), Arc::new(Notify::new()));
+    let (c, r, rel) = (conns.clone(), requests.clone(), release.clone());
     tokio::spawn(async move {
         loop {
             let (s, _) = l.accept().await.unwrap();
+            c.fetch_add(1, Ordering::SeqCst);
             let (r, rel) = (r.clone(), rel.clone());
             let service = hyper::service::service_fn(move |req: Request<hyper::body::Incoming>| {
                 let (r, rel) = (r.clone(), rel.clone());
@@ -58,13 +61,17 @@ async fn app() -> App {
                     if req.uri().path() == "/hold" {
                         rel.notified().await;
                     }
-                    Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!("ok {}", req.uri().path())))))
+                    let mut resp = Response::new(Full::new(Bytes::from(format!("ok {}", req.uri().path()))));
+                    if req.uri().path() == "/close" {
+                        resp.headers_mut().insert(hyper::header::CONNECTION, "close".parse().unwrap());
+                    }
+                    Ok::<_, Infallible>(resp)
                 }
             });
             tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), service));
         }
     });
-    App { port, requests, release }
+    App { port, conns, requests, release }
 }
 
 /// Reads until the end of a response head and its `Content-Length` body; returns the status and body.
@@ -259,6 +266,24 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
     let took = closed_within(&mut s, WAIT).await;
     assert!(took >= Duration::from_millis(150), "kept alive for the idle time first: {took:?}");
     wait_until("its place to be given back", || fwd.open_connections() == 0).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_connection_keeps_one_connection_to_the_app() {
+    let app = app().await;
+    let (fwd, _traces) = forward(app.port, Limits::default()).await;
+    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    for path in ["/one", "/two", "/three"] {
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).await.unwrap();
+        assert_eq!(read_response(&mut s).await, (200, format!("ok {path}")));
+    }
+    assert_eq!(app.conns.load(Ordering::SeqCst), 1, "one connection to the app for the client's three requests");
+    // The app closes its side: the next request goes on a new connection, the client's stays.
+    for path in ["/close", "/four"] {
+        s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).await.unwrap();
+        assert_eq!(read_response(&mut s).await, (200, format!("ok {path}")));
+    }
+    assert_eq!(app.conns.load(Ordering::SeqCst), 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
