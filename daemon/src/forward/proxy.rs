@@ -37,11 +37,22 @@ pub struct Trace {
 /// Binds 127.0.0.1 on `preferred` when free, else on any free port; the listener is kept.
 pub async fn bind(preferred: Option<u16>) -> std::io::Result<TcpListener> {
     if let Some(p) = preferred.filter(|p| *p != 0) {
-        if let Ok(l) = TcpListener::bind(("127.0.0.1", p)).await {
+        if let Ok(l) = listen(p) {
             return Ok(l);
         }
     }
-    TcpListener::bind(("127.0.0.1", 0)).await
+    listen(0)
+}
+
+/// Pending connections the kernel queues for a forward: a browser or a load test opening many at
+/// once should not lose a SYN (a 1 s retransmit) to the default queue of 128.
+const BACKLOG: u32 = 1024;
+
+fn listen(port: u16) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind((std::net::Ipv4Addr::LOCALHOST, port).into())?;
+    socket.listen(BACKLOG)
 }
 
 /// A running forward; the target port can change (a restart, a redeploy) while the local port stays.

@@ -30,7 +30,7 @@ fn limits(max: usize, header_ms: u64, idle_ms: u64) -> Limits {
 
 async fn forward(target: u16, limits: Limits) -> (Forward, mpsc::UnboundedReceiver<Trace>) {
     let (tx, rx) = mpsc::unbounded_channel();
-    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let l = super::proxy::bind(None).await.unwrap();
     (Forward::start_with(l, target, tx, limits).unwrap(), rx)
 }
 
