@@ -1,9 +1,11 @@
 //! A forward's connection cap, and what the cap needs to know of each connection: whether it is idle.
 //!
-//! At the cap a new connection closes the oldest idle one (a client that has sent nothing since it
-//! connected or since its last response), as nginx reuses keep-alive connections; when none is
-//! idle it is closed at once. A flood of idle connections therefore never locks the page out, and
-//! a flood of busy ones costs the daemon no more than the cap's descriptors.
+//! At the cap a new connection closes an idle one (a client that has sent nothing since it
+//! connected or since its last response), as nginx reuses keep-alive connections: first one that
+//! has never sent a byte, then a kept-alive one, each time the one idle for the longest. When none
+//! is idle the new connection is closed at once. A flood of silent connections therefore never
+//! locks the page out nor pushes out a browser's keep-alive connections (it only pushes out its
+//! own), and a flood of busy ones costs the daemon no more than the cap's descriptors.
 
 use std::collections::BTreeMap;
 use std::io;
@@ -20,6 +22,8 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore};
 const EVICT_WAIT: Duration = Duration::from_millis(250);
 
 pub(crate) struct Gate {
+    /// The clock every connection's activity is measured on.
+    base: Instant,
     places: Arc<Semaphore>,
     conns: Mutex<BTreeMap<u64, Arc<Activity>>>,
     next: AtomicU64,
@@ -42,6 +46,7 @@ impl Drop for Slot {
 impl Gate {
     pub fn new(max: usize) -> Arc<Self> {
         Arc::new(Gate {
+            base: Instant::now(),
             places: Arc::new(Semaphore::new(max.max(1))),
             conns: Mutex::default(),
             next: AtomicU64::new(0),
@@ -52,29 +57,35 @@ impl Gate {
         self.conns.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// A place for a new connection: a free one, else the place of the oldest idle connection
-    /// (asked to close); `None` when every connection is busy.
+    /// A place for a new connection: a free one, else the place of an idle one (asked to close);
+    /// `None` when every connection is busy.
     pub async fn admit(self: &Arc<Self>) -> Option<Slot> {
         let place = match self.places.clone().try_acquire_owned() {
             Ok(p) => p,
             Err(_) => {
-                if !self.evict_oldest_idle() {
+                if !self.evict_one_idle() {
                     return None;
                 }
                 tokio::time::timeout(EVICT_WAIT, self.places.clone().acquire_owned()).await.ok()?.ok()?
             }
         };
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        let activity = Arc::new(Activity::new());
+        let activity = Arc::new(Activity::new(self.base));
         self.lock().insert(id, activity.clone());
         Some(Slot { gate: self.clone(), id, _place: place, activity })
     }
 
-    fn evict_oldest_idle(&self) -> bool {
+    /// Asks the idle connection to close that has never sent a byte, else the kept-alive one, idle
+    /// for the longest time.
+    fn evict_one_idle(&self) -> bool {
         let conns = self.lock();
-        let victim = conns.values().find(|a| a.is_idle() && !a.evicting.swap(true, Ordering::SeqCst));
+        let victim = conns
+            .values()
+            .filter(|a| a.is_idle() && !a.evicting.load(Ordering::SeqCst))
+            .min_by_key(|a| (a.has_client_sent(), a.last_ms.load(Ordering::Relaxed)));
         match victim {
             Some(a) => {
+                a.evicting.store(true, Ordering::SeqCst);
                 a.evict.notify_one();
                 true
             }
@@ -91,6 +102,7 @@ impl Gate {
 
 /// What one connection did: bytes from the client, bytes to it, requests in flight.
 pub(crate) struct Activity {
+    /// The gate's clock.
     base: Instant,
     /// Reads that returned bytes from the client (or a peek that saw some).
     reads: AtomicU64,
@@ -98,20 +110,20 @@ pub(crate) struct Activity {
     reads_when_quiet: AtomicU64,
     /// Requests in flight, plus one while an upgraded connection is spliced.
     busy: AtomicU32,
-    /// Milliseconds after `base` of the last byte either way.
+    /// Milliseconds after `base` of the last byte either way (or of the connection).
     last_ms: AtomicU64,
     evicting: AtomicBool,
     evict: Notify,
 }
 
 impl Activity {
-    fn new() -> Self {
+    fn new(base: Instant) -> Self {
         Activity {
-            base: Instant::now(),
+            base,
             reads: AtomicU64::new(0),
             reads_when_quiet: AtomicU64::new(0),
             busy: AtomicU32::new(0),
-            last_ms: AtomicU64::new(0),
+            last_ms: AtomicU64::new(base.elapsed().as_millis() as u64),
             evicting: AtomicBool::new(false),
             evict: Notify::new(),
         }
@@ -229,7 +241,7 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn at_the_cap_the_oldest_idle_connection_makes_room_and_busy_ones_never_do() {
+    async fn at_the_cap_the_longest_idle_connection_makes_room_and_busy_ones_never_do() {
         let gate = Gate::new(2);
         let a = gate.admit().await.unwrap();
         let b = gate.admit().await.unwrap();
@@ -252,5 +264,38 @@ mod tests {
         assert_eq!(gate.open(), 2);
         drop((a, c));
         assert_eq!(gate.open(), 0);
+    }
+
+    #[tokio::test]
+    async fn silent_connections_go_first_then_the_longest_idle() {
+        let gate = Gate::new(3);
+        let kept_alive = gate.admit().await.unwrap();
+        let older = gate.admit().await.unwrap();
+        let newer = gate.admit().await.unwrap();
+        // The first one has been answered, long ago; the other two never said anything.
+        kept_alive.activity.client_sent();
+        drop(Busy::new(&kept_alive.activity));
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        // The older silent one just received bytes from the app (a server-first protocol).
+        older.activity.touch();
+        let next = |gate: &Arc<Gate>| {
+            let gate = gate.clone();
+            tokio::spawn(async move { gate.admit().await })
+        };
+        let waiting = next(&gate);
+        newer.activity.evicted().await;
+        drop(newer);
+        let a = waiting.await.unwrap().expect("the newer silent one's place");
+        let waiting = next(&gate);
+        older.activity.evicted().await;
+        drop(older);
+        let b = waiting.await.unwrap().expect("the older silent one's place");
+        // Once the two new ones have sent something, the kept-alive one is the only idle one.
+        a.activity.client_sent();
+        b.activity.client_sent();
+        let waiting = next(&gate);
+        kept_alive.activity.evicted().await;
+        drop(kept_alive);
+        assert!(waiting.await.unwrap().is_some());
     }
 }

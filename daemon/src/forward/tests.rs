@@ -210,14 +210,14 @@ async fn over_the_cap_busy_connections_refuse_new_ones_until_they_end() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_the_cap_the_oldest_idle_connection_makes_room_for_a_request() {
+async fn at_the_cap_the_longest_idle_connection_makes_room_for_a_request() {
     let app = app().await;
     let (fwd, _traces) = forward(app.port, limits(2, 10_000, 10_000)).await;
     let mut oldest = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
     wait_until("the first connection to be admitted", || fwd.open_connections() == 1).await;
     let mut second = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
     wait_until("the second connection to be admitted", || fwd.open_connections() == 2).await;
-    // Both say nothing: a request still gets through, and the oldest silent one goes.
+    // Both say nothing: a request still gets through, and the one silent for longest goes.
     assert_eq!(get(fwd.local_port, "/page").await, (200, "ok /page".to_string()));
     closed_within(&mut oldest, WAIT).await;
     // The second one was left alone (it is closed by the idle timeout later, not now).
