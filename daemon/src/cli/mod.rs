@@ -126,6 +126,12 @@ struct BuiltWithout {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Cmd::Daemon | Cmd::Up { .. })) {
+        // Forwards hold two descriptors per connection; the usual soft limit (1024) is soon spent.
+        if let Err(e) = devspacesd::forward::limits::raise_nofile_limit() {
+            eprintln!("devspacesd: cannot raise the open-files limit: {e}");
+        }
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {

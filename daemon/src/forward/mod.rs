@@ -1,6 +1,9 @@
 //! The session's port forwards: stable local ports whose targets follow restarts and redeploys.
 
+mod gate;
+pub mod limits;
 pub mod proxy;
+mod splice;
 
 use std::sync::Arc;
 
@@ -162,3 +165,6 @@ impl Forwards {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,19 +1,27 @@
-//! The port forward on `http://localhost:<port>`: an HTTP proxy that records traces; other TCP passes through.
+//! The port forward on `http://localhost:<port>`: an HTTP proxy that records traces; other TCP passes
+//! through, and so do upgraded connections (WebSocket) once the app answered 101.
 
 use std::convert::Infallible;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU16, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use http_body_util::{combinators::BoxBody, BodyExt, Full};
+use http_body_util::{combinators::BoxBody, BodyExt, Empty, Full};
 use hyper::body::{Body, Frame, Incoming};
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use hyper::client::conn::http1::SendRequest;
+use hyper::header::{self, HeaderMap, HeaderName};
+use hyper::server::conn::http1;
+use hyper::{Request, Response, StatusCode, Version};
+use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
+
+use super::gate::{Busy, Gate, Slot, Tracked};
+use super::limits::Limits;
+use super::splice::splice;
 
 /// One proxied HTTP request.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,11 +37,22 @@ pub struct Trace {
 /// Binds 127.0.0.1 on `preferred` when free, else on any free port; the listener is kept.
 pub async fn bind(preferred: Option<u16>) -> std::io::Result<TcpListener> {
     if let Some(p) = preferred.filter(|p| *p != 0) {
-        if let Ok(l) = TcpListener::bind(("127.0.0.1", p)).await {
+        if let Ok(l) = listen(p) {
             return Ok(l);
         }
     }
-    TcpListener::bind(("127.0.0.1", 0)).await
+    listen(0)
+}
+
+/// Pending connections the kernel queues for a forward: a browser or a load test opening many at
+/// once should not lose a SYN (a 1 s retransmit) to the default queue of 128.
+const BACKLOG: u32 = 1024;
+
+fn listen(port: u16) -> std::io::Result<TcpListener> {
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind((std::net::Ipv4Addr::LOCALHOST, port).into())?;
+    socket.listen(BACKLOG)
 }
 
 /// A running forward; the target port can change (a restart, a redeploy) while the local port stays.
@@ -41,6 +60,8 @@ pub struct Forward {
     pub local_port: u16,
     pub target: Arc<AtomicU16>,
     task: tokio::task::JoinHandle<()>,
+    #[cfg(test)]
+    gate: Arc<Gate>,
 }
 
 impl Drop for Forward {
@@ -52,15 +73,45 @@ impl Drop for Forward {
 const HTTP_METHODS: &[&[u8]] =
     &[b"GET ", b"POST", b"PUT ", b"HEAD", b"DELE", b"PATC", b"OPTI", b"CONN", b"TRAC", b"PRI "];
 
+/// How long a new connection has to show it speaks HTTP/1 before it is passed through as bytes.
+const PEEK: Duration = Duration::from_millis(300);
+/// How long connecting to the app may take before the client is answered 502 (or closed).
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What every connection of one forward shares.
+struct Shared {
+    target: Arc<AtomicU16>,
+    traces: mpsc::UnboundedSender<Trace>,
+    limits: Limits,
+    http: http1::Builder,
+}
+
 impl Forward {
+    /// A forward with the limits of the environment ([`Limits::from_env`]).
     pub fn start(
         listener: TcpListener,
         target_port: u16,
         traces: mpsc::UnboundedSender<Trace>,
     ) -> std::io::Result<Self> {
+        Self::start_with(listener, target_port, traces, Limits::from_env())
+    }
+
+    pub fn start_with(
+        listener: TcpListener,
+        target_port: u16,
+        traces: mpsc::UnboundedSender<Trace>,
+        limits: Limits,
+    ) -> std::io::Result<Self> {
         let local_port = listener.local_addr()?.port();
         let target = Arc::new(AtomicU16::new(target_port));
-        let t = target.clone();
+        let mut http = http1::Builder::new();
+        // hyper starts the header timer as soon as a connection waits for a request, so it is also
+        // the keep-alive idle time.
+        http.keep_alive(true).timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
+        let shared = Arc::new(Shared { target: target.clone(), traces, limits, http });
+        let gate = Gate::new(limits.max_connections);
+        #[cfg(test)]
+        let kept = gate.clone();
         let task = tokio::spawn(async move {
             loop {
                 let stream = match listener.accept().await {
@@ -71,13 +122,27 @@ impl Forward {
                         continue;
                     }
                 };
+                // Over the cap with nothing idle to close: closed at once. A 503 would need the
+                // request read first, holding the descriptor and a task per refused connection,
+                // which is what a flood exhausts.
+                let Some(slot) = gate.admit().await else { continue };
                 let _ = stream.set_nodelay(true);
-                let target = t.load(Ordering::SeqCst);
-                let traces = traces.clone();
-                tokio::spawn(async move { handle(stream, target, traces).await });
+                tokio::spawn(handle(stream, Arc::new(slot), shared.clone()));
             }
         });
-        Ok(Forward { local_port, target, task })
+        Ok(Forward {
+            local_port,
+            target,
+            task,
+            #[cfg(test)]
+            gate: kept,
+        })
+    }
+
+    /// Connections holding a place under the cap.
+    #[cfg(test)]
+    pub(crate) fn open_connections(&self) -> usize {
+        self.gate.open()
     }
 
     pub fn retarget(&self, port: u16) {
@@ -85,25 +150,47 @@ impl Forward {
     }
 }
 
-async fn handle(stream: TcpStream, target: u16, traces: mpsc::UnboundedSender<Trace>) {
+async fn handle(stream: TcpStream, slot: Arc<Slot>, shared: Arc<Shared>) {
+    let activity = slot.activity.clone();
     let mut head = [0u8; 4];
-    let is_http = match tokio::time::timeout(Duration::from_millis(300), peek_full(&stream, &mut head)).await {
-        Ok(Ok(n)) => n == 4 && HTTP_METHODS.contains(&&head[..]),
+    let peeked = tokio::select! {
+        p = tokio::time::timeout(PEEK, peek_full(&stream, &mut head)) => p,
+        _ = activity.evicted() => return,
+    };
+    let is_http = match peeked {
+        Ok(Ok(n)) => {
+            if n > 0 {
+                activity.client_sent();
+            }
+            n == 4 && HTTP_METHODS.contains(&&head[..])
+        }
         _ => false,
     };
     if !is_http {
-        if let Ok(mut up) = TcpStream::connect(("127.0.0.1", target)).await {
-            let mut down = stream;
-            let _ = tokio::io::copy_bidirectional(&mut down, &mut up).await;
+        let target = shared.target.load(Ordering::SeqCst);
+        let Ok(Ok(app)) = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", target))).await else {
+            return;
+        };
+        let _ = app.set_nodelay(true);
+        let client = Tracked::new(stream, activity.clone());
+        tokio::select! {
+            _ = splice(client, app, &activity, shared.limits.idle_timeout) => {}
+            // Chosen only while the client has sent nothing.
+            _ = activity.evicted() => {}
         }
         return;
     }
-    let service = hyper::service::service_fn(move |req| proxy_request(req, target, traces.clone()));
-    let _ = hyper::server::conn::http1::Builder::new()
-        .keep_alive(true)
-        .serve_connection(TokioIo::new(stream), service)
-        .with_upgrades()
-        .await;
+    let ctx = Arc::new(ConnCtx { shared: shared.clone(), slot, upstream: Mutex::new(None) });
+    let service = hyper::service::service_fn(move |req| proxy_request(req, ctx.clone()));
+    let io = TokioIo::new(Tracked::new(stream, activity.clone()));
+    let conn = shared.http.serve_connection(io, service).with_upgrades();
+    tokio::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => return,
+        // Idle between requests: it closes now (a response under way would be finished first).
+        _ = activity.evicted() => conn.as_mut().graceful_shutdown(),
+    }
+    let _ = conn.await;
 }
 
 async fn peek_full(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -116,22 +203,111 @@ async fn peek_full(stream: &TcpStream, buf: &mut [u8]) -> std::io::Result<usize>
     }
 }
 
+/// One client connection's HTTP side: its place under the cap, and its connection to the app,
+/// kept between requests while the app keeps it open and the target stays the same.
+struct ConnCtx {
+    shared: Arc<Shared>,
+    slot: Arc<Slot>,
+    upstream: Mutex<Option<Upstream>>,
+}
+
+struct Upstream {
+    port: u16,
+    sender: SendRequest<Incoming>,
+}
+
+impl ConnCtx {
+    /// Sends on the kept connection to the app when there is one, else on a new one; a request the
+    /// kept connection could not send (the app closed it meanwhile) goes once more on a new one.
+    async fn send(&self, req: Request<Incoming>, target: u16) -> Result<Response<Incoming>, String> {
+        let kept = self.lock().take().filter(|u| u.port == target && !u.sender.is_closed()).map(|u| u.sender);
+        let kept = match kept {
+            Some(mut s) => s.ready().await.is_ok().then_some(s),
+            None => None,
+        };
+        let reused = kept.is_some();
+        let mut sender = match kept {
+            Some(s) => s,
+            None => connect(target).await?,
+        };
+        let resp = match sender.try_send_request(req).await {
+            Ok(resp) => resp,
+            Err(mut e) => match e.take_message() {
+                Some(req) if reused => {
+                    sender = connect(target).await?;
+                    sender.send_request(req).await.map_err(|e| e.to_string())?
+                }
+                _ => return Err(e.into_error().to_string()),
+            },
+        };
+        *self.lock() = Some(Upstream { port: target, sender });
+        Ok(resp)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Upstream>> {
+        self.upstream.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// A new HTTP/1 connection to the app (upgrades allowed).
+async fn connect(target: u16) -> Result<SendRequest<Incoming>, String> {
+    let app = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", target)))
+        .await
+        .map_err(|_| format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()))?
+        .map_err(|e| e.to_string())?;
+    let _ = app.set_nodelay(true);
+    let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(app)).await.map_err(|e| e.to_string())?;
+    tokio::spawn(async move {
+        let _ = conn.with_upgrades().await;
+    });
+    Ok(sender)
+}
+
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
 
-async fn proxy_request(
-    req: Request<Incoming>,
-    target: u16,
-    traces: mpsc::UnboundedSender<Trace>,
-) -> Result<Response<ProxyBody>, Infallible> {
+async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<Response<ProxyBody>, Infallible> {
+    let busy = Busy::new(&ctx.slot.activity);
     let start = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
-    let record = TraceStart { method, path, start, traces };
-    match forward(req, target).await {
+    let record = TraceStart { method, path, start, traces: ctx.shared.traces.clone() };
+    let target = ctx.shared.target.load(Ordering::SeqCst);
+    let answer = if wants_upgrade(&req) {
+        let client_side = hyper::upgrade::on(&mut req);
+        // Its own connection to the app: once upgraded, that connection is the spliced one.
+        let answer = match connect(target).await {
+            Ok(mut sender) => sender.send_request(req).await.map_err(|e| e.to_string()),
+            Err(e) => Err(e),
+        };
+        match answer {
+            Ok(mut resp) if resp.status() == StatusCode::SWITCHING_PROTOCOLS => {
+                let app_side = hyper::upgrade::on(&mut resp);
+                let (slot, idle) = (ctx.slot.clone(), ctx.shared.limits.idle_timeout);
+                tokio::spawn(async move {
+                    // The connection keeps its place under the cap, busy, until the splice ends.
+                    let _busy = busy;
+                    if let (Ok(client), Ok(app)) = tokio::join!(client_side, app_side) {
+                        splice(TokioIo::new(client), TokioIo::new(app), &slot.activity, idle).await;
+                    }
+                });
+                record.finish(101, 0);
+                let (parts, _) = resp.into_parts();
+                return Ok(Response::from_parts(parts, Empty::new().map_err(|never| match never {}).boxed()));
+            }
+            other => other,
+        }
+    } else {
+        strip_hop_by_hop(req.headers_mut());
+        ctx.send(req, target).await
+    };
+    match answer {
         Ok(resp) => {
             let status = resp.status().as_u16();
-            let (parts, body) = resp.into_parts();
-            let counted = Counting { inner: body, bytes: 0, done: Some((record, status)) };
+            let (mut parts, body) = resp.into_parts();
+            // The client's connection is the proxy's: kept alive whatever the app does with its own.
+            parts.version = Version::HTTP_11;
+            strip_hop_by_hop(&mut parts.headers);
+            let counted = Counting { inner: body, bytes: 0, done: Some((record, status)), _busy: busy };
             Ok(Response::from_parts(parts, counted.boxed()))
         }
         Err(e) => {
@@ -140,21 +316,42 @@ async fn proxy_request(
             record.finish(502, bytes);
             let body = Full::new(Bytes::from(text)).map_err(|never| match never {}).boxed();
             let mut resp = Response::new(body);
-            *resp.status_mut() = hyper::StatusCode::BAD_GATEWAY;
+            *resp.status_mut() = StatusCode::BAD_GATEWAY;
             Ok(resp)
         }
     }
 }
 
-async fn forward(req: Request<Incoming>, target: u16) -> Result<Response<Incoming>, String> {
-    let up = TcpStream::connect(("127.0.0.1", target)).await.map_err(|e| e.to_string())?;
-    let _ = up.set_nodelay(true);
-    let (mut sender, conn) =
-        hyper::client::conn::http1::handshake(TokioIo::new(up)).await.map_err(|e| e.to_string())?;
-    tokio::spawn(async move {
-        let _ = conn.with_upgrades().await;
-    });
-    sender.send_request(req).await.map_err(|e| e.to_string())
+/// `Connection: upgrade` and an `Upgrade` protocol (websocket, h2c, ...).
+fn wants_upgrade(req: &Request<Incoming>) -> bool {
+    let connection_upgrade = req
+        .headers()
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    connection_upgrade && req.headers().contains_key(header::UPGRADE)
+}
+
+/// Removes the hop-by-hop headers (RFC 9110, 7.6.1): those named in `Connection`, and `Connection`,
+/// `Keep-Alive`, `Proxy-Connection` and `Upgrade` themselves. `Transfer-Encoding` is hyper's.
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .filter(|n| *n != header::TRANSFER_ENCODING)
+        .collect();
+    for n in named {
+        headers.remove(n);
+    }
+    for n in [header::CONNECTION, HeaderName::from_static("keep-alive"), HeaderName::from_static("proxy-connection")] {
+        headers.remove(n);
+    }
+    headers.remove(header::UPGRADE);
 }
 
 struct TraceStart {
@@ -177,11 +374,13 @@ impl TraceStart {
     }
 }
 
-/// Counts the response body as it streams and records the trace when it ends (or is dropped).
+/// Counts the response body as it streams and records the trace when it ends (or is dropped); the
+/// request is in flight until then.
 struct Counting {
     inner: Incoming,
     bytes: u64,
     done: Option<(TraceStart, u16)>,
+    _busy: Busy,
 }
 
 impl Body for Counting {
