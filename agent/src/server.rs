@@ -8,10 +8,19 @@ use devspaces_protocol::agent::wire::{self, Frame};
 use devspaces_protocol::agent::{FromAgent, Stream, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, LISTENING_BANNER};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::supervise::Supervisor;
 use crate::AgentArgs;
+
+/// The largest hello read: a token and two numbers. Frames up to `MAX_FRAME` pass only after it.
+const MAX_HELLO: u32 = 64 * 1024;
+/// How long a connection has to send its hello.
+const HELLO_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections that have not shown the token yet; more are closed at once.
+const MAX_UNAUTHENTICATED: usize = 16;
+/// Connections in all (the daemon needs one per session; replicas and reconnects add a few).
+const MAX_CONNECTIONS: usize = 64;
 
 struct Agent {
     args: AgentArgs,
@@ -56,18 +65,33 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let unauthenticated = Arc::new(Semaphore::new(MAX_UNAUTHENTICATED));
+    let mut refused_logged: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    let _ = stream.set_nodelay(true);
-                    let agent = agent.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = agent.serve(stream).await {
-                            agent.sup.log(Stream::System, format!("agent connection ended: {e}"));
-                        }
-                    });
-                }
+                let Ok((stream, _)) = accepted else { continue };
+                let connection = connections.clone().try_acquire_owned().ok();
+                let permits = connection.zip(unauthenticated.clone().try_acquire_owned().ok());
+                let Some((connection, hello)) = permits else {
+                    // Closed unread: a peer cannot hold more than the caps, whatever it sends.
+                    drop(stream);
+                    if refused_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                        refused_logged = Some(tokio::time::Instant::now());
+                        let why = format!("{MAX_CONNECTIONS} open, or {MAX_UNAUTHENTICATED} without the token yet");
+                        agent.sup.log(Stream::System, format!("refusing connections over the limit: {why}"));
+                    }
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let agent = agent.clone();
+                tokio::spawn(async move {
+                    let _connection = connection;
+                    if let Err(e) = agent.serve(stream, hello).await {
+                        agent.sup.log(Stream::System, format!("agent connection ended: {e}"));
+                    }
+                });
             }
             _ = shutdown_rx.recv() => break,
             _ = term.recv() => break,
@@ -101,9 +125,11 @@ impl Agent {
         serde_json::from_slice(&text).ok()
     }
 
-    async fn serve(self: &Arc<Self>, stream: TcpStream) -> std::io::Result<()> {
+    /// Serves one connection; `hello` holds its place among the unauthenticated until the token checks.
+    async fn serve(self: &Arc<Self>, stream: TcpStream, hello: OwnedSemaphorePermit) -> std::io::Result<()> {
         let (mut reader, mut writer) = stream.into_split();
-        let hello = tokio::time::timeout(Duration::from_secs(10), wire::read_frame(&mut reader)).await;
+        let unauthenticated = hello;
+        let hello = tokio::time::timeout(HELLO_DEADLINE, wire::read_frame_limited(&mut reader, MAX_HELLO)).await;
         let logs_since = match hello {
             Ok(Ok(Some(Frame::Json(body)))) => match wire::decode::<ToAgent>(&body) {
                 Ok(ToAgent::Hello { token, version, logs_since })
@@ -118,8 +144,10 @@ impl Agent {
                 }
                 _ => return Err(std::io::Error::other("rejected a connection without the session token")),
             },
+            Ok(Err(e)) => return Err(std::io::Error::other(format!("rejected a connection whose hello is bad: {e}"))),
             _ => return Err(std::io::Error::other("rejected a connection that sent no hello")),
         };
+        drop(unauthenticated);
         // Subscribe before replaying so that nothing falls between the two.
         let mut events = self.sup.events.subscribe();
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
