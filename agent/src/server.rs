@@ -13,6 +13,8 @@ use tokio::sync::{broadcast, mpsc, OwnedSemaphorePermit, Semaphore};
 use crate::supervise::Supervisor;
 use crate::AgentArgs;
 
+/// The sync state a commit records, in the state folder.
+const STATE_FILE: &str = "sync-state.json";
 /// The largest hello read: a token and two numbers. Frames up to `MAX_FRAME` pass only after it.
 const MAX_HELLO: u32 = 64 * 1024;
 /// How long a connection has to send its hello.
@@ -27,6 +29,8 @@ struct Agent {
     token: String,
     sup: Arc<Supervisor>,
     shutdown: mpsc::Sender<()>,
+    /// Whether `sync-state.json` describes the root: set by a commit, cleared by a batch.
+    state_recorded: std::sync::atomic::AtomicBool,
 }
 
 pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
@@ -38,13 +42,24 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
     }
     std::fs::create_dir_all(&args.root)?;
     std::fs::create_dir_all(&args.state)?;
+    let sup = Supervisor::new(args.command.clone(), args.root.clone(), Duration::from_millis(args.grace_ms));
+    // Temp files of a write that a killed predecessor was in.
+    let root = args.root.clone();
+    let temps = tokio::task::spawn_blocking(move || crate::fs::remove_temp_files(&root))
+        .await
+        .map_err(std::io::Error::other)?;
+    match temps {
+        Ok(0) => {}
+        Ok(n) => sup.log(Stream::System, format!("removed {n} temp files an interrupted write left under the root")),
+        Err(e) => sup.log(Stream::System, format!("cannot look for temp files under the root: {e}")),
+    }
     let listener = TcpListener::bind(args.listen).await?;
     let port = listener.local_addr()?.port();
-    let sup = Supervisor::new(args.command.clone(), args.root.clone(), Duration::from_millis(args.grace_ms));
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(4);
     let autostart = !args.command.is_empty();
     let exit_with_stdin = args.exit_with_stdin;
-    let agent = Arc::new(Agent { args, token, sup: sup.clone(), shutdown: shutdown_tx.clone() });
+    let state_recorded = args.state.join(STATE_FILE).exists().into();
+    let agent = Arc::new(Agent { args, token, sup: sup.clone(), shutdown: shutdown_tx.clone(), state_recorded });
     // The banner goes out only once the socket is bound, so the daemon can connect right away.
     let mut stdout = tokio::io::stdout();
     stdout.write_all(format!("{LISTENING_BANNER} {port}\n").as_bytes()).await?;
@@ -108,7 +123,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 impl Agent {
     fn state_file(&self) -> PathBuf {
-        self.args.state.join("sync-state.json")
+        self.args.state.join(STATE_FILE)
+    }
+
+    /// A batch is about to change the root: the recorded sync state stops describing it until
+    /// the next commit. Without it, a batch cut short (a failure, a kill) makes the daemon's next
+    /// `up` send everything again, instead of trusting a synclog that misses what the batch did.
+    fn forget_state(&self) {
+        use std::sync::atomic::Ordering;
+        if self.state_recorded.swap(false, Ordering::SeqCst) {
+            match std::fs::remove_file(self.state_file()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => self.sup.log(Stream::System, format!("cannot remove {}: {e}", self.state_file().display())),
+            }
+        }
     }
 
     /// Runs a file operation on the root off the runtime's threads.
@@ -202,9 +231,11 @@ impl Agent {
                     let Some(Frame::Binary(tar)) = wire::read_frame(reader).await? else {
                         return Err(std::io::Error::other("files header without its batch"));
                     };
+                    self.forget_state();
                     done(out, id, self.under_root(move |root| crate::fs::apply_tar(root, &tar)).await).await;
                 }
                 ToAgent::Delete { id, paths } => {
+                    self.forget_state();
                     done(out, id, self.under_root(move |root| crate::fs::delete(root, &paths)).await).await;
                 }
                 ToAgent::Commit { id, state } => {
@@ -212,6 +243,9 @@ impl Agent {
                     let r = crate::fs::write_atomic(&self.state_file(), &bytes, 0o600)
                         .map(|_| 1)
                         .map_err(|e| format!("writing sync state: {e}"));
+                    if r.is_ok() {
+                        self.state_recorded.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                     done(out, id, r).await;
                 }
                 ToAgent::Restart { id, kill, build, run, env } => {
