@@ -42,12 +42,22 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
     }
     std::fs::create_dir_all(&args.root)?;
     std::fs::create_dir_all(&args.state)?;
-    let sup = Supervisor::new(args.command.clone(), args.root.clone(), Duration::from_millis(args.grace_ms));
-    // Temp files of a write that a killed predecessor was in.
-    let root = args.root.clone();
-    let temps = tokio::task::spawn_blocking(move || crate::fs::remove_temp_files(&root))
-        .await
-        .map_err(std::io::Error::other)?;
+    let sup = Supervisor::new(
+        args.command.clone(),
+        args.root.clone(),
+        Duration::from_millis(args.grace_ms),
+        Some(&args.state),
+    );
+    // What a killed predecessor left: its app's children, and temp files of a write it was in.
+    let (state, root) = (args.state.clone(), args.root.clone());
+    let (leftover, temps) = tokio::task::spawn_blocking(move || {
+        (crate::supervise::stop_leftover(&state), crate::fs::remove_temp_files(&root))
+    })
+    .await
+    .map_err(std::io::Error::other)?;
+    if let Some(done) = leftover {
+        sup.log(Stream::System, done);
+    }
     match temps {
         Ok(0) => {}
         Ok(n) => sup.log(Stream::System, format!("removed {n} temp files an interrupted write left under the root")),
