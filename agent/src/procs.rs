@@ -82,6 +82,36 @@ pub fn descendant_pids(root: i32) -> Option<Vec<i32>> {
     Some(out)
 }
 
+/// What `/proc/<pid>/stat` says of a process's lifetime and group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// The state letter: `Z` for a zombie.
+    pub state: char,
+    pub pgrp: i32,
+    /// When it started, in clock ticks since boot: with the pid, it names one process for good.
+    pub start: u64,
+}
+
+pub fn stat(pid: i32) -> Option<Stat> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &text[text.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(Stat {
+        state: fields.first()?.chars().next()?,
+        pgrp: fields.get(2)?.parse().ok()?,
+        start: fields.get(19)?.parse().ok()?,
+    })
+}
+
+/// The living (not zombie) processes of process group `pgid`, by a scan of `/proc`.
+pub fn group_members(pgid: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter(|pid| stat(*pid).is_some_and(|s| s.pgrp == pgid && s.state != 'Z'))
+        .collect()
+}
+
 /// Whether a process answers to a processesToKill name: its argv[0] basename or its comm.
 pub fn name_matches(p: &Proc, name: &str) -> bool {
     p.exe_name == name || p.comm == name || (name.len() > 15 && p.comm == name[..15])
@@ -145,6 +175,10 @@ mod tests {
         assert!(found.iter().any(|p| p.pid == child.id() as i32 && name_matches(p, "sleep")), "{found:?}");
         let pids = descendant_pids(me).expect("/proc/<pid>/task/<tid>/children");
         assert!(pids.contains(&(child.id() as i32)), "{pids:?}");
+        let mine = stat(me).expect("stat");
+        assert_ne!(mine.state, 'Z');
+        assert_eq!(stat(child.id() as i32).map(|s| s.pgrp), Some(mine.pgrp));
+        assert!(group_members(mine.pgrp).contains(&(child.id() as i32)));
         let _ = child.kill();
         let _ = child.wait();
     }

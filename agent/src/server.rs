@@ -8,16 +8,29 @@ use devspaces_protocol::agent::wire::{self, Frame};
 use devspaces_protocol::agent::{FromAgent, Stream, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, LISTENING_BANNER};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, OwnedSemaphorePermit, Semaphore};
 
 use crate::supervise::Supervisor;
 use crate::AgentArgs;
+
+/// The sync state a commit records, in the state folder.
+const STATE_FILE: &str = "sync-state.json";
+/// The largest hello read: a token and two numbers. Frames up to `MAX_FRAME` pass only after it.
+const MAX_HELLO: u32 = 64 * 1024;
+/// How long a connection has to send its hello.
+const HELLO_DEADLINE: Duration = Duration::from_secs(10);
+/// Connections that have not shown the token yet; more are closed at once.
+const MAX_UNAUTHENTICATED: usize = 16;
+/// Connections in all (the daemon needs one per session; replicas and reconnects add a few).
+const MAX_CONNECTIONS: usize = 64;
 
 struct Agent {
     args: AgentArgs,
     token: String,
     sup: Arc<Supervisor>,
     shutdown: mpsc::Sender<()>,
+    /// Whether `sync-state.json` describes the root: set by a commit, cleared by a batch.
+    state_recorded: std::sync::atomic::AtomicBool,
 }
 
 pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
@@ -29,13 +42,34 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
     }
     std::fs::create_dir_all(&args.root)?;
     std::fs::create_dir_all(&args.state)?;
+    let sup = Supervisor::new(
+        args.command.clone(),
+        args.root.clone(),
+        Duration::from_millis(args.grace_ms),
+        Some(&args.state),
+    );
+    // What a killed predecessor left: its app's children, and temp files of a write it was in.
+    let (state, root) = (args.state.clone(), args.root.clone());
+    let (leftover, temps) = tokio::task::spawn_blocking(move || {
+        (crate::supervise::stop_leftover(&state), crate::fs::remove_temp_files(&root))
+    })
+    .await
+    .map_err(std::io::Error::other)?;
+    if let Some(done) = leftover {
+        sup.log(Stream::System, done);
+    }
+    match temps {
+        Ok(0) => {}
+        Ok(n) => sup.log(Stream::System, format!("removed {n} temp files an interrupted write left under the root")),
+        Err(e) => sup.log(Stream::System, format!("cannot look for temp files under the root: {e}")),
+    }
     let listener = TcpListener::bind(args.listen).await?;
     let port = listener.local_addr()?.port();
-    let sup = Supervisor::new(args.command.clone(), args.root.clone(), Duration::from_millis(args.grace_ms));
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(4);
     let autostart = !args.command.is_empty();
     let exit_with_stdin = args.exit_with_stdin;
-    let agent = Arc::new(Agent { args, token, sup: sup.clone(), shutdown: shutdown_tx.clone() });
+    let state_recorded = args.state.join(STATE_FILE).exists().into();
+    let agent = Arc::new(Agent { args, token, sup: sup.clone(), shutdown: shutdown_tx.clone(), state_recorded });
     // The banner goes out only once the socket is bound, so the daemon can connect right away.
     let mut stdout = tokio::io::stdout();
     stdout.write_all(format!("{LISTENING_BANNER} {port}\n").as_bytes()).await?;
@@ -56,18 +90,33 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
     }
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut int = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let connections = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let unauthenticated = Arc::new(Semaphore::new(MAX_UNAUTHENTICATED));
+    let mut refused_logged: Option<tokio::time::Instant> = None;
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                if let Ok((stream, _)) = accepted {
-                    let _ = stream.set_nodelay(true);
-                    let agent = agent.clone();
-                    tokio::spawn(async move {
-                        if let Err(e) = agent.serve(stream).await {
-                            agent.sup.log(Stream::System, format!("agent connection ended: {e}"));
-                        }
-                    });
-                }
+                let Ok((stream, _)) = accepted else { continue };
+                let connection = connections.clone().try_acquire_owned().ok();
+                let permits = connection.zip(unauthenticated.clone().try_acquire_owned().ok());
+                let Some((connection, hello)) = permits else {
+                    // Closed unread: a peer cannot hold more than the caps, whatever it sends.
+                    drop(stream);
+                    if refused_logged.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                        refused_logged = Some(tokio::time::Instant::now());
+                        let why = format!("{MAX_CONNECTIONS} open, or {MAX_UNAUTHENTICATED} without the token yet");
+                        agent.sup.log(Stream::System, format!("refusing connections over the limit: {why}"));
+                    }
+                    continue;
+                };
+                let _ = stream.set_nodelay(true);
+                let agent = agent.clone();
+                tokio::spawn(async move {
+                    let _connection = connection;
+                    if let Err(e) = agent.serve(stream, hello).await {
+                        agent.sup.log(Stream::System, format!("agent connection ended: {e}"));
+                    }
+                });
             }
             _ = shutdown_rx.recv() => break,
             _ = term.recv() => break,
@@ -84,7 +133,21 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 impl Agent {
     fn state_file(&self) -> PathBuf {
-        self.args.state.join("sync-state.json")
+        self.args.state.join(STATE_FILE)
+    }
+
+    /// A batch is about to change the root: the recorded sync state stops describing it until
+    /// the next commit. Without it, a batch cut short (a failure, a kill) makes the daemon's next
+    /// `up` send everything again, instead of trusting a synclog that misses what the batch did.
+    fn forget_state(&self) {
+        use std::sync::atomic::Ordering;
+        if self.state_recorded.swap(false, Ordering::SeqCst) {
+            match std::fs::remove_file(self.state_file()) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => self.sup.log(Stream::System, format!("cannot remove {}: {e}", self.state_file().display())),
+            }
+        }
     }
 
     /// Runs a file operation on the root off the runtime's threads.
@@ -101,9 +164,11 @@ impl Agent {
         serde_json::from_slice(&text).ok()
     }
 
-    async fn serve(self: &Arc<Self>, stream: TcpStream) -> std::io::Result<()> {
+    /// Serves one connection; `hello` holds its place among the unauthenticated until the token checks.
+    async fn serve(self: &Arc<Self>, stream: TcpStream, hello: OwnedSemaphorePermit) -> std::io::Result<()> {
         let (mut reader, mut writer) = stream.into_split();
-        let hello = tokio::time::timeout(Duration::from_secs(10), wire::read_frame(&mut reader)).await;
+        let unauthenticated = hello;
+        let hello = tokio::time::timeout(HELLO_DEADLINE, wire::read_frame_limited(&mut reader, MAX_HELLO)).await;
         let logs_since = match hello {
             Ok(Ok(Some(Frame::Json(body)))) => match wire::decode::<ToAgent>(&body) {
                 Ok(ToAgent::Hello { token, version, logs_since })
@@ -118,8 +183,10 @@ impl Agent {
                 }
                 _ => return Err(std::io::Error::other("rejected a connection without the session token")),
             },
+            Ok(Err(e)) => return Err(std::io::Error::other(format!("rejected a connection whose hello is bad: {e}"))),
             _ => return Err(std::io::Error::other("rejected a connection that sent no hello")),
         };
+        drop(unauthenticated);
         // Subscribe before replaying so that nothing falls between the two.
         let mut events = self.sup.events.subscribe();
         let (out_tx, mut out_rx) = mpsc::channel::<Vec<u8>>(1024);
@@ -174,9 +241,11 @@ impl Agent {
                     let Some(Frame::Binary(tar)) = wire::read_frame(reader).await? else {
                         return Err(std::io::Error::other("files header without its batch"));
                     };
+                    self.forget_state();
                     done(out, id, self.under_root(move |root| crate::fs::apply_tar(root, &tar)).await).await;
                 }
                 ToAgent::Delete { id, paths } => {
+                    self.forget_state();
                     done(out, id, self.under_root(move |root| crate::fs::delete(root, &paths)).await).await;
                 }
                 ToAgent::Commit { id, state } => {
@@ -184,6 +253,9 @@ impl Agent {
                     let r = crate::fs::write_atomic(&self.state_file(), &bytes, 0o600)
                         .map(|_| 1)
                         .map_err(|e| format!("writing sync state: {e}"));
+                    if r.is_ok() {
+                        self.state_recorded.store(true, std::sync::atomic::Ordering::SeqCst);
+                    }
                     done(out, id, r).await;
                 }
                 ToAgent::Restart { id, kill, build, run, env } => {

@@ -1,13 +1,13 @@
 //! Runs the app as the agent's child in its own process group: stop, kill by name, build, start.
 
 use std::collections::{BTreeMap, VecDeque};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use devspaces_protocol::agent::{AppStatus, FromAgent, Stream};
+use devspaces_protocol::agent::{AppStatus, FromAgent, Stream, TOKEN_ENV};
 use devspaces_protocol::clock;
 use nix::sys::signal::{kill, killpg, Signal};
 use nix::unistd::Pid;
@@ -19,6 +19,8 @@ use crate::procs;
 
 const RING: usize = 2000;
 const LAST_LINES: usize = 20;
+/// The record of the running app in the agent's state folder, for [`stop_leftover`].
+pub const APP_RECORD: &str = "app.json";
 
 struct Running {
     pid: i32,
@@ -36,13 +38,18 @@ pub struct Supervisor {
     listening: Mutex<Vec<u16>>,
     generation: AtomicU64,
     op: tokio::sync::Mutex<()>,
+    /// Where the running app is recorded (`<state>/app.json`), if anywhere.
+    record: Option<PathBuf>,
+    record_lock: Mutex<()>,
     pub default_command: Vec<String>,
     pub cwd: PathBuf,
     pub grace: Duration,
 }
 
 impl Supervisor {
-    pub fn new(default_command: Vec<String>, cwd: PathBuf, grace: Duration) -> Arc<Self> {
+    /// `state`: the agent's state folder, where the running app is recorded so that a later agent
+    /// can stop what this one leaves if it is killed.
+    pub fn new(default_command: Vec<String>, cwd: PathBuf, grace: Duration, state: Option<&Path>) -> Arc<Self> {
         let (events, _) = broadcast::channel(8192);
         Arc::new(Supervisor {
             events,
@@ -53,6 +60,8 @@ impl Supervisor {
             listening: Mutex::new(Vec::new()),
             generation: AtomicU64::new(0),
             op: tokio::sync::Mutex::new(()),
+            record: state.map(|s| s.join(APP_RECORD)),
+            record_lock: Mutex::new(()),
             default_command,
             cwd,
             grace,
@@ -119,10 +128,34 @@ impl Supervisor {
             // The leader is gone; children that stayed in the group go too.
             let _ = killpg(pgid, Signal::SIGKILL);
         }
+        self.forget_app(running.pid);
         if let Ok(mut l) = self.listening.lock() {
             l.clear();
         }
         self.status(AppStatus::Stopped);
+    }
+
+    /// Records the app (its pid, which is its process group, and when it and the agent started).
+    fn record_app(&self, pid: i32) {
+        let Some(path) = &self.record else { return };
+        let me = std::process::id() as i32;
+        let (Some(agent), Some(app)) = (procs::stat(me), procs::stat(pid)) else { return };
+        let record =
+            serde_json::json!({"agentPid": me, "agentStart": agent.start, "appPid": pid, "appStart": app.start});
+        let _guard = self.record_lock.lock();
+        if let Err(e) = crate::fs::write_atomic(path, record.to_string().as_bytes(), 0o600) {
+            self.log(Stream::System, format!("cannot record the app in {}: {e}", path.display()));
+        }
+    }
+
+    /// Removes the record once the app's group is gone, unless it names another app by now.
+    fn forget_app(&self, pid: i32) {
+        let Some(path) = &self.record else { return };
+        let _guard = self.record_lock.lock();
+        let recorded = std::fs::read(path).ok().and_then(|t| serde_json::from_slice::<serde_json::Value>(&t).ok());
+        if recorded.is_some_and(|r| r["appPid"] == pid) {
+            let _ = std::fs::remove_file(path);
+        }
     }
 
     /// Kills processes named in `names` among the agent's own descendants, never anything else.
@@ -213,15 +246,26 @@ impl Supervisor {
     }
 
     /// A child in the agent's root, in a process group of its own, its output piped to the logs.
+    /// It never sees the agent's token, and it dies with the agent: the kernel sends it SIGKILL
+    /// when the agent ends, even by SIGKILL. (That signal follows the thread that spawned the
+    /// child: children are spawned from the runtime's worker threads or the main thread, which
+    /// live as long as the agent.)
     fn command(&self, prog: &str, args: &[String], env: &BTreeMap<String, String>) -> Command {
         let mut c = Command::new(prog);
         c.args(args)
             .current_dir(&self.cwd)
-            .envs(env)
+            .env_remove(TOKEN_ENV)
+            .envs(env.iter().filter(|(k, _)| k.as_str() != TOKEN_ENV))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .process_group(0);
+        let agent = std::process::id() as nix::libc::pid_t;
+        // SAFETY: the closure runs in the child between fork and exec and calls only prctl,
+        // getppid and raise, which are async-signal-safe.
+        unsafe {
+            c.pre_exec(move || die_with(agent));
+        }
         c
     }
 
@@ -258,6 +302,7 @@ impl Supervisor {
             msg
         })?;
         let pid = child.id().unwrap_or(0) as i32;
+        self.record_app(pid);
         if let Ok(mut t) = self.last_lines.lock() {
             t.clear();
         }
@@ -287,6 +332,7 @@ impl Supervisor {
                 }
             }
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            sup.forget_app(pid);
             use std::os::unix::process::ExitStatusExt;
             let (exit_code, signal) = match status {
                 Ok(s) => (s.code(), s.signal()),
@@ -341,5 +387,114 @@ impl Supervisor {
                 Duration::from_secs(15)
             };
         }
+    }
+}
+
+/// In a child before exec: SIGKILL when the agent ends. The agent may have ended before the
+/// prctl took effect, in which case the child has a new parent already and must not run.
+fn die_with(agent: nix::libc::pid_t) -> std::io::Result<()> {
+    use nix::libc;
+    // SAFETY: prctl, getppid and raise have no memory-safety preconditions.
+    unsafe {
+        if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        if libc::getppid() != agent {
+            libc::raise(libc::SIGKILL);
+        }
+    }
+    Ok(())
+}
+
+/// Stops an app that an agent killed (SIGKILL, OOM) left running, from the record in its state
+/// folder: the app's own process dies with its agent, but what it started (a shell's children,
+/// `npm start`'s node) does not, and would run beside the next copy. The group is stopped only
+/// if the recorded agent is gone and the group is that app's: its leader is the recorded process
+/// (pid and start time), or is gone while members remain (a group's id is not reused while it
+/// has members). SIGTERM, up to 2 s, then SIGKILL. Returns what it did, for the log.
+pub fn stop_leftover(state: &Path) -> Option<String> {
+    let path = state.join(APP_RECORD);
+    let text = std::fs::read(&path).ok()?;
+    let record: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+    let num = |k: &str| record.get(k).and_then(serde_json::Value::as_u64);
+    let (Some(agent), Some(agent_start), Some(pgid), Some(app_start)) =
+        (num("agentPid"), num("agentStart"), num("appPid"), num("appStart"))
+    else {
+        let _ = std::fs::remove_file(&path);
+        return None;
+    };
+    let (agent, pgid) = (i32::try_from(agent).ok()?, i32::try_from(pgid).ok()?);
+    if procs::stat(agent).is_some_and(|s| s.start == agent_start && s.state != 'Z') {
+        return None;
+    }
+    let _ = std::fs::remove_file(&path);
+    let ours = match procs::stat(pgid) {
+        Some(s) if s.state != 'Z' => s.start == app_start && s.pgrp == pgid,
+        _ => true,
+    };
+    let members = if ours && pgid > 1 { procs::group_members(pgid) } else { Vec::new() };
+    if members.is_empty() {
+        return None;
+    }
+    let group = Pid::from_raw(pgid);
+    let _ = killpg(group, Signal::SIGTERM);
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while !procs::group_members(pgid).is_empty() {
+        if std::time::Instant::now() > deadline {
+            let _ = killpg(group, Signal::SIGKILL);
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(format!(
+        "stopped {} process{} of an app a killed agent left running (process group {pgid})",
+        members.len(),
+        if members.len() == 1 { "" } else { "es" }
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::process::CommandExt;
+
+    fn record(state: &Path, agent: (u32, u64), app: (u32, u64)) {
+        let r = serde_json::json!({"agentPid": agent.0, "agentStart": agent.1, "appPid": app.0, "appStart": app.1});
+        std::fs::write(state.join(APP_RECORD), r.to_string()).unwrap();
+    }
+
+    #[test]
+    fn a_leftover_group_is_stopped_only_when_its_agent_is_gone_and_it_is_the_recorded_app() {
+        let state = tempfile::tempdir().unwrap();
+        let mut app =
+            std::process::Command::new("sh").args(["-c", "sleep 1000 & wait"]).process_group(0).spawn().unwrap();
+        let pgid = app.id();
+        let start = procs::stat(pgid as i32).unwrap().start;
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while procs::group_members(pgid as i32).len() < 2 {
+            assert!(std::time::Instant::now() < deadline, "the app's child did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let me = std::process::id();
+        let my_start = procs::stat(me as i32).unwrap().start;
+        // Its agent (this process) still runs: the app is its own.
+        record(state.path(), (me, my_start), (pgid, start));
+        assert_eq!(stop_leftover(state.path()), None);
+        assert!(state.path().join(APP_RECORD).exists());
+        // Another process has the recorded pid by now (another start time): left alone.
+        record(state.path(), (me, my_start + 1), (pgid, start + 1));
+        assert_eq!(stop_leftover(state.path()), None);
+        assert_eq!(procs::group_members(pgid as i32).len(), 2);
+        // The recorded app, its agent gone: the whole group stops.
+        record(state.path(), (me, my_start + 1), (pgid, start));
+        let done = stop_leftover(state.path());
+        let _ = app.wait();
+        assert_eq!(
+            done.as_deref(),
+            Some(format!("stopped 2 processes of an app a killed agent left running (process group {pgid})").as_str())
+        );
+        assert!(procs::group_members(pgid as i32).is_empty());
+        assert!(!state.path().join(APP_RECORD).exists());
     }
 }

@@ -111,7 +111,11 @@ impl Connected {
 /// `space select` chose for the context, else `default`. Local: `space`, else `default`.
 pub async fn connect(choice: BackendChoice, space: Option<&str>, state_dir: &Path) -> Result<Connected, StartFailure> {
     let (space, target) = match choice {
-        BackendChoice::Local => (space.unwrap_or("default").to_string(), Target::Local),
+        BackendChoice::Local => {
+            let space = space.unwrap_or("default");
+            super::check_space_name(space).map_err(StartFailure::Space)?;
+            (space.to_string(), Target::Local)
+        }
         #[cfg(feature = "kubernetes")]
         BackendChoice::Kubernetes(opts) => {
             let cluster = Cluster::connect(&opts).await.map_err(|e| StartFailure::Unavailable(e.to_string()))?;
@@ -154,6 +158,17 @@ mod tests {
         assert_eq!((c.space(), c.describe().as_str()), ("default", "target 'local'"));
         let c = connect(BackendChoice::Local, Some("team/alice"), state).await.unwrap();
         assert_eq!(c.space(), "team/alice");
+    }
+
+    #[tokio::test]
+    async fn local_refuses_a_space_that_would_leave_the_state_layout() {
+        let state = Path::new("/nonexistent/state");
+        for space in ["..", ".", "../x", "a/..", "a/b/c", ".hidden", "Team", "a\0b", "", "a/a"] {
+            let e = connect(BackendChoice::Local, Some(space), state).await.err().unwrap();
+            assert!(matches!(e, StartFailure::Space(_)), "{space:?}: {e}");
+        }
+        let e = connect(BackendChoice::Local, Some(".."), state).await.err().unwrap();
+        assert!(e.to_string().starts_with("invalid space name '..': '..' must be a namespace name"), "{e}");
     }
 
     #[test]

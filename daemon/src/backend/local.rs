@@ -57,6 +57,12 @@ impl Local {
         }
     }
 
+    /// Stops what the app of a killed agent left running (see `devspaces_agent::supervise::stop_leftover`).
+    async fn stop_leftover_app(&self) -> Option<String> {
+        let state = self.agent_state();
+        tokio::task::spawn_blocking(move || devspaces_agent::supervise::stop_leftover(&state)).await.ok().flatten()
+    }
+
     async fn spawn_agent(&mut self, sync_root: &Path) -> Result<u16, BackendError> {
         let exe = std::env::current_exe().map_err(io("finding the devspacesd binary"))?;
         std::fs::create_dir_all(self.home.join("logs")).map_err(io("creating the logs folder"))?;
@@ -149,9 +155,13 @@ impl Backend for Local {
         "local"
     }
 
-    async fn deploy(&mut self, config: &Config, fresh: bool, _report: &Reporter) -> Result<Deployed, BackendError> {
+    async fn deploy(&mut self, config: &Config, fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
         self.teardown().await;
         self.stop_stale_agent().await;
+        // Before a fresh deploy removes the agent's state, which records the app.
+        if let Some(done) = self.stop_leftover_app().await {
+            report.log(crate::events::LogStream::System, done);
+        }
         let image = dockerfile::develop_image(config);
         let command = if !config.develop.container.command.is_empty() {
             config.develop.container.command.clone()
@@ -207,6 +217,7 @@ impl Backend for Local {
             if tokio::time::timeout(Duration::from_secs(15), child.wait()).await.is_err() {
                 let _ = child.kill().await;
             }
+            self.stop_leftover_app().await;
         }
         self.agent_pid = None;
     }

@@ -28,6 +28,35 @@ pub fn new_token() -> String {
     b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
+/// Checks a space name, the same rule on every backend: `name` or `parent/child`, each a
+/// namespace name (a DNS-1123 label), the child not named as its parent. A space becomes a folder
+/// of the state layout (`spaces/<space>/`) and a namespace, so `..`, `.`, `/` beyond one, NUL,
+/// capitals and a leading dot are all refused here, before either exists.
+pub fn check_space_name(s: &str) -> Result<(), String> {
+    let (parent, name) = match s.split_once('/') {
+        Some((p, c)) => (Some(p), c),
+        None => (None, s),
+    };
+    for part in parent.into_iter().chain([name]) {
+        let ok = !part.is_empty()
+            && part.len() <= 63
+            && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !part.starts_with('-')
+            && !part.ends_with('-');
+        if !ok {
+            return Err(format!(
+                "invalid space name '{}': '{}' must be a namespace name (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit); use 'name' or 'parent/child'",
+                s.escape_debug(),
+                part.escape_debug()
+            ));
+        }
+    }
+    if parent == Some(name) {
+        return Err(format!("space '{s}' names the same namespace twice (a child needs its own name)"));
+    }
+    Ok(())
+}
+
 /// What a backend can do, consulted while planning (never discovered as a run-time error).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Capabilities {

@@ -316,7 +316,7 @@ impl Backend for Kubernetes {
         let img = dockerfile::develop_image(config);
         space::apply_session_secret(&self.cluster, &ns, &session, &self.token).await.map_err(deploy_err)?;
         let values_file = self.home.join("values.json");
-        std::fs::write(&values_file, serde_json::to_vec_pretty(&vals).unwrap_or_default())
+        write_private(&values_file, &serde_json::to_vec_pretty(&vals).unwrap_or_default())
             .map_err(|e| deploy_err(format!("writing {}: {e}", values_file.display())))?;
         let release = config.name.clone();
         status(format!("helm upgrade --install {release} in namespace {ns}"));
@@ -467,6 +467,29 @@ impl Backend for Kubernetes {
     }
 }
 
+/// Writes a file only its owner can read (mode 0600 from creation, whatever the umask): the
+/// merged values hold `secrets.dev.yaml`. A temp file, then a rename, so a file an earlier
+/// version left readable is replaced rather than rewritten with its old mode.
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let mut nonce = [0u8; 6];
+    let _ = getrandom::fill(&mut nonce);
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let hex: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = path.with_file_name(format!(".{name}.{hex}"));
+    let result = (|| {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(data)?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
 /// How many pods the release runs: the chart's `replicaCount` (the Helm convention), else 1.
 fn replica_count(values: &serde_json::Value) -> usize {
     let n = match values.get("replicaCount") {
@@ -483,5 +506,32 @@ pub fn resolve_space(state_dir: &Path, cluster: &Cluster, named: Option<&str>) -
     match named {
         Some(s) => SpaceName::parse(s),
         None => Ok(space::read_selection(state_dir, &cluster.context).unwrap_or(SpaceName::parse("default")?)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn merged_values_are_written_for_their_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let fresh = dir.path().join("values.json");
+        write_private(&fresh, b"{\"secret\": 1}").unwrap();
+        assert_eq!(format!("{:o}", mode(&fresh)), "600");
+        // A file an earlier version left readable by others is replaced, not rewritten in place.
+        let old = dir.path().join("old.json");
+        std::fs::write(&old, "{}").unwrap();
+        std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&old, b"{\"secret\": 2}").unwrap();
+        assert_eq!(
+            (format!("{:o}", mode(&old)), std::fs::read_to_string(&old).unwrap()),
+            ("600".into(), "{\"secret\": 2}".into())
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names.len(), 2, "no temp file stays: {names:?}");
     }
 }

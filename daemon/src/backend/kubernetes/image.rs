@@ -153,6 +153,17 @@ impl Builder {
         tag: &str,
         report: &Reporter,
     ) -> Result<(), String> {
+        let cmd = self.build_command(context, dockerfile, args, tag)?;
+        run(cmd, &format!("building {tag}"), report).await
+    }
+
+    fn build_command(
+        &self,
+        context: &Path,
+        dockerfile: &Path,
+        args: &BTreeMap<String, String>,
+        tag: &str,
+    ) -> Result<Command, String> {
         let mut cmd = Command::new(&self.program);
         if self.is_buildah() {
             // No network: the machine's builds must not reach out, and buildah's default network
@@ -162,11 +173,23 @@ impl Builder {
             cmd.arg("build");
         }
         cmd.arg("-f").arg(dockerfile).arg("-t").arg(tag);
+        // Build args may hold secrets (a registry token): `--build-arg NAME` takes the value from
+        // the builder's environment (buildah, docker, podman and nerdctl alike), so values never
+        // show in argv (`ps`, /proc/<pid>/cmdline) or in the `$ command` log line.
         for (k, v) in args {
-            cmd.arg("--build-arg").arg(format!("{k}={v}"));
+            if k.is_empty() || k.contains(['=', '\0']) {
+                return Err(format!("build arg '{}': a name cannot hold '=' or NUL", k.escape_debug()));
+            }
+            if builder_reads_itself(k) {
+                // Set in its environment it would change how the builder runs: argv it is, and
+                // `show` masks the value.
+                cmd.arg("--build-arg").arg(format!("{k}={v}"));
+            } else {
+                cmd.arg("--build-arg").arg(k).env(k, v);
+            }
         }
         cmd.arg(context);
-        run(cmd, &format!("building {tag}"), report).await
+        Ok(cmd)
     }
 
     /// Makes `tag` reachable by the cluster.
@@ -338,13 +361,41 @@ fn pump<R: AsyncRead + Unpin + Send + 'static>(
     })
 }
 
+/// Environment variables the builders (or the loader and the system under them) read for
+/// themselves: a build arg of that name is passed in argv, never in the builder's environment.
+fn builder_reads_itself(name: &str) -> bool {
+    const NAMES: &[&str] = &["PATH", "HOME", "USER", "SHELL", "TMPDIR", "KUBECONFIG", "REGISTRY_AUTH_FILE"];
+    const PREFIXES: &[&str] = &[
+        "LD_",
+        "XDG_",
+        "DOCKER_",
+        "BUILDAH_",
+        "BUILDKIT_",
+        "BUILDX_",
+        "CONTAINERS_",
+        "CONTAINERD_",
+        "PODMAN_",
+        "NERDCTL_",
+        "STORAGE_",
+    ];
+    NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+/// A command as the log shows it: a `--build-arg NAME=value` shows as `NAME=…`.
 fn show(cmd: &Command) -> String {
     let c = cmd.as_std();
-    std::iter::once(c.get_program())
-        .chain(c.get_args())
-        .map(|a| a.to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join(" ")
+    let mut out = vec![c.get_program().to_string_lossy().into_owned()];
+    let mut build_arg = false;
+    for a in c.get_args() {
+        let a = a.to_string_lossy();
+        let shown = match a.split_once('=') {
+            Some((name, _)) if build_arg => format!("{name}=…"),
+            _ => a.to_string(),
+        };
+        build_arg = a == "--build-arg";
+        out.push(shown);
+    }
+    out.join(" ")
 }
 
 /// The static agent to put into images: `DEVSPACES_AGENT_BINARY`, else a static `devspaces-agent`
@@ -403,6 +454,31 @@ fn elf_has_no_interp(b: &[u8]) -> Option<bool> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::ffi::OsStr;
+
+    #[test]
+    fn build_arg_values_go_in_the_builders_environment_never_in_argv_or_the_log() {
+        let b = Builder { program: "buildah".into() };
+        let args = BTreeMap::from([
+            ("NPM_TOKEN".to_string(), "s3cret-npm".to_string()),
+            ("DOCKER_CONFIG".to_string(), "s3cret-dir".to_string()),
+        ]);
+        let cmd = b.build_command(Path::new("/ctx"), Path::new("/ctx/Dockerfile"), &args, "web:1").unwrap();
+        let argv: Vec<String> = cmd.as_std().get_args().map(|a| a.to_string_lossy().into_owned()).collect();
+        assert!(argv.windows(2).any(|w| w == ["--build-arg", "NPM_TOKEN"]), "{argv:?}");
+        assert!(!argv.iter().any(|a| a.contains("s3cret-npm")), "{argv:?}");
+        let envs: Vec<_> = cmd.as_std().get_envs().collect();
+        assert!(envs.contains(&(OsStr::new("NPM_TOKEN"), Some(OsStr::new("s3cret-npm")))), "{envs:?}");
+        // A name the builder reads itself cannot go in its environment: argv, masked in the log.
+        assert!(argv.windows(2).any(|w| w == ["--build-arg", "DOCKER_CONFIG=s3cret-dir"]), "{argv:?}");
+        assert!(!envs.iter().any(|(k, _)| *k == "DOCKER_CONFIG"), "{envs:?}");
+        let line = show(&cmd);
+        assert!(!line.contains("s3cret"), "{line}");
+        assert!(line.contains(" --build-arg DOCKER_CONFIG=… --build-arg NPM_TOKEN "), "{line}");
+        let bad = BTreeMap::from([("A=B".to_string(), "x".to_string())]);
+        let e = b.build_command(Path::new("/ctx"), Path::new("/ctx/Dockerfile"), &bad, "web:1").err().unwrap();
+        assert_eq!(e, "build arg 'A=B': a name cannot hold '=' or NUL");
+    }
 
     #[test]
     fn qualified_names_match_containerd() {

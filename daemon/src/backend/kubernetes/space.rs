@@ -28,18 +28,11 @@ pub struct SpaceName {
 
 impl SpaceName {
     pub fn parse(s: &str) -> Result<SpaceName, KubeError> {
+        crate::backend::check_space_name(s).map_err(KubeError::Space)?;
         let (parent, name) = match s.split_once('/') {
             Some((p, c)) => (Some(p), c),
             None => (None, s),
         };
-        for part in parent.iter().copied().chain([name]) {
-            check_label(part, s)?;
-        }
-        if parent == Some(name) {
-            return Err(KubeError::Space(format!(
-                "space '{s}' names the same namespace twice (a child needs its own name)"
-            )));
-        }
         Ok(SpaceName { parent: parent.map(str::to_string), name: name.to_string() })
     }
 
@@ -54,21 +47,6 @@ impl SpaceName {
             Some(p) => format!("{p}/{}", self.name),
             None => self.name.clone(),
         }
-    }
-}
-
-fn check_label(part: &str, whole: &str) -> Result<(), KubeError> {
-    let ok = !part.is_empty()
-        && part.len() <= 63
-        && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !part.starts_with('-')
-        && !part.ends_with('-');
-    if ok {
-        Ok(())
-    } else {
-        Err(KubeError::Space(format!(
-            "invalid space name '{whole}': '{part}' must be a namespace name (lowercase letters, digits and '-', at most 63, starting and ending with a letter or digit); use 'name' or 'parent/child'"
-        )))
     }
 }
 
