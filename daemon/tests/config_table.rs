@@ -124,6 +124,9 @@ fn facts(c: &Config) -> Vec<String> {
     }
     flatten("set", &c.install.set, &mut out);
     flatten("develop.set", &d.set, &mut out);
+    for (name, set) in &c.variables {
+        out.push(format!("variable {name}: {}", if *set { "set" } else { "unset" }));
+    }
     out
 }
 

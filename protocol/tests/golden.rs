@@ -252,6 +252,16 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
                     space: Some("dev/ana".into()),
                     backend: Some(Backend::Local),
                     attach: true,
+                    env: Some(
+                        [
+                            ("HOME", "/home/ana"),
+                            ("PATH", "/home/ana/.local/bin:/usr/bin:/bin"),
+                            ("PYTHON_IMAGE", "python:3.12"),
+                        ]
+                        .into_iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                    ),
                 },
             ),
         ),
@@ -483,7 +493,7 @@ fn every_wire_type_has_a_golden_file() {
 #[test]
 fn omitted_fields_take_their_defaults() {
     let up: UpParams = serde_json::from_value(json!({"path": PATH})).expect("minimal up");
-    assert_eq!(up, UpParams { path: PATH.into(), space: None, backend: None, attach: true });
+    assert_eq!(up, UpParams { path: PATH.into(), space: None, backend: None, attach: true, env: None });
     let down: DownParams = serde_json::from_value(json!({"session": SESSION})).expect("minimal down");
     assert_eq!(down, DownParams { target: by_session(), keep_if_watched: false });
     let restart: RestartParams = serde_json::from_value(json!({"session": SESSION})).expect("minimal restart");
@@ -498,6 +508,8 @@ fn omitted_fields_take_their_defaults() {
 fn wrong_field_types_do_not_parse() {
     assert!(serde_json::from_value::<UpParams>(json!({"path": 5})).is_err());
     assert!(serde_json::from_value::<UpParams>(json!({"path": PATH, "backend": "docker"})).is_err());
+    assert!(serde_json::from_value::<UpParams>(json!({"path": PATH, "env": {"PORT": 80}})).is_err());
+    assert!(serde_json::from_value::<UpParams>(json!({"path": PATH, "env": ["A=1"]})).is_err());
     assert!(serde_json::from_value::<ClassifyParams>(json!({"path": PATH, "paths": "a.js"})).is_err());
     assert!(serde_json::from_value::<ShowMessageParams>(json!({"type": 9, "message": "x"})).is_err());
 }

@@ -200,15 +200,20 @@ impl Env {
     }
     /// The synclog of a service folder (sha256 of its realpath, in `devspaces-<uid>/` of this test's TMPDIR).
     pub fn synclog(&self, service: &Path) -> PathBuf {
-        let out = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("sha256sum");
-        let real = std::fs::canonicalize(service).expect("realpath");
-        out.stdin.as_ref().expect("stdin").write_all(real.to_string_lossy().as_bytes()).expect("write");
-        let o = out.wait_with_output().expect("sha256sum output");
-        let hex = String::from_utf8_lossy(&o.stdout).split_whitespace().next().expect("hex").to_string();
-        // SAFETY: getuid has no preconditions and cannot fail.
-        let uid = unsafe { libc::getuid() };
-        self.tmp().join(format!("devspaces-{uid}")).join(format!("{hex}.synclog"))
+        synclog_in(&self.tmp(), service)
     }
+}
+
+/// The synclog of a service folder for a client whose TMPDIR is `tmp`.
+pub fn synclog_in(tmp: &Path, service: &Path) -> PathBuf {
+    let out = Command::new("sha256sum").stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().expect("sha256sum");
+    let real = std::fs::canonicalize(service).expect("realpath");
+    out.stdin.as_ref().expect("stdin").write_all(real.to_string_lossy().as_bytes()).expect("write");
+    let o = out.wait_with_output().expect("sha256sum output");
+    let hex = String::from_utf8_lossy(&o.stdout).split_whitespace().next().expect("hex").to_string();
+    // SAFETY: getuid has no preconditions and cannot fail.
+    let uid = unsafe { libc::getuid() };
+    tmp.join(format!("devspaces-{uid}")).join(format!("{hex}.synclog"))
 }
 
 impl Drop for Env {

@@ -8,7 +8,7 @@ use std::time::Duration;
 #[cfg(feature = "kubernetes")]
 use super::kubernetes::{self, deploy::Kubernetes, space::SpaceName, Cluster};
 use super::local::Local;
-use crate::session::{self, record, SessionHandle, SessionOptions, StartError};
+use crate::session::{self, record, ClientEnv, SessionHandle, SessionOptions, StartError};
 
 /// The backends by name, whether or not this build has them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,14 +130,20 @@ pub async fn connect(choice: BackendChoice, space: Option<&str>, state_dir: &Pat
 }
 
 /// Builds the concrete backend for the service (its home `spaces/<space>/<service>/` under the
-/// state dir) and starts the session on it.
-pub async fn start(connected: Connected, service_dir: &Path, quiet: Duration) -> Result<SessionHandle, StartFailure> {
+/// state dir) and starts the session on it, with the client's environment `env` (`None`: this
+/// process's).
+pub async fn start(
+    connected: Connected,
+    service_dir: &Path,
+    quiet: Duration,
+    env: Option<ClientEnv>,
+) -> Result<SessionHandle, StartFailure> {
     let Connected { space, state_dir, target } = connected;
     let name = service_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let home = record::service_home(&state_dir, &space, &name);
-    let opts = SessionOptions { service_dir: service_dir.to_path_buf(), space, quiet };
+    let opts = SessionOptions { service_dir: service_dir.to_path_buf(), space, quiet, env: env.clone() };
     let started = match target {
-        Target::Local => session::start(opts, Local::new(home.clone()), home).await,
+        Target::Local => session::start(opts, Local::new(home.clone(), env), home).await,
         #[cfg(feature = "kubernetes")]
         Target::Kubernetes(cluster, space) => {
             session::start(opts, Kubernetes::new(cluster, space, home.join("kubernetes")), home).await

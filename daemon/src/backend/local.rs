@@ -13,11 +13,14 @@ use super::{new_token, Backend, BackendError, Deployed, Reporter};
 use crate::agent::client::AgentClient;
 use crate::backend::dockerfile;
 use crate::config::Config;
-use crate::session::record;
+use crate::session::{record, ClientEnv};
 
 pub struct Local {
     /// `spaces/<space>/<service>/` under the state dir.
     pub home: PathBuf,
+    /// The client's environment, the agent's (hence the app's and its build commands'); `None`:
+    /// this process's.
+    env: Option<ClientEnv>,
     agent: Option<Child>,
     agent_pid: Option<u32>,
     token: String,
@@ -28,8 +31,8 @@ fn io(what: &str) -> impl FnOnce(std::io::Error) -> BackendError + '_ {
 }
 
 impl Local {
-    pub fn new(home: PathBuf) -> Self {
-        Local { home, agent: None, agent_pid: None, token: new_token() }
+    pub fn new(home: PathBuf, env: Option<ClientEnv>) -> Self {
+        Local { home, env, agent: None, agent_pid: None, token: new_token() }
     }
 
     pub fn fs_root(&self) -> PathBuf {
@@ -68,7 +71,12 @@ impl Local {
         std::fs::create_dir_all(self.home.join("logs")).map_err(io("creating the logs folder"))?;
         let stderr =
             std::fs::File::create(self.home.join("logs/agent.stderr")).map_err(io("creating the agent log"))?;
-        let mut child = Command::new(exe)
+        let mut cmd = Command::new(exe);
+        if let Some(env) = &self.env {
+            // The user's environment, not the daemon's: PATH, HOME, the variables the app reads.
+            cmd.env_clear().envs(env.iter());
+        }
+        let mut child = cmd
             .arg("agent")
             .arg("--root")
             .arg(sync_root)

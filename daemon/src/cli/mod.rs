@@ -187,13 +187,20 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
         Cmd::Down { path, space } => down(service_dir(path)?, space.as_deref()).await,
         Cmd::ListUp { json } => {
             for r in record::live(&record::state_dir()) {
+                // The variables azds.yaml names whose value in this shell is not the session's.
+                let differs = record::env_differs(&r.session, &r.env, |n| std::env::var(n).ok());
                 if json {
                     println!(
                         "{}",
-                        serde_json::json!({"service": r.service, "session": r.session, "space": r.space, "backend": r.backend, "phase": r.phase, "detail": r.detail, "path": r.service_dir})
+                        serde_json::json!({"service": r.service, "session": r.session, "space": r.space, "backend": r.backend, "phase": r.phase, "detail": r.detail, "path": r.service_dir, "envDiffers": differs})
                     );
                 } else {
-                    println!("{:<20} {:<12} {:<10} {:<10} {}", r.service, r.space, r.backend, r.phase, r.detail);
+                    let note = if differs.is_empty() {
+                        String::new()
+                    } else {
+                        format!("  (env differs: {})", differs.join(", "))
+                    };
+                    println!("{:<20} {:<12} {:<10} {:<10} {}{note}", r.service, r.space, r.backend, r.phase, r.detail);
                 }
             }
             Ok(ExitCode::SUCCESS)

@@ -65,7 +65,10 @@ async fn through_daemon(
 ) -> anyhow::Result<ExitCode> {
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
-    let mut params = json!({"path": dir.display().to_string(), "backend": kind.name()});
+    // This shell's environment: the session expands azds.yaml's ${VAR} and runs the app with it,
+    // whoever started the daemon.
+    let env = devspacesd::config::process_vars();
+    let mut params = json!({"path": dir.display().to_string(), "backend": kind.name(), "env": env});
     if let Some(s) = &space {
         params["space"] = json!(s);
     }
@@ -167,7 +170,8 @@ async fn in_process(
     if !printer.is_json() {
         println!("Using dev space '{}' with {}", connected.space(), connected.describe());
     }
-    let handle = match backend::start(connected, &dir, quiet).await {
+    let env = Some(std::sync::Arc::new(devspacesd::config::process_vars()));
+    let handle = match backend::start(connected, &dir, quiet, env).await {
         Ok(h) => h,
         Err(StartFailure::Session(session::StartError::Config(e))) => {
             printer.config_error(&e);

@@ -9,9 +9,15 @@ pub struct EnvSource {
     pub dotenv: BTreeMap<String, String>,
 }
 
+/// This process's environment; a name or value that is not UTF-8 is left out (`std::env::vars`
+/// would panic on it).
+pub fn process_vars() -> BTreeMap<String, String> {
+    std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect()
+}
+
 impl EnvSource {
     pub fn from_process(dotenv_text: Option<&str>) -> Self {
-        EnvSource { process: std::env::vars().collect(), dotenv: dotenv_text.map(parse_dotenv).unwrap_or_default() }
+        EnvSource { process: process_vars(), dotenv: dotenv_text.map(parse_dotenv).unwrap_or_default() }
     }
 
     pub fn get(&self, name: &str) -> Option<&str> {
@@ -42,17 +48,20 @@ pub fn parse_dotenv(text: &str) -> BTreeMap<String, String> {
     out
 }
 
-/// The result of expanding one string: the text and the names of unset variables without a default.
+/// The result of expanding one string: the text, the names of unset variables without a default,
+/// and every name it referred to with whether it was set (in the environment or `.env`).
 #[derive(Debug, PartialEq)]
 pub struct Expanded {
     pub text: String,
     pub unset: Vec<String>,
+    pub used: Vec<(String, bool)>,
 }
 
 /// Expands `${NAME}` and `${NAME:-default}`; `$(...)` placeholders and lone `$` are left alone.
 pub fn expand(input: &str, env: &EnvSource) -> Expanded {
     let mut text = String::with_capacity(input.len());
     let mut unset = Vec::new();
+    let mut used = Vec::new();
     let mut rest = input;
     while let Some(i) = rest.find("${") {
         text.push_str(&rest[..i]);
@@ -67,6 +76,7 @@ pub fn expand(input: &str, env: &EnvSource) -> Expanded {
             Some((n, d)) => (n, Some(d)),
             None => (body, None),
         };
+        used.push((name.to_string(), env.get(name).is_some()));
         match (env.get(name).filter(|v| !v.is_empty() || default.is_none()), default) {
             (Some(v), _) => text.push_str(v),
             (None, Some(d)) => text.push_str(d),
@@ -75,7 +85,7 @@ pub fn expand(input: &str, env: &EnvSource) -> Expanded {
         rest = &after[end + 1..];
     }
     text.push_str(rest);
-    Expanded { text, unset }
+    Expanded { text, unset, used }
 }
 
 #[cfg(test)]
@@ -107,6 +117,14 @@ mod tests {
             assert_eq!(got.text, *want, "input {input}");
             assert_eq!(got.unset, unset.iter().map(|s| s.to_string()).collect::<Vec<_>>(), "input {input}");
         }
+    }
+
+    #[test]
+    fn expansion_names_the_variables_it_used() {
+        let e = env(&[("A", "1"), ("EMPTY", "")], &[("B", "2")]);
+        let got = expand("${A}-${B}-${C:-x}-${EMPTY:-d}-${D}-$(tag)-$HOME", &e);
+        let want = [("A", true), ("B", true), ("C", false), ("EMPTY", true), ("D", false)];
+        assert_eq!(got.used, want.iter().map(|(n, s)| (n.to_string(), *s)).collect::<Vec<_>>());
     }
 
     #[test]

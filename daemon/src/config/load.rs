@@ -24,6 +24,13 @@ pub fn load(service_dir: &Path) -> Result<Config, ConfigError> {
     load_with_env(service_dir, &EnvSource::from_process(dotenv.as_deref()))
 }
 
+/// Loads `<service>/azds.yaml` with these variables (a client's environment) and the `.env` beside it.
+pub fn load_with_vars(service_dir: &Path, vars: &BTreeMap<String, String>) -> Result<Config, ConfigError> {
+    let dotenv = std::fs::read_to_string(service_dir.join(".env")).ok();
+    let dotenv = dotenv.as_deref().map(super::env::parse_dotenv).unwrap_or_default();
+    load_with_env(service_dir, &EnvSource { process: vars.clone(), dotenv })
+}
+
 pub fn load_with_env(service_dir: &Path, env: &EnvSource) -> Result<Config, ConfigError> {
     let file = service_dir.join(super::FILE_NAME);
     let text = std::fs::read_to_string(&file).map_err(|e| ConfigError {
@@ -49,7 +56,7 @@ pub fn diagnose(file: &Path, text: &str) -> Vec<Diagnostic> {
 }
 
 fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Diagnostic>) {
-    let mut w = Walker { file: file.to_path_buf(), env, diags: Vec::new() };
+    let mut w = Walker { file: file.to_path_buf(), env, diags: Vec::new(), variables: BTreeMap::new() };
     let root = match yaml::parse(text) {
         Ok(n) => n,
         Err(e) => {
@@ -70,6 +77,7 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
         install: Install { set: serde_json::json!({}), ..Install::default() },
         develop: Configuration { set: serde_json::json!({}), ..Configuration::default() },
         warnings: Vec::new(),
+        variables: BTreeMap::new(),
     };
     if matches!(root.value, Value::Null) {
         let first = crate::config::yaml::Pos { line: 1, col: 1 };
@@ -132,6 +140,7 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
     config.develop.build.args = args;
     w.check_files(&mut config);
     config.warnings = w.diags.iter().filter(|d| d.severity == Severity::Warning).cloned().collect();
+    config.variables = std::mem::take(&mut w.variables);
     (Some(config), w.diags)
 }
 
@@ -150,6 +159,8 @@ struct Walker<'a> {
     file: PathBuf,
     env: &'a EnvSource,
     diags: Vec<Diagnostic>,
+    /// The `${VAR}` names expanded so far, and whether each was set.
+    variables: BTreeMap<String, bool>,
 }
 
 impl Walker<'_> {
@@ -209,6 +220,7 @@ impl Walker<'_> {
 
     fn expand(&mut self, text: &str, range: Range) -> String {
         let e = expand(text, self.env);
+        self.variables.extend(e.used);
         for name in e.unset {
             self.warning(
                 range,
@@ -282,11 +294,13 @@ impl Walker<'_> {
         let mut found = Vec::new();
         let mut unset = Vec::new();
         let env = self.env;
+        let variables = &mut self.variables;
         let json = node.to_json(&mut |s, range| {
             for p in placeholders::unknown(s) {
                 found.push((p, range));
             }
             let e = expand(s, env);
+            variables.extend(e.used);
             for name in e.unset {
                 unset.push((name, range));
             }

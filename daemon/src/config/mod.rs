@@ -6,8 +6,8 @@ pub mod placeholders;
 pub mod values;
 pub mod yaml;
 
-pub use env::{expand, parse_dotenv, EnvSource};
-pub use load::{diagnose, load, load_with_env};
+pub use env::{expand, parse_dotenv, process_vars, EnvSource};
+pub use load::{diagnose, load, load_with_env, load_with_vars};
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -135,6 +135,9 @@ pub struct Config {
     /// The selected configuration (`develop` unless asked otherwise); defaults when absent.
     pub develop: Configuration,
     pub warnings: Vec<Diagnostic>,
+    /// Every `${VAR}` name the file refers to, and whether it was set (in the environment the
+    /// configuration was loaded with, or `.env`). What a session's record hashes, never the values.
+    pub variables: BTreeMap<String, bool>,
 }
 
 impl Config {

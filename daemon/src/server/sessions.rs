@@ -13,17 +13,19 @@ use tokio::task::JoinHandle;
 
 use super::fanout::{self, Client, Fanout};
 use super::outbox::Outbox;
-use super::rpc::RpcError;
+use super::rpc::{self, RpcError};
 use crate::backend::{self, BackendChoice, ConnectOptions, StartFailure};
 use crate::classify::{self, Class, IgnoreFiles, Rules};
 use crate::config;
 use crate::server::to_proto;
-use crate::session::{SessionHandle, StartError};
+use crate::session::{record, SessionHandle, StartError};
 
 /// A session the daemon owns.
 pub struct Entry {
     pub fan: Arc<Fanout>,
     dir: PathBuf,
+    /// The hashes of the variables its configuration names (the session keeps them current).
+    env: Arc<Mutex<record::EnvHashes>>,
     handle: tokio::sync::Mutex<Option<SessionHandle>>,
     hub: Mutex<Option<JoinHandle<()>>>,
 }
@@ -167,9 +169,17 @@ impl Daemon {
                 }));
             }
             e.fan.subscribe(client, 0);
+            if let Some(env) = &p.env {
+                let recorded = e.env.lock().map(|h| h.clone()).unwrap_or_default();
+                let differs = record::env_differs(&e.fan.session, &recorded, |n| env.get(n).cloned());
+                if !differs.is_empty() {
+                    client.outbox.push(rpc::event_frame(&other_env_line(&e.fan, &differs)));
+                }
+            }
             return Ok(to_value(&wire::UpResult { session: e.fan.info(), attached: true }));
         }
-        let handle = backend::start(connected, &dir, self.quiet).await.map_err(|e| start_failed(e, &dir))?;
+        let env = p.env.map(Arc::new);
+        let handle = backend::start(connected, &dir, self.quiet, env).await.map_err(|e| start_failed(e, &dir))?;
         // The receiver made before the session's task started: the fan-out sees its first events.
         let rx = handle.take_first_receiver().unwrap_or_else(|| handle.events.subscribe());
         let fan = Fanout::new(handle.id.clone(), handle.service.clone(), dir.display().to_string(), space, kind);
@@ -183,6 +193,7 @@ impl Daemon {
         let entry = Arc::new(Entry {
             fan: fan.clone(),
             dir,
+            env: handle.env.clone(),
             handle: tokio::sync::Mutex::new(Some(handle)),
             hub: Mutex::new(Some(hub)),
         });
@@ -384,6 +395,23 @@ fn start_failed(e: StartFailure, dir: &Path) -> RpcError {
             RpcError::new(codes::SESSION_EXISTS, e.to_string()).with_data(data())
         }
     }
+}
+
+/// The `system` line an attaching client gets when the session's variables are not its own:
+/// names only, never values.
+fn other_env_line(fan: &Fanout, differs: &[String]) -> wire::Event {
+    wire::Event::Log(wire::LogParams {
+        service: fan.service.clone(),
+        session: fan.session.clone(),
+        stream: wire::LogStream::System,
+        line: format!(
+            "service '{}' runs with a different {} than this client has (it was started from another environment); \
+             run `devspacesd down` then `up` to use yours",
+            fan.service,
+            record::names_list(differs)
+        ),
+        time: devspaces_protocol::clock::now_rfc3339(),
+    })
 }
 
 fn require_target(t: &wire::SessionTarget) -> Result<(), RpcError> {

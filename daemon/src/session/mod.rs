@@ -7,6 +7,7 @@ mod runner;
 #[cfg(test)]
 mod tests;
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,7 +18,7 @@ use crate::backend::Backend;
 use crate::classify::{self, IgnoreFiles, Rules};
 use crate::config;
 use crate::events::Event;
-use crate::sync::Syncer;
+use crate::sync::{synclog, Syncer};
 use crate::watch::Batch;
 use runner::Runner;
 
@@ -30,6 +31,40 @@ pub struct SessionOptions {
     pub space: String,
     /// Quiet time that closes a batch of file events.
     pub quiet: Duration,
+    /// The environment of the client that asked for the session: azds.yaml's `${VAR}`, the
+    /// backend's child processes and the synclog's `TMPDIR` come from it. `None`: this process's.
+    pub env: Option<ClientEnv>,
+}
+
+/// A client's environment variables, shared by the session and its backend.
+pub type ClientEnv = Arc<BTreeMap<String, String>>;
+
+impl SessionOptions {
+    /// A variable of the session's environment.
+    pub fn var(&self, name: &str) -> Option<String> {
+        match &self.env {
+            Some(env) => env.get(name).cloned(),
+            None => std::env::var(name).ok(),
+        }
+    }
+
+    /// Loads azds.yaml with the session's environment (and the `.env` beside it).
+    pub fn load_config(&self) -> Result<config::Config, config::ConfigError> {
+        match &self.env {
+            Some(env) => config::load_with_vars(&self.service_dir, env),
+            None => config::load(&self.service_dir),
+        }
+    }
+
+    /// Where the service's synclog is: in the session's `TMPDIR`.
+    fn synclog_path(&self) -> PathBuf {
+        match &self.env {
+            Some(env) => {
+                synclog::path_in(&synclog::temp_dir_of(env.get("TMPDIR").map(String::as_str)), &self.service_dir)
+            }
+            None => synclog::path_for(&self.service_dir),
+        }
+    }
 }
 
 enum Command {
@@ -43,6 +78,9 @@ enum Command {
 pub struct SessionHandle {
     pub id: String,
     pub service: String,
+    /// The hashes of the variables azds.yaml names, as the session record keeps them (updated on
+    /// every reload): what `up` compares with an attaching client's environment.
+    pub env: Arc<std::sync::Mutex<record::EnvHashes>>,
     pub events: broadcast::Sender<Event>,
     commands: mpsc::Sender<Command>,
     first_events: std::sync::Mutex<Option<broadcast::Receiver<Event>>>,
@@ -127,7 +165,7 @@ pub(crate) async fn start_with<B: Backend + 'static>(
     home: PathBuf,
     watch: bool,
 ) -> Result<SessionHandle, StartError> {
-    let config = config::load(&opts.service_dir)?;
+    let config = opts.load_config()?;
     if let Some(r) = record::read(&home) {
         if r.phase != "stopped" && r.owner_pid != std::process::id() && record::pid_is(r.owner_pid, &["devspacesd"]) {
             return Err(StartError::AlreadyUp { service: r.service, pid: r.owner_pid, dir: r.service_dir });
@@ -140,16 +178,18 @@ pub(crate) async fn start_with<B: Backend + 'static>(
     let service = config.name.clone();
     // The synclog is read off the async runtime: its file is checked, never trusted to be quick.
     let target = format!("{}/{}", backend.name(), opts.space);
-    let (dir, context) = (config.service_dir.clone(), config.context_prefix());
-    let syncer = tokio::task::spawn_blocking(move || Syncer::open(&dir, &target, &context))
+    let (dir, context, log) = (config.service_dir.clone(), config.context_prefix(), opts.synclog_path());
+    let syncer = tokio::task::spawn_blocking(move || Syncer::open_at(log, &dir, &target, &context))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
     let (runner, reports, restarts) =
         Runner::new(id.clone(), opts, backend, syncer, config, rules, events.clone(), home, watch);
+    let env = runner.env_hashes.clone();
     let done = tokio::spawn(runner.run(cmd_rx, reports, restarts));
     Ok(SessionHandle {
         id,
         service,
+        env,
         events,
         commands: cmd_tx,
         first_events: std::sync::Mutex::new(Some(first_events)),

@@ -1,8 +1,10 @@
 //! Session records under the state dir, so `down`, `list-up` and `list-uris` find running sessions.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 /// `$DEVSPACES_STATE_DIR`, else `$XDG_STATE_HOME/devspaces`, else `~/.local/state/devspaces`.
 pub fn state_dir() -> PathBuf {
@@ -44,6 +46,52 @@ pub struct SessionRecord {
     pub phase: String,
     pub detail: String,
     pub forwards: Vec<ForwardRecord>,
+    /// The `${VAR}` names azds.yaml uses and a short hash of each one's value in the environment
+    /// the session runs with (`None`: unset or empty). Never the values: see [`env_hashes`].
+    #[serde(default)]
+    pub env: EnvHashes,
+}
+
+/// Variable name -> [`value_hash`] of its value, `None` when unset or empty (`${VAR}` reads both alike).
+pub type EnvHashes = BTreeMap<String, Option<String>>;
+
+/// A short one-way fingerprint of a variable's value in a session: the first 12 hex digits of the
+/// SHA-256 of the session ID, the name and the value. Enough to tell two values apart; the
+/// session ID keeps equal values of different sessions from looking alike.
+pub fn value_hash(session: &str, name: &str, value: &str) -> String {
+    let mut h = Sha256::new();
+    for part in [session, name, value] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize().iter().take(6).map(|b| format!("{b:02x}")).collect()
+}
+
+/// The hashes of `names` as `lookup` gives their values (a client's environment).
+pub fn env_hashes<'a>(
+    session: &str,
+    names: impl IntoIterator<Item = &'a String>,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> EnvHashes {
+    names
+        .into_iter()
+        .map(|n| (n.clone(), lookup(n).filter(|v| !v.is_empty()).map(|v| value_hash(session, n, &v))))
+        .collect()
+}
+
+/// The recorded names whose value in `lookup` (another environment) is not the one recorded.
+pub fn env_differs(session: &str, recorded: &EnvHashes, lookup: impl Fn(&str) -> Option<String>) -> Vec<String> {
+    let now = env_hashes(session, recorded.keys(), lookup);
+    recorded.iter().filter(|(n, h)| now.get(*n) != Some(*h)).map(|(n, _)| n.clone()).collect()
+}
+
+/// "A", "A and B", "A, B and C".
+pub fn names_list(names: &[String]) -> String {
+    match names {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 pub fn record_path(home: &Path) -> PathBuf {
@@ -85,4 +133,46 @@ pub fn live(state: &Path) -> Vec<SessionRecord> {
     }
     out.sort_by(|a, b| (&a.space, &a.service).cmp(&(&b.space, &b.service)));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn env_hashes_tell_values_apart_without_keeping_them() {
+        let names: Vec<String> = ["IMAGE", "EMPTY", "UNSET"].iter().map(|s| s.to_string()).collect();
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |n: &str| pairs.iter().find(|(k, _)| *k == n).map(|(_, v)| v.to_string())
+        };
+        let recorded = env_hashes("s1", &names, env(&[("IMAGE", "python:3.12"), ("EMPTY", "")]));
+        let hash = recorded["IMAGE"].clone().unwrap();
+        assert_eq!(hash.len(), 12);
+        assert!(hash.chars().all(|c| c.is_ascii_hexdigit()) && !hash.contains("python"));
+        assert_eq!((recorded["EMPTY"].clone(), recorded["UNSET"].clone()), (None, None), "empty reads as unset");
+        assert_ne!(value_hash("s2", "IMAGE", "python:3.12"), hash, "the session salts the hash");
+        assert!(env_differs("s1", &recorded, env(&[("IMAGE", "python:3.12"), ("UNSET", "")])).is_empty());
+        assert_eq!(env_differs("s1", &recorded, env(&[("IMAGE", "python:3.11")])), vec!["IMAGE".to_string()]);
+        assert_eq!(env_differs("s1", &recorded, env(&[("UNSET", "x")])), vec!["IMAGE".to_string(), "UNSET".into()]);
+    }
+
+    #[test]
+    fn an_older_record_without_env_still_reads() {
+        let r: SessionRecord = serde_json::from_str(
+            r#"{"session":"a","service":"s","serviceDir":"/s","space":"default","backend":"local",
+                "ownerPid":1,"agentPid":null,"phase":"running","detail":"","forwards":[]}"#,
+        )
+        .unwrap();
+        assert!(r.env.is_empty());
+    }
+
+    #[test]
+    fn names_read_as_a_list() {
+        let n = |v: &[&str]| names_list(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(
+            (n(&["A"]), n(&["A", "B"]), n(&["A", "B", "C"])),
+            ("A".into(), "A and B".into(), "A, B and C".into())
+        );
+    }
 }

@@ -61,6 +61,8 @@ pub(super) struct Runner<B: Backend> {
     pub(super) events: broadcast::Sender<Event>,
     pub(super) home: PathBuf,
     pub(super) watch: bool,
+    /// The record's hashes of the variables the configuration names, shared with the handle.
+    pub(super) env_hashes: Arc<std::sync::Mutex<record::EnvHashes>>,
     machine: Machine,
     /// `None` while a deploy task holds them.
     backend: Option<B>,
@@ -98,7 +100,9 @@ impl<B: Backend + 'static> Runner<B> {
     ) -> (Self, mpsc::UnboundedReceiver<EventKind>, mpsc::UnboundedReceiver<RestartResult>) {
         let (reports, reports_rx) = mpsc::unbounded_channel();
         let (restarts, restarts_rx) = mpsc::unbounded_channel();
+        let hashes = record::env_hashes(&id, config.variables.keys(), |n| opts.var(n));
         let runner = Runner {
+            env_hashes: Arc::new(std::sync::Mutex::new(hashes)),
             forwards: Forwards::new(events.clone(), config.name.clone(), id.clone()),
             machine: Machine::new(backend.capabilities().serves_during_redeploy),
             backend_name: backend.name(),
@@ -152,6 +156,7 @@ impl<B: Backend + 'static> Runner<B> {
             phase: self.machine.phase().as_str().to_string(),
             detail: self.detail.clone(),
             forwards: self.forwards.records(),
+            env: self.env_hashes.lock().map(|h| h.clone()).unwrap_or_default(),
         };
         let _ = record::write(&self.home, &r);
     }
@@ -318,8 +323,12 @@ impl<B: Backend + 'static> Runner<B> {
 
     /// Reads azds.yaml and the ignore files again; on success the watcher follows the new rules.
     fn reload(&mut self) -> Result<(), String> {
-        let c = config::load(&self.opts.service_dir).map_err(|e| e.to_string())?;
+        let c = self.opts.load_config().map_err(|e| e.to_string())?;
         let r = Rules::new(&c, &IgnoreFiles::read(&c)).map_err(|e| e.to_string())?;
+        let hashes = record::env_hashes(&self.id, c.variables.keys(), |n| self.opts.var(n));
+        if let Ok(mut h) = self.env_hashes.lock() {
+            *h = hashes;
+        }
         self.config = c;
         self.rules = Arc::new(r);
         if let Some(s) = &mut self.syncer {

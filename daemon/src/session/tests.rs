@@ -13,7 +13,7 @@ use tokio::io::{AsyncWriteExt, DuplexStream};
 use tokio::sync::broadcast;
 use tokio::time::Instant;
 
-use super::{start_with, SessionHandle, SessionOptions};
+use super::{record, start_with, ClientEnv, SessionHandle, SessionOptions};
 use crate::agent::client::AgentClient;
 use crate::backend::{Backend, BackendError, Deployed, Reporter};
 use crate::classify::Class;
@@ -33,6 +33,8 @@ struct Recorder {
     files: Mutex<BTreeMap<String, Vec<u8>>>,
     /// Agent connections open now.
     live_agents: AtomicUsize,
+    /// The configured command of each deploy, as the configuration was loaded for it.
+    commands: Mutex<Vec<Vec<String>>>,
 }
 
 impl Recorder {
@@ -67,7 +69,8 @@ impl Backend for Fake {
     fn name(&self) -> &'static str {
         "fake"
     }
-    async fn deploy(&mut self, _config: &Config, fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
+    async fn deploy(&mut self, config: &Config, fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
+        self.rec.commands.lock().unwrap().push(config.develop.container.command.clone());
         self.rec.live_deploys.fetch_add(1, Ordering::SeqCst);
         let _live = Live(self.rec.clone());
         self.rec.call(format!("deploy fresh={fresh}"));
@@ -219,18 +222,27 @@ fn write(dir: &Path, rel: &str, text: &str) {
 
 impl Harness {
     async fn start(delays: &[u64]) -> Harness {
+        Self::start_in(delays, AZDS, None).await
+    }
+
+    /// A session of `azds` started for a client whose environment is `env` (`None`: this process's).
+    async fn start_in(delays: &[u64], azds: &str, env: Option<ClientEnv>) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let state = tempfile::tempdir().unwrap();
         let d = dir.path();
-        write(d, "azds.yaml", AZDS);
+        write(d, "azds.yaml", azds);
         write(d, "Dockerfile", "FROM scratch\n");
         write(d, "charts/svc/Chart.yaml", "name: svc\nversion: 0.1.0\n");
         write(d, "app.py", "print('v1')\n");
         write(d, "static/style.css", "body{}\n");
         let rec = Arc::new(Recorder::default());
         rec.delays.lock().unwrap().extend(delays.iter().map(|s| Duration::from_secs(*s)));
-        let opts =
-            SessionOptions { service_dir: d.to_path_buf(), space: "default".into(), quiet: Duration::from_millis(1) };
+        let opts = SessionOptions {
+            service_dir: d.to_path_buf(),
+            space: "default".into(),
+            quiet: Duration::from_millis(1),
+            env,
+        };
         let handle = start_with(opts, Fake { rec: rec.clone() }, state.path().to_path_buf(), false).await.unwrap();
         let rx = handle.take_first_receiver().unwrap();
         Harness { dir, _state: state, handle, rx, rec }
@@ -495,4 +507,32 @@ async fn a_file_that_cannot_be_read_is_kept_in_the_container_and_reported() {
     assert_eq!(h.rec.files.lock().unwrap()["static/style.css"], b"body{}\n", "the container keeps its copy");
     assert!(!h.rec.calls().iter().any(|c| c.starts_with("delete")));
     h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_clients_environment_feeds_the_configuration_its_reloads_the_record_and_the_synclog() {
+    // A variable this process does not have: only the client's environment can set it.
+    let name = "DEVSPACES_SESSION_TEST_WORD";
+    assert!(std::env::var_os(name).is_none());
+    let tmp = tempfile::tempdir().unwrap();
+    let env: BTreeMap<String, String> = [(name, "from-the-client"), ("TMPDIR", &tmp.path().display().to_string())]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let azds = AZDS.replace("command: [python3, app.py]", &format!("command: [python3, app.py, \"${{{name}}}\"]"));
+    let mut h = Harness::start_in(&[], &azds, Some(Arc::new(env))).await;
+    h.until_phase(Phase::Running).await;
+    h.handle.redeploy().await;
+    let want = vec!["python3".to_string(), "app.py".into(), "from-the-client".into()];
+    assert_eq!(*h.rec.commands.lock().unwrap(), vec![want.clone(), want], "the first load and the reload");
+    let hashes = h.handle.env.lock().unwrap().clone();
+    let hash = record::value_hash(&h.handle.id, name, "from-the-client");
+    assert_eq!(hashes, [(name.to_string(), Some(hash))].into_iter().collect());
+    let home = h._state.path().to_path_buf();
+    assert_eq!(record::read(&home).unwrap().env, hashes, "session.json keeps the hashes");
+    assert!(!std::fs::read_to_string(record::record_path(&home)).unwrap().contains("from-the-client"));
+    let log = crate::sync::synclog::path_in(tmp.path(), h.dir.path());
+    h.handle.stop().await;
+    assert!(log.is_file(), "the synclog is in the client's TMPDIR");
+    assert!(!crate::sync::synclog::path_for(h.dir.path()).exists(), "and not in this process's");
 }

@@ -143,8 +143,13 @@ fn new_sync_id() -> String {
 }
 
 impl Syncer {
+    /// The service's synclog in this process's `TMPDIR`.
     pub fn open(service_dir: &Path, target_key: &str, context: &str) -> Self {
-        let path = synclog::path_for(service_dir);
+        Self::open_at(synclog::path_for(service_dir), service_dir, target_key, context)
+    }
+
+    /// The synclog at `path` (`synclog::path_in` a client's `TMPDIR`).
+    pub fn open_at(path: PathBuf, service_dir: &Path, target_key: &str, context: &str) -> Self {
         let (loaded, warning) = match synclog::load(&path) {
             Ok(l) => (l, None),
             Err(e) => (None, Some(e)),

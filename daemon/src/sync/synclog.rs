@@ -38,6 +38,11 @@ pub struct Synclog {
     pub targets: BTreeMap<String, Target>,
 }
 
+/// `TMPDIR` as given (a client's; `None` or empty: `/tmp`).
+pub fn temp_dir_of(tmpdir: Option<&str>) -> PathBuf {
+    tmpdir.filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
 fn temp_dir() -> PathBuf {
     std::env::var_os("TMPDIR").filter(|v| !v.is_empty()).map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/tmp"))
 }
@@ -48,11 +53,13 @@ fn uid() -> u32 {
 
 /// `<TMPDIR or /tmp>/devspaces-<uid>/<SHA-256 of the realpath>.synclog`: the seed's name (UTF-8
 /// bytes of the realpath, no trailing slash, lowercase hex) inside a folder only this user enters.
+/// `TMPDIR` is this process's; [`path_in`] takes a client's.
 pub fn path_for(service_dir: &Path) -> PathBuf {
     path_in(&temp_dir(), service_dir)
 }
 
-fn path_in(base: &Path, service_dir: &Path) -> PathBuf {
+/// [`path_for`] under another temp folder (`base` is a `TMPDIR`).
+pub fn path_in(base: &Path, service_dir: &Path) -> PathBuf {
     let real = std::fs::canonicalize(service_dir).unwrap_or_else(|_| service_dir.to_path_buf());
     let text = real.to_string_lossy();
     let text = if text.len() > 1 { text.trim_end_matches('/') } else { &text };

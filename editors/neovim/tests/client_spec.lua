@@ -36,7 +36,11 @@ H.test(':DevSpacesUp starts devspacesd --stdio on the azds.yaml folder and sends
   H.ok(c, 'a devspaces client')
   H.eq(svc, c.root_dir, 'root_dir')
   H.eq({ fake, '--stdio' }, c.config.cmd, 'cmd')
-  H.eq({ attach = true, backend = 'local', path = svc, space = 'dev/ana' }, received('devspaces/up')[1].params, 'up params')
+  local up = received('devspaces/up')[1].params
+  H.eq(vim.fn.environ(), up.env, 'up carries the editor environment')
+  H.eq(vim.env.PATH, up.env.PATH, 'PATH among it')
+  up.env = nil
+  H.eq({ attach = true, backend = 'local', path = svc, space = 'dev/ana' }, up, 'up params')
   H.eq(true, received('initialize')[1].params.capabilities.window.workDoneProgress, 'workDoneProgress declared')
   H.eq(0, #vim.lsp.get_clients({ bufnr = 0 }), 'the html buffer is not attached')
 end)

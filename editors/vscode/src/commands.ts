@@ -31,6 +31,11 @@ export interface CommandDeps {
 /** What a command was invoked on: a tree node, an explorer/editor resource, a URL, or nothing (the palette). */
 type Target = TreeNode | vscode.Uri | string | undefined;
 
+/** The extension host's environment, sent with `up`: the session uses it, not the environment of whoever started the daemon. */
+function clientEnv(): Record<string, string> {
+  return Object.fromEntries(Object.entries(process.env).filter((e): e is [string, string] => typeof e[1] === "string"));
+}
+
 function isNode(t: unknown): t is TreeNode {
   return typeof t === "object" && t !== null && "context" in t && "session" in t;
 }
@@ -123,7 +128,7 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const folder = await serviceFolder(target);
       if (!folder) return;
       const settings = readSettings();
-      const params: UpParams = { path: folder, backend: settings.backend, attach: true };
+      const params: UpParams = { path: folder, backend: settings.backend, attach: true, env: clientEnv() };
       if (settings.space) params.space = settings.space;
       const result = await connection.request<UpResult>(Methods.up, params);
       model.applySession(result);

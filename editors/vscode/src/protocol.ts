@@ -107,6 +107,8 @@ export interface UpParams {
   space?: string;
   backend?: Backend;
   attach?: boolean;
+  /** The client's environment: the session expands azds.yaml's ${VAR} and runs the app with it; absent, the daemon's. */
+  env?: Record<string, string>;
 }
 
 export type UpResult = SessionInfo & { attached: boolean };

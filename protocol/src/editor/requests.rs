@@ -1,5 +1,7 @@
 //! Params and results of the custom `devspaces/*` requests, and the session summary they share.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::notifications::{Phase, PortState};
@@ -105,6 +107,11 @@ pub struct UpParams {
     /// (true, the default) or fail with `SESSION_EXISTS` (false).
     #[serde(default = "default_true")]
     pub attach: bool,
+    /// The client's environment (a shell's, an editor's). The session expands azds.yaml's
+    /// `${VAR}` from it and runs the app, its build commands and image builds with it; absent, the
+    /// daemon's own environment is used (the environment of whichever client started it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<BTreeMap<String, String>>,
 }
 
 fn default_true() -> bool {

@@ -108,6 +108,12 @@ function M.up(path, cb)
   end
   local params = target(root)
   params.attach = true
+  -- This Neovim's environment: the session expands azds.yaml's ${VAR} and runs the app with it,
+  -- not with the environment of whoever started the shared daemon.
+  local env = vim.fn.environ()
+  if next(env) then
+    params.env = env
+  end
   call(root, 'up', 'devspaces/up', params, function(result)
     M.state():apply_session(result)
     notify(string.format('devspaces: %s %s (session %s)', result.service, result.attached and 'attached' or 'started', result.session))

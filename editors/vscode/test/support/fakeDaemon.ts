@@ -80,6 +80,7 @@ connection.onRequest("devspaces/status", (): StatusResult => ({
 connection.onRequest("devspaces/watch", () => ({ sessions: [...sessions.values()] }));
 
 connection.onRequest("devspaces/up", (p: UpParams) => {
+  if (process.env.FAKE_DAEMON_UPFILE) fs.appendFileSync(process.env.FAKE_DAEMON_UPFILE, `${JSON.stringify(p)}\n`);
   counter++;
   const s: SessionInfo = {
     ...golden<SessionInfo>("up.result.json"),

@@ -12,6 +12,7 @@ describe("extension against a scripted daemon", () => {
   let activated: Activated;
   let service: string;
   let pidfile: string;
+  let upfile: string;
 
   before(() => {
     const work = fs.mkdtempSync(path.join(os.tmpdir(), "devspaces-vscode-svc-"));
@@ -20,8 +21,9 @@ describe("extension against a scripted daemon", () => {
     fs.writeFileSync(path.join(service, "azds.yaml"), "kind: helm-release\napiVersion: 1.1\n");
     fs.writeFileSync(path.join(service, "static", "index.html"), "<p>hi</p>\n");
     pidfile = path.join(work, "pids");
+    upfile = path.join(work, "ups");
     const script = path.join(__dirname, "..", "support", "fakeDaemon.js");
-    setSetting("devspaces.daemonPath", nodeScriptExecutable(script, { FAKE_DAEMON_PIDFILE: pidfile }));
+    setSetting("devspaces.daemonPath", nodeScriptExecutable(script, { FAKE_DAEMON_PIDFILE: pidfile, FAKE_DAEMON_UPFILE: upfile }));
     setSetting("devspaces.space", "dev/ana");
     activated = activateBundled();
   });
@@ -58,6 +60,10 @@ describe("extension against a scripted daemon", () => {
     ]);
     assert.ok(recorded.progress.some((p) => p.title === "webfrontend: sync" && p.done), JSON.stringify(recorded.progress));
     assert.equal(recorded.statusBarItems[0]?.text, "$(pass) webfrontend: running");
+    // up carries the editor's environment, so the session uses it rather than the daemon's.
+    const [up] = fs.readFileSync(upfile, "utf8").trim().split("\n").map((l) => JSON.parse(l) as { env?: Record<string, string> });
+    assert.equal(up?.env?.PATH, process.env.PATH);
+    assert.equal(Object.keys(up?.env ?? {}).length, Object.values(process.env).filter((v) => v !== undefined).length);
     await waitFor("window/showMessage as an error", () =>
       recorded.messages.some((m) => m.level === "error" && m.text.includes("build failed: npm install exited with code 1")),
     );
