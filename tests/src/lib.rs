@@ -351,6 +351,19 @@ pub fn http_get(port: u16, path: &str) -> (u16, String) {
 }
 
 /// Whether a process is alive (and not a zombie).
+/// The body of `path` once it answers 200 (bounded by the tests' wait).
+pub fn served(port: u16, path: &str) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let (status, body) = http_get(port, path);
+        if status == 200 {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{path} never answered 200 (last: {status} {body})");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 pub fn alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map(|s| !s.contains(") Z ")).unwrap_or(false)
 }

@@ -188,16 +188,7 @@ fn a_crashing_app_is_reported_and_the_next_change_restarts_it() {
     );
     std::fs::write(svc.join("mode.txt"), "serve\n").unwrap();
     up.wait_running();
-    let deadline = std::time::Instant::now() + WAIT;
-    loop {
-        let (status, body) = http_get(port, "/");
-        if status == 200 {
-            assert!(body.contains("crasher ok"));
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "the fixed app never served");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    assert!(served(port, "/").contains("crasher ok"), "the fixed app serves");
 }
 
 #[test]
@@ -219,15 +210,7 @@ fn the_dockerfile_cmd_workdir_env_and_expose_are_honoured() {
     let (_t, _svc, mut up) = up_copy(&env, "tests/fixtures/apps/dockerfile-cmd");
     let port = up.url_port();
     up.wait_running();
-    let deadline = std::time::Instant::now() + WAIT;
-    let body = loop {
-        let (status, body) = http_get(port, "/");
-        if status == 200 {
-            break body;
-        }
-        assert!(std::time::Instant::now() < deadline, "never served");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let body = served(port, "/");
     assert!(body.contains("hello-from-env"), "{body}");
     assert!(body.contains("/srv/app"), "the cwd is the mapped WORKDIR: {body}");
 }

@@ -26,15 +26,7 @@ fn an_nginx_style_site_syncs_to_its_target_and_the_app_keeps_its_workdir() {
     let fs = container_root(&env, "sync-target");
     assert!(fs.join("usr/share/nginx/html/index.html").is_file(), "the context lands under the sync target");
     assert!(!fs.join("srv/html").exists(), "nothing is synced to the WORKDIR");
-    let deadline = std::time::Instant::now() + WAIT;
-    let cwd = loop {
-        let (status, body) = http_get(port, "/cwd");
-        if status == 200 {
-            break body;
-        }
-        assert!(std::time::Instant::now() < deadline, "never served");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let cwd = served(port, "/cwd");
     assert!(cwd.ends_with("/fs/srv"), "the app runs in its WORKDIR (/srv): {cwd}");
     assert!(http_get(port, "/").1.contains("site one"));
 
@@ -61,15 +53,7 @@ fn the_visual_studio_layout_syncs_where_copy_put_the_solution() {
     let fs = container_root(&env, "WebApp");
     assert!(fs.join("src/WebApp/app.py").is_file(), "the service sits in the solution's copy at /src/WebApp");
     assert!(!fs.join("src/WebApp/WebApp").exists(), "not one level too deep");
-    let deadline = std::time::Instant::now() + WAIT;
-    let cwd = loop {
-        let (status, body) = http_get(port, "/cwd");
-        if status == 200 {
-            break body;
-        }
-        assert!(std::time::Instant::now() < deadline, "never served");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let cwd = served(port, "/cwd");
     assert!(cwd.ends_with("/fs/src/WebApp"), "the app runs in the last WORKDIR: {cwd}");
     up.wait_method("devspaces/synced", |p| p["class"] == "redeploy");
 

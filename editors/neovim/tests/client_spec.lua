@@ -47,16 +47,21 @@ end)
 
 H.test('the notifications after up reach the state: logs, trace, forward, synced, progress', function()
   local st = ds.state()
+  local function error_notified()
+    return vim.iter(notes):any(function(n)
+      return n.level == vim.log.levels.ERROR and n.msg:find('build failed', 1, true)
+    end)
+  end
+  -- The golden notifications arrive in order, but the notify of a showMessage may come after the
+  -- state has the traces and logs: wait for all of them.
   H.wait(5000, function()
-    return #st.traces == 1 and #st:log_lines('webfrontend') == 2
+    return #st.traces == 1 and #st:log_lines('webfrontend') == 2 and error_notified()
   end, 'the golden events')
   local s = st:session_list()[1]
   H.eq(1, s.synced_count, 'synced')
   H.eq('http://localhost:3000', s.ports[3000].url, 'forward')
   H.eq(true, st.progress['devspaces/7f3a9c2e/sync/1'].done, 'progress ended')
-  H.ok(vim.iter(notes):any(function(n)
-    return n.level == vim.log.levels.ERROR and n.msg:find('build failed', 1, true)
-  end), 'showMessage error notified')
+  H.ok(error_notified(), 'showMessage error notified')
 end)
 
 H.test(':DevSpacesLogs opens the service logs buffer filled with what arrived', function()
