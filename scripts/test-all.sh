@@ -23,6 +23,9 @@ echo "== Rust: unit, table, protocol golden and end-to-end tests (the real binar
 nice cargo build --workspace --all-targets -q
 cargo test --workspace -- --test-threads=3
 
+echo "== Fuzzing (tests/fuzz/run.sh): the editor frame reader, the agent's frames and tar batches, azds.yaml, .dockerignore; 20 s per target"
+bash tests/fuzz/run.sh 20
+
 echo "== Neovim plugin"
 bash editors/neovim/scripts/test.sh
 

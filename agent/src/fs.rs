@@ -62,8 +62,10 @@ const WALK: u8 = 2;
 /// Whether this kernel has a working `openat2`, found out by the first root opened.
 static RESOLVER: AtomicU8 = AtomicU8::new(UNKNOWN);
 
+/// A folder opened only to be a place (`O_PATH`): the `*at` calls work from it, and it needs no
+/// read permission on the folder, just as writing by path needed none.
 fn dir_flags() -> OFlag {
-    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC
+    OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC
 }
 
 fn beneath(flags: OFlag) -> OpenHow {
@@ -305,7 +307,8 @@ pub fn remove_temp_files(root: &Path) -> Result<usize, String> {
     while let Some(rel) = pending.pop() {
         let parts: Vec<&OsStr> = rel.iter().map(OsString::as_os_str).collect();
         let Ok(fd) = root.open_dir(&parts) else { continue };
-        let Ok(listing) = fd.try_clone().map_err(errno).and_then(Dir::from_fd) else { continue };
+        let readable = openat(&fd, ".", OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty());
+        let Ok(listing) = readable.and_then(Dir::from_fd) else { continue };
         let mut temps = Vec::new();
         for entry in listing.into_iter().flatten() {
             let name = entry.file_name();
