@@ -33,7 +33,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (ignore, paths) = text.split_once('\0').unwrap_or((text, "app.py\nstatic/a.css\nnode_modules/x/y.js"));
     let files =
-        IgnoreFiles { dockerignore: Some(ignore.to_string()), gitignores: vec![(String::new(), ignore.to_string())] };
+        IgnoreFiles {
+            dockerignore: Some(ignore.to_string()),
+            dockerignore_file: None,
+            gitignores: vec![(String::new(), ignore.to_string())],
+        };
     let Ok(rules) = Rules::new(service(), &files) else { return };
     for path in paths.split('\n') {
         let _ = rules.classify(path);
