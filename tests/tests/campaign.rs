@@ -208,13 +208,20 @@ fn a_random_campaign_ends_with_the_container_mirroring_the_workspace() {
         match c.rng.below(1000) {
             // kill -9 of the daemon: the next `up` starts a new one, which must catch up.
             0..=2 if i > 10 => {
-                if let Some(pid) = env.daemon_pid() {
+                if let Some(pid) = env.daemon_pid().filter(|p| alive(*p)) {
                     unsafe { libc::kill(pid as i32, libc::SIGKILL) };
                     wait_gone(pid, "the killed daemon");
-                    let _ = up.child.wait();
                     c.kills.0 += 1;
                     log.push(format!("kill -9 daemon {pid}"));
-                    up = Up::start(&env, &svc);
+                    // Its `up` client ends with it; one that runs the session itself (the daemon
+                    // was too slow to start) goes on, and so does the campaign.
+                    let deadline = Instant::now() + Duration::from_secs(5);
+                    while up.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    if up.child.try_wait().ok().flatten().is_some() {
+                        up = Up::start(&env, &svc);
+                    }
                 }
             }
             // kill -9 of the agent: the session fails and the next change redeploys.
