@@ -270,6 +270,8 @@ fn a_random_campaign_ends_with_the_container_mirroring_the_workspace() {
     }
     // No restart storm: once the container is equal, at most the restart already under way runs.
     up.wait_running();
+    // Everything printed up to now (the whole campaign's events, unread until here) is history.
+    up.collect_for(Duration::from_millis(500));
     let before = up.seen.len();
     up.collect_for(Duration::from_secs(2));
     let restarts = up.seen[before..].iter().filter(|e| e["params"]["phase"] == "restarting").count();
