@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Runs every test suite from a fresh machine: installs what it needs, then Rust, Neovim, VS Code and the test cluster.
+# Runs every test suite from a fresh machine: installs what it needs, then Rust, Neovim, VS Code, the test cluster and the test engine.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -40,6 +40,18 @@ echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent 
   # The example's base image (python3 from Debian's packages), cached, pushed to the cluster's registry.
   bash tests/cluster/base-image devspaces/python:bookworm python3 >/dev/null
   nice cargo test -p devspaces-tests --features cluster --test cluster_spaces --test cluster_up -- --test-threads=1
+)
+
+echo "== Container backend on a real engine: dockerd built from the Go module proxy (tests/engine/), a Node.js service with RUN npm install"
+(
+  trap 'bash tests/engine/down' EXIT
+  bash tests/engine/up
+  eval "$(bash tests/engine/env)"
+  # Node.js and npm from Debian's packages; this machine's CA bundle so `RUN npm install` reaches the registry.
+  node_tar="$(BASE_IMAGE_TRUST=/etc/ssl/certs/ca-certificates.crt bash tests/cluster/base-image --tarball devspaces/node:bookworm nodejs +npm)"
+  bash tests/engine/load "$node_tar"
+  DEVSPACES_TEST_NODE_IMAGE=devspaces/node:bookworm \
+    nice cargo test -p devspaces-tests --features engine --test container_up -- --test-threads=1
 )
 
 echo "== Kubernetes test cluster (built from source once, cached under ~/.cache/devspaces/cluster/)"

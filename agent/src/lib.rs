@@ -26,6 +26,11 @@ pub struct AgentArgs {
     /// Exit when standard input closes: the local backend's daemon holds the other end.
     #[arg(long)]
     pub exit_with_stdin: bool,
+    /// Allows a `--listen` address that is not loopback: a container's own interface, which the
+    /// engine publishes on the host's loopback only (the container backend). The session token
+    /// guards it as it guards every connection.
+    #[arg(long)]
+    pub published: bool,
     /// Milliseconds between SIGTERM and SIGKILL when stopping the app.
     #[arg(long, default_value_t = 3000)]
     pub grace_ms: u64,

@@ -34,9 +34,9 @@ struct Agent {
 }
 
 pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
-    if !args.listen.ip().is_loopback() {
+    if !args.listen.ip().is_loopback() && !args.published {
         return Err(std::io::Error::other(format!(
-            "refusing to listen on {}: the agent listens on loopback only",
+            "refusing to listen on {}: the agent listens on loopback only (or, with --published, on a container's own address)",
             args.listen
         )));
     }

@@ -112,6 +112,7 @@ fn session_info() -> SessionInfo {
         path: PATH.into(),
         space: "dev/ana".into(),
         backend: Backend::Local,
+        target: "local".into(),
         phase: Phase::Running,
         detail: "pid 4242".into(),
         tag: format!("{SESSION}-3"),
@@ -224,7 +225,7 @@ fn daemon() -> DaemonInfo {
 /// Every golden file and its check.
 fn goldens() -> Vec<(&'static str, Result<(), String>)> {
     vec![
-        ("backend.json", check("backend.json", &variants!(Backend: Local, Kubernetes))),
+        ("backend.json", check("backend.json", &variants!(Backend: Local, Kubernetes, Container))),
         (
             "change-class.json",
             check("change-class.json", &variants!(ChangeClass: StaticSync, ProcessRestart, Redeploy, Ignored)),

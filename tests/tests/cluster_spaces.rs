@@ -11,10 +11,11 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use devspaces_tests::{bin, cluster_kubeconfig, ok, repo_root, short_id};
+use devspacesd::backend::agent_layer;
 use devspacesd::backend::kubernetes::post_render::{
     parse_documents, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL,
 };
-use devspacesd::backend::kubernetes::{agent_layer, helm_plugin, space, Cluster, ConnectOptions};
+use devspacesd::backend::kubernetes::{helm_plugin, space, Cluster, ConnectOptions};
 use devspacesd::config::yaml::{Node, Value};
 
 struct Ctx {

@@ -1,4 +1,5 @@
-//! The agent's delivery: a layer added at build time on top of the built image.
+//! The agent's delivery into an image, shared by the image backends (Kubernetes, container): a
+//! layer added at build time on top of the built image, and the static agent binary it copies.
 //!
 //! `FROM <built image>` + `COPY devspaces-agent /devspaces/devspaces-agent`: no extra image to publish, no
 //! volume over the user's paths, and it works with `pullPolicy: Never` because the result is the
@@ -6,8 +7,11 @@
 
 use std::path::{Path, PathBuf};
 
-use super::image::AGENT_BINARY_NAME;
-use super::KubeError;
+pub const AGENT_BINARY_ENV: &str = "DEVSPACES_AGENT_BINARY";
+/// The file name of the static agent (crate `devspaces-agent`), on the host and in the image.
+pub const AGENT_BINARY_NAME: &str = "devspaces-agent";
+/// Where the agent binary sits in the image (the layer this module adds).
+pub const DEFAULT_AGENT_PATH: &str = "/devspaces/devspaces-agent";
 
 /// The generated Dockerfile; the build context holds only the static agent named `devspaces-agent`.
 pub fn dockerfile(base_image: &str, agent_path: &str) -> String {
@@ -18,24 +22,80 @@ pub fn dockerfile(base_image: &str, agent_path: &str) -> String {
 
 /// Writes the Dockerfile and a copy of the agent binary into `dir` (a fresh build context) and
 /// returns the Dockerfile's path.
-pub fn write_context(
-    dir: &Path,
-    base_image: &str,
-    agent_binary: &Path,
-    agent_path: &str,
-) -> Result<PathBuf, KubeError> {
-    std::fs::create_dir_all(dir).map_err(KubeError::io(format!("creating {}", dir.display())))?;
+pub fn write_context(dir: &Path, base_image: &str, agent_binary: &Path, agent_path: &str) -> Result<PathBuf, String> {
+    std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
     std::fs::copy(agent_binary, dir.join(AGENT_BINARY_NAME))
-        .map_err(KubeError::io(format!("copying the agent {}", agent_binary.display())))?;
+        .map_err(|e| format!("copying the agent {}: {e}", agent_binary.display()))?;
     let file = dir.join("Dockerfile");
     std::fs::write(&file, dockerfile(base_image, agent_path))
-        .map_err(KubeError::io(format!("writing {}", file.display())))?;
+        .map_err(|e| format!("writing {}: {e}", file.display()))?;
     Ok(file)
+}
+
+/// The static agent to put into images: `DEVSPACES_AGENT_BINARY`, else a static `devspaces-agent`
+/// next to this executable (an install that ships both), else the one `scripts/build-static-agent.sh`
+/// builds in the target folder this executable was built in. The daemon itself is never it: the
+/// agent is its own, much smaller binary.
+pub fn agent_binary() -> Result<PathBuf, String> {
+    if let Some(p) = std::env::var_os(AGENT_BINARY_ENV).filter(|p| !p.is_empty()).map(PathBuf::from) {
+        return if is_static(&p) {
+            Ok(p)
+        } else {
+            Err(format!("{AGENT_BINARY_ENV}={} is not a static executable", p.display()))
+        };
+    }
+    let exe = std::env::current_exe().map_err(|e| format!("cannot find the devspacesd executable: {e}"))?;
+    // target/{release,debug}/devspacesd -> target/x86_64-unknown-linux-gnu/release/devspaces-agent
+    let triple = format!("{}-unknown-linux-gnu", std::env::consts::ARCH);
+    let built = exe.ancestors().skip(1).take(3).map(|d| d.join(&triple).join("release").join(AGENT_BINARY_NAME));
+    let candidates: Vec<PathBuf> = exe.parent().map(|d| d.join(AGENT_BINARY_NAME)).into_iter().chain(built).collect();
+    for c in &candidates {
+        if c.is_file() && is_static(c) {
+            return Ok(c.clone());
+        }
+    }
+    Err(format!(
+        "no static {AGENT_BINARY_NAME} next to {} or in its target folder (the agent must be static to run in any image): run scripts/build-static-agent.sh, or set {AGENT_BINARY_ENV}",
+        exe.display()
+    ))
+}
+
+/// An ELF file without a program interpreter (PT_INTERP) runs without a dynamic loader.
+pub fn is_static(path: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(path) else { return false };
+    elf_has_no_interp(&bytes).unwrap_or(false)
+}
+
+fn elf_has_no_interp(b: &[u8]) -> Option<bool> {
+    if b.get(0..4)? != b"\x7fELF" || *b.get(4)? != 2 || *b.get(5)? != 1 {
+        return None; // only 64-bit little-endian ELF
+    }
+    let u16_at = |o: usize| b.get(o..o + 2).map(|s| u16::from_le_bytes([s[0], s[1]]));
+    let u32_at = |o: usize| b.get(o..o + 4).map(|s| u32::from_le_bytes([s[0], s[1], s[2], s[3]]));
+    let u64_at = |o: usize| b.get(o..o + 8).and_then(|s| s.try_into().ok()).map(u64::from_le_bytes);
+    let phoff = u64_at(0x20)? as usize;
+    let phentsize = u16_at(0x36)? as usize;
+    let phnum = u16_at(0x38)? as usize;
+    for i in 0..phnum {
+        if u32_at(phoff + i * phentsize)? == 3 {
+            return Some(false); // PT_INTERP
+        }
+    }
+    Some(true)
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn this_test_binary_is_dynamic() {
+        // Test binaries are linked dynamically here; the check must see the interpreter.
+        assert!(!is_static(&std::env::current_exe().unwrap()));
+        assert!(!is_static(Path::new("/nonexistent")));
+    }
+
     #[test]
     fn dockerfile_adds_one_layer() {
         let d = super::dockerfile("reg:5000/app:s1-1-base", "/devspaces/devspaces-agent");

@@ -5,6 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+#[cfg(feature = "container")]
+use super::container::{Container, Engine};
 #[cfg(feature = "kubernetes")]
 use super::kubernetes::{self, deploy::Kubernetes, space::SpaceName, Cluster};
 use super::local::Local;
@@ -15,19 +17,24 @@ use crate::session::{self, record, ClientEnv, SessionHandle, SessionOptions, Sta
 pub enum BackendKind {
     Local,
     Kubernetes,
+    Container,
 }
 
 impl BackendKind {
     /// The backends this build can run, in the order `initialize` lists them.
-    #[cfg(feature = "kubernetes")]
-    pub const COMPILED: &'static [BackendKind] = &[BackendKind::Local, BackendKind::Kubernetes];
-    #[cfg(not(feature = "kubernetes"))]
-    pub const COMPILED: &'static [BackendKind] = &[BackendKind::Local];
+    pub const COMPILED: &'static [BackendKind] = &[
+        BackendKind::Local,
+        #[cfg(feature = "kubernetes")]
+        BackendKind::Kubernetes,
+        #[cfg(feature = "container")]
+        BackendKind::Container,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
             BackendKind::Local => "local",
             BackendKind::Kubernetes => "kubernetes",
+            BackendKind::Container => "container",
         }
     }
 
@@ -48,6 +55,8 @@ pub struct ConnectOptions {
 pub enum BackendChoice {
     Local,
     Kubernetes(ConnectOptions),
+    /// `DOCKER_HOST` as the client sees it (`None`: unset there).
+    Container(Option<String>),
 }
 
 impl BackendChoice {
@@ -55,8 +64,51 @@ impl BackendChoice {
         match self {
             BackendChoice::Local => BackendKind::Local,
             BackendChoice::Kubernetes(_) => BackendKind::Kubernetes,
+            BackendChoice::Container(_) => BackendKind::Container,
         }
     }
+}
+
+/// The choice when the caller names no backend, and a warning when it had to fall back.
+#[derive(Debug)]
+pub struct AutoChoice {
+    pub choice: BackendChoice,
+    pub warning: Option<String>,
+}
+
+/// `up` without a backend: `local` when the develop Dockerfile has no `RUN` step (the local
+/// backend runs everything else a Dockerfile says); with some, `container` when an engine
+/// answers, else `local` with a warning that names the steps that will not run.
+pub async fn choose(service_dir: &Path, docker_host: Option<&str>) -> AutoChoice {
+    let local = AutoChoice { choice: BackendChoice::Local, warning: None };
+    let Ok(config) = crate::config::load(service_dir) else { return local };
+    let Some(df) = config.develop_dockerfile() else { return local };
+    let image = super::dockerfile::develop_image(&config);
+    if image.run.is_empty() {
+        return local;
+    }
+    #[cfg(feature = "container")]
+    let why = match Engine::find(docker_host).await {
+        Ok(_) => {
+            return AutoChoice { choice: BackendChoice::Container(docker_host.map(str::to_string)), warning: None }
+        }
+        Err(e) => e,
+    };
+    #[cfg(not(feature = "container"))]
+    let why = {
+        let _ = docker_host;
+        "this devspacesd was built without the container feature".to_string()
+    };
+    AutoChoice { choice: BackendChoice::Local, warning: Some(run_steps_warning(&df, &image.run, &why)) }
+}
+
+/// Names the `RUN` steps the local backend will not run, and how to get them run.
+pub fn run_steps_warning(dockerfile: &str, run: &[(usize, String)], why: &str) -> String {
+    let steps: Vec<String> = run.iter().map(|(line, cmd)| format!("  {dockerfile}:{line}: RUN {cmd}")).collect();
+    format!(
+        "using the local backend: it does not run the develop Dockerfile's RUN steps, so what they install is missing:\n{}\nTo run them, start a container engine (Docker, or Podman's API service) and run `up` again, or pass --backend container or kubernetes. ({why})",
+        steps.join("\n")
+    )
 }
 
 /// Why a session could not get its backend or start.
@@ -84,6 +136,8 @@ pub struct Connected {
 
 enum Target {
     Local,
+    #[cfg(feature = "container")]
+    Container(Engine),
     #[cfg(feature = "kubernetes")]
     Kubernetes(Cluster, SpaceName),
 }
@@ -94,10 +148,24 @@ impl Connected {
         &self.space
     }
 
+    /// The target's name, as the first line of `up` gives it: `local`, `container (docker)`,
+    /// the Kubernetes context.
+    pub fn target(&self) -> String {
+        match &self.target {
+            Target::Local => "local".to_string(),
+            #[cfg(feature = "container")]
+            Target::Container(engine) => format!("container ({})", engine.name),
+            #[cfg(feature = "kubernetes")]
+            Target::Kubernetes(cluster, _) => cluster.context.clone(),
+        }
+    }
+
     /// Where sessions go, for a person: `target 'local'`, `target '<context>' (namespace <ns>)`.
     pub fn describe(&self) -> String {
         match &self.target {
-            Target::Local => "target 'local'".to_string(),
+            Target::Local => format!("target '{}'", self.target()),
+            #[cfg(feature = "container")]
+            Target::Container(_) => format!("target '{}'", self.target()),
             #[cfg(feature = "kubernetes")]
             Target::Kubernetes(cluster, space) => {
                 format!("target '{}' (namespace {})", cluster.context, space.namespace())
@@ -125,6 +193,15 @@ pub async fn connect(choice: BackendChoice, space: Option<&str>, state_dir: &Pat
         }
         #[cfg(not(feature = "kubernetes"))]
         BackendChoice::Kubernetes(_) => return Err(StartFailure::NotBuilt(BackendKind::Kubernetes)),
+        #[cfg(feature = "container")]
+        BackendChoice::Container(docker_host) => {
+            let space = space.unwrap_or("default");
+            super::check_space_name(space).map_err(StartFailure::Space)?;
+            let engine = Engine::find(docker_host.as_deref()).await.map_err(StartFailure::Unavailable)?;
+            (space.to_string(), Target::Container(engine))
+        }
+        #[cfg(not(feature = "container"))]
+        BackendChoice::Container(_) => return Err(StartFailure::NotBuilt(BackendKind::Container)),
     };
     Ok(Connected { space, state_dir: state_dir.to_path_buf(), target })
 }
@@ -144,6 +221,11 @@ pub async fn start(
     let opts = SessionOptions { service_dir: service_dir.to_path_buf(), space, quiet, env: env.clone() };
     let started = match target {
         Target::Local => session::start(opts, Local::new(home.clone(), env), home).await,
+        #[cfg(feature = "container")]
+        Target::Container(engine) => {
+            let space = opts.space.clone();
+            session::start(opts, Container::new(engine, space), home).await
+        }
         #[cfg(feature = "kubernetes")]
         Target::Kubernetes(cluster, space) => {
             session::start(opts, Kubernetes::new(cluster, space, home.join("kubernetes")), home).await
@@ -181,6 +263,7 @@ mod tests {
     fn compiled_backends_follow_the_feature() {
         assert!(BackendKind::Local.is_compiled());
         assert_eq!(BackendKind::Kubernetes.is_compiled(), cfg!(feature = "kubernetes"));
+        assert_eq!(BackendKind::Container.is_compiled(), cfg!(feature = "container"));
     }
 
     #[cfg(not(feature = "kubernetes"))]
@@ -190,5 +273,33 @@ mod tests {
             connect(BackendChoice::Kubernetes(ConnectOptions::default()), None, Path::new("/x")).await.err().unwrap();
         assert!(matches!(e, StartFailure::NotBuilt(BackendKind::Kubernetes)));
         assert_eq!(e.to_string(), "this devspacesd was built without the kubernetes feature");
+    }
+
+    #[test]
+    fn the_warning_names_every_run_step_and_the_way_out() {
+        let run = vec![(5, "npm install".to_string()), (9, "echo hi > /entrypoint.sh".to_string())];
+        let w = run_steps_warning("Dockerfile.develop", &run, "no container engine answered");
+        assert!(
+            w.contains(
+                "  Dockerfile.develop:5: RUN npm install\n  Dockerfile.develop:9: RUN echo hi > /entrypoint.sh\n"
+            ),
+            "{w}"
+        );
+        assert!(w.contains("--backend container"), "{w}");
+        assert!(w.ends_with("(no container engine answered)"), "{w}");
+    }
+
+    #[tokio::test]
+    async fn no_run_step_is_local_without_asking_an_engine() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(
+            d.path().join("azds.yaml"),
+            "kind: helm-release\napiVersion: 1.1\nbuild:\n  context: .\n  dockerfile: Dockerfile\n",
+        )
+        .unwrap();
+        std::fs::write(d.path().join("Dockerfile"), "FROM python:3\nCOPY . /app\nCMD [\"python3\", \"/app/app.py\"]\n")
+            .unwrap();
+        let c = choose(d.path(), Some("unix:///nonexistent.sock")).await;
+        assert!(matches!(c.choice, BackendChoice::Local) && c.warning.is_none(), "{c:?}");
     }
 }

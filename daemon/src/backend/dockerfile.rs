@@ -15,6 +15,9 @@ pub struct Image {
     /// Where the last `COPY . <dest>` (or `ADD . <dest>`) put the build context, absolute; the
     /// Visual Studio layout copies at `/src` and then moves WORKDIR into the project folder.
     pub context_dir: Option<String>,
+    /// The `RUN` steps of the last stage: the line each starts on, and its command. The local
+    /// backend does not run them; the container and Kubernetes backends build them.
+    pub run: Vec<(usize, String)>,
 }
 
 impl Image {
@@ -26,24 +29,29 @@ impl Image {
     }
 }
 
-fn logical_lines(text: &str) -> Vec<String> {
+/// Instructions with continuations joined, each with the 1-based line it starts on.
+fn logical_lines(text: &str) -> Vec<(usize, String)> {
     let mut out = Vec::new();
     let mut cur = String::new();
-    for raw in text.lines() {
+    let mut start = 0;
+    for (i, raw) in text.lines().enumerate() {
         let line = raw.trim_end();
         if cur.is_empty() && (line.trim_start().starts_with('#') || line.trim().is_empty()) {
             continue;
+        }
+        if cur.is_empty() {
+            start = i + 1;
         }
         if let Some(stripped) = line.strip_suffix('\\') {
             cur.push_str(stripped);
             cur.push(' ');
         } else {
             cur.push_str(line);
-            out.push(std::mem::take(&mut cur));
+            out.push((start, std::mem::take(&mut cur)));
         }
     }
     if !cur.trim().is_empty() {
-        out.push(cur);
+        out.push((start, cur));
     }
     out
 }
@@ -162,7 +170,7 @@ fn context_copy(arg: &str, workdir: &str) -> Option<String> {
 pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Image {
     let mut img = Image { workdir: "/".into(), ..Image::default() };
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
-    for line in logical_lines(text) {
+    for (number, line) in logical_lines(text) {
         let line = line.trim();
         let (instr, arg) = line.split_once(char::is_whitespace).unwrap_or((line, ""));
         let arg = arg.trim();
@@ -203,6 +211,7 @@ pub fn parse(text: &str, build_args: &BTreeMap<String, String>) -> Image {
                     img.context_dir = Some(dir);
                 }
             }
+            "RUN" => img.run.push((number, arg.split_whitespace().collect::<Vec<_>>().join(" "))),
             "CMD" => img.cmd = command_form(arg),
             "ENTRYPOINT" => {
                 img.entrypoint = command_form(arg);
@@ -224,8 +233,76 @@ pub fn develop_image(config: &Config) -> Image {
     }
 }
 
+/// What an app that died said is missing: a module (Node.js, Python) or a command.
+#[derive(Debug, Clone, PartialEq)]
+enum Missing {
+    NodeModule(String),
+    PythonModule(String),
+    Command(String),
+}
+
+fn quoted_after<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
+    let rest = &line[line.find(marker)? + marker.len()..];
+    let q = rest.chars().next().filter(|c| matches!(c, '\'' | '"'))?;
+    let rest = &rest[1..];
+    Some(&rest[..rest.find(q)?])
+}
+
+fn missing(lines: &[String]) -> Option<Missing> {
+    for l in lines.iter().rev() {
+        if let Some(m) = quoted_after(l, "Cannot find module ") {
+            return Some(Missing::NodeModule(m.to_string()));
+        }
+        if let Some(m) = quoted_after(l, "No module named ") {
+            return Some(Missing::PythonModule(m.to_string()));
+        }
+        if let Some(c) = quoted_after(l, "exec: ") {
+            if l.contains("executable file not found") {
+                return Some(Missing::Command(c.to_string()));
+            }
+        }
+        // `sh: 1: dotnet: not found`, `bash: dotnet: command not found`
+        let t = l.trim();
+        if let Some(head) = t.strip_suffix(": not found").or_else(|| t.strip_suffix(": command not found")) {
+            if let Some(cmd) = head.rsplit(": ").next().filter(|c| !c.is_empty() && !c.contains(' ')) {
+                return Some(Missing::Command(cmd.to_string()));
+            }
+        }
+    }
+    None
+}
+
+/// When an app on the local backend died for something missing that a `RUN` step of its develop
+/// Dockerfile installs (a module, a command), names that step and the way to have it run.
+pub fn missing_from_run_steps(last_lines: &[String], dockerfile: &str, run: &[(usize, String)]) -> Option<String> {
+    if run.is_empty() {
+        return None;
+    }
+    let what = missing(last_lines)?;
+    let installs = |words: &[&str]| run.iter().find(|(_, c)| words.iter().any(|w| c.contains(w)));
+    let (thing, step) = match &what {
+        Missing::NodeModule(m) => {
+            (format!("module '{m}'"), installs(&["npm install", "npm ci", "npm i ", "yarn", "pnpm install"]))
+        }
+        Missing::PythonModule(m) => {
+            (format!("module '{m}'"), installs(&["pip install", "pip3 install", "poetry install"]))
+        }
+        Missing::Command(c) => (format!("command '{c}'"), run.iter().find(|(_, cmd)| cmd.contains(c.as_str()))),
+    };
+    // Nothing names it: the last RUN step is the best guess only for a command an image provides.
+    let step = step.or(match what {
+        Missing::Command(_) => run.last(),
+        _ => None,
+    })?;
+    Some(format!(
+        "likely cause: the {thing} is missing: {dockerfile}:{} `RUN {}` would have provided it, and the local backend does not run RUN steps; run with --backend container (a Docker or Podman engine) or --backend kubernetes",
+        step.0, step.1
+    ))
+}
+
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     #[test]
@@ -240,6 +317,10 @@ mod tests {
         assert_eq!(img.env.get("LEGACY").map(String::as_str), Some("some value"));
         assert_eq!(img.command(), vec!["python3", "app.py"]);
         assert_eq!(img.context_dir, None, "no COPY of the context");
+        assert!(img.run.is_empty());
+        let node = "FROM node\nWORKDIR /app\nCOPY package*.json ./\n# deps\nRUN npm install \\\n    --omit=dev\nCOPY . .\nRUN echo done > /x\n";
+        let img = parse(node, &BTreeMap::new());
+        assert_eq!(img.run, vec![(5, "npm install --omit=dev".to_string()), (8, "echo done > /x".to_string())]);
         let shell = parse("FROM x\nENTRYPOINT node server.js\n", &BTreeMap::new());
         assert_eq!(shell.command(), vec!["/bin/sh", "-c", "node server.js"]);
     }
@@ -264,5 +345,35 @@ mod tests {
             assert_eq!(parse(text, &BTreeMap::new()).context_dir.as_deref(), want, "{text}");
         }
         assert_eq!(parse(cases[2].0, &BTreeMap::new()).workdir, "/src/web", "quotes are not part of WORKDIR");
+    }
+
+    #[test]
+    fn a_missing_module_or_command_names_the_run_step_that_installs_it() {
+        let run = vec![
+            (5, "npm install".to_string()),
+            (7, "pip install -r requirements.txt".to_string()),
+            (9, "apt-get install -y ffmpeg".to_string()),
+        ];
+        let lines = |s: &str| s.lines().map(str::to_string).collect::<Vec<_>>();
+        let node = lines("node:internal/modules/cjs/loader:1143\nError: Cannot find module 'morgan'\nRequire stack:\n- /app/server.js");
+        let got = missing_from_run_steps(&node, "Dockerfile.develop", &run).unwrap();
+        assert!(got.starts_with("likely cause: the module 'morgan' is missing: Dockerfile.develop:5 `RUN npm install` would have provided it"), "{got}");
+        let py = lines("Traceback (most recent call last):\nModuleNotFoundError: No module named 'flask'");
+        assert!(missing_from_run_steps(&py, "Dockerfile", &run)
+            .unwrap()
+            .contains("module 'flask' is missing: Dockerfile:7 `RUN pip install"));
+        let sh = lines("/bin/sh: 1: ffmpeg: not found");
+        assert!(missing_from_run_steps(&sh, "Dockerfile", &run)
+            .unwrap()
+            .contains("command 'ffmpeg' is missing: Dockerfile:9"));
+        let exec = lines("exec: \"dotnet\": executable file not found in $PATH");
+        assert!(missing_from_run_steps(&exec, "Dockerfile", &run)
+            .unwrap()
+            .contains("command 'dotnet' is missing: Dockerfile:9"));
+        // No RUN step, or a crash of another kind: nothing is claimed.
+        assert_eq!(missing_from_run_steps(&node, "Dockerfile", &[]), None);
+        assert_eq!(missing_from_run_steps(&lines("TypeError: x is not a function"), "Dockerfile", &run), None);
+        // A Python module with no pip step: no guess.
+        assert_eq!(missing_from_run_steps(&py, "Dockerfile", &run[..1]), None);
     }
 }

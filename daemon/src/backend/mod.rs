@@ -1,14 +1,20 @@
 //! Where a session runs. One trait, checked at compile time; `local` is the embedded default,
-//! `kubernetes` the cargo feature of that name. Callers get a backend only through `connect` and
+//! `kubernetes` and `container` the cargo features of those names. Callers get a backend only through `connect` and
 //! `start` (`choice.rs`), never by naming one.
 
+pub mod agent_layer;
 mod choice;
+#[cfg(feature = "container")]
+pub mod container;
 pub mod dockerfile;
 #[cfg(feature = "kubernetes")]
 pub mod kubernetes;
 mod local;
 
-pub use choice::{connect, start, BackendChoice, BackendKind, ConnectOptions, Connected, StartFailure};
+pub use choice::{
+    choose, connect, run_steps_warning, start, AutoChoice, BackendChoice, BackendKind, ConnectOptions, Connected,
+    StartFailure,
+};
 
 use std::collections::BTreeMap;
 use std::future::Future;

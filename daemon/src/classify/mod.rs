@@ -226,6 +226,17 @@ impl Rules {
         self.ignored(path, false).is_none()
     }
 
+    /// Whether the `.dockerignore` leaves `ctx_rel` (a path in the build context) out of the
+    /// context an engine gets, as the Docker CLI does; `.gitignore` has no say there.
+    pub fn dockerignored(&self, ctx_rel: &str) -> bool {
+        self.dockerignore.last_match(ctx_rel).is_some()
+    }
+
+    /// Whether a folder the `.dockerignore` leaves out may still hold a file it keeps (`!x`).
+    pub fn dockerignore_reincludes(&self) -> bool {
+        self.dockerignore.has_negation()
+    }
+
     /// Rule 2: why a path is ignored, if it is.
     fn ignored(&self, path: &str, is_dir: bool) -> Option<String> {
         if path.split('/').any(|c| c == ".git") {

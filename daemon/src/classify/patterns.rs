@@ -106,6 +106,11 @@ impl PatternList {
         (!self.patterns[i].negated).then_some(i)
     }
 
+    /// Whether any pattern is a negation (`!keep`): a matched folder may then hold kept files.
+    pub fn has_negation(&self) -> bool {
+        self.patterns.iter().any(|p| p.negated)
+    }
+
     pub fn includes(&self, path: &str) -> bool {
         matches!(self.verdict(path), Verdict::Included(_))
     }

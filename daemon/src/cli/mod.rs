@@ -41,9 +41,11 @@ enum Cmd {
         /// space `space select` chose).
         #[arg(long)]
         space: Option<String>,
-        /// Where to run it.
-        #[arg(long, default_value = "local", value_parser = ["local", "kubernetes"])]
-        backend: String,
+        /// Where to run it. Default: `local` when the develop Dockerfile has no RUN step; with
+        /// some, `container` when a container engine answers (DOCKER_HOST, Docker's or Podman's
+        /// socket), else `local` with a warning naming the steps that will not run.
+        #[arg(long, value_parser = ["local", "kubernetes", "container"])]
+        backend: Option<String>,
         /// Kubernetes: the kubeconfig file (default: KUBECONFIG, else ~/.kube/config). Given
         /// with --context, the session runs in this process rather than in the daemon.
         #[arg(long)]
@@ -173,16 +175,24 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Cmd::Up { path, space, backend, kubeconfig, context, json, quiet_ms } => {
-            let choice = match backend.as_str() {
-                "kubernetes" => BackendChoice::Kubernetes(ConnectOptions { kubeconfig, context }),
-                _ => {
-                    if kubeconfig.is_some() || context.is_some() {
-                        anyhow::bail!("--kubeconfig and --context apply to --backend kubernetes");
+            let dir = service_dir(path)?;
+            let docker_host = std::env::var("DOCKER_HOST").ok();
+            if backend.as_deref() != Some("kubernetes") && (kubeconfig.is_some() || context.is_some()) {
+                anyhow::bail!("--kubeconfig and --context apply to --backend kubernetes");
+            }
+            let choice = match backend.as_deref() {
+                Some("kubernetes") => BackendChoice::Kubernetes(ConnectOptions { kubeconfig, context }),
+                Some("container") => BackendChoice::Container(docker_host),
+                Some(_) => BackendChoice::Local,
+                None => {
+                    let auto = devspacesd::backend::choose(&dir, docker_host.as_deref()).await;
+                    if let Some(w) = &auto.warning {
+                        eprintln!("warning: {w}");
                     }
-                    BackendChoice::Local
+                    auto.choice
                 }
             };
-            up::run(service_dir(path)?, space, choice, json, std::time::Duration::from_millis(quiet_ms)).await
+            up::run(dir, space, choice, json, std::time::Duration::from_millis(quiet_ms)).await
         }
         Cmd::Down { path, space } => down(service_dir(path)?, space.as_deref()).await,
         Cmd::ListUp { json } => {

@@ -111,7 +111,8 @@ async fn through_daemon(
                         }));
                     }
                     if !printer.is_json() {
-                        println!("Using dev space '{}' with target '{}'", info.session.space, kind.name());
+                        let target = if info.session.target.is_empty() { kind.name() } else { &info.session.target };
+                        println!("Using dev space '{}' with target '{target}'", info.session.space);
                     }
                     session = Some(info.session.session);
                     if !printer.is_json() {

@@ -112,8 +112,13 @@ impl Forwards {
             return;
         }
         if was_reconnecting {
-            for f in &self.list[1..] {
-                self.announce(f, PortState::Open);
+            // A backend whose loopback ports change with the container (the engine publishes
+            // each container's ports anew) gets every forward retargeted; the local ports stay.
+            for i in 1..self.list.len() {
+                if let Ok(target) = self.target(self.list[i].remote).await {
+                    self.list[i].forward.retarget(target);
+                }
+                self.announce(&self.list[i], PortState::Open);
             }
         }
         if self.list[0].remote != app_port || was_reconnecting {

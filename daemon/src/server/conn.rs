@@ -349,8 +349,14 @@ mod tests {
     #[test]
     fn initialize_advertises_the_backends_built_in() {
         let r = initialize_result();
-        let want = if cfg!(feature = "kubernetes") { json!(["local", "kubernetes"]) } else { json!(["local"]) };
-        assert_eq!(r["capabilities"]["experimental"]["devspaces"]["backends"], want);
+        let mut want = vec!["local"];
+        if cfg!(feature = "kubernetes") {
+            want.push("kubernetes");
+        }
+        if cfg!(feature = "container") {
+            want.push("container");
+        }
+        assert_eq!(r["capabilities"]["experimental"]["devspaces"]["backends"], json!(want));
     }
 
     #[test]

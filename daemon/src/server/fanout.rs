@@ -73,18 +73,28 @@ pub struct Fanout {
     pub path: String,
     pub space: String,
     pub backend: wire::Backend,
+    /// `local`, `container (docker)`, the Kubernetes context.
+    pub target: String,
     pub started_at: String,
     state: Mutex<State>,
 }
 
 impl Fanout {
-    pub fn new(session: String, service: String, path: String, space: String, backend: wire::Backend) -> Arc<Self> {
+    pub fn new(
+        session: String,
+        service: String,
+        path: String,
+        space: String,
+        backend: wire::Backend,
+        target: String,
+    ) -> Arc<Self> {
         Arc::new(Fanout {
             session,
             service,
             path,
             space,
             backend,
+            target,
             started_at: devspaces_protocol::clock::now_rfc3339(),
             state: Mutex::new(State {
                 subscribers: Vec::new(),
@@ -112,6 +122,7 @@ impl Fanout {
             path: self.path.clone(),
             space: self.space.clone(),
             backend: self.backend,
+            target: self.target.clone(),
             phase: s.phase,
             detail: s.detail.clone(),
             tag: format!("{}-{}", self.session, s.deploys.max(1)),
@@ -274,7 +285,14 @@ mod tests {
     use crate::server::outbox::Take;
 
     fn fan() -> Arc<Fanout> {
-        Fanout::new("s1".into(), "web".into(), "/src/web".into(), "default".into(), wire::Backend::Local)
+        Fanout::new(
+            "s1".into(),
+            "web".into(),
+            "/src/web".into(),
+            "default".into(),
+            wire::Backend::Local,
+            "local".into(),
+        )
     }
 
     fn ev(kind: EventKind) -> Event {

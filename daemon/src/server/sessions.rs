@@ -144,14 +144,25 @@ impl Daemon {
 
     pub async fn up(&self, client: &Arc<Client>, p: wire::UpParams) -> Result<Value, RpcError> {
         let dir = service_dir(&p.path)?;
-        let kind = p.backend.unwrap_or(wire::Backend::Local);
-        // Kubernetes: the daemon's KUBECONFIG and current context; the space named, else the one selected.
-        let choice = match kind {
-            wire::Backend::Local => BackendChoice::Local,
-            wire::Backend::Kubernetes => BackendChoice::Kubernetes(ConnectOptions::default()),
+        // DOCKER_HOST as the client sees it (its environment when it sent one).
+        let docker_host = match &p.env {
+            Some(env) => env.get("DOCKER_HOST").cloned(),
+            None => std::env::var("DOCKER_HOST").ok(),
         };
+        // Kubernetes: the daemon's KUBECONFIG and current context; the space named, else the one selected.
+        let (choice, warning) = match p.backend {
+            Some(wire::Backend::Local) => (BackendChoice::Local, None),
+            Some(wire::Backend::Kubernetes) => (BackendChoice::Kubernetes(ConnectOptions::default()), None),
+            Some(wire::Backend::Container) => (BackendChoice::Container(docker_host), None),
+            None => {
+                let auto = backend::choose(&dir, docker_host.as_deref()).await;
+                (auto.choice, auto.warning)
+            }
+        };
+        let kind = to_proto::backend(choice.kind());
         let connected =
             backend::connect(choice, p.space.as_deref(), &self.state_dir).await.map_err(|e| start_failed(e, &dir))?;
+        let target = connected.target();
         let space = connected.space().to_string();
         let _guard = self.starting.lock().await;
         let existing =
@@ -182,7 +193,20 @@ impl Daemon {
         let handle = backend::start(connected, &dir, self.quiet, env).await.map_err(|e| start_failed(e, &dir))?;
         // The receiver made before the session's task started: the fan-out sees its first events.
         let rx = handle.take_first_receiver().unwrap_or_else(|| handle.events.subscribe());
-        let fan = Fanout::new(handle.id.clone(), handle.service.clone(), dir.display().to_string(), space, kind);
+        let fan =
+            Fanout::new(handle.id.clone(), handle.service.clone(), dir.display().to_string(), space, kind, target);
+        if let Some(w) = warning {
+            // Into the session's stream: every watcher sees it, and a late one in the replay.
+            let _ = handle.events.send(crate::events::Event {
+                service: handle.service.clone(),
+                session: handle.id.clone(),
+                kind: crate::events::EventKind::Log {
+                    stream: crate::events::LogStream::System,
+                    line: format!("warning: {w}"),
+                    time: devspaces_protocol::clock::now_rfc3339(),
+                },
+            });
+        }
         fan.subscribe(client, 0);
         for c in self.clients().values() {
             if c.id != client.id && fanout::watches_all(c) {

@@ -19,6 +19,7 @@ pub fn backend(b: BackendKind) -> wire::Backend {
     match b {
         BackendKind::Local => wire::Backend::Local,
         BackendKind::Kubernetes => wire::Backend::Kubernetes,
+        BackendKind::Container => wire::Backend::Container,
     }
 }
 

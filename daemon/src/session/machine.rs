@@ -119,9 +119,17 @@ pub struct Machine {
     superseded_pid: Option<u32>,
     building: bool,
     stopped: bool,
+    /// The develop Dockerfile and its `RUN` steps when the backend does not run them (local): a
+    /// crash for something they install is said with the step.
+    unrun_steps: Option<(String, Vec<(usize, String)>)>,
 }
 
 impl Machine {
+    /// The backend does not run the develop Dockerfile's `RUN` steps (`dockerfile`, `steps`).
+    pub fn set_unrun_steps(&mut self, dockerfile: String, steps: Vec<(usize, String)>) {
+        self.unrun_steps = (!steps.is_empty()).then_some((dockerfile, steps));
+    }
+
     pub fn new(serves_during_redeploy: bool) -> Self {
         Machine {
             phase: Phase::Deploying,
@@ -135,6 +143,7 @@ impl Machine {
             app_down: false,
             app_pid: None,
             superseded_pid: None,
+            unrun_steps: None,
             building: false,
             stopped: false,
         }
@@ -342,7 +351,13 @@ impl Machine {
                     (None, Some(s)) => format!("signal {s}"),
                     _ => "an unknown status".to_string(),
                 };
-                let msg = format!("the app exited with {how}; the next change restarts it");
+                let mut msg = format!("the app exited with {how}; the next change restarts it");
+                if let Some((df, steps)) = &self.unrun_steps {
+                    if let Some(hint) = crate::backend::dockerfile::missing_from_run_steps(&last_lines, df, steps) {
+                        msg.push_str("; ");
+                        msg.push_str(&hint);
+                    }
+                }
                 out.push(Action::Error(msg.clone()));
                 self.status(Phase::Crashed, msg, Some((exit_code, last_lines)), out);
             }

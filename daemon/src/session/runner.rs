@@ -173,6 +173,7 @@ impl<B: Backend + 'static> Runner<B> {
         let (trace_tx, mut traces) = mpsc::unbounded_channel::<Trace>();
         self.forwards.set_trace_sink(trace_tx);
         self.show_warnings();
+        self.note_unrun_steps();
         let first = self.machine.start();
         self.perform(first).await;
         loop {
@@ -321,6 +322,17 @@ impl<B: Backend + 'static> Runner<B> {
         }
     }
 
+    /// The local backend does not run the develop Dockerfile's `RUN` steps: the machine names the
+    /// one that would have provided what a crashed app missed.
+    fn note_unrun_steps(&mut self) {
+        if self.backend_name != "local" {
+            return;
+        }
+        let Some(df) = self.config.develop_dockerfile() else { return };
+        let steps = crate::backend::dockerfile::develop_image(&self.config).run;
+        self.machine.set_unrun_steps(df, steps);
+    }
+
     /// Reads azds.yaml and the ignore files again; on success the watcher follows the new rules.
     fn reload(&mut self) -> Result<(), String> {
         let c = self.opts.load_config().map_err(|e| e.to_string())?;
@@ -331,6 +343,7 @@ impl<B: Backend + 'static> Runner<B> {
         }
         self.config = c;
         self.rules = Arc::new(r);
+        self.note_unrun_steps();
         if let Some(s) = &mut self.syncer {
             s.set_context(&self.config.context_prefix());
         }

@@ -128,7 +128,8 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       const folder = await serviceFolder(target);
       if (!folder) return;
       const settings = readSettings();
-      const params: UpParams = { path: folder, backend: settings.backend, attach: true, env: clientEnv() };
+      const params: UpParams = { path: folder, attach: true, env: clientEnv() };
+      if (settings.backend !== "auto") params.backend = settings.backend;
       if (settings.space) params.space = settings.space;
       const result = await connection.request<UpResult>(Methods.up, params);
       model.applySession(result);

@@ -19,7 +19,8 @@ const NOTIFICATIONS = [
 
 export interface ExtensionSettings {
   daemonPath: string;
-  backend: Backend;
+  /** "auto" lets the daemon choose from the develop Dockerfile. */
+  backend: Backend | "auto";
   space: string;
   traceHistorySize: number;
 }
@@ -28,7 +29,7 @@ export function readSettings(): ExtensionSettings {
   const c = vscode.workspace.getConfiguration(ConfigSection);
   return {
     daemonPath: c.get<string>(Settings.daemonPath, SettingDefaults.daemonPath),
-    backend: c.get<Backend>(Settings.backend, SettingDefaults.backend),
+    backend: c.get<Backend | "auto">(Settings.backend, SettingDefaults.backend),
     space: c.get<string>(Settings.space, SettingDefaults.space),
     traceHistorySize: c.get<number>(Settings.traceHistorySize, SettingDefaults.traceHistorySize),
   };

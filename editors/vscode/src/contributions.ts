@@ -29,7 +29,7 @@ export const Settings = {
 
 export const SettingDefaults = {
   daemonPath: "",
-  backend: "local",
+  backend: "auto",
   space: "",
   traceHistorySize: 50,
 } as const;

@@ -19,7 +19,7 @@ export const Methods = {
   synced: "devspaces/synced",
 } as const;
 
-export type Backend = "local" | "kubernetes";
+export type Backend = "local" | "kubernetes" | "container";
 export type Phase =
   | "syncing"
   | "building"
@@ -87,6 +87,8 @@ export interface SessionInfo {
   path: string;
   space: string;
   backend: Backend;
+  /** Where it runs, as `up` prints it: "local", "container (docker)", the Kubernetes context. */
+  target?: string;
   phase: Phase;
   detail: string;
   tag: string;

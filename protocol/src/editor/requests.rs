@@ -14,6 +14,8 @@ pub enum Backend {
     Local,
     /// A namespace on a cluster, deployed with Helm.
     Kubernetes,
+    /// The develop image run by a local container engine (Docker, Podman).
+    Container,
 }
 
 /// What a changed path makes the session do.
@@ -77,6 +79,10 @@ pub struct SessionInfo {
     pub space: String,
     /// Where the session runs.
     pub backend: Backend,
+    /// The target as `up` prints it: `local`, `container (docker)`, `container (podman)`, or the
+    /// Kubernetes context.
+    #[serde(default)]
+    pub target: String,
     /// The current phase.
     pub phase: Phase,
     /// A human-readable word on the phase, as in `serviceStatus`.
@@ -100,7 +106,8 @@ pub struct UpParams {
     /// The space; the selected space when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<String>,
-    /// The backend; `local` when absent.
+    /// The backend; when absent, chosen from the develop Dockerfile: `local` when it has no `RUN`
+    /// step, else `container` when an engine answers, else `local` with a warning (a `log` event).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub backend: Option<Backend>,
     /// When a session of this service already runs in the same space and backend, attach to it

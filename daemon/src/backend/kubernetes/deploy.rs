@@ -16,8 +16,9 @@ use super::forward::{PodTunnels, TunnelHandle};
 use super::image::{self, Builder, Delivery};
 use super::post_render::{DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL};
 use super::space::{self, SpaceName};
-use super::{agent_layer, helm_plugin, pods, Cluster};
+use super::{helm_plugin, pods, Cluster};
 use crate::agent::client::AgentClient;
+use crate::backend::agent_layer;
 use crate::backend::dockerfile::{self, Image};
 use crate::backend::{new_token, Backend, BackendError, Capabilities, Deployed, Reporter};
 use crate::config::placeholders::Placeholders;
@@ -124,7 +125,7 @@ impl Kubernetes {
             .await
             .map_err(deploy_err)?;
         self.images.push(base.clone());
-        let agent = image::agent_binary().map_err(deploy_err)?;
+        let agent = agent_layer::agent_binary().map_err(deploy_err)?;
         let layer = self.home.join("agent-layer");
         let file = agent_layer::write_context(&layer, &base, &agent, DEFAULT_AGENT_PATH).map_err(deploy_err)?;
         builder.build(&layer, &file, &BTreeMap::new(), &qualified, report).await.map_err(deploy_err)?;

@@ -2,9 +2,8 @@
 //! post-renderer, pod watches and port-forwards.
 //!
 //! Architecture Invariant: only this module (and the CLI that calls it) knows kube-rs and Helm;
-//! `post_render`, `agent_layer` and `helm_plugin` are pure text transforms that need no cluster.
+//! `post_render` and `helm_plugin` are pure text transforms that need no cluster.
 
-pub mod agent_layer;
 pub mod connect;
 pub mod deploy;
 pub mod forward;

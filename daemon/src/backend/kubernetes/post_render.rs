@@ -10,8 +10,7 @@ use crate::config::yaml::{self, emit_documents, Node, Value};
 pub const SESSION_LABEL: &str = "devspaces.io/session";
 /// The port the agent listens on inside the pod (loopback only; reached by port-forward).
 pub const DEFAULT_AGENT_PORT: u16 = 50051;
-/// Where the agent binary sits in the image (the layer `agent_layer` adds).
-pub const DEFAULT_AGENT_PATH: &str = "/devspaces/devspaces-agent";
+pub use crate::backend::agent_layer::DEFAULT_AGENT_PATH;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Options {
