@@ -18,7 +18,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use devspaces_tests::{end_child, http_get, ok, record, repo_root, Env, Messages, Up};
+use devspaces_tests::{end_child, http_get, ok, record, repo_root, short_id, Env, Messages, Up};
 use serde_json::Value;
 
 /// A build whose RUN step installs from the npm registry, on two shared cores.
@@ -129,16 +129,22 @@ fn a_node_service_with_run_steps_runs_in_a_container() {
     let root = tempfile::tempdir().unwrap();
     let svc = write_service(root.path());
 
-    // No --backend: the Dockerfile has a RUN step and an engine answers.
+    // No --backend: the Dockerfile has a RUN step and an engine answers. A space of its own: its
+    // network is this test's alone.
+    let space = format!("ct{}", short_id());
     let mut cmd = ds(&env);
-    cmd.arg("up").arg(&svc).arg("--json");
+    cmd.arg("up").arg(&svc).args(["--space", &space, "--json"]);
     let mut up = Up::spawn(cmd);
     let first = up.wait_for_within("the app running in its container", BUILD, |v| {
         v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
     })["params"]
         .clone();
     let session = first["session"].as_str().unwrap().to_string();
-    assert_eq!(record(&env, "web")["backend"], "container", "auto picked the container backend");
+    let rec: Value = serde_json::from_slice(
+        &std::fs::read(env.state().join("spaces").join(&space).join("web/session.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(rec["backend"], "container", "auto picked the container backend");
     let port = up.url_port();
     let (status, body) = http_get(port, "/");
     assert_eq!(status, 200, "{body}");
@@ -222,7 +228,7 @@ fn a_node_service_with_run_steps_runs_in_a_container() {
             .filter(|t| t.starts_with("devspaces/web:"))
             .collect();
         let networks: Vec<String> =
-            names(&engine("/networks"), "Name").into_iter().filter(|n| n == "devspaces-default").collect();
+            names(&engine("/networks"), "Name").into_iter().filter(|n| *n == format!("devspaces-{space}")).collect();
         if c.as_array().unwrap().is_empty() && images.is_empty() && networks.is_empty() {
             break;
         }
@@ -287,4 +293,31 @@ fn the_backend_is_chosen_from_the_run_steps_and_the_engine() {
     );
     assert!(err.contains("  Dockerfile:5: RUN npm install\n"), "{err}");
     assert!(err.contains("no container engine answered: tried unix:///nonexistent/docker.sock (absent)"), "{err}");
+}
+
+#[test]
+fn a_failed_build_says_the_engines_reason_and_a_fix_deploys() {
+    static_agent();
+    let env = Env::new();
+    let root = tempfile::tempdir().unwrap();
+    let svc = write_service(root.path());
+    edit(&svc.join("Dockerfile"), |t| t.replace("RUN npm install\n", "RUN npm install && exit 3\n"));
+    let mut cmd = ds(&env);
+    cmd.arg("up").arg(&svc).args(["--backend", "container", "--space", &format!("cf{}", short_id()), "--json"]);
+    let mut up = Up::spawn(cmd);
+    let failed = up.wait_for_within("the failed build", BUILD, |v| {
+        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "failed"
+    })["params"]
+        .clone();
+    let detail = failed["detail"].as_str().unwrap();
+    assert!(detail.contains("returned a non-zero code: 3"), "the engine's reason: {detail}");
+    assert!(detail.contains("building devspaces/web:"), "{detail}");
+    // The loop goes on: the fix deploys.
+    edit(&svc.join("Dockerfile"), |t| t.replace("RUN npm install && exit 3\n", "RUN npm install\n"));
+    up.wait_for_within("the fixed build running", BUILD, |v| {
+        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
+    });
+    let port = up.url_port();
+    assert!(http_get(port, "/").1.contains("isNumber=true"));
+    up.interrupt();
 }
