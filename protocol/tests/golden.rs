@@ -263,6 +263,7 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect(),
                     ),
+                    local_port: Some(41234),
                 },
             ),
         ),
@@ -494,7 +495,10 @@ fn every_wire_type_has_a_golden_file() {
 #[test]
 fn omitted_fields_take_their_defaults() {
     let up: UpParams = serde_json::from_value(json!({"path": PATH})).expect("minimal up");
-    assert_eq!(up, UpParams { path: PATH.into(), space: None, backend: None, attach: true, env: None });
+    assert_eq!(
+        up,
+        UpParams { path: PATH.into(), space: None, backend: None, attach: true, env: None, local_port: None }
+    );
     let down: DownParams = serde_json::from_value(json!({"session": SESSION})).expect("minimal down");
     assert_eq!(down, DownParams { target: by_session(), keep_if_watched: false });
     let restart: RestartParams = serde_json::from_value(json!({"session": SESSION})).expect("minimal restart");

@@ -214,11 +214,12 @@ pub async fn start(
     service_dir: &Path,
     quiet: Duration,
     env: Option<ClientEnv>,
+    local_port: Option<u16>,
 ) -> Result<SessionHandle, StartFailure> {
     let Connected { space, state_dir, target } = connected;
     let name = service_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let home = record::service_home(&state_dir, &space, &name);
-    let opts = SessionOptions { service_dir: service_dir.to_path_buf(), space, quiet, env: env.clone() };
+    let opts = SessionOptions { service_dir: service_dir.to_path_buf(), space, quiet, env: env.clone(), local_port };
     let started = match target {
         Target::Local => session::start(opts, Local::new(home.clone(), env), home).await,
         #[cfg(feature = "container")]

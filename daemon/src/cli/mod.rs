@@ -7,6 +7,7 @@ mod post_render;
 #[cfg(feature = "kubernetes")]
 mod space;
 mod up;
+mod up_many;
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -33,10 +34,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a service (the folder holding azds.yaml) and keep it in sync with your edits.
+    /// Run a service (the folder holding azds.yaml), or every service below a folder, and keep
+    /// them in sync with your edits.
     Up {
-        /// The service folder (default: the current folder).
-        path: Option<PathBuf>,
+        /// Service folders, or folders with services below them (default: the current folder).
+        /// Several services run in one space, each with a stable local port, and every app gets
+        /// `<NAME>_SERVICE_HOST`/`<NAME>_SERVICE_PORT` of the others.
+        paths: Vec<PathBuf>,
         /// The space to run in (`name` or `parent/child`; default: `default`, or on Kubernetes the
         /// space `space select` chose).
         #[arg(long)]
@@ -63,7 +67,7 @@ enum Cmd {
     /// The shared daemon: serves editors and `up` on a Unix socket in the state dir (started by
     /// `--stdio` and `up` when absent; exits after 10 idle minutes).
     Daemon,
-    /// Stop a service started with `up`.
+    /// Stop a service started with `up`, or every service below a folder.
     Down {
         path: Option<PathBuf>,
         /// The space it runs in (default: the only session of the service, else `default`).
@@ -174,8 +178,16 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             let _ = ended;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Up { path, space, backend, kubeconfig, context, json, quiet_ms } => {
-            let dir = service_dir(path)?;
+        Cmd::Up { paths, space, backend, kubeconfig, context, json, quiet_ms } => {
+            let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths };
+            let mut dirs = config::workspace::find_services(&paths).map_err(|e| anyhow::anyhow!("{e}"))?;
+            if dirs.len() > 1 {
+                if kubeconfig.is_some() || context.is_some() {
+                    anyhow::bail!("--kubeconfig and --context apply to one service (several run through the daemon)");
+                }
+                return up_many::run(dirs, space, backend, json).await;
+            }
+            let dir = dirs.remove(0);
             let docker_host = std::env::var("DOCKER_HOST").ok();
             if backend.as_deref() != Some("kubernetes") && (kubeconfig.is_some() || context.is_some()) {
                 anyhow::bail!("--kubeconfig and --context apply to --backend kubernetes");
@@ -194,7 +206,21 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             };
             up::run(dir, space, choice, json, std::time::Duration::from_millis(quiet_ms)).await
         }
-        Cmd::Down { path, space } => down(service_dir(path)?, space.as_deref()).await,
+        Cmd::Down { path, space } => {
+            let dir = service_dir(path)?;
+            if dir.join(config::FILE_NAME).is_file() {
+                return down(dir, space.as_deref()).await;
+            }
+            // A folder of services: each that is up.
+            let dirs = config::workspace::find_services(&[dir]).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut code = ExitCode::FAILURE;
+            for d in dirs {
+                if down(d, space.as_deref()).await? == ExitCode::SUCCESS {
+                    code = ExitCode::SUCCESS;
+                }
+            }
+            Ok(code)
+        }
         Cmd::ListUp { json } => {
             for r in record::live(&record::state_dir()) {
                 // The variables azds.yaml names whose value in this shell is not the session's.

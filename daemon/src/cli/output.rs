@@ -11,6 +11,8 @@ use devspacesd::session::human_bytes;
 pub struct Printer {
     json: bool,
     color: bool,
+    /// Several services share the terminal: statuses name their service, each its own colour.
+    many: bool,
 }
 
 const DIM: &str = "\x1b[2m";
@@ -21,7 +23,24 @@ const RESET: &str = "\x1b[0m";
 
 impl Printer {
     pub fn new(json: bool) -> Self {
-        Printer { json, color: !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() }
+        Printer {
+            json,
+            color: !json && std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            many: false,
+        }
+    }
+
+    pub fn set_many(&mut self, many: bool) {
+        self.many = many;
+    }
+
+    /// A service's colour: one of five, the same for a name in every run.
+    fn service_color(&self, service: &str) -> &'static str {
+        if !self.many {
+            return CYAN;
+        }
+        const COLORS: [&str; 5] = [CYAN, "\x1b[35m", "\x1b[33m", "\x1b[34m", GREEN];
+        COLORS[service.bytes().fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize)) % COLORS.len()]
     }
 
     pub fn is_json(&self) -> bool {
@@ -96,15 +115,16 @@ impl Printer {
             wire::Event::Log(l) => {
                 let svc = &l.service;
                 let line = &l.line;
+                let color = self.service_color(svc);
                 match l.stream {
                     wire::LogStream::System => self.line(&self.paint(DIM, line)),
                     wire::LogStream::Build => {
-                        self.line(&format!("{} {line}", self.paint(CYAN, &format!("{svc} [build]:"))))
+                        self.line(&format!("{} {line}", self.paint(color, &format!("{svc} [build]:"))))
                     }
                     wire::LogStream::Stderr => {
-                        self.line(&format!("{} {}", self.paint(CYAN, &format!("{svc}:")), self.paint(RED, line)))
+                        self.line(&format!("{} {}", self.paint(color, &format!("{svc}:")), self.paint(RED, line)))
                     }
-                    wire::LogStream::Stdout => self.line(&format!("{} {line}", self.paint(CYAN, &format!("{svc}:")))),
+                    wire::LogStream::Stdout => self.line(&format!("{} {line}", self.paint(color, &format!("{svc}:")))),
                 }
             }
             wire::Event::PortForward(f) if f.state == wire::PortState::Open => self.line(&format!(
@@ -140,7 +160,15 @@ impl Printer {
             wire::Event::ServiceStatus(s) => {
                 let phase =
                     serde_json::to_value(s.phase).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                self.line(&self.paint(DIM, &format!("[{phase}] {}", s.detail)))
+                if self.many {
+                    self.line(&format!(
+                        "{} {}",
+                        self.paint(self.service_color(&s.service), &s.service),
+                        self.paint(DIM, &format!("[{phase}] {}", s.detail))
+                    ))
+                } else {
+                    self.line(&self.paint(DIM, &format!("[{phase}] {}", s.detail)))
+                }
             }
             wire::Event::Synced(s) => {
                 let shown: Vec<&str> = s.files.iter().take(3).map(String::as_str).collect();

@@ -172,7 +172,7 @@ async fn in_process(
         println!("Using dev space '{}' with {}", connected.space(), connected.describe());
     }
     let env = Some(std::sync::Arc::new(devspacesd::config::process_vars()));
-    let handle = match backend::start(connected, &dir, quiet, env).await {
+    let handle = match backend::start(connected, &dir, quiet, env, None).await {
         Ok(h) => h,
         Err(StartFailure::Session(session::StartError::Config(e))) => {
             printer.config_error(&e);

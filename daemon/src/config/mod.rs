@@ -4,6 +4,7 @@ mod env;
 mod load;
 pub mod placeholders;
 pub mod values;
+pub mod workspace;
 pub mod yaml;
 
 pub use env::{expand, parse_dotenv, process_vars, EnvSource};

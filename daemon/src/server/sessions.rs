@@ -190,7 +190,8 @@ impl Daemon {
             return Ok(to_value(&wire::UpResult { session: e.fan.info(), attached: true }));
         }
         let env = p.env.map(Arc::new);
-        let handle = backend::start(connected, &dir, self.quiet, env).await.map_err(|e| start_failed(e, &dir))?;
+        let handle =
+            backend::start(connected, &dir, self.quiet, env, p.local_port).await.map_err(|e| start_failed(e, &dir))?;
         // The receiver made before the session's task started: the fan-out sees its first events.
         let rx = handle.take_first_receiver().unwrap_or_else(|| handle.events.subscribe());
         let fan =

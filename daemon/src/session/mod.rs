@@ -34,6 +34,8 @@ pub struct SessionOptions {
     /// The environment of the client that asked for the session: azds.yaml's `${VAR}`, the
     /// backend's child processes and the synclog's `TMPDIR` come from it. `None`: this process's.
     pub env: Option<ClientEnv>,
+    /// The local port the first forward binds when free (else the image's `EXPOSE`, else any).
+    pub local_port: Option<u16>,
 }
 
 /// A client's environment variables, shared by the session and its backend.

@@ -498,7 +498,7 @@ impl<B: Backend + 'static> Runner<B> {
                 self.app_port = ready.app_port;
                 self.agent = Some(Arc::new(ready.agent));
                 self.agent_events = Some(ready.events);
-                self.forwards.ensure_primary(ready.preferred_local_port, ready.app_port).await;
+                self.forwards.ensure_primary(self.opts.local_port.or(ready.preferred_local_port), ready.app_port).await;
                 self.save_record();
                 Ok(running)
             }

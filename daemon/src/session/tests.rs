@@ -242,6 +242,7 @@ impl Harness {
             space: "default".into(),
             quiet: Duration::from_millis(1),
             env,
+            local_port: None,
         };
         let handle = start_with(opts, Fake { rec: rec.clone() }, state.path().to_path_buf(), false).await.unwrap();
         let rx = handle.take_first_receiver().unwrap();

@@ -119,6 +119,10 @@ pub struct UpParams {
     /// daemon's own environment is used (the environment of whichever client started it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub env: Option<BTreeMap<String, String>>,
+    /// The local port the session's first forward binds (when free), instead of the image's
+    /// `EXPOSE`: an `up` of several services gives each one and tells the others (`env`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_port: Option<u16>,
 }
 
 fn default_true() -> bool {

@@ -1,0 +1,133 @@
+//! A whole application with one `up`: three services (web -> api -> data), each its own folder
+//! with the files `devspacesd prep` writes (azds.yaml, Dockerfiles, chart), calling each other
+//! only through the Kubernetes-style variables of the Service they call. On the local backend:
+//! the page shows data that went through all three; an edit in the data service restarts only
+//! it; `down` of the folder stops all three and leaves no process.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use devspaces_tests::{alive, http_get, ok, Env, Messages, Up, WAIT};
+use serde_json::Value;
+
+/// A stdlib HTTP server: GET / answers `reply()`, which may call the service named by `CALLS`.
+fn app(reply: &str) -> String {
+    format!(
+        r#"import http.server, json, os, urllib.request
+
+def call(name):
+    p = name.upper()
+    url = "http://%s:%s/" % (os.environ[p + "_SERVICE_HOST"], os.environ[p + "_SERVICE_PORT"])
+    return json.load(urllib.request.urlopen(url, timeout=10))
+
+def reply():
+    {reply}
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        body = json.dumps(reply()).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+print("listening on", os.environ["PORT"], flush=True)
+http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
+"#
+    )
+}
+
+fn write_app(root: &Path) {
+    let services = [
+        ("data", r#"return {"item": "apple", "pid": os.getpid()}"#),
+        ("api", r#"return {"via": "api", "pid": os.getpid(), "data": call("data")}"#),
+        ("web", r#"return {"page": "web", "pid": os.getpid(), "api": call("api")}"#),
+    ];
+    for (name, reply) in services {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("app.py"), app(reply)).unwrap();
+        std::fs::write(dir.join("requirements.txt"), "").unwrap();
+        ok(devspaces_tests::Env::new().command().arg("prep").arg(&dir));
+    }
+}
+
+/// The pid in the running status of each service, as they come.
+fn running(up: &mut Up, services: &[&str]) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    while out.len() < services.len() {
+        let s = up.wait_phase("running");
+        let pid = s["detail"].as_str().and_then(|d| d.strip_prefix("pid ")).unwrap().parse().unwrap();
+        out.insert(s["service"].as_str().unwrap().to_string(), pid);
+    }
+    out
+}
+
+#[test]
+fn three_services_one_up_reach_each_other_by_service_name() {
+    let env = Env::new();
+    let root = tempfile::tempdir().unwrap();
+    write_app(root.path());
+    let started = Instant::now();
+    let mut cmd = env.command();
+    cmd.arg("up").arg(root.path()).args(["--backend", "local", "--json"]);
+    let mut up = Up::spawn(cmd);
+    let pids = running(&mut up, &["web", "api", "data"]);
+    assert_eq!(pids.keys().cloned().collect::<Vec<_>>(), vec!["api", "data", "web"]);
+    let web = up.wait_method("devspaces/portForward", |p| p["service"] == "web" && p["state"] == "open");
+    let port = web["localPort"].as_u64().unwrap() as u16;
+    let page = loop {
+        let (status, body) = http_get(port, "/");
+        if status == 200 {
+            break body;
+        }
+        assert!(started.elapsed() < WAIT, "the page never served: {status} {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    eprintln!("up to all three serving: {} ms", started.elapsed().as_millis());
+    let v: Value = serde_json::from_str(&page).unwrap_or_else(|e| panic!("{e}: {page:?}"));
+    assert_eq!(v["api"]["via"], "api", "{v}");
+    assert_eq!(v["api"]["data"]["item"], "apple", "the data went through all three: {v}");
+
+    // An edit in the data service restarts it alone.
+    let app = root.path().join("data/app.py");
+    std::fs::write(&app, std::fs::read_to_string(&app).unwrap().replace("apple", "banana")).unwrap();
+    let s = up.wait_method("devspaces/serviceStatus", |p| p["service"] == "data" && p["phase"] == "running");
+    let data_pid: u32 = s["detail"].as_str().and_then(|d| d.strip_prefix("pid ")).unwrap().parse().unwrap();
+    assert_ne!(data_pid, pids["data"]);
+    // The new data app listens a moment after it is reported running.
+    let deadline = Instant::now() + WAIT;
+    let v: Value = loop {
+        let (status, body) = http_get(port, "/");
+        if status == 200 {
+            break serde_json::from_str(&body).unwrap();
+        }
+        assert!(Instant::now() < deadline, "the page never served after the edit: {status} {body}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(v["api"]["data"]["item"], "banana", "{v}");
+    assert_eq!(v["pid"].as_u64().unwrap() as u32, pids["web"], "web was not restarted: {v}");
+    assert_eq!(v["api"]["pid"].as_u64().unwrap() as u32, pids["api"], "api was not restarted: {v}");
+    let restarted: Vec<&Value> = up
+        .seen
+        .iter()
+        .filter(|e| e["method"] == "devspaces/serviceStatus" && e["params"]["phase"] == "restarting")
+        .collect();
+    assert!(restarted.iter().all(|e| e["params"]["service"] == "data"), "only data restarted: {restarted:?}");
+
+    // `down` of the folder stops all three; `up` ends; no app is left.
+    ok(env.command().arg("down").arg(root.path()));
+    let deadline = Instant::now() + WAIT;
+    while up.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "up did not end after down:\n{}", up.dump());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for pid in [pids["web"], pids["api"], data_pid] {
+        assert!(!alive(pid), "app pid {pid} outlived down");
+    }
+    let live = ok(env.command().args(["list-up", "--json"]));
+    assert!(live.trim().is_empty(), "nothing is up: {live}");
+}
