@@ -235,7 +235,14 @@ fn prep_then_up(stack: &Stack) {
     let out = env.command().arg("prep").arg(&svc).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "prep failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["Dockerfile", "Dockerfile.develop", "azds.yaml", &format!("charts/{}/Chart.yaml", stack.folder)] {
+    let chart = format!("charts/{}", stack.folder);
+    for f in [
+        "Dockerfile",
+        "Dockerfile.develop",
+        "azds.yaml",
+        &format!("{chart}/Chart.yaml"),
+        &format!("{chart}/templates/_helpers.tpl"),
+    ] {
         assert!(stdout.contains(&format!("wrote {f}")), "prep names {f}: {stdout}");
         assert!(svc.join(f).is_file(), "{f} exists");
     }
