@@ -383,6 +383,11 @@ pub fn record(env: &Env, service: &str) -> Value {
     serde_json::from_slice(&std::fs::read(&p).expect("session record")).expect("record json")
 }
 
+/// Whether the params of a `devspaces/synced` event name `file` among the files synced.
+pub fn synced_with(p: &Value, file: &str) -> bool {
+    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
+}
+
 /// The local backend's container root for a service (its WORKDIR is below it).
 pub fn container_root(env: &Env, service: &str) -> PathBuf {
     env.state().join("spaces/default").join(service).join("fs")

@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use devspaces_tests::{cluster_kubeconfig, copy_service, http_get, ok, repo_root, short_id, Env, Messages, Up};
+use devspaces_tests::{
+    cluster_kubeconfig, copy_service, http_get, ok, repo_root, short_id, synced_with, Env, Messages, Up,
+};
 use serde_json::Value;
 
 /// A build, a push and a rollout on two shared cores; the deploy deadline below is shorter.
@@ -68,10 +70,6 @@ fn pods(kc: &Path, ns: &str, session: &str) -> Vec<String> {
         .collect();
     names.sort();
     names
-}
-
-fn synced_with(p: &Value, file: &str) -> bool {
-    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
 }
 
 fn running_pid(s: &Value) -> u32 {

@@ -4,10 +4,6 @@
 use devspaces_tests::*;
 use serde_json::Value;
 
-fn synced_with(p: &Value, file: &str) -> bool {
-    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
-}
-
 #[test]
 fn up_serves_the_page_and_static_edits_keep_the_pid() {
     let env = Env::new();

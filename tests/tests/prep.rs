@@ -12,7 +12,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use devspaces_tests::*;
-use serde_json::Value;
 
 struct Stack {
     tool: &'static str,
@@ -205,10 +204,6 @@ const JAVA: Stack = Stack {
 fn have(tool: &str) -> bool {
     let arg = if tool == "go" { "version" } else { "--version" };
     Command::new(tool).arg(arg).output().is_ok_and(|o| o.status.success())
-}
-
-fn synced_with(p: &Value, file: &str) -> bool {
-    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
 }
 
 fn edit(svc: &Path, file: &str, from: &str, to: &str) {
