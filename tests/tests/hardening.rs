@@ -51,8 +51,7 @@ fn a_file_that_cannot_be_read_is_not_deleted_from_the_container() {
 #[test]
 fn a_renamed_folder_leaves_no_stale_files() {
     let env = Env::new();
-    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
-    up.wait_running();
+    let (_t, svc, mut up, _, _) = up_copy(&env, "examples/python-web");
     let root = container_root(&env, "python-web").join("app");
     std::fs::create_dir_all(svc.join("static/dA/deep")).unwrap();
     for f in ["a.css", "b.css", "deep/c.css"] {
