@@ -3,34 +3,9 @@
 use crate::classify::Class;
 use crate::forward::proxy::Trace;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    Syncing,
-    Building,
-    Deploying,
-    Starting,
-    Running,
-    Restarting,
-    Crashed,
-    Failed,
-    Stopped,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Syncing => "syncing",
-            Phase::Building => "building",
-            Phase::Deploying => "deploying",
-            Phase::Starting => "starting",
-            Phase::Running => "running",
-            Phase::Restarting => "restarting",
-            Phase::Crashed => "crashed",
-            Phase::Failed => "failed",
-            Phase::Stopped => "stopped",
-        }
-    }
-}
+/// Where a session is in its life: the protocol's own type (the same nine phases on the wire and
+/// in the session), so there is nothing to convert.
+pub use devspaces_protocol::editor::Phase;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogStream {

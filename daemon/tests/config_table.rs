@@ -61,6 +61,20 @@ fn flatten(prefix: &str, v: &serde_json::Value, out: &mut Vec<String>) {
     }
 }
 
+/// The facts of a build section (`build` or `develop.build`), named below `prefix`.
+fn build_facts(prefix: &str, b: &config::Build, fact: &mut impl FnMut(&str, String)) {
+    fact(&format!("{prefix}.context"), b.context.clone());
+    if let Some(df) = &b.dockerfile {
+        fact(&format!("{prefix}.dockerfile"), df.value.clone());
+    }
+    if let Some(found) = &b.dockerfile_path {
+        fact(&format!("{prefix}.dockerfile found at"), found.clone());
+    }
+    for (k, v) in &b.args {
+        fact(&format!("{prefix}.args.{k}"), v.clone());
+    }
+}
+
 fn facts(c: &Config) -> Vec<String> {
     let mut out = Vec::new();
     let mut fact = |k: &str, v: String| out.push(format!("{k}: {v}"));
@@ -69,16 +83,7 @@ fn facts(c: &Config) -> Vec<String> {
             fact(k, v.clone());
         }
     }
-    fact("build.context", c.build.context.clone());
-    if let Some(df) = &c.build.dockerfile {
-        fact("build.dockerfile", df.value.clone());
-    }
-    if let Some(found) = &c.build.dockerfile_path {
-        fact("build.dockerfile found at", found.clone());
-    }
-    for (k, v) in &c.build.args {
-        fact(&format!("build.args.{k}"), v.clone());
-    }
+    build_facts("build", &c.build, &mut fact);
     if let Some(chart) = &c.install.chart {
         fact("install.chart", chart.value.clone());
     }
@@ -89,16 +94,7 @@ fn facts(c: &Config) -> Vec<String> {
         fact("install.values", values(&c.install.values));
     }
     let d = &c.develop;
-    fact("develop.build.context", d.build.context.clone());
-    if let Some(df) = &d.build.dockerfile {
-        fact("develop.build.dockerfile", df.value.clone());
-    }
-    if let Some(found) = &d.build.dockerfile_path {
-        fact("develop.build.dockerfile found at", found.clone());
-    }
-    for (k, v) in &d.build.args {
-        fact(&format!("develop.build.args.{k}"), v.clone());
-    }
+    build_facts("develop.build", &d.build, &mut fact);
     fact("develop.useGitIgnore", d.use_git_ignore.to_string());
     if !d.container.sync.is_empty() {
         fact("sync", d.container.sync.join(", "));

@@ -101,6 +101,10 @@ macro_rules! variants {
     }};
 }
 
+fn phases() -> Vec<Phase> {
+    variants!(Phase: Syncing, Building, Deploying, Starting, Running, Restarting, Crashed, Failed, Stopped)
+}
+
 fn port(state: PortState) -> PortForwardInfo {
     PortForwardInfo { local_port: 3000, remote_port: 80, url: "http://localhost:3000".into(), state }
 }
@@ -235,13 +239,7 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
         ("uri-kind.json", check("uri-kind.json", &variants!(UriKind: Localhost, Public))),
         ("log-stream.json", check("log-stream.json", &variants!(LogStream: Stdout, Stderr, Build, System))),
         ("port-state.json", check("port-state.json", &variants!(PortState: Open, Reconnecting, Closed))),
-        (
-            "phase.json",
-            check(
-                "phase.json",
-                &variants!(Phase: Syncing, Building, Deploying, Starting, Running, Restarting, Crashed, Failed, Stopped),
-            ),
-        ),
+        ("phase.json", check("phase.json", &phases())),
         ("message-type.json", check("message-type.json", &variants!(MessageType: Error, Warning, Info, Log))),
         ("progress-kind.json", check("progress-kind.json", &variants!(ProgressKind: Sync, Build, Deploy))),
         (
@@ -448,6 +446,13 @@ fn all_events() -> Vec<Event> {
 fn every_golden_file_matches_both_ways() {
     let failures: Vec<String> = goldens().into_iter().filter_map(|(_, r)| r.err()).collect();
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_phase_as_str_is_its_wire_name() {
+    for p in phases() {
+        assert_eq!(serde_json::to_value(p).expect("serializes"), json!(p.as_str()), "{p:?}");
+    }
 }
 
 #[test]

@@ -38,7 +38,8 @@ import tempfile
 import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import REPO, get
+
 APP = os.path.join(REPO, "tests", "fixtures", "apps", "fast-http")
 REQUEST = b"GET /ping HTTP/1.1\r\nHost: localhost\r\n\r\n"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -433,17 +434,10 @@ def wait_events(path, pred, proc, timeout, what):
 
 def get_ok(port):
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(b"GET /ping HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
-            data = b""
-            while True:
-                chunk = s.recv(4096)
-                if not chunk:
-                    break
-                data += chunk
-            return data.startswith(b"HTTP/1.1 200") and data.endswith(b"ok\n")
+        data = get(port, "/ping", 2)
     except OSError:
         return False
+    return data.startswith(b"HTTP/1.1 200") and data.endswith(b"ok\n")
 
 
 def stop_pid(pid, sig, within, what):

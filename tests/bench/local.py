@@ -32,7 +32,8 @@ import tempfile
 import time
 import uuid
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import BENCH_APP, REPO
+
 EXAMPLE = os.path.join(REPO, "examples", "python-web")
 
 TARGET_STATIC_P50_MS = 5.0
@@ -163,35 +164,34 @@ def rss_kb(pid):
     return None
 
 
-def cpu_ns_by_thread(pid):
-    """{tid: on-CPU ns} from /proc/<pid>/task/*/schedstat: finer than clock ticks."""
-    out = {}
+def read_entries(folder, rel=None):
+    """{entry: text of folder/entry (or folder/entry/rel)} for each entry of `folder` whose file
+    could be read (a thread or an fd may be gone meanwhile); None when `folder` cannot be listed."""
     try:
-        tids = os.listdir("/proc/%d/task" % pid)
+        names = os.listdir(folder)
     except OSError:
-        return out
-    for tid in tids:
+        return None
+    out = {}
+    for name in names:
         try:
-            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
-                out[tid] = int(f.read().split()[0])
+            with open(os.path.join(folder, name, rel) if rel else os.path.join(folder, name)) as f:
+                out[name] = f.read()
         except OSError:
             pass
     return out
 
 
+def cpu_ns_by_thread(pid):
+    """{tid: on-CPU ns} from /proc/<pid>/task/*/schedstat: finer than clock ticks."""
+    stats = read_entries("/proc/%d/task" % pid, "schedstat") or {}
+    return {tid: int(text.split()[0]) for tid, text in stats.items()}
+
+
 def inotify_watches(pid):
-    n = 0
-    try:
-        fds = os.listdir("/proc/%d/fdinfo" % pid)
-    except OSError:
+    infos = read_entries("/proc/%d/fdinfo" % pid)
+    if infos is None:
         return None
-    for fd in fds:
-        try:
-            with open("/proc/%d/fdinfo/%s" % (pid, fd)) as f:
-                n += sum(1 for line in f if line.startswith("inotify wd:"))
-        except OSError:
-            pass
-    return n
+    return sum(1 for text in infos.values() for line in text.splitlines() if line.startswith("inotify wd:"))
 
 
 def all_pids():
@@ -224,6 +224,16 @@ def alive(pid, starttime):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def signal_alive(procs, sig):
+    """Sends sig to each (pid, starttime) still alive; a PID reused by another process is spared."""
+    for pid, starttime in procs:
+        if alive(pid, starttime):
+            try:
+                os.kill(pid, sig)
+            except ProcessLookupError:
+                pass
 
 
 # ---------------------------------------------------------------------------------------------
@@ -389,29 +399,15 @@ class Session:
         left = [(p, s) for p, s in self.known_children.items() if alive(p, s) and (p, s) not in daemons]
         if left:
             note("left behind 0.5 s after `up` exited: %s" % ", ".join("%d (%s)" % (p, proc_cmdline(p)[:80]) for p, _ in left))
-        for p, s in daemons:
-            try:
-                os.kill(p, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
+        signal_alive(daemons, signal.SIGTERM)
         end = time.monotonic() + 10
         while time.monotonic() < end and any(alive(p, s) for p, s in daemons):
             time.sleep(0.05)
         left += [(p, s) for p, s in daemons if alive(p, s)]
         if left:
-            for p, s in left:
-                if alive(p, s):
-                    try:
-                        os.kill(p, signal.SIGTERM)
-                    except ProcessLookupError:
-                        pass
+            signal_alive(left, signal.SIGTERM)
             time.sleep(1)
-            for p, s in left:
-                if alive(p, s):
-                    try:
-                        os.kill(p, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
+            signal_alive(left, signal.SIGKILL)
         for f in (self._out, self._err, self._rd):
             f.close()
 
@@ -447,29 +443,6 @@ def copy_example(work, name, drop_build_commands=False):
             f.write(text)
     return dst
 
-
-SERVER_PY = '''# A tiny HTTP server for the generated benchmark services: answers "ok" on every path.
-import os
-import signal
-import sys
-from http.server import BaseHTTPRequestHandler, HTTPServer
-
-
-class H(BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = b"ok\\n"
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
-
-
-signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-HTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8080"))), H).serve_forever()
-'''
 
 GEN_AZDS = '''kind: helm-release
 apiVersion: 1.1
@@ -512,17 +485,19 @@ node_modules
 
 
 def generate_service(work, name, src_dirs, src_files_per_dir, nm_packages=0, nm_files_per_package=0):
-    """A generated service: azds.yaml with sync rules, Dockerfile.develop whose CMD is a tiny
-    python HTTP server, src/dNNN/fNNN.txt small files, optionally node_modules/pNNNN/... files."""
+    """A generated service: azds.yaml with sync rules, Dockerfile.develop whose CMD is server.py (the
+    benchmarks' app, answering "ok"), src/dNNN/fNNN.txt small files, optionally node_modules/pNNNN/... files."""
     root = os.path.join(work, name)
     os.makedirs(root)
     shutil.copytree(os.path.join(EXAMPLE, "charts"), os.path.join(root, "charts"))
+    with open(BENCH_APP) as f:
+        server_py = f.read()
     files = {
         "azds.yaml": GEN_AZDS % {"name": name},
         "Dockerfile": GEN_DOCKERFILE,
         "Dockerfile.develop": GEN_DOCKERFILE,
         ".dockerignore": GEN_DOCKERIGNORE,
-        "server.py": SERVER_PY,
+        "server.py": server_py,
     }
     for rel, text in files.items():
         with open(os.path.join(root, rel), "w") as f:

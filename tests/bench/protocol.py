@@ -14,8 +14,8 @@ app stdout -> agent -> daemon -> fan-out -> client queue -> Unix socket -> bridg
      fast client must not get slower, nor the app; the slow client, once it reads again, gets
      `devspaces/logsDropped` counts that add up with the lines it received to exactly N.
 
-The fixture app is examples/python-web with its app.py replaced by a printer of timestamped
-lines (GET /burst?n=N, GET /paced?n=N&ms=M). Python 3 standard library only. Everything runs
+The fixture app is examples/python-web with its app.py replaced by bench_app.py, a printer of
+timestamped lines (GET /burst?n=N, GET /paced?n=N&ms=M). Python 3 standard library only. Everything runs
 in one temp dir that is removed at the end; every process started here is stopped by its PID.
 """
 
@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -32,65 +31,14 @@ import tempfile
 import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common import BENCH_APP, REPO, get
+
 EXAMPLE = os.path.join(REPO, "examples", "python-web")
 
 TARGET_P50_MS = 5.0
 TARGET_LINES_PER_S = 50_000
 WAIT = 120.0
 
-APP = r'''# Benchmark fixture: prints timestamped lines on request.
-import os
-import sys
-import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-OUT = sys.stdout.buffer
-
-
-class H(BaseHTTPRequestHandler):
-    def do_GET(self):
-        path, _, query = self.path.partition("?")
-        q = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
-        n = int(q.get("n", "0"))
-        tag = q.get("tag", "x").encode()
-        t0 = time.perf_counter()
-        rate = int(q.get("rate", "0"))
-        if path == "/burst" and rate:
-            # rate lines per second, written in 1 ms slices.
-            per = max(1, rate // 1000)
-            i = 0
-            while i < n:
-                for _ in range(min(per, n - i)):
-                    OUT.write(b"%s %d %d\n" % (tag, i, time.time_ns()))
-                    i += 1
-                OUT.flush()
-                ahead = t0 + i / rate - time.perf_counter()
-                if ahead > 0:
-                    time.sleep(ahead)
-        elif path == "/burst":
-            for i in range(n):
-                OUT.write(b"%s %d %d\n" % (tag, i, time.time_ns()))
-            OUT.flush()
-        elif path == "/paced":
-            interval = float(q.get("ms", "1")) / 1000.0
-            for i in range(n):
-                OUT.write(b"%s %d %d\n" % (tag, i, time.time_ns()))
-                OUT.flush()
-                time.sleep(interval)
-        body = b"%f\n" % (time.perf_counter() - t0)
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *a):
-        pass
-
-
-print("bench-app listening", flush=True)
-ThreadingHTTPServer(("0.0.0.0", int(os.environ.get("PORT", "8080"))), H).serve_forever()
-'''
 
 
 class Msg(dict):
@@ -212,16 +160,7 @@ class Client:
 
 
 def http_get(port, path):
-    s = socket.create_connection(("127.0.0.1", port), timeout=WAIT)
-    s.sendall(("GET %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n" % path).encode())
-    data = b""
-    while True:
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        data += chunk
-    s.close()
-    return data.split(b"\r\n\r\n", 1)[1].decode()
+    return get(port, path, WAIT).split(b"\r\n\r\n", 1)[1].decode()
 
 
 def tagged(tag):
@@ -297,8 +236,7 @@ def main():
     os.makedirs(tmp)
     svc = os.path.join(work, "bench-logs")
     shutil.copytree(EXAMPLE, svc)
-    with open(os.path.join(svc, "app.py"), "w") as f:
-        f.write(APP)
+    shutil.copyfile(BENCH_APP, os.path.join(svc, "app.py"))
     env = dict(os.environ, DEVSPACES_STATE_DIR=state, TMPDIR=tmp, DEVSPACES_IDLE_SECS="5", NO_COLOR="1")
     clients = []
     daemon_pid = None

@@ -129,11 +129,14 @@ pub fn copy_service(rel: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, dst)
 }
 
-/// A copy of an example or fixture, and `devspacesd up` running on it.
-pub fn up_copy(env: &Env, rel: &str) -> (tempfile::TempDir, PathBuf, Up) {
+/// A copy of an example or fixture, `devspacesd up` on it and its app running: the temp dir, the
+/// service folder, `up`, the forward's local port and the app's pid.
+pub fn up_copy(env: &Env, rel: &str) -> (tempfile::TempDir, PathBuf, Up, u16, u32) {
     let (tmp, svc) = copy_service(rel);
-    let up = Up::start(env, &svc);
-    (tmp, svc, up)
+    let mut up = Up::start(env, &svc);
+    let port = up.url_port();
+    let pid = up.wait_running();
+    (tmp, svc, up, port, pid)
 }
 
 fn copy_dir(src: &Path, dst: &Path) {
@@ -381,6 +384,11 @@ pub fn wait_gone(pid: u32, what: &str) {
 pub fn record(env: &Env, service: &str) -> Value {
     let p = env.state().join("spaces/default").join(service).join("session.json");
     serde_json::from_slice(&std::fs::read(&p).expect("session record")).expect("record json")
+}
+
+/// Whether the params of a `devspaces/synced` event name `file` among the files synced.
+pub fn synced_with(p: &Value, file: &str) -> bool {
+    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
 }
 
 /// The local backend's container root for a service (its WORKDIR is below it).

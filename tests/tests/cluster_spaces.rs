@@ -25,6 +25,24 @@ struct Ctx {
 }
 
 impl Ctx {
+    /// `helm <args> <chart> -n <namespace> <flags> --post-renderer devspaces`: Helm 4 through the
+    /// plugin in `plugins`, its post-renderer given `pr`.
+    fn helm_with_plugin(
+        &self,
+        plugins: &Path,
+        args: &[&str],
+        chart: &Path,
+        namespace: &str,
+        flags: &[&str],
+        pr: &[String],
+    ) -> Command {
+        let mut c = self.cmd("helm");
+        c.env("HELM_PLUGINS", plugins).args(args).arg(chart).args(["-n", namespace]).args(flags);
+        c.args(["--post-renderer", helm_plugin::PLUGIN_NAME]);
+        with_pr_args(&mut c, pr);
+        c
+    }
+
     fn cmd(&self, program: &str) -> Command {
         let mut c = Command::new(program);
         c.env("KUBECONFIG", &self.kubeconfig)
@@ -267,16 +285,8 @@ async fn spaces_post_render_and_agent_in_a_pod() {
     let image = format!("python-web:{session}-1");
     let pr = post_render_args(&session, &image, r#"["python3","app.py"]"#);
     let plugins = helm_plugin::write(&ctx.work.path().join("helm-plugins"), &bin()).unwrap();
-    let mut h4 = ctx.cmd("helm");
-    h4.env("HELM_PLUGINS", &plugins).args(["template", "web"]).arg(&chart).args([
-        "-n",
-        &child,
-        "--set",
-        &format!("image.tag={session}-1"),
-        "--post-renderer",
-        helm_plugin::PLUGIN_NAME,
-    ]);
-    with_pr_args(&mut h4, &pr);
+    let tag_set = format!("image.tag={session}-1");
+    let mut h4 = ctx.helm_with_plugin(&plugins, &["template", "web"], &chart, &child, &["--set", &tag_set], &pr);
     check_rendered(&ok(&mut h4), &session, &image, &["python3", "app.py"]);
     let mut h3 = ctx.cmd("helm3");
     h3.args(["template", "web"])
@@ -325,25 +335,11 @@ async fn spaces_post_render_and_agent_in_a_pod() {
     let tiny = ctx.work.path().join("tiny");
     write_chart(&tiny);
     let t = Instant::now();
-    let mut install = ctx.cmd("helm");
-    install.env("HELM_PLUGINS", &plugins).args(["install", "tiny"]).arg(&tiny).args([
-        "-n",
-        &child,
-        "--set",
-        &format!("image.tag={tag}"),
-        "--set",
-        "image.pullPolicy=Never",
-        "--wait",
-        "--timeout",
-        "120s",
-        "--post-renderer",
-        helm_plugin::PLUGIN_NAME,
-    ]);
+    let tag_set = format!("image.tag={tag}");
+    let flags = ["--set", &tag_set, "--set", "image.pullPolicy=Never", "--wait", "--timeout", "120s"];
+    let pr = post_render_args(&session, &app, r#"["sh","-c","echo tiny-started; exec sleep 100000"]"#);
+    let mut install = ctx.helm_with_plugin(&plugins, &["install", "tiny"], &tiny, &child, &flags, &pr);
     cleanup.release = Some(("tiny".into(), child.clone()));
-    with_pr_args(
-        &mut install,
-        &post_render_args(&session, &app, r#"["sh","-c","echo tiny-started; exec sleep 100000"]"#),
-    );
     ok(&mut install);
     let sel = format!("{SESSION_LABEL}={session}");
     ok(ctx.cmd("kubectl").args(["wait", "-n", &child, "--for=condition=Ready", "pod", "-l", &sel, "--timeout=120s"]));

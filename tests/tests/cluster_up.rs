@@ -10,7 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use devspaces_tests::{cluster_kubeconfig, copy_service, http_get, ok, repo_root, short_id, Env, Messages, Up};
+use devspaces_tests::{
+    cluster_kubeconfig, copy_service, http_get, ok, repo_root, short_id, synced_with, Env, Messages, Up,
+};
 use serde_json::Value;
 
 /// A build, a push and a rollout on two shared cores; the deploy deadline below is shorter.
@@ -70,10 +72,6 @@ fn pods(kc: &Path, ns: &str, session: &str) -> Vec<String> {
     names
 }
 
-fn synced_with(p: &Value, file: &str) -> bool {
-    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
-}
-
 fn running_pid(s: &Value) -> u32 {
     s["detail"]
         .as_str()
@@ -112,13 +110,8 @@ fn up_on_the_cluster_in_a_child_space() {
         t.replace("    ingress:\n      annotations:", "    ingress:\n      enabled: true\n      annotations:")
     });
 
-    let mut cmd = ds(&env, &kc);
-    cmd.arg("up").arg(&svc).args(["--backend", "kubernetes", "--space", &format!("{parent}/{child}"), "--json"]);
-    let mut up = Up::spawn(cmd);
-    let first = up.wait_for_within("the app running in the pod", ROLLOUT, |v| {
-        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
-    })["params"]
-        .clone();
+    let mut up = up_on_cluster(&env, &kc, &svc, &format!("{parent}/{child}"));
+    let first = running_on_cluster(&mut up, "the app running in the pod")["params"].clone();
     let session = first["session"].as_str().unwrap().to_string();
     let pid1 = running_pid(&first);
     let port = up.url_port();
@@ -175,9 +168,7 @@ fn up_on_the_cluster_in_a_child_space() {
     let mark = up.seen.len();
     edit(&svc.join("Dockerfile.develop"), |t| t + "ENV K8S_REDEPLOY_MARK=1\n");
     up.wait_for_within("a redeploy", ROLLOUT, |v| v["params"]["phase"] == "deploying");
-    up.wait_for_within("the redeployed app", ROLLOUT, |v| {
-        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
-    });
+    running_on_cluster(&mut up, "the redeployed app");
     let pods2 = pods(&kc, &child, &session);
     assert_eq!(pods2.len(), 1, "{pods2:?}");
     assert_ne!(pods2, pods1, "a new pod");
@@ -227,11 +218,7 @@ fn wait_failed(up: &mut Up, reason: &str) -> String {
 
 #[test]
 fn deploy_failures_are_reported_with_the_kubernetes_reason() {
-    let kc = cluster_kubeconfig();
-    static_agent();
-    let space = format!("dsf{}", short_id());
-    let _ns = Namespaces { kubeconfig: kc.clone(), names: vec![space.clone()] };
-    let env = Env::new();
+    let (kc, space, _ns, env) = in_new_space("dsf");
     let (_t, svc) = copy_service("examples/python-web");
     let azds = svc.join("azds.yaml");
     let original = std::fs::read_to_string(&azds).unwrap();
@@ -239,9 +226,7 @@ fn deploy_failures_are_reported_with_the_kubernetes_reason() {
 
     // Unschedulable: no node carries the label.
     std::fs::write(&azds, with_set("    nodeSelector:\n      devspaces.io/test-nowhere: \"true\"\n")).unwrap();
-    let mut cmd = ds(&env, &kc);
-    cmd.arg("up").arg(&svc).args(["--backend", "kubernetes", "--space", &space, "--json"]);
-    let mut up = Up::spawn(cmd);
+    let mut up = up_on_cluster(&env, &kc, &svc, &space);
     let d = wait_failed(&mut up, "Unschedulable");
     assert!(d.contains("node"), "the scheduler's message: {d}");
 
@@ -265,15 +250,35 @@ fn deploy_failures_are_reported_with_the_kubernetes_reason() {
 
     // Fixed: the session was still watching and deploys.
     std::fs::write(&azds, &original).unwrap();
-    up.wait_for_within("the fixed app running", ROLLOUT, |v| {
-        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
-    });
+    running_on_cluster(&mut up, "the fixed app running");
     let port = up.url_port();
     assert_eq!(http_get(port, "/healthz").0, 200);
     ok(ds(&env, &kc).arg("down").arg(&svc));
     up.wait_phase("stopped");
     let releases = ok(Command::new("helm").env("KUBECONFIG", &kc).args(["list", "-n", &space, "-q"]));
     assert_eq!(releases.trim(), "", "release removed");
+}
+
+/// The cluster's kubeconfig (and the static agent built), a new space `<prefix><id>` that is
+/// removed at the end, and this test's own state.
+fn in_new_space(prefix: &str) -> (PathBuf, String, Namespaces, Env) {
+    let kc = cluster_kubeconfig();
+    static_agent();
+    let space = format!("{prefix}{}", short_id());
+    let ns = Namespaces { kubeconfig: kc.clone(), names: vec![space.clone()] };
+    (kc, space, ns, Env::new())
+}
+
+/// `devspacesd up --json` on the cluster, in `space` (`parent/child` for a child space).
+fn up_on_cluster(env: &Env, kc: &Path, svc: &Path, space: &str) -> Up {
+    let mut cmd = ds(env, kc);
+    cmd.arg("up").arg(svc).args(["--backend", "kubernetes", "--space", space, "--json"]);
+    Up::spawn(cmd)
+}
+
+/// Waits (within a rollout's time) for the app to run; returns the event.
+fn running_on_cluster(up: &mut Up, what: &str) -> Value {
+    up.wait_for_within(what, ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running")
 }
 
 /// What `cmd` prints inside `pod` (kubectl exec).
@@ -283,20 +288,11 @@ fn exec(kc: &Path, ns: &str, pod: &str, cmd: &[&str]) -> String {
 
 #[test]
 fn every_replica_is_synced_and_restarted() {
-    let kc = cluster_kubeconfig();
-    static_agent();
-    let space = format!("dsr{}", short_id());
-    let _ns = Namespaces { kubeconfig: kc.clone(), names: vec![space.clone()] };
-    let env = Env::new();
+    let (kc, space, _ns, env) = in_new_space("dsr");
     let (_t, svc) = copy_service("examples/python-web");
     edit(&svc.join("azds.yaml"), |t| t.replace("    replicaCount: 1\n", "    replicaCount: 2\n"));
-    let mut cmd = ds(&env, &kc);
-    cmd.arg("up").arg(&svc).args(["--backend", "kubernetes", "--space", &space, "--json"]);
-    let mut up = Up::spawn(cmd);
-    let first = up.wait_for_within("the app running", ROLLOUT, |v| {
-        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
-    })["params"]
-        .clone();
+    let mut up = up_on_cluster(&env, &kc, &svc, &space);
+    let first = running_on_cluster(&mut up, "the app running")["params"].clone();
     let session = first["session"].as_str().unwrap().to_string();
     let pods = pods(&kc, &space, &session);
     assert_eq!(pods.len(), 2, "{pods:?}");

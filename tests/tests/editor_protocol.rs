@@ -5,10 +5,6 @@ use devspaces_tests::lsp::Lsp;
 use devspaces_tests::*;
 use serde_json::{json, Value};
 
-fn has_file(p: &Value, file: &str) -> bool {
-    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
-}
-
 #[test]
 fn initialize_up_events_edit_trace_down_and_exit() {
     let env = Env::new();
@@ -76,7 +72,7 @@ fn initialize_up_events_edit_trace_down_and_exit() {
     let mut text = std::fs::read_to_string(&css).unwrap();
     text.push_str("\n/* editor-protocol */\n");
     std::fs::write(&css, text).unwrap();
-    let synced = c.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && has_file(p, "static/style.css"));
+    let synced = c.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && synced_with(p, "static/style.css"));
     assert_eq!(synced["class"], "static-sync");
     assert_eq!(synced["session"], session.as_str());
 

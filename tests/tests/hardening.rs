@@ -43,9 +43,7 @@ fn a_file_that_cannot_be_read_is_not_deleted_from_the_container() {
     // Readable again: the next change syncs it as usual.
     std::fs::set_permissions(&css, std::fs::Permissions::from_mode(0o644)).unwrap();
     std::fs::write(&css, "body { color: teal }\n").unwrap();
-    up.wait_method("devspaces/synced", |p| {
-        p["class"] == "static-sync" && p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == "static/style.css"))
-    });
+    up.wait_method("devspaces/synced", |p| p["class"] == "static-sync" && synced_with(p, "static/style.css"));
     assert_eq!(std::fs::read_to_string(&copy).unwrap(), "body { color: teal }\n", "{}", up.dump());
     up.interrupt();
 }
@@ -53,8 +51,7 @@ fn a_file_that_cannot_be_read_is_not_deleted_from_the_container() {
 #[test]
 fn a_renamed_folder_leaves_no_stale_files() {
     let env = Env::new();
-    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
-    up.wait_running();
+    let (_t, svc, mut up, _, _) = up_copy(&env, "examples/python-web");
     let root = container_root(&env, "python-web").join("app");
     std::fs::create_dir_all(svc.join("static/dA/deep")).unwrap();
     for f in ["a.css", "b.css", "deep/c.css"] {
@@ -69,9 +66,7 @@ fn a_renamed_folder_leaves_no_stale_files() {
     // And one folder moved out of the workspace altogether.
     std::fs::create_dir_all(svc.join("static/gone")).unwrap();
     std::fs::write(svc.join("static/gone/x.css"), "x").unwrap();
-    up.wait_method("devspaces/synced", |p| {
-        p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == "static/gone/x.css"))
-    });
+    up.wait_method("devspaces/synced", |p| synced_with(p, "static/gone/x.css"));
     let outside = tempfile::tempdir().unwrap();
     std::fs::rename(svc.join("static/gone"), outside.path().join("gone")).unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);

@@ -4,16 +4,10 @@
 use devspaces_tests::*;
 use serde_json::Value;
 
-fn synced_with(p: &Value, file: &str) -> bool {
-    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
-}
-
 #[test]
 fn up_serves_the_page_and_static_edits_keep_the_pid() {
     let env = Env::new();
-    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
-    let port = up.url_port();
-    let pid = up.wait_running();
+    let (_t, svc, mut up, port, pid) = up_copy(&env, "examples/python-web");
     let (status, body) = http_get(port, "/");
     assert_eq!(status, 200);
     assert!(body.contains("1.0.0"), "page shows the version: {body}");
@@ -40,9 +34,7 @@ fn up_serves_the_page_and_static_edits_keep_the_pid() {
 #[test]
 fn source_edits_restart_and_failed_builds_recover() {
     let env = Env::new();
-    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
-    let port = up.url_port();
-    let pid1 = up.wait_running();
+    let (_t, svc, mut up, port, pid1) = up_copy(&env, "examples/python-web");
 
     std::fs::write(svc.join("version.py"), "# The version shown on the page.\nVERSION = \"2.0.0\"\n").unwrap();
     let pid2 = up.wait_running();
@@ -73,9 +65,7 @@ fn source_edits_restart_and_failed_builds_recover() {
 #[test]
 fn dockerfile_chart_and_azds_edits_redeploy_on_the_same_url() {
     let env = Env::new();
-    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
-    let port = up.url_port();
-    up.wait_running();
+    let (_t, svc, mut up, port, _) = up_copy(&env, "examples/python-web");
     let stray = container_root(&env, "python-web").join("app/only-in-container.txt");
     std::fs::write(&stray, "x").unwrap();
     for (i, file) in ["Dockerfile.develop", "charts/python-web/values.yaml", "azds.yaml"].iter().enumerate() {
@@ -100,9 +90,7 @@ fn dockerfile_chart_and_azds_edits_redeploy_on_the_same_url() {
 #[test]
 fn deletes_and_renames_propagate_and_transient_files_do_not() {
     let env = Env::new();
-    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
-    up.url_port();
-    up.wait_running();
+    let (_t, svc, mut up, _, _) = up_copy(&env, "examples/python-web");
     let remote = container_root(&env, "python-web").join("app/static");
 
     std::fs::write(svc.join("static/new.css"), "a{}").unwrap();
@@ -130,9 +118,7 @@ fn deletes_and_renames_propagate_and_transient_files_do_not() {
 #[test]
 fn after_sigkill_a_new_up_syncs_only_what_changed() {
     let env = Env::new();
-    let (_t, svc, mut up) = up_copy(&env, "examples/python-web");
-    up.url_port();
-    let app_pid = up.wait_running();
+    let (_t, svc, mut up, _, app_pid) = up_copy(&env, "examples/python-web");
     let agent_pid = record(&env, "python-web")["agentPid"].as_u64().unwrap() as u32;
     // SIGKILL the daemon that owns the session (not the `up` client).
     let daemon = env.daemon_pid().expect("up runs its session in the shared daemon");
@@ -207,9 +193,7 @@ fn an_app_that_ignores_port_gets_its_real_port_forwarded() {
 #[test]
 fn the_dockerfile_cmd_workdir_env_and_expose_are_honoured() {
     let env = Env::new();
-    let (_t, _svc, mut up) = up_copy(&env, "tests/fixtures/apps/dockerfile-cmd");
-    let port = up.url_port();
-    up.wait_running();
+    let (_t, _svc, _up, port, _) = up_copy(&env, "tests/fixtures/apps/dockerfile-cmd");
     let body = served(port, "/");
     assert!(body.contains("hello-from-env"), "{body}");
     assert!(body.contains("/srv/app"), "the cwd is the mapped WORKDIR: {body}");
@@ -218,9 +202,7 @@ fn the_dockerfile_cmd_workdir_env_and_expose_are_honoured() {
 #[test]
 fn list_up_list_uris_and_down() {
     let env = Env::new();
-    let (_t, svc, mut up) = up_copy(&env, "examples/node-web");
-    let port = up.url_port();
-    let app = up.wait_running();
+    let (_t, svc, mut up, port, app) = up_copy(&env, "examples/node-web");
     let out = env.command().args(["list-up", "--json"]).output().unwrap();
     let line: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(line["service"], "node-web");
@@ -237,9 +219,7 @@ fn list_up_list_uris_and_down() {
 #[test]
 fn a_build_context_subfolder_is_laid_out_as_copy_would() {
     let env = Env::new();
-    let (_t, svc, mut up) = up_copy(&env, "tests/fixtures/apps/subcontext");
-    let port = up.url_port();
-    up.wait_running();
+    let (_t, svc, mut up, port, _) = up_copy(&env, "tests/fixtures/apps/subcontext");
     let root = container_root(&env, "subcontext").join("app");
     assert!(root.join("app.py").is_file(), "context files land at the WORKDIR root");
     assert!(!root.join("src").exists() && !root.join("notes.md").exists(), "nothing outside the context is synced");

@@ -12,7 +12,6 @@ use std::process::Command;
 use std::time::Duration;
 
 use devspaces_tests::*;
-use serde_json::Value;
 
 struct Stack {
     tool: &'static str,
@@ -207,10 +206,6 @@ fn have(tool: &str) -> bool {
     Command::new(tool).arg(arg).output().is_ok_and(|o| o.status.success())
 }
 
-fn synced_with(p: &Value, file: &str) -> bool {
-    p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == file))
-}
-
 fn edit(svc: &Path, file: &str, from: &str, to: &str) {
     let p = svc.join(file);
     let text = std::fs::read_to_string(&p).unwrap();
@@ -235,7 +230,14 @@ fn prep_then_up(stack: &Stack) {
     let out = env.command().arg("prep").arg(&svc).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "prep failed: {stdout}{}", String::from_utf8_lossy(&out.stderr));
-    for f in ["Dockerfile", "Dockerfile.develop", "azds.yaml", &format!("charts/{}/Chart.yaml", stack.folder)] {
+    let chart = format!("charts/{}", stack.folder);
+    for f in [
+        "Dockerfile",
+        "Dockerfile.develop",
+        "azds.yaml",
+        &format!("{chart}/Chart.yaml"),
+        &format!("{chart}/templates/_helpers.tpl"),
+    ] {
         assert!(stdout.contains(&format!("wrote {f}")), "prep names {f}: {stdout}");
         assert!(svc.join(f).is_file(), "{f} exists");
     }

@@ -1,6 +1,8 @@
 //! Where the local backend syncs, end to end: `fs/<syncTarget>`, else where `COPY .` put the context; the app keeps its WORKDIR.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use std::path::PathBuf;
+
 use devspaces_tests::*;
 
 /// Polls (bounded) until `path` answers with `text`: the synced event may be a batch's twin.
@@ -16,63 +18,93 @@ fn eventually_serves(port: u16, path: &str, text: &str, up: &Up) {
     }
 }
 
+/// Where a fixture's files land in its container root and where its app runs; each with why.
+struct Layout {
+    fixture: &'static str,
+    /// The service folder inside the fixture, when it is not the fixture itself.
+    service: Option<&'static str>,
+    /// A file the sync puts there (relative to the container root).
+    lands: (&'static str, &'static str),
+    /// A path it must not make.
+    not_made: (&'static str, &'static str),
+    /// How the app's working directory ends.
+    cwd: (&'static str, &'static str),
+}
+
+/// A copy of a fixture running, its layout as expected, the deploy's full sync taken.
+struct Running {
+    _tmp: tempfile::TempDir,
+    svc: PathBuf,
+    up: Up,
+    port: u16,
+    pid: u32,
+}
+
+fn start(env: &Env, layout: &Layout) -> Running {
+    let (tmp, copy) = copy_service(layout.fixture);
+    let svc = layout.service.map_or(copy.clone(), |s| copy.join(s));
+    let mut up = Up::start(env, &svc);
+    let port = up.url_port();
+    let pid = up.wait_running();
+    let fs = container_root(env, &svc.file_name().unwrap().to_string_lossy());
+    assert!(fs.join(layout.lands.0).is_file(), "{}", layout.lands.1);
+    assert!(!fs.join(layout.not_made.0).exists(), "{}", layout.not_made.1);
+    let cwd = served(port, "/cwd");
+    assert!(cwd.ends_with(layout.cwd.0), "{}: {cwd}", layout.cwd.1);
+    up.wait_method("devspaces/synced", |p| p["class"] == "redeploy");
+    Running { _tmp: tmp, svc, up, port, pid }
+}
+
+/// Saves `text` to `file`: a static-sync whose result `path` serves (`want`), the app kept.
+fn static_edit(r: &mut Running, file: &str, text: &str, path: &str, want: &str) {
+    std::fs::write(r.svc.join(file), text).unwrap();
+    let s = r.up.wait_method("devspaces/synced", |p| synced_with(p, file));
+    assert_eq!(s["class"], "static-sync");
+    eventually_serves(r.port, path, want, &r.up);
+    assert!(alive(r.pid), "a static edit keeps the app");
+}
+
 #[test]
 fn an_nginx_style_site_syncs_to_its_target_and_the_app_keeps_its_workdir() {
     let env = Env::new();
-    let (_t, svc) = copy_service("tests/fixtures/apps/sync-target");
-    let mut up = Up::start(&env, &svc);
-    let port = up.url_port();
-    let pid = up.wait_running();
-    let fs = container_root(&env, "sync-target");
-    assert!(fs.join("usr/share/nginx/html/index.html").is_file(), "the context lands under the sync target");
-    assert!(!fs.join("srv/html").exists(), "nothing is synced to the WORKDIR");
-    let cwd = served(port, "/cwd");
-    assert!(cwd.ends_with("/fs/srv"), "the app runs in its WORKDIR (/srv): {cwd}");
-    assert!(http_get(port, "/").1.contains("site one"));
-
-    up.wait_method("devspaces/synced", |p| p["class"] == "redeploy");
-    std::fs::write(svc.join("html/index.html"), "<h1>site two</h1>\n").unwrap();
-    let s = up.wait_method("devspaces/synced", |p| {
-        p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == "html/index.html"))
-    });
-    assert_eq!(s["class"], "static-sync");
-    eventually_serves(port, "/", "site two", &up);
-    assert!(alive(pid), "a static edit keeps the server");
-    up.interrupt();
-    wait_gone(pid, "the app after Ctrl-C");
+    let mut r = start(
+        &env,
+        &Layout {
+            fixture: "tests/fixtures/apps/sync-target",
+            service: None,
+            lands: ("usr/share/nginx/html/index.html", "the context lands under the sync target"),
+            not_made: ("srv/html", "nothing is synced to the WORKDIR"),
+            cwd: ("/fs/srv", "the app runs in its WORKDIR (/srv)"),
+        },
+    );
+    assert!(http_get(r.port, "/").1.contains("site one"));
+    static_edit(&mut r, "html/index.html", "<h1>site two</h1>\n", "/", "site two");
+    r.up.interrupt();
+    wait_gone(r.pid, "the app after Ctrl-C");
 }
 
 #[test]
 fn the_visual_studio_layout_syncs_where_copy_put_the_solution() {
     let env = Env::new();
-    let (_t, solution) = copy_service("tests/fixtures/apps/vs-layout");
-    let svc = solution.join("WebApp");
-    let mut up = Up::start(&env, &svc);
-    let port = up.url_port();
-    let pid1 = up.wait_running();
-    let fs = container_root(&env, "WebApp");
-    assert!(fs.join("src/WebApp/app.py").is_file(), "the service sits in the solution's copy at /src/WebApp");
-    assert!(!fs.join("src/WebApp/WebApp").exists(), "not one level too deep");
-    let cwd = served(port, "/cwd");
-    assert!(cwd.ends_with("/fs/src/WebApp"), "the app runs in the last WORKDIR: {cwd}");
-    up.wait_method("devspaces/synced", |p| p["class"] == "redeploy");
+    let mut r = start(
+        &env,
+        &Layout {
+            fixture: "tests/fixtures/apps/vs-layout",
+            service: Some("WebApp"),
+            lands: ("src/WebApp/app.py", "the service sits in the solution's copy at /src/WebApp"),
+            not_made: ("src/WebApp/WebApp", "not one level too deep"),
+            cwd: ("/fs/src/WebApp", "the app runs in the last WORKDIR"),
+        },
+    );
+    static_edit(&mut r, "static/site.css", "body { color: blue; }\n", "/static/site.css", "blue");
 
-    std::fs::write(svc.join("static/site.css"), "body { color: blue; }\n").unwrap();
-    let s = up.wait_method("devspaces/synced", |p| {
-        p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == "static/site.css"))
-    });
-    assert_eq!(s["class"], "static-sync");
-    eventually_serves(port, "/static/site.css", "blue", &up);
-    assert!(alive(pid1));
-
-    let app = svc.join("app.py");
+    let app = r.svc.join("app.py");
     std::fs::write(&app, std::fs::read_to_string(&app).unwrap().replace("\"v1\"", "\"v2\"")).unwrap();
-    let s =
-        up.wait_method("devspaces/synced", |p| p["files"].as_array().is_some_and(|f| f.iter().any(|x| x == "app.py")));
+    let s = r.up.wait_method("devspaces/synced", |p| synced_with(p, "app.py"));
     assert_eq!(s["class"], "process-restart");
-    let pid2 = up.wait_running();
-    assert_ne!(pid1, pid2);
-    assert_eq!(http_get(port, "/version").1, "v2");
-    up.interrupt();
+    let pid2 = r.up.wait_running();
+    assert_ne!(r.pid, pid2);
+    assert_eq!(http_get(r.port, "/version").1, "v2");
+    r.up.interrupt();
     wait_gone(pid2, "the app after Ctrl-C");
 }

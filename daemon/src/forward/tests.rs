@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used)]
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -74,6 +75,27 @@ async fn app() -> App {
     App { port, conns, requests, release }
 }
 
+/// The app behind a forward with these limits, and a client connected to the forward.
+async fn app_and_client(limits: Limits) -> (App, Forward, mpsc::UnboundedReceiver<Trace>, TcpStream) {
+    let app = app().await;
+    let (fwd, traces) = forward(app.port, limits).await;
+    let s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    (app, fwd, traces, s)
+}
+
+/// An app on a free port that hands its first connection to `serve`; returns the port.
+async fn one_connection_app<F: Future<Output = ()> + Send + 'static>(
+    serve: impl FnOnce(TcpStream) -> F + Send + 'static,
+) -> u16 {
+    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (s, _) = l.accept().await.unwrap();
+        serve(s).await;
+    });
+    port
+}
+
 /// Reads until the end of a response head and its `Content-Length` body; returns the status and body.
 async fn read_response(s: &mut TcpStream) -> (u16, String) {
     let mut buf = Vec::new();
@@ -127,10 +149,7 @@ async fn wait_until(what: &str, cond: impl Fn() -> bool) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_websocket_upgrade_is_spliced_both_ways_and_traced() {
     // The app answers the upgrade with 101, greets, then echoes.
-    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let app_port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let (mut s, _) = l.accept().await.unwrap();
+    let app_port = one_connection_app(|mut s| async move {
         let mut head = Vec::new();
         let mut b = [0u8; 1];
         while !head.ends_with(b"\r\n\r\n") {
@@ -150,7 +169,8 @@ async fn a_websocket_upgrade_is_spliced_both_ways_and_traced() {
             }
             s.write_all(&buf[..n]).await.unwrap();
         }
-    });
+    })
+    .await;
     let (fwd, mut traces) = forward(app_port, Limits::default()).await;
     let mut c = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
     c.write_all(
@@ -227,9 +247,7 @@ async fn at_the_cap_the_longest_idle_connection_makes_room_for_a_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slowloris_client_is_disconnected_after_the_header_timeout() {
-    let app = app().await;
-    let (fwd, _traces) = forward(app.port, limits(16, 200, 10_000)).await;
-    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    let (app, fwd, _traces, mut s) = app_and_client(limits(16, 200, 10_000)).await;
     s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n").await.unwrap();
     let (mut r, mut w) = s.into_split();
     // One more header line every 50 ms, never the blank line.
@@ -258,9 +276,7 @@ async fn a_slowloris_client_is_disconnected_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
-    let app = app().await;
-    let (fwd, _traces) = forward(app.port, limits(16, 200, 10_000)).await;
-    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    let (_app, fwd, _traces, mut s) = app_and_client(limits(16, 200, 10_000)).await;
     s.write_all(b"GET /one HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
     assert_eq!(read_response(&mut s).await, (200, "ok /one".to_string()));
     let took = closed_within(&mut s, WAIT).await;
@@ -270,9 +286,7 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_header_timeout() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_connection_keeps_one_connection_to_the_app() {
-    let app = app().await;
-    let (fwd, _traces) = forward(app.port, Limits::default()).await;
-    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    let (app, _fwd, _traces, mut s) = app_and_client(Limits::default()).await;
     for path in ["/one", "/two", "/three"] {
         s.write_all(format!("GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n").as_bytes()).await.unwrap();
         assert_eq!(read_response(&mut s).await, (200, format!("ok {path}")));
@@ -288,9 +302,7 @@ async fn a_client_connection_keeps_one_connection_to_the_app() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_silent_passthrough_connection_is_closed_after_the_idle_timeout() {
-    let app = app().await;
-    let (fwd, _traces) = forward(app.port, limits(16, 10_000, 300)).await;
-    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    let (_app, fwd, _traces, mut s) = app_and_client(limits(16, 10_000, 300)).await;
     // Silent since it connected: the 300 ms peek, then passthrough until 300 ms without a byte.
     let took = closed_within(&mut s, WAIT).await;
     assert!(took >= Duration::from_millis(250), "{took:?}");
@@ -300,15 +312,13 @@ async fn a_silent_passthrough_connection_is_closed_after_the_idle_timeout() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bytes_that_are_not_http_pass_through_and_a_closed_target_frees_the_client() {
     // A server-first protocol: greets, echoes one line, closes.
-    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let port = l.local_addr().unwrap().port();
-    tokio::spawn(async move {
-        let (mut s, _) = l.accept().await.unwrap();
+    let port = one_connection_app(|mut s| async move {
         s.write_all(b"220 ready\n").await.unwrap();
         let mut buf = [0u8; 64];
         let n = s.read(&mut buf).await.unwrap();
         s.write_all(&buf[..n]).await.unwrap();
-    });
+    })
+    .await;
     let (fwd, mut traces) = forward(port, limits(16, 10_000, 1000)).await;
     let mut c = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
     let mut greeting = [0u8; 10];

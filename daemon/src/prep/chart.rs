@@ -1,5 +1,6 @@
-//! The Helm chart `prep` writes: Chart.yaml, values.yaml, a Deployment, a Service and, with
-//! `--enable-ingress`, an Ingress. `__NAME__` and `__PORT__` are filled in; `{{ }}` is Helm's.
+//! The Helm chart `prep` writes: Chart.yaml, values.yaml, the name and labels in _helpers.tpl (as `helm
+//! create` writes them), a Deployment, a Service and, with `--enable-ingress`, an Ingress. `__NAME__` and
+//! `__PORT__` are filled in; `{{ }}` is Helm's.
 
 const CHART: &str = "# Helm chart for __NAME__, written by `devspacesd prep` (installed by devspaces from azds.yaml).
 apiVersion: v2
@@ -36,25 +37,38 @@ ingress:
   - __NAME__.local
 ";
 
+const HELPERS: &str = "{{/* The name and labels of every __NAME__ object; the labels that select its pods. */}}
+{{- define \"__NAME__.selectorLabels\" -}}
+app.kubernetes.io/name: __NAME__
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end }}
+
+{{- define \"__NAME__.labels\" -}}
+{{ include \"__NAME__.selectorLabels\" . }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{- define \"__NAME__.metadata\" -}}
+name: {{ .Release.Name }}
+labels:
+  {{- include \"__NAME__.labels\" . | nindent 2 }}
+{{- end }}
+";
+
 const DEPLOYMENT: &str = "{{- /* The __NAME__ Deployment: one container running the built image on port __PORT__. */}}
 apiVersion: apps/v1
 kind: Deployment
 metadata:
-  name: {{ .Release.Name }}
-  labels:
-    app.kubernetes.io/name: __NAME__
-    app.kubernetes.io/instance: {{ .Release.Name }}
+  {{- include \"__NAME__.metadata\" . | nindent 2 }}
 spec:
   replicas: {{ .Values.replicaCount }}
   selector:
     matchLabels:
-      app.kubernetes.io/name: __NAME__
-      app.kubernetes.io/instance: {{ .Release.Name }}
+      {{- include \"__NAME__.selectorLabels\" . | nindent 6 }}
   template:
     metadata:
       labels:
-        app.kubernetes.io/name: __NAME__
-        app.kubernetes.io/instance: {{ .Release.Name }}
+        {{- include \"__NAME__.selectorLabels\" . | nindent 8 }}
     spec:
       containers:
       - name: __NAME__
@@ -79,10 +93,7 @@ const SERVICE: &str = "{{- /* The __NAME__ Service: its port to the container's 
 apiVersion: v1
 kind: Service
 metadata:
-  name: {{ .Release.Name }}
-  labels:
-    app.kubernetes.io/name: __NAME__
-    app.kubernetes.io/instance: {{ .Release.Name }}
+  {{- include \"__NAME__.metadata\" . | nindent 2 }}
 spec:
   type: {{ .Values.service.type }}
   ports:
@@ -91,8 +102,7 @@ spec:
     protocol: TCP
     name: http
   selector:
-    app.kubernetes.io/name: __NAME__
-    app.kubernetes.io/instance: {{ .Release.Name }}
+    {{- include \"__NAME__.selectorLabels\" . | nindent 4 }}
 ";
 
 const INGRESS: &str = "{{- /* The __NAME__ Ingress, one rule per host in .Values.ingress.hosts. */}}
@@ -100,10 +110,7 @@ const INGRESS: &str = "{{- /* The __NAME__ Ingress, one rule per host in .Values
 apiVersion: networking.k8s.io/v1
 kind: Ingress
 metadata:
-  name: {{ .Release.Name }}
-  labels:
-    app.kubernetes.io/name: __NAME__
-    app.kubernetes.io/instance: {{ .Release.Name }}
+  {{- include \"__NAME__.metadata\" . | nindent 2 }}
   {{- with .Values.ingress.annotations }}
   annotations:
     {{- toYaml . | nindent 4 }}
@@ -135,6 +142,7 @@ pub fn files(name: &str, port: u16, ingress: bool) -> Vec<(String, String)> {
     let mut out = vec![
         ("Chart.yaml".to_string(), fill(CHART)),
         ("values.yaml".to_string(), values),
+        ("templates/_helpers.tpl".to_string(), fill(HELPERS)),
         ("templates/deployment.yaml".to_string(), fill(DEPLOYMENT)),
         ("templates/service.yaml".to_string(), fill(SERVICE)),
     ];

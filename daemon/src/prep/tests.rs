@@ -213,3 +213,17 @@ fn never_overwrites_without_force() {
     assert!(out.contains(&Outcome::Kept(".dockerignore".into())), "{out:?}");
     assert_eq!(std::fs::read_to_string(dir.join(".dockerignore")).unwrap(), "mine\n", "the project's own is kept");
 }
+
+#[test]
+fn chart_labels_are_defined_once_in_helpers() {
+    let files = chart::files("shop", 3000, true);
+    let text = |name: &str| &files.iter().find(|(p, _)| p == name).unwrap_or_else(|| panic!("{name} written")).1;
+    let helpers = text("templates/_helpers.tpl");
+    for define in ["shop.selectorLabels", "shop.labels", "shop.metadata"] {
+        assert!(helpers.contains(&format!("define \"{define}\"")), "{define}: {helpers}");
+    }
+    for t in ["templates/deployment.yaml", "templates/service.yaml", "templates/ingress.yaml"] {
+        assert!(text(t).contains("include \"shop.metadata\" . | nindent 2"), "{t}");
+        assert!(!text(t).contains("app.kubernetes.io/"), "{t} takes its labels from _helpers.tpl");
+    }
+}

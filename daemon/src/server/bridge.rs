@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use devspaces_protocol::framing::{FrameReader, Incoming};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::UnixStream;
 
 use super::{log_path, socket_path};
@@ -102,7 +102,7 @@ pub async fn run(state: &Path) -> i32 {
             return 1;
         }
     };
-    let (mut from_daemon, mut to_daemon) = stream.into_split();
+    let (from_daemon, mut to_daemon) = stream.into_split();
     let saw_shutdown = Arc::new(AtomicBool::new(false));
     let (mut sniff_in, sniff_out) = tokio::io::duplex(1 << 20);
     let sniffer = {
@@ -119,32 +119,11 @@ pub async fn run(state: &Path) -> i32 {
         })
     };
     let upstream = tokio::spawn(async move {
-        let mut stdin = tokio::io::stdin();
-        let mut buf = vec![0u8; 64 * 1024];
-        loop {
-            let n = match stdin.read(&mut buf).await {
-                Ok(0) | Err(_) => break,
-                Ok(n) => n,
-            };
-            let _ = sniff_in.write_all(&buf[..n]).await;
-            if to_daemon.write_all(&buf[..n]).await.is_err() {
-                break;
-            }
-        }
+        relay(tokio::io::stdin(), &mut to_daemon, 64 * 1024, Some(&mut sniff_in)).await;
         drop(sniff_in);
         let _ = to_daemon.shutdown().await;
     });
-    let mut stdout = tokio::io::stdout();
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = match from_daemon.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if stdout.write_all(&buf[..n]).await.is_err() || stdout.flush().await.is_err() {
-            break;
-        }
-    }
+    relay(from_daemon, &mut tokio::io::stdout(), 256 * 1024, None).await;
     upstream.abort();
     // The sniffer has seen everything written before the daemon closed; let it finish reading.
     let _ = tokio::time::timeout(Duration::from_secs(2), sniffer).await;
@@ -152,5 +131,28 @@ pub async fn run(state: &Path) -> i32 {
         0
     } else {
         1
+    }
+}
+
+/// Copies `from` to `to` (flushed after each chunk of up to `size` bytes) until `from` ends or fails
+/// or `to` fails; each chunk goes first to `tee` when there is one, whatever it answers.
+async fn relay(
+    mut from: impl AsyncRead + Unpin,
+    to: &mut (impl AsyncWrite + Unpin),
+    size: usize,
+    mut tee: Option<&mut DuplexStream>,
+) {
+    let mut buf = vec![0u8; size];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if let Some(tee) = tee.as_mut() {
+            let _ = tee.write_all(&buf[..n]).await;
+        }
+        if to.write_all(&buf[..n]).await.is_err() || to.flush().await.is_err() {
+            return;
+        }
     }
 }

@@ -4,7 +4,7 @@ use devspaces_protocol::editor::{self as wire, Event as WireEvent};
 
 use crate::backend::BackendKind;
 use crate::classify::Class;
-use crate::events::{Event, EventKind, LogStream, Phase, PortState};
+use crate::events::{Event, EventKind, LogStream, PortState};
 
 pub fn class(c: Class) -> wire::ChangeClass {
     match c {
@@ -20,20 +20,6 @@ pub fn backend(b: BackendKind) -> wire::Backend {
         BackendKind::Local => wire::Backend::Local,
         BackendKind::Kubernetes => wire::Backend::Kubernetes,
         BackendKind::Container => wire::Backend::Container,
-    }
-}
-
-pub fn phase(p: Phase) -> wire::Phase {
-    match p {
-        Phase::Syncing => wire::Phase::Syncing,
-        Phase::Building => wire::Phase::Building,
-        Phase::Deploying => wire::Phase::Deploying,
-        Phase::Starting => wire::Phase::Starting,
-        Phase::Running => wire::Phase::Running,
-        Phase::Restarting => wire::Phase::Restarting,
-        Phase::Crashed => wire::Phase::Crashed,
-        Phase::Failed => wire::Phase::Failed,
-        Phase::Stopped => wire::Phase::Stopped,
     }
 }
 
@@ -81,7 +67,7 @@ pub fn event(e: &Event) -> Option<WireEvent> {
             WireEvent::ServiceStatus(wire::ServiceStatusParams {
                 service,
                 session,
-                phase: phase(*p),
+                phase: *p,
                 detail: detail.clone(),
                 exit_code: *exit_code,
                 last_lines: last_lines.clone(),

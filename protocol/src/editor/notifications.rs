@@ -110,6 +110,23 @@ pub enum Phase {
     Stopped,
 }
 
+impl Phase {
+    /// The wire name (`running`): what serde writes for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Syncing => "syncing",
+            Phase::Building => "building",
+            Phase::Deploying => "deploying",
+            Phase::Starting => "starting",
+            Phase::Running => "running",
+            Phase::Restarting => "restarting",
+            Phase::Crashed => "crashed",
+            Phase::Failed => "failed",
+            Phase::Stopped => "stopped",
+        }
+    }
+}
+
 /// `devspaces/serviceStatus` params.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

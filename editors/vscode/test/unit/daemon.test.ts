@@ -7,35 +7,28 @@ import { findServiceRoot } from "../../src/service";
 
 describe("locateDaemon", () => {
   const files = new Set(["/opt/ds/devspacesd", "/usr/bin/devspacesd", "/custom/devspacesd"]);
-  const isExecutable = (f: string) => files.has(f);
+  const locate = (setting: string, envPath: string | undefined) =>
+    locateDaemon({ setting, envPath, platform: "linux", isExecutable: (f: string) => files.has(f) });
 
   it("prefers the setting", () => {
-    assert.deepEqual(locateDaemon({ setting: "/custom/devspacesd", envPath: "/usr/bin", platform: "linux", isExecutable }), {
-      ok: true,
-      path: "/custom/devspacesd",
-      from: "setting",
-    });
+    assert.deepEqual(locate("/custom/devspacesd", "/usr/bin"), { ok: true, path: "/custom/devspacesd", from: "setting" });
   });
 
   it("reports a setting that is not an executable, with the install command", () => {
-    const r = locateDaemon({ setting: "/nope/devspacesd", envPath: "/usr/bin", platform: "linux", isExecutable });
+    const r = locate("/nope/devspacesd", "/usr/bin");
     assert.equal(r.ok, false);
     assert.ok(!r.ok && r.message.includes("'/nope/devspacesd'") && r.message.includes(INSTALL_COMMAND));
   });
 
   it("falls back to the first PATH entry that has it", () => {
-    assert.deepEqual(locateDaemon({ setting: " ", envPath: "/bin::/opt/ds:/usr/bin", platform: "linux", isExecutable }), {
-      ok: true,
-      path: "/opt/ds/devspacesd",
-      from: "PATH",
-    });
+    assert.deepEqual(locate(" ", "/bin::/opt/ds:/usr/bin"), { ok: true, path: "/opt/ds/devspacesd", from: "PATH" });
   });
 
   it("says how to install it when it is nowhere", () => {
-    const r = locateDaemon({ setting: "", envPath: "/bin", platform: "linux", isExecutable });
+    const r = locate("", "/bin");
     assert.ok(!r.ok);
     assert.match(r.message, /devspacesd was not found on PATH; install it with 'cargo install --path daemon'/);
-    assert.ok(!locateDaemon({ setting: "", envPath: undefined, platform: "linux", isExecutable }).ok);
+    assert.ok(!locate("", undefined).ok);
   });
 });
 
