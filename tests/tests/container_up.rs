@@ -122,12 +122,17 @@ fn ds(env: &Env) -> Command {
     c
 }
 
-#[test]
-fn a_node_service_with_run_steps_runs_in_a_container() {
+/// The static agent built, this test's state and the Node.js service in a folder of its own.
+fn setup() -> (Env, tempfile::TempDir, std::path::PathBuf) {
     static_agent();
-    let env = Env::new();
     let root = tempfile::tempdir().unwrap();
     let svc = write_service(root.path());
+    (Env::new(), root, svc)
+}
+
+#[test]
+fn a_node_service_with_run_steps_runs_in_a_container() {
+    let (env, _root, svc) = setup();
 
     // No --backend: the Dockerfile has a RUN step and an engine answers. A space of its own: its
     // network is this test's alone.
@@ -297,10 +302,7 @@ fn the_backend_is_chosen_from_the_run_steps_and_the_engine() {
 
 #[test]
 fn a_failed_build_says_the_engines_reason_and_a_fix_deploys() {
-    static_agent();
-    let env = Env::new();
-    let root = tempfile::tempdir().unwrap();
-    let svc = write_service(root.path());
+    let (env, _root, svc) = setup();
     edit(&svc.join("Dockerfile"), |t| t.replace("RUN npm install\n", "RUN npm install && exit 3\n"));
     let mut cmd = ds(&env);
     cmd.arg("up").arg(&svc).args(["--backend", "container", "--space", &format!("cf{}", short_id()), "--json"]);
