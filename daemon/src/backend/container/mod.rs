@@ -6,9 +6,9 @@
 //! agent) as `…:<session>-<n>`, and runs it with the agent as entrypoint and the original command
 //! as its child. Every port is published on 127.0.0.1 only, on a port the engine picks; the
 //! session's forwards keep their own local ports across redeploys. The container joins the
-//! space's network (`devspaces-<space>`) under the service's name. A redeploy starts the new
-//! container while the old one serves, and removes the old one (and its images) once the new
-//! agent answers. `finish` removes the container, the images of the session, and the network
+//! space's network (`devspaces-<space>`) under the service's name. A redeploy builds while the
+//! old container serves, starts the new one, and removes the old one (and its images) once the
+//! new agent answers, in the background. `finish` removes the container, the images of the session, and the network
 //! when no other container is left in it.
 //!
 //! Architecture Invariant: only this module knows `bollard`; the session sees a `Backend`.
@@ -262,19 +262,11 @@ impl Container {
     }
 
     async fn remove_container(&self, name: &str) {
-        let opts = RemoveContainerOptions { force: true, v: true, ..Default::default() };
-        let _ = self.engine.docker.remove_container(name, Some(opts)).await;
+        remove_container(&self.engine.docker, name).await
     }
 
     async fn remove_images(&self, images: &[String], report: &Reporter) {
-        for i in images {
-            let opts = RemoveImageOptions { force: true, ..Default::default() };
-            if let Err(e) = self.engine.docker.remove_image(i, Some(opts), None).await {
-                if !e.to_string().contains("No such image") {
-                    report.log(LogStream::System, format!("cannot remove image {i}: {e}"));
-                }
-            }
-        }
+        remove_images(&self.engine.docker, images, report).await
     }
 
     fn stop_monitor(&mut self) {
@@ -319,6 +311,22 @@ impl Container {
             "the agent in container {name} did not answer in {} s: {last_err}",
             AGENT_DEADLINE.as_secs()
         )))
+    }
+}
+
+async fn remove_container(docker: &Docker, name: &str) {
+    let opts = RemoveContainerOptions { force: true, v: true, ..Default::default() };
+    let _ = docker.remove_container(name, Some(opts)).await;
+}
+
+async fn remove_images(docker: &Docker, images: &[String], report: &Reporter) {
+    for i in images {
+        let opts = RemoveImageOptions { force: true, ..Default::default() };
+        if let Err(e) = docker.remove_image(i, Some(opts), None).await {
+            if !e.to_string().contains("No such image") {
+                report.log(LogStream::System, format!("cannot remove image {i}: {e}"));
+            }
+        }
     }
 }
 
@@ -420,7 +428,13 @@ impl Backend for Container {
 
         let network = self.ensure_network().await?;
         let service = engine_name(&config.name);
-        let name = format!("devspaces-{}-{service}-{}", engine_name(&self.space.replace('/', ".")), self.builds);
+        // The session in the name: two sessions of same-named services in one space never meet.
+        let name = format!(
+            "devspaces-{}-{service}-{}-{}",
+            engine_name(&self.space.replace('/', ".")),
+            engine_name(&report.session),
+            self.builds
+        );
         let labels = HashMap::from([
             (LABEL_SESSION.to_string(), report.session.clone()),
             (LABEL_SERVICE.to_string(), config.name.clone()),
@@ -489,11 +503,15 @@ impl Backend for Container {
         };
         let (agent, events) = self.connect_agent(&name, ([127, 0, 0, 1], agent_port).into()).await?;
         report.log(LogStream::System, format!("container {name} running ({tag}), network {network} as '{service}'"));
-        // The new container answers: the old one goes, with the images only it used.
+        // The new container answers: the old one goes, with the images only it used, off the
+        // path to the new app's start.
         self.stop_monitor();
         if let Some(old) = self.current.take() {
-            self.remove_container(&old.name).await;
-            self.remove_images(&old.images, report).await;
+            let (docker, r) = (self.engine.docker.clone(), report.clone());
+            tokio::spawn(async move {
+                remove_container(&docker, &old.name).await;
+                remove_images(&docker, &old.images, &r).await;
+            });
         }
         if let Ok(mut m) = self.ports.0.write() {
             *m = map;
