@@ -661,13 +661,7 @@ def report(r, args):
         ]
     elif args.no_compose_reason:
         lines += ["No comparison with `docker compose watch`: %s" % args.no_compose_reason, ""]
-    if L.OBSERVATIONS:
-        lines += ["Notes:", ""] + ["- " + o for o in L.OBSERVATIONS] + [""]
-    text = "\n".join(lines)
-    print(text)
-    if args.out:
-        with open(args.out, "w") as f:
-            f.write(text)
+    K.publish(lines, args.out)
 
 
 def main():

@@ -172,12 +172,17 @@ def report(r, args):
         row("redeploy edit -> new pod serving (s)", r["redeploy"], "s"),
         "",
     ]
+    publish(lines, args.out)
+
+
+def publish(lines, out):
+    """Prints the results table (with the run's notes) and writes it to `out` when given."""
     if L.OBSERVATIONS:
-        lines += ["Notes:", ""] + ["- " + o for o in L.OBSERVATIONS] + [""]
+        lines = lines + ["Notes:", ""] + ["- " + o for o in L.OBSERVATIONS] + [""]
     text = "\n".join(lines)
     print(text)
-    if args.out:
-        with open(args.out, "w") as f:
+    if out:
+        with open(out, "w") as f:
             f.write(text)
 
 
