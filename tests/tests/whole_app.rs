@@ -40,7 +40,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve
     )
 }
 
-fn write_app(root: &Path) {
+fn write_app(env: &Env, root: &Path) {
     let services = [
         ("data", r#"return {"item": "apple", "pid": os.getpid()}"#),
         ("api", r#"return {"via": "api", "pid": os.getpid(), "data": call("data")}"#),
@@ -51,7 +51,7 @@ fn write_app(root: &Path) {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("app.py"), app(reply)).unwrap();
         std::fs::write(dir.join("requirements.txt"), "").unwrap();
-        ok(devspaces_tests::Env::new().command().arg("prep").arg(&dir));
+        ok(env.command().arg("prep").arg(&dir));
     }
 }
 
@@ -70,7 +70,7 @@ fn running(up: &mut Up, services: &[&str]) -> BTreeMap<String, u32> {
 fn three_services_one_up_reach_each_other_by_service_name() {
     let env = Env::new();
     let root = tempfile::tempdir().unwrap();
-    write_app(root.path());
+    write_app(&env, root.path());
     let started = Instant::now();
     let mut cmd = env.command();
     cmd.arg("up").arg(root.path()).args(["--backend", "local", "--json"]);

@@ -2,6 +2,7 @@
 //! the space, `start` builds the concrete backend and starts the session. The server and the CLI
 //! both go through here; neither names a concrete backend.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -78,10 +79,12 @@ pub struct AutoChoice {
 
 /// `up` without a backend: `local` when the develop Dockerfile has no `RUN` step (the local
 /// backend runs everything else a Dockerfile says); with some, `container` when an engine
-/// answers, else `local` with a warning that names the steps that will not run.
-pub async fn choose(service_dir: &Path, docker_host: Option<&str>) -> AutoChoice {
+/// answers, else `local` with a warning that names the steps that will not run. `env` is the
+/// client's environment, as the session will read azds.yaml with it (and `DOCKER_HOST` from it).
+pub async fn choose(service_dir: &Path, env: &BTreeMap<String, String>) -> AutoChoice {
     let local = AutoChoice { choice: BackendChoice::Local, warning: None };
-    let Ok(config) = crate::config::load(service_dir) else { return local };
+    let docker_host = env.get("DOCKER_HOST").map(String::as_str);
+    let Ok(config) = crate::config::load_with_vars(service_dir, env) else { return local };
     let Some(df) = config.develop_dockerfile() else { return local };
     let image = super::dockerfile::develop_image(&config);
     if image.run.is_empty() {
@@ -300,7 +303,8 @@ mod tests {
         .unwrap();
         std::fs::write(d.path().join("Dockerfile"), "FROM python:3\nCOPY . /app\nCMD [\"python3\", \"/app/app.py\"]\n")
             .unwrap();
-        let c = choose(d.path(), Some("unix:///nonexistent.sock")).await;
+        let env = BTreeMap::from([("DOCKER_HOST".to_string(), "unix:///nonexistent.sock".to_string())]);
+        let c = choose(d.path(), &env).await;
         assert!(matches!(c.choice, BackendChoice::Local) && c.warning.is_none(), "{c:?}");
     }
 }

@@ -171,17 +171,7 @@ impl Backend for Local {
             report.log(crate::events::LogStream::System, done);
         }
         let image = dockerfile::develop_image(config);
-        let command = if !config.develop.container.command.is_empty() {
-            config.develop.container.command.clone()
-        } else {
-            image.command()
-        };
-        if command.is_empty() {
-            return Err(BackendError::Config(format!(
-                "{}: no command to run: set configurations.develop.container.command or a CMD in the develop Dockerfile",
-                config.file.display()
-            )));
-        }
+        let command = super::app_command(config, image.command())?;
         let root = self.fs_root();
         if fresh && root.exists() {
             std::fs::remove_dir_all(&root).map_err(io("removing the old container root"))?;

@@ -121,6 +121,64 @@ impl Reporter {
     }
 }
 
+/// A build's output as it streams (from a builder CLI's pipes or an engine's API): each line a
+/// build log and a progress message; the last 20 kept for the error that names the failure.
+#[derive(Clone)]
+pub struct BuildOutput {
+    report: Reporter,
+    tail: Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
+}
+
+impl BuildOutput {
+    const KEPT: usize = 20;
+
+    pub fn new(report: &Reporter) -> Self {
+        BuildOutput { report: report.clone(), tail: Arc::default() }
+    }
+
+    pub fn line(&self, line: String) {
+        if let Ok(mut t) = self.tail.lock() {
+            if t.len() == Self::KEPT {
+                t.pop_front();
+            }
+            t.push_back(line.clone());
+        }
+        self.report.progress("build", line.clone(), false);
+        self.report.log(LogStream::Build, line);
+    }
+
+    /// The last lines, oldest first.
+    pub fn last(&self) -> Vec<String> {
+        self.tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default()
+    }
+}
+
+/// The develop Dockerfile an image backend builds, or the error that says how to name one.
+pub fn develop_dockerfile(config: &Config) -> Result<String, BackendError> {
+    config.develop_dockerfile().ok_or_else(|| {
+        BackendError::Deploy(format!(
+            "{}: no Dockerfile to build: set configurations.develop.build.dockerfile (or build.dockerfile)",
+            config.file.display()
+        ))
+    })
+}
+
+/// The app's command: azds.yaml's `container.command`, else the image's ENTRYPOINT + CMD.
+pub fn app_command(config: &Config, image_command: Vec<String>) -> Result<Vec<String>, BackendError> {
+    let command = if config.develop.container.command.is_empty() {
+        image_command
+    } else {
+        config.develop.container.command.clone()
+    };
+    if command.is_empty() {
+        return Err(BackendError::Config(format!(
+            "{}: no command to run: set configurations.develop.container.command or a CMD in the develop Dockerfile",
+            config.file.display()
+        )));
+    }
+    Ok(command)
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
     #[error("{0}")]

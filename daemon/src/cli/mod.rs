@@ -188,7 +188,8 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
                 return up_many::run(dirs, space, backend, json).await;
             }
             let dir = dirs.remove(0);
-            let docker_host = std::env::var("DOCKER_HOST").ok();
+            let env = config::process_vars();
+            let docker_host = env.get("DOCKER_HOST").cloned();
             if backend.as_deref() != Some("kubernetes") && (kubeconfig.is_some() || context.is_some()) {
                 anyhow::bail!("--kubeconfig and --context apply to --backend kubernetes");
             }
@@ -197,7 +198,7 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
                 Some("container") => BackendChoice::Container(docker_host),
                 Some(_) => BackendChoice::Local,
                 None => {
-                    let auto = devspacesd::backend::choose(&dir, docker_host.as_deref()).await;
+                    let auto = devspacesd::backend::choose(&dir, &env).await;
                     if let Some(w) = &auto.warning {
                         eprintln!("warning: {w}");
                     }

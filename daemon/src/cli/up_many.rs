@@ -40,7 +40,6 @@ pub async fn run(
     let Some(mut client) = Client::open(&record::state_dir(), true, "devspacesd up").await? else {
         anyhow::bail!("an up of several services runs through the daemon, and none could be started");
     };
-    let docker_host = std::env::var("DOCKER_HOST").ok();
     let mut services = Vec::new();
     for d in &dirs {
         services.push((workspace::service_name(d), "127.0.0.1".to_string(), free_port()?));
@@ -52,7 +51,7 @@ pub async fn run(
         let kind = match backend.as_deref() {
             Some(b) => b.to_string(),
             None => {
-                let auto = devspacesd::backend::choose(dir, docker_host.as_deref()).await;
+                let auto = devspacesd::backend::choose(dir, &env).await;
                 if let Some(w) = &auto.warning {
                     eprintln!("warning: {name}: {w}");
                 }

@@ -144,18 +144,16 @@ impl Daemon {
 
     pub async fn up(&self, client: &Arc<Client>, p: wire::UpParams) -> Result<Value, RpcError> {
         let dir = service_dir(&p.path)?;
-        // DOCKER_HOST as the client sees it (its environment when it sent one).
-        let docker_host = match &p.env {
-            Some(env) => env.get("DOCKER_HOST").cloned(),
-            None => std::env::var("DOCKER_HOST").ok(),
-        };
+        // The client's environment (the daemon's when it sent none): DOCKER_HOST, azds.yaml's ${VAR}.
+        let client_env = p.env.clone().unwrap_or_else(config::process_vars);
+        let docker_host = client_env.get("DOCKER_HOST").cloned();
         // Kubernetes: the daemon's KUBECONFIG and current context; the space named, else the one selected.
         let (choice, warning) = match p.backend {
             Some(wire::Backend::Local) => (BackendChoice::Local, None),
             Some(wire::Backend::Kubernetes) => (BackendChoice::Kubernetes(ConnectOptions::default()), None),
             Some(wire::Backend::Container) => (BackendChoice::Container(docker_host), None),
             None => {
-                let auto = backend::choose(&dir, docker_host.as_deref()).await;
+                let auto = backend::choose(&dir, &client_env).await;
                 (auto.choice, auto.warning)
             }
         };

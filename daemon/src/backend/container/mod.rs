@@ -37,7 +37,7 @@ use futures_util::StreamExt;
 pub use engine::Engine;
 
 use super::agent_layer::{self, AGENT_BINARY_NAME, DEFAULT_AGENT_PATH};
-use super::{new_token, Backend, BackendError, Capabilities, Deployed, Reporter, Tunnel};
+use super::{new_token, Backend, BackendError, BuildOutput, Capabilities, Deployed, Reporter, Tunnel};
 use crate::agent::client::AgentClient;
 use crate::backend::dockerfile;
 use crate::classify::{IgnoreFiles, Rules};
@@ -160,19 +160,14 @@ impl Container {
         };
         report.log(LogStream::Build, format!("$ {} build -f {dockerfile} -t {tag} (engine API)", self.engine.name));
         let mut stream = self.engine.docker.build_image(opts, None, Some(bollard::body_full(tar.into())));
-        let mut tail: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+        let output = BuildOutput::new(report);
         let mut failure = None;
         while let Some(item) = stream.next().await {
             match item {
                 Ok(info) => {
                     if let Some(text) = info.stream.or(info.status) {
                         for line in text.lines().map(str::trim_end).filter(|l| !l.is_empty()) {
-                            if tail.len() == 20 {
-                                tail.pop_front();
-                            }
-                            tail.push_back(line.to_string());
-                            report.progress("build", line.to_string(), false);
-                            report.log(LogStream::Build, line.to_string());
+                            output.line(line.to_string());
                         }
                     }
                     if let Some(e) = info.error_detail.and_then(|d| d.message).or(info.error) {
@@ -187,10 +182,7 @@ impl Container {
         }
         match failure {
             None => Ok(()),
-            Some(e) => {
-                let last: Vec<String> = tail.into_iter().collect();
-                Err(format!("building {tag} failed: {e}\n{}", last.join("\n")))
-            }
+            Some(e) => Err(format!("building {tag} failed: {e}\n{}", output.last().join("\n"))),
         }
     }
 
@@ -200,12 +192,7 @@ impl Container {
         config: &Config,
         report: &Reporter,
     ) -> Result<(String, Vec<String>), BackendError> {
-        let dockerfile = config.develop_dockerfile().ok_or_else(|| {
-            deploy_err(format!(
-                "{}: no Dockerfile to build: set configurations.develop.build.dockerfile (or build.dockerfile)",
-                config.file.display()
-            ))
-        })?;
+        let dockerfile = super::develop_dockerfile(config)?;
         self.builds += 1;
         let repo = format!("devspaces/{}", engine_name(&config.name));
         let tag = format!("{repo}:{}-{}", engine_name(&report.session), self.builds);
@@ -259,14 +246,6 @@ impl Container {
             Err(_) if docker.inspect_network(&name, None::<InspectNetworkOptions>).await.is_ok() => Ok(name),
             Err(e) => Err(deploy_err(format!("creating the network {name}: {e}"))),
         }
-    }
-
-    async fn remove_container(&self, name: &str) {
-        remove_container(&self.engine.docker, name).await
-    }
-
-    async fn remove_images(&self, images: &[String], report: &Reporter) {
-        remove_images(&self.engine.docker, images, report).await
     }
 
     fn stop_monitor(&mut self) {
@@ -372,32 +351,18 @@ impl Backend for Container {
     async fn deploy(&mut self, config: &Config, _fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
         // What a failed or cancelled deploy left.
         if let Some(name) = self.starting.take() {
-            self.remove_container(&name).await;
+            remove_container(&self.engine.docker, &name).await;
         }
         let spare = std::mem::take(&mut self.spare_images);
-        self.remove_images(&spare, report).await;
+        remove_images(&self.engine.docker, &spare, report).await;
 
         let (tag, images) = self.build_images(config, report).await?;
         let inspected = self.engine.docker.inspect_image(&tag).await.map_err(deploy_err)?;
         let img_config = inspected.config.unwrap_or_default();
         let df = dockerfile::develop_image(config);
-        let original: Vec<String> = if !config.develop.container.command.is_empty() {
-            config.develop.container.command.clone()
-        } else {
-            img_config
-                .entrypoint
-                .clone()
-                .unwrap_or_default()
-                .into_iter()
-                .chain(img_config.cmd.clone().unwrap_or_default())
-                .collect()
-        };
-        if original.is_empty() {
-            return Err(BackendError::Config(format!(
-                "{}: no command to run: set configurations.develop.container.command or a CMD in the develop Dockerfile",
-                config.file.display()
-            )));
-        }
+        let image_command = img_config.entrypoint.clone().unwrap_or_default().into_iter();
+        let original =
+            super::app_command(config, image_command.chain(img_config.cmd.clone().unwrap_or_default()).collect())?;
         let workdir = img_config.working_dir.clone().filter(|w| !w.is_empty()).unwrap_or_else(|| "/".into());
         let target = config.develop.container.sync_target.as_deref().or(df.context_dir.as_deref());
         let layout = super::local::layout(std::path::Path::new("/"), &workdir, target, &original);
@@ -463,7 +428,7 @@ impl Backend for Container {
             ..Default::default()
         };
         // A container of this name left by a crashed daemon.
-        self.remove_container(&name).await;
+        remove_container(&self.engine.docker, &name).await;
         self.starting = Some(name.clone());
         let opts = CreateContainerOptions { name: Some(name.clone()), ..Default::default() };
         self.engine
@@ -535,10 +500,10 @@ impl Backend for Container {
     async fn teardown(&mut self) {
         self.stop_monitor();
         if let Some(name) = self.starting.take() {
-            self.remove_container(&name).await;
+            remove_container(&self.engine.docker, &name).await;
         }
         if let Some(run) = &self.current {
-            self.remove_container(&run.name.clone()).await;
+            remove_container(&self.engine.docker, &run.name).await;
         }
     }
 
@@ -548,7 +513,7 @@ impl Backend for Container {
         if let Some(run) = self.current.take() {
             images.extend(run.images);
         }
-        self.remove_images(&images, report).await;
+        remove_images(&self.engine.docker, &images, report).await;
         // The network goes with the last container in it.
         let name = network_name(&self.space);
         let docker = &self.engine.docker;

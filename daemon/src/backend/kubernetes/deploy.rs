@@ -110,12 +110,7 @@ impl Kubernetes {
     async fn build(&mut self, config: &Config, reference: &str, report: &Reporter) -> Result<(), BackendError> {
         let builder = self.builder().await?;
         let delivery = self.delivery()?;
-        let dockerfile = config.develop_dockerfile().ok_or_else(|| {
-            deploy_err(format!(
-                "{}: no Dockerfile to build: set configurations.develop.build.dockerfile (or build.dockerfile)",
-                config.file.display()
-            ))
-        })?;
+        let dockerfile = crate::backend::develop_dockerfile(config)?;
         let context = config.service_dir.join(config.context_prefix());
         let qualified = image::qualified(reference);
         let base = format!("{qualified}-base");

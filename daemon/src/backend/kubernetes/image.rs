@@ -12,7 +12,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::Command;
 
-use crate::backend::Reporter;
+use crate::backend::{BuildOutput, Reporter};
 use crate::events::LogStream;
 
 pub const BUILDER_ENV: &str = "DEVSPACES_BUILDER";
@@ -324,9 +324,9 @@ async fn run(mut cmd: Command, doing: &str, report: &Reporter) -> Result<(), Str
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| format!("{doing}: cannot run {}: {e}", cmd.as_std().get_program().to_string_lossy()))?;
-    let tail = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
-    let out = child.stdout.take().map(|s| pump(s, report.clone(), tail.clone()));
-    let err = child.stderr.take().map(|s| pump(s, report.clone(), tail.clone()));
+    let output = BuildOutput::new(report);
+    let out = child.stdout.take().map(|s| pump(s, output.clone()));
+    let err = child.stderr.take().map(|s| pump(s, output.clone()));
     let status = child.wait().await.map_err(|e| format!("{doing}: {e}"))?;
     for t in [out, err].into_iter().flatten() {
         let _ = t.await;
@@ -334,26 +334,14 @@ async fn run(mut cmd: Command, doing: &str, report: &Reporter) -> Result<(), Str
     if status.success() {
         return Ok(());
     }
-    let last: Vec<String> = tail.lock().map(|t| t.iter().cloned().collect()).unwrap_or_default();
-    Err(format!("{doing} failed ({status}):\n{}", last.join("\n")))
+    Err(format!("{doing} failed ({status}):\n{}", output.last().join("\n")))
 }
 
-fn pump<R: AsyncRead + Unpin + Send + 'static>(
-    r: R,
-    report: Reporter,
-    tail: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<String>>>,
-) -> tokio::task::JoinHandle<()> {
+fn pump<R: AsyncRead + Unpin + Send + 'static>(r: R, output: BuildOutput) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(r).lines();
         while let Ok(Some(line)) = lines.next_line().await {
-            if let Ok(mut t) = tail.lock() {
-                if t.len() == 20 {
-                    t.pop_front();
-                }
-                t.push_back(line.clone());
-            }
-            report.progress("build", line.clone(), false);
-            report.log(LogStream::Build, line);
+            output.line(line);
         }
     })
 }
