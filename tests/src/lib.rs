@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+pub mod apps;
 pub mod lsp;
 
 /// A failure guard for waits on events, never a performance assertion.

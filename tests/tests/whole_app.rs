@@ -1,59 +1,16 @@
 //! A whole application with one `up`: three services (web -> api -> data), each its own folder
 //! with the files `devspacesd prep` writes (azds.yaml, Dockerfiles, chart), calling each other
-//! only through the Kubernetes-style variables of the Service they call. On the local backend:
+//! by service name only (`tests/src/apps.rs`). On the local backend:
 //! the page shows data that went through all three; an edit in the data service restarts only
 //! it; `down` of the folder stops all three and leaves no process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
+use devspaces_tests::apps::{edit_data, write_three_services};
 use devspaces_tests::{alive, http_get, ok, Env, Messages, Up, WAIT};
 use serde_json::Value;
-
-/// A stdlib HTTP server: GET / answers `reply()`, which may call the service named by `CALLS`.
-fn app(reply: &str) -> String {
-    format!(
-        r#"import http.server, json, os, urllib.request
-
-def call(name):
-    p = name.upper()
-    url = "http://%s:%s/" % (os.environ[p + "_SERVICE_HOST"], os.environ[p + "_SERVICE_PORT"])
-    return json.load(urllib.request.urlopen(url, timeout=10))
-
-def reply():
-    {reply}
-
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        body = json.dumps(reply()).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-print("listening on", os.environ["PORT"], flush=True)
-http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()
-"#
-    )
-}
-
-fn write_app(env: &Env, root: &Path) {
-    let services = [
-        ("data", r#"return {"item": "apple", "pid": os.getpid()}"#),
-        ("api", r#"return {"via": "api", "pid": os.getpid(), "data": call("data")}"#),
-        ("web", r#"return {"page": "web", "pid": os.getpid(), "api": call("api")}"#),
-    ];
-    for (name, reply) in services {
-        let dir = root.join(name);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("app.py"), app(reply)).unwrap();
-        std::fs::write(dir.join("requirements.txt"), "").unwrap();
-        ok(env.command().arg("prep").arg(&dir));
-    }
-}
 
 /// The pid in the running status of each service, as they come.
 fn running(up: &mut Up, services: &[&str]) -> BTreeMap<String, u32> {
@@ -70,7 +27,7 @@ fn running(up: &mut Up, services: &[&str]) -> BTreeMap<String, u32> {
 fn three_services_one_up_reach_each_other_by_service_name() {
     let env = Env::new();
     let root = tempfile::tempdir().unwrap();
-    write_app(&env, root.path());
+    write_three_services(&env, root.path());
     let started = Instant::now();
     let mut cmd = env.command();
     cmd.arg("up").arg(root.path()).args(["--backend", "local", "--json"]);
@@ -93,8 +50,7 @@ fn three_services_one_up_reach_each_other_by_service_name() {
     assert_eq!(v["api"]["data"]["item"], "apple", "the data went through all three: {v}");
 
     // An edit in the data service restarts it alone.
-    let app = root.path().join("data/app.py");
-    std::fs::write(&app, std::fs::read_to_string(&app).unwrap().replace("apple", "banana")).unwrap();
+    edit_data(root.path(), "apple", "banana");
     let s = up.wait_method("devspaces/serviceStatus", |p| p["service"] == "data" && p["phase"] == "running");
     let data_pid: u32 = s["detail"].as_str().and_then(|d| d.strip_prefix("pid ")).unwrap().parse().unwrap();
     assert_ne!(data_pid, pids["data"]);

@@ -1,0 +1,67 @@
+//! A whole application for the multi-service tests: three Python services (web -> api -> data),
+//! each its own folder with the files `devspacesd prep` writes (azds.yaml, Dockerfiles, chart),
+//! calling each other by service name only (`http://api/`), as the same code would in the cluster.
+//! The same source files run on every backend.
+
+use std::path::Path;
+
+use crate::{ok, Env};
+
+/// A stdlib HTTP server: GET / answers `reply()`, which may `call` another service by name.
+/// It binds every interface in a container (`/.dockerenv`) or a pod, else loopback only.
+fn app(reply: &str) -> String {
+    format!(
+        r#"import http.server, json, os, urllib.request
+
+def call(name):
+    # By name only: the cluster's DNS, the engine network's alias, or devspaces' name proxy
+    # (HTTP_PROXY on the local backend) resolves it.
+    return json.load(urllib.request.urlopen("http://%s/" % name, timeout=30))
+
+def reply():
+    {reply}
+
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        try:
+            body, status = json.dumps(reply()).encode(), 200
+        except Exception as e:
+            body, status = json.dumps({{"error": repr(e)}}).encode(), 502
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+contained = os.path.exists("/.dockerenv") or "KUBERNETES_SERVICE_HOST" in os.environ
+host = "0.0.0.0" if contained else "127.0.0.1"
+print("listening on", host, os.environ["PORT"], flush=True)
+http.server.ThreadingHTTPServer((host, int(os.environ["PORT"])), H).serve_forever()
+"#
+    )
+}
+
+/// The three services, front end last.
+pub const THREE: [&str; 3] = ["data", "api", "web"];
+
+/// Writes the three-service app under `root` (one folder per service) and preps each folder.
+pub fn write_three_services(env: &Env, root: &Path) {
+    let services = [
+        ("data", r#"return {"item": "apple", "pid": os.getpid()}"#),
+        ("api", r#"return {"via": "api", "pid": os.getpid(), "data": call("data")}"#),
+        ("web", r#"return {"page": "web", "pid": os.getpid(), "api": call("api")}"#),
+    ];
+    for (name, reply) in services {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("app.py"), app(reply)).unwrap();
+        std::fs::write(dir.join("requirements.txt"), "").unwrap();
+        ok(env.command().arg("prep").arg(&dir));
+    }
+}
+
+/// Changes the data service's item (a process-restart edit).
+pub fn edit_data(root: &Path, from: &str, to: &str) {
+    let app = root.join("data/app.py");
+    std::fs::write(&app, std::fs::read_to_string(&app).unwrap().replace(from, to)).unwrap();
+}
