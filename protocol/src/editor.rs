@@ -24,15 +24,16 @@ pub use notifications::{
 pub use requests::{
     Backend, ChangeClass, Classification, ClassifyParams, ClassifyResult, DaemonInfo, DownOutcome, DownParams,
     DownResult, ListUrisParams, ListUrisResult, PortForwardInfo, RestartKind, RestartParams, RestartResult, ServiceUri,
-    SessionInfo, SessionTarget, StatusParams, StatusResult, UnwatchParams, UnwatchResult, UpParams, UpResult, UriKind,
-    WatchParams, WatchResult,
+    SessionInfo, SessionTarget, StatusParams, StatusResult, UnwatchParams, UnwatchResult, UpFailure, UpManyResult,
+    UpOutcome, UpParams, UpResult, UriKind, WatchParams, WatchResult,
 };
 
 /// Version of the devspaces editor protocol, announced in `initialize`'s `experimental` payload.
 /// Bump it when a change is not backwards compatible for clients.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// Request: start (or attach to) a session for a service folder. [`UpParams`] -> [`UpResult`].
+/// Request: start (or attach to) a session for a service folder. [`UpParams`] -> [`UpResult`], or
+/// [`UpManyResult`] for an up of several services.
 pub const UP: &str = "devspaces/up";
 /// Request: stop a session, or detach from it. [`DownParams`] -> [`DownResult`].
 pub const DOWN: &str = "devspaces/down";

@@ -23,6 +23,9 @@ const COVERAGE: &[(&str, &str)] = &[
     ("SessionInfo", "status.result.json"),
     ("UpParams", "up.params.json"),
     ("UpResult", "up.result.json"),
+    ("UpManyResult", "up-many.result.json"),
+    ("UpOutcome", "up-many.result.json"),
+    ("UpFailure", "up-many.result.json"),
     ("DownParams", "down.params.json"),
     ("DownOutcome", "down-outcome.json"),
     ("DownResult", "down.result.json"),
@@ -262,10 +265,40 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
                         .collect(),
                     ),
                     local_port: Some(41234),
+                    paths: vec![],
                 },
             ),
         ),
         ("up.result.json", check("up.result.json", &UpResult { session: session_info(), attached: false })),
+        (
+            "up-many.result.json",
+            check(
+                "up-many.result.json",
+                &UpManyResult {
+                    services: vec![
+                        UpOutcome {
+                            path: "/home/ana/src/app/api".into(),
+                            name: "api".into(),
+                            port: 41234,
+                            session: None,
+                            attached: false,
+                            error: Some(UpFailure {
+                                code: -32902,
+                                message: "api: azds.yaml:3:7: unknown key 'instal' (did you mean 'install'?)".into(),
+                            }),
+                        },
+                        UpOutcome {
+                            path: PATH.into(),
+                            name: SERVICE.into(),
+                            port: 3000,
+                            session: Some(session_info()),
+                            attached: false,
+                            error: None,
+                        },
+                    ],
+                },
+            ),
+        ),
         ("down.params.json", check("down.params.json", &DownParams { target: by_path(), keep_if_watched: true })),
         (
             "down.result.json",
@@ -502,8 +535,18 @@ fn omitted_fields_take_their_defaults() {
     let up: UpParams = serde_json::from_value(json!({"path": PATH})).expect("minimal up");
     assert_eq!(
         up,
-        UpParams { path: PATH.into(), space: None, backend: None, attach: true, env: None, local_port: None }
+        UpParams {
+            path: PATH.into(),
+            paths: vec![],
+            space: None,
+            backend: None,
+            attach: true,
+            env: None,
+            local_port: None
+        }
     );
+    let many: UpParams = serde_json::from_value(json!({"path": PATH, "paths": ["/a", "/b"]})).expect("several");
+    assert_eq!(many.paths, vec!["/a".to_string(), "/b".to_string()]);
     let down: DownParams = serde_json::from_value(json!({"session": SESSION})).expect("minimal down");
     assert_eq!(down, DownParams { target: by_session(), keep_if_watched: false });
     let restart: RestartParams = serde_json::from_value(json!({"session": SESSION})).expect("minimal restart");

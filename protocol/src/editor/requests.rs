@@ -101,8 +101,12 @@ pub struct SessionInfo {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct UpParams {
-    /// The service folder: a folder holding `azds.yaml` (absolute path).
+    /// The service folder: a folder holding `azds.yaml` (absolute path). A folder without one
+    /// stands for every service folder below it (an up of several services).
     pub path: String,
+    /// More service folders (absolute paths) to start with `path`'s in one up of several services.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paths: Vec<String>,
     /// The space; the selected space when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub space: Option<String>,
@@ -138,6 +142,48 @@ pub struct UpResult {
     pub session: SessionInfo,
     /// True when the session already ran and this client attached to it.
     pub attached: bool,
+}
+
+/// `devspaces/up` result for an up of several services (`paths`, or a `path` that holds services
+/// below it): one outcome per service, in the order they were found. One failing does not stop
+/// the others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpManyResult {
+    /// Each service's outcome.
+    pub services: Vec<UpOutcome>,
+}
+
+/// One service of an up of several services.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpOutcome {
+    /// The service folder (absolute path).
+    pub path: String,
+    /// The name the other services call it by (its chart's Service name: the folder, lowercased).
+    pub name: String,
+    /// Where the other services of the local backend reach it (`<NAME>_SERVICE_HOST`/`_PORT`):
+    /// its stable loopback port.
+    pub port: u16,
+    /// The session started or attached to; absent when it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session: Option<SessionInfo>,
+    /// True when the session already ran and this client attached to it.
+    #[serde(default)]
+    pub attached: bool,
+    /// Why it did not start: the error `devspaces/up` of this service alone would have answered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<UpFailure>,
+}
+
+/// A failed service of an up of several services.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UpFailure {
+    /// The JSON-RPC error code (see the error codes).
+    pub code: i64,
+    /// The message.
+    pub message: String,
 }
 
 /// `devspaces/down` params: `session`, or `path` (with `space`/`backend` when ambiguous).
