@@ -8,7 +8,8 @@ use std::path::Path;
 use crate::{ok, Env};
 
 /// A stdlib HTTP server: GET / answers `reply()`, which may `call` another service by name.
-/// It binds every interface in a container (`/.dockerenv`) or a pod, else loopback only.
+/// It binds every interface in an image devspaces built (a container or a pod: the agent is at
+/// `/devspaces/devspaces-agent`), else loopback only.
 fn app(reply: &str) -> String {
     format!(
         r#"import http.server, json, os, urllib.request
@@ -33,7 +34,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-contained = os.path.exists("/.dockerenv") or "KUBERNETES_SERVICE_HOST" in os.environ
+contained = os.path.exists("/devspaces/devspaces-agent")
 host = "0.0.0.0" if contained else "127.0.0.1"
 print("listening on", host, os.environ["PORT"], flush=True)
 http.server.ThreadingHTTPServer((host, int(os.environ["PORT"])), H).serve_forever()
