@@ -61,6 +61,25 @@ pub fn write_three_services(env: &Env, root: &Path) {
     }
 }
 
+/// Points both Dockerfiles of every service at `image` (a Python base image the engine or the
+/// cluster holds; nothing is pulled here) and drops their `pip install`: the app has no
+/// dependencies, and Debian's python3 image has no pip.
+pub fn use_base_image(root: &Path, image: &str) {
+    for name in THREE {
+        for file in ["Dockerfile", "Dockerfile.develop"] {
+            let path = root.join(name).join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.contains("FROM python:3.12-slim"), "prep's Dockerfile changed: {text}");
+            let text: Vec<String> = text
+                .lines()
+                .filter(|l| !l.starts_with("RUN pip install"))
+                .map(|l| if l.starts_with("FROM ") { format!("FROM {image}") } else { l.to_string() })
+                .collect();
+            std::fs::write(&path, text.join("\n") + "\n").unwrap();
+        }
+    }
+}
+
 /// Changes the data service's item (a process-restart edit).
 pub fn edit_data(root: &Path, from: &str, to: &str) {
     let app = root.join("data/app.py");
