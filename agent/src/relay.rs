@@ -3,11 +3,18 @@
 //! in the cluster (`http://api/`) while the app keeps its own port.
 //!
 //! Each relay listens on the container's own interface and copies bytes to the app on the
-//! container's loopback, both ways; a connection made while the app is down is closed.
+//! container's loopback, both ways. A connection made while the app is starting (or restarting)
+//! waits for it, up to [`READY_WAIT`], then is closed: a caller that comes up before the service
+//! it calls is served once that service is, without anyone listing an order.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 use tokio::net::{TcpListener, TcpStream};
+
+/// How long a connection waits for the app to accept.
+pub const READY_WAIT: Duration = Duration::from_secs(60);
+const READY_POLL: Duration = Duration::from_millis(50);
 
 /// `80:8080`: listen on 80, send to 8080.
 pub fn parse(s: &str) -> Result<(u16, u16), String> {
@@ -24,7 +31,7 @@ pub async fn start(port: u16, target: u16) -> std::io::Result<SocketAddr> {
         loop {
             let Ok((mut client, _)) = listener.accept().await else { continue };
             tokio::spawn(async move {
-                let Ok(mut app) = TcpStream::connect((Ipv4Addr::LOCALHOST, target)).await else { return };
+                let Some(mut app) = connect_when_ready(target).await else { return };
                 let _ = client.set_nodelay(true);
                 let _ = app.set_nodelay(true);
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut app).await;
@@ -32,6 +39,19 @@ pub async fn start(port: u16, target: u16) -> std::io::Result<SocketAddr> {
         }
     });
     Ok(addr)
+}
+
+async fn connect_when_ready(target: u16) -> Option<TcpStream> {
+    let deadline = tokio::time::Instant::now() + READY_WAIT;
+    loop {
+        if let Ok(s) = TcpStream::connect((Ipv4Addr::LOCALHOST, target)).await {
+            return Some(s);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(READY_POLL).await;
+    }
 }
 
 #[cfg(test)]
@@ -49,18 +69,21 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn bytes_go_both_ways() {
-        let app = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-        let target = app.local_addr().unwrap().port();
+    async fn bytes_go_both_ways_once_the_app_listens() {
+        // The app's port is known but nothing listens yet: the caller connects first and waits.
+        let probe = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap();
+        let target = probe.local_addr().unwrap().port();
+        drop(probe);
+        let addr = start(0, target).await.unwrap();
+        let mut c = TcpStream::connect((Ipv4Addr::LOCALHOST, addr.port())).await.unwrap();
+        c.write_all(b"hello").await.unwrap();
+        let app = TcpListener::bind((Ipv4Addr::LOCALHOST, target)).await.unwrap();
         let echo = tokio::spawn(async move {
             let (mut s, _) = app.accept().await.unwrap();
             let mut buf = [0u8; 5];
             s.read_exact(&mut buf).await.unwrap();
             s.write_all(&buf).await.unwrap();
         });
-        let addr = start(0, target).await.unwrap();
-        let mut c = TcpStream::connect((Ipv4Addr::LOCALHOST, addr.port())).await.unwrap();
-        c.write_all(b"hello").await.unwrap();
         let mut got = [0u8; 5];
         c.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"hello");
