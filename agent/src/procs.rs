@@ -134,30 +134,68 @@ fn socket_inodes(pid: i32) -> HashSet<u64> {
     out
 }
 
+/// A TCP socket in LISTEN state, as a row of `/proc/net/tcp` or `/proc/net/tcp6` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listener {
+    pub port: u16,
+    /// The owner of the socket (the user of the process that opened it).
+    pub uid: u32,
+    /// The socket's inode: `/proc/<pid>/fd/<n>` of a holder links to `socket:[<inode>]`.
+    pub inode: u64,
+}
+
+/// The LISTEN rows (state `0A`) of the text of `/proc/net/tcp` or `/proc/net/tcp6`; the header
+/// and malformed rows are skipped.
+pub fn parse_listeners(text: &str) -> Vec<Listener> {
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.len() < 10 || cols[3] != "0A" {
+                return None;
+            }
+            let port = cols[1].rsplit(':').next().and_then(|h| u16::from_str_radix(h, 16).ok())?;
+            Some(Listener { port, uid: cols[7].parse().ok()?, inode: cols[9].parse().ok()? })
+        })
+        .collect()
+}
+
+/// Every TCP socket of this network namespace in LISTEN state, IPv4 and IPv6.
+pub fn listeners() -> Vec<Listener> {
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|t| std::fs::read_to_string(t).ok())
+        .flat_map(|text| parse_listeners(&text))
+        .collect()
+}
+
 /// The TCP ports in LISTEN state held by any of `pids`.
 pub fn listening_ports(pids: &[i32]) -> Vec<u16> {
     let inodes: HashSet<u64> = pids.iter().flat_map(|p| socket_inodes(*p)).collect();
     if inodes.is_empty() {
         return Vec::new();
     }
-    let mut ports = BTreeSet::new();
-    for table in ["/proc/net/tcp", "/proc/net/tcp6"] {
-        let Ok(text) = std::fs::read_to_string(table) else { continue };
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            if cols.len() < 10 || cols[3] != "0A" {
-                continue;
-            }
-            let Ok(inode) = cols[9].parse::<u64>() else { continue };
-            if !inodes.contains(&inode) {
-                continue;
-            }
-            if let Some(port) = cols[1].rsplit(':').next().and_then(|h| u16::from_str_radix(h, 16).ok()) {
-                ports.insert(port);
-            }
-        }
-    }
+    let ports: BTreeSet<u16> = listeners().into_iter().filter(|l| inodes.contains(&l.inode)).map(|l| l.port).collect();
     ports.into_iter().collect()
+}
+
+/// The processes (among those whose descriptors this process may read) holding any of the
+/// sockets `inodes`, by a scan of every `/proc/<pid>/fd`.
+pub fn holders(inodes: &HashSet<u64>) -> Vec<i32> {
+    if inodes.is_empty() {
+        return Vec::new();
+    }
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter(|pid| !socket_inodes(*pid).is_disjoint(inodes))
+        .collect()
+}
+
+/// The user a process runs as (the owner of its `/proc/<pid>` folder).
+pub fn uid(pid: i32) -> Option<u32> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(format!("/proc/{pid}")).ok().map(|m| m.uid())
 }
 
 #[cfg(test)]
@@ -181,5 +219,40 @@ mod tests {
         assert!(group_members(mine.pgrp).contains(&(child.id() as i32)));
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    /// Rows as the kernel writes them: a header, LISTEN (`0A`) and other states, IPv4 and IPv6.
+    const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:162E 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 48213 1 0000000000000000 100 0 0 10 0
+   1: 00000000:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 9876 1 0000000000000000 100 0 0 10 0
+   2: 0100007F:162E 0100007F:D2F0 01 00000000:00000000 00:00000000 00000000  1000        0 48300 1 0000000000000000 20 4 30 10 -1
+   3: garbage
+";
+    const TCP6: &str = "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000001000000:2382 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000  1000        0 51234 1 0000000000000000 100 0 0 10 0
+";
+
+    #[test]
+    fn listen_rows_are_read_from_the_kernel_tables() {
+        assert_eq!(
+            parse_listeners(TCP),
+            vec![Listener { port: 5678, uid: 1000, inode: 48213 }, Listener { port: 8080, uid: 0, inode: 9876 },]
+        );
+        assert_eq!(parse_listeners(TCP6), vec![Listener { port: 9090, uid: 1000, inode: 51234 }]);
+        assert!(parse_listeners("").is_empty());
+    }
+
+    #[test]
+    fn a_listener_is_found_with_its_holder_and_owner() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let me = std::process::id() as i32;
+        let found: Vec<Listener> = listeners().into_iter().filter(|l| l.port == port).collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        // SAFETY: getuid has no preconditions.
+        let my_uid = unsafe { nix::libc::getuid() };
+        assert_eq!(found[0].uid, my_uid);
+        assert_eq!(uid(me), Some(my_uid));
+        assert_eq!(holders(&HashSet::from([found[0].inode])), vec![me]);
     }
 }

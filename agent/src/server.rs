@@ -84,7 +84,7 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
     stdout.flush().await?;
     if autostart {
         let env = std::collections::BTreeMap::new();
-        if let Err(e) = sup.restart(&[], &[], &[], &env).await {
+        if let Err(e) = sup.restart(&[], &[], &[], &env, None).await {
             sup.log(Stream::System, e);
         }
     }
@@ -266,11 +266,11 @@ impl Agent {
                     }
                     done(out, id, r).await;
                 }
-                ToAgent::Restart { id, kill, build, run, env } => {
+                ToAgent::Restart { id, kill, build, run, env, debug_port } => {
                     let agent = self.clone();
                     let out = out.clone();
                     tokio::spawn(async move {
-                        let r = agent.sup.restart(&kill, &build, &run, &env).await.map(|_| 1);
+                        let r = agent.sup.restart(&kill, &build, &run, &env, debug_port).await.map(|_| 1);
                         done(&out, id, r).await;
                     });
                 }

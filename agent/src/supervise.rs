@@ -28,6 +28,17 @@ struct Running {
     exited: watch::Receiver<bool>,
 }
 
+/// The debug server of the latest app started with a debug port: what may still listen on the
+/// port once the app is gone.
+#[derive(Debug, Clone, Copy)]
+struct DebugServer {
+    /// The app that started it.
+    app: i32,
+    port: u16,
+    /// When the app started (clock ticks since boot): the server it left started no earlier.
+    since: u64,
+}
+
 /// What the agent knows about its app, shared by every connection.
 pub struct Supervisor {
     pub events: broadcast::Sender<FromAgent>,
@@ -36,6 +47,10 @@ pub struct Supervisor {
     last_lines: Arc<Mutex<VecDeque<String>>>,
     app: Mutex<Option<Running>>,
     listening: Mutex<Vec<u16>>,
+    /// The latest app's debug server, until it is stopped.
+    debug: Mutex<Option<DebugServer>>,
+    /// The debug port, once the running app's debug server listens on it.
+    debug_ready: Mutex<Option<u16>>,
     generation: AtomicU64,
     op: tokio::sync::Mutex<()>,
     /// Where the running app is recorded (`<state>/app.json`), if anywhere.
@@ -58,6 +73,8 @@ impl Supervisor {
             last_lines: Arc::new(Mutex::new(VecDeque::new())),
             app: Mutex::new(None),
             listening: Mutex::new(Vec::new()),
+            debug: Mutex::new(None),
+            debug_ready: Mutex::new(None),
             generation: AtomicU64::new(0),
             op: tokio::sync::Mutex::new(()),
             record: state.map(|s| s.join(APP_RECORD)),
@@ -97,7 +114,8 @@ impl Supervisor {
         self.app.lock().ok().and_then(|a| a.as_ref().map(|r| r.pid as u32))
     }
 
-    /// Statuses a new connection needs to know the present: the running pid and its ports.
+    /// Statuses a new connection needs to know the present: the running pid, its ports and its
+    /// debug server.
     pub fn current(&self) -> Vec<FromAgent> {
         let mut out = Vec::new();
         if let Some(pid) = self.app_pid() {
@@ -105,6 +123,9 @@ impl Supervisor {
             let ports = self.listening.lock().map(|l| l.clone()).unwrap_or_default();
             if !ports.is_empty() {
                 out.push(FromAgent::Status { status: AppStatus::Listening { ports } });
+            }
+            if let Some(port) = self.debug_ready.lock().ok().and_then(|d| *d) {
+                out.push(FromAgent::Status { status: AppStatus::DebugReady { port } });
             }
         }
         out
@@ -128,6 +149,7 @@ impl Supervisor {
             // The leader is gone; children that stayed in the group go too.
             let _ = killpg(pgid, Signal::SIGKILL);
         }
+        self.stop_debug_server().await;
         self.forget_app(running.pid);
         if let Ok(mut l) = self.listening.lock() {
             l.clear();
@@ -135,13 +157,68 @@ impl Supervisor {
         self.status(AppStatus::Stopped);
     }
 
+    /// Stops what still listens on the latest app's debug port now that the app is gone: a debug
+    /// server it started outside its process group (debugpy's adapter double-forks into a session
+    /// of its own, outlives the app and holds the port until its client disconnects), which the
+    /// group's signals and processesToKill never reach. Only processes of this user that started
+    /// no earlier than the app are candidates. SIGTERM, up to the grace period, then SIGKILL. The
+    /// next start can bind the port, and the debugger's connection ends.
+    async fn stop_debug_server(&self) {
+        self.stop_debug_server_of(None).await
+    }
+
+    /// [`Self::stop_debug_server`], only if the latest debug server is that of `app` (when given).
+    async fn stop_debug_server_of(&self, app: Option<i32>) {
+        let server = self.debug.lock().ok().and_then(|mut d| {
+            let ours = d.as_ref().is_some_and(|s| app.is_none_or(|a| a == s.app));
+            if ours {
+                d.take()
+            } else {
+                None
+            }
+        });
+        let Some(server) = server else { return };
+        if let Ok(mut r) = self.debug_ready.lock() {
+            *r = None;
+        }
+        let pids =
+            tokio::task::spawn_blocking(move || debug_server_pids(server.port, server.since)).await.unwrap_or_default();
+        if pids.is_empty() {
+            return;
+        }
+        for pid in &pids {
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
+        }
+        let deadline = tokio::time::Instant::now() + self.grace;
+        while pids.iter().any(|p| procs::stat(*p).is_some_and(|s| s.state != 'Z')) {
+            if tokio::time::Instant::now() >= deadline {
+                for pid in &pids {
+                    let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+                }
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        self.log(
+            Stream::System,
+            format!(
+                "stopped the debug server the app left on port {} (pid {})",
+                server.port,
+                pids.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+            ),
+        );
+    }
+
     /// Records the app (its pid, which is its process group, and when it and the agent started).
-    fn record_app(&self, pid: i32) {
+    fn record_app(&self, pid: i32, debug_port: Option<u16>) {
         let Some(path) = &self.record else { return };
         let me = std::process::id() as i32;
         let (Some(agent), Some(app)) = (procs::stat(me), procs::stat(pid)) else { return };
-        let record =
+        let mut record =
             serde_json::json!({"agentPid": me, "agentStart": agent.start, "appPid": pid, "appStart": app.start});
+        if let Some(port) = debug_port {
+            record["debugPort"] = port.into();
+        }
         let _guard = self.record_lock.lock();
         if let Err(e) = crate::fs::write_atomic(path, record.to_string().as_bytes(), 0o600) {
             self.log(Stream::System, format!("cannot record the app in {}: {e}", path.display()));
@@ -181,22 +258,26 @@ impl Supervisor {
         }
     }
 
-    /// The full restart sequence; returns an error text when a build command failed.
+    /// The full restart sequence; returns an error text when a build command failed. With
+    /// `debug_port`, `run` starts a debug server there: it is reported ready once it listens.
     pub async fn restart(
         self: &Arc<Self>,
         kill: &[String],
         build: &[Vec<String>],
         run: &[String],
         env: &BTreeMap<String, String>,
+        debug_port: Option<u16>,
     ) -> Result<(), String> {
         let _op = self.op.lock().await;
         self.stop().await;
+        // An app that ended by itself may have left its debug server too.
+        self.stop_debug_server().await;
         self.kill_named(kill).await;
         for command in build {
             self.run_build(command, env).await?;
         }
         let run = if run.is_empty() { self.default_command.clone() } else { run.to_vec() };
-        self.start(&run, env)
+        self.start(&run, env, debug_port)
     }
 
     pub async fn stop_locked(&self) {
@@ -290,7 +371,12 @@ impl Supervisor {
         })
     }
 
-    fn start(self: &Arc<Self>, run: &[String], env: &BTreeMap<String, String>) -> Result<(), String> {
+    fn start(
+        self: &Arc<Self>,
+        run: &[String],
+        env: &BTreeMap<String, String>,
+        debug_port: Option<u16>,
+    ) -> Result<(), String> {
         let Some((prog, args)) = run.split_first() else {
             return Err(
                 "no command to run: set configurations.develop.container.command or a CMD in the Dockerfile".into()
@@ -302,7 +388,11 @@ impl Supervisor {
             msg
         })?;
         let pid = child.id().unwrap_or(0) as i32;
-        self.record_app(pid);
+        self.record_app(pid, debug_port);
+        if let (Some(port), Ok(mut d)) = (debug_port, self.debug.lock()) {
+            let since = procs::stat(pid).map(|s| s.start).unwrap_or(0);
+            *d = Some(DebugServer { app: pid, port, since });
+        }
         if let Ok(mut t) = self.last_lines.lock() {
             t.clear();
         }
@@ -319,9 +409,21 @@ impl Supervisor {
         let sup = self.clone();
         tokio::spawn(async move {
             let status = child.wait().await;
-            for t in [out, err].into_iter().flatten() {
-                let _ = tokio::time::timeout(Duration::from_millis(500), t).await;
+            if stopping.load(Ordering::SeqCst) {
+                // Stopped by the agent: its last lines are nobody's concern, and what it started
+                // may still hold its output pipes (debugpy's adapter keeps them), so the stop does
+                // not wait for their end; the readers finish by themselves.
+                let _ = tx.send(true);
+                return;
             }
+            // Its last output, for the exit status: the pipes end with it, unless something it
+            // started keeps them (then half a second at most, for both at once).
+            let pumps = async {
+                for t in [out, err].into_iter().flatten() {
+                    let _ = t.await;
+                }
+            };
+            let _ = tokio::time::timeout(Duration::from_millis(500), pumps).await;
             let _ = tx.send(true);
             if stopping.load(Ordering::SeqCst) {
                 return;
@@ -332,6 +434,8 @@ impl Supervisor {
                 }
             }
             let _ = killpg(Pid::from_raw(pid), Signal::SIGKILL);
+            // Its debug server goes with it (unless a restart already stopped it).
+            sup.stop_debug_server_of(Some(pid)).await;
             sup.forget_app(pid);
             use std::os::unix::process::ExitStatusExt;
             let (exit_code, signal) = match status {
@@ -342,12 +446,40 @@ impl Supervisor {
             sup.status(AppStatus::Exited { exit_code, signal, last_lines });
         });
         let sup = self.clone();
-        tokio::spawn(async move { sup.watch_ports(pid, generation).await });
+        tokio::spawn(async move { sup.watch_ports(pid, generation, debug_port).await });
+        if let Some(port) = debug_port {
+            let sup = self.clone();
+            tokio::spawn(async move { sup.watch_debug(port, generation).await });
+        }
         Ok(())
     }
 
+    /// Watches the kernel's table of listening sockets until the debug port listens (a socket of
+    /// this user in LISTEN state on it), then reports `DebugReady` once. The port is never probed
+    /// by connecting: a debug adapter may take a connection for its client.
+    async fn watch_debug(&self, port: u16, generation: u64) {
+        let me = current_uid();
+        let started = tokio::time::Instant::now();
+        loop {
+            // Quick while the debug server starts (the save-to-breakpoint time depends on it), then rarely.
+            let delay = if started.elapsed() < Duration::from_secs(60) { 25 } else { 1000 };
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+            if self.generation.load(Ordering::SeqCst) != generation {
+                return;
+            }
+            if procs::listeners().iter().any(|l| l.port == port && l.uid == me) {
+                if let Ok(mut r) = self.debug_ready.lock() {
+                    *r = Some(port);
+                }
+                self.log(Stream::System, format!("debug server listening on port {port}"));
+                self.status(AppStatus::DebugReady { port });
+                return;
+            }
+        }
+    }
+
     /// Polls the app's listening ports with backoff while it starts, then rarely.
-    async fn watch_ports(&self, pid: i32, generation: u64) {
+    async fn watch_ports(&self, pid: i32, generation: u64, debug_port: Option<u16>) {
         let mut delay = Duration::from_millis(20);
         let started = tokio::time::Instant::now();
         let mut reported_empty = false;
@@ -358,7 +490,9 @@ impl Supervisor {
             }
             let mut pids = vec![pid];
             pids.extend(procs::descendants(pid).into_iter().map(|p| p.pid));
-            let ports = procs::listening_ports(&pids);
+            // The debug server is not one of the app's services (node's inspector listens in the app).
+            let ports: Vec<u16> =
+                procs::listening_ports(&pids).into_iter().filter(|p| Some(*p) != debug_port).collect();
             let changed = self.listening.lock().map(|mut l| {
                 if *l != ports {
                     *l = ports.clone();
@@ -406,6 +540,27 @@ fn die_with(agent: nix::libc::pid_t) -> std::io::Result<()> {
     Ok(())
 }
 
+/// This process's real user.
+fn current_uid() -> u32 {
+    // SAFETY: getuid has no preconditions and cannot fail.
+    unsafe { nix::libc::getuid() }
+}
+
+/// The processes of this user holding a socket that listens on `port`, started no earlier than
+/// `since` (clock ticks since boot), other than this agent: the debug server an app started at
+/// `since` left on its debug port.
+pub fn debug_server_pids(port: u16, since: u64) -> Vec<i32> {
+    let me = current_uid();
+    let inodes: std::collections::HashSet<u64> =
+        procs::listeners().into_iter().filter(|l| l.port == port && l.uid == me).map(|l| l.inode).collect();
+    let own = std::process::id() as i32;
+    procs::holders(&inodes)
+        .into_iter()
+        .filter(|p| *p != own && procs::uid(*p) == Some(me))
+        .filter(|p| procs::stat(*p).is_some_and(|s| s.start >= since && s.state != 'Z'))
+        .collect()
+}
+
 /// Stops an app that an agent killed (SIGKILL, OOM) left running, from the record in its state
 /// folder: the app's own process dies with its agent, but what it started (a shell's children,
 /// `npm start`'s node) does not, and would run beside the next copy. The group is stopped only
@@ -433,24 +588,48 @@ pub fn stop_leftover(state: &Path) -> Option<String> {
         _ => true,
     };
     let members = if ours && pgid > 1 { procs::group_members(pgid) } else { Vec::new() };
-    if members.is_empty() {
+    // The debug server it left on its debug port, outside its group (only for the recorded app).
+    let debug = match num("debugPort").and_then(|p| u16::try_from(p).ok()) {
+        Some(port) if ours => debug_server_pids(port, app_start),
+        _ => Vec::new(),
+    };
+    if members.is_empty() && debug.is_empty() {
         return None;
     }
+    for pid in &debug {
+        let _ = kill(Pid::from_raw(*pid), Signal::SIGTERM);
+    }
     let group = Pid::from_raw(pgid);
-    let _ = killpg(group, Signal::SIGTERM);
+    if !members.is_empty() {
+        let _ = killpg(group, Signal::SIGTERM);
+    }
+    let debug_alive = || debug.iter().any(|p| procs::stat(*p).is_some_and(|s| s.state != 'Z'));
     let deadline = std::time::Instant::now() + Duration::from_secs(2);
-    while !procs::group_members(pgid).is_empty() {
+    while (!members.is_empty() && !procs::group_members(pgid).is_empty()) || debug_alive() {
         if std::time::Instant::now() > deadline {
-            let _ = killpg(group, Signal::SIGKILL);
+            if !members.is_empty() {
+                let _ = killpg(group, Signal::SIGKILL);
+            }
+            for pid in &debug {
+                let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
+            }
             break;
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    Some(format!(
-        "stopped {} process{} of an app a killed agent left running (process group {pgid})",
-        members.len(),
-        if members.len() == 1 { "" } else { "es" }
-    ))
+    let mut done = Vec::new();
+    if !members.is_empty() {
+        done.push(format!(
+            "stopped {} process{} of an app a killed agent left running (process group {pgid})",
+            members.len(),
+            if members.len() == 1 { "" } else { "es" }
+        ));
+    }
+    if !debug.is_empty() {
+        let pids: Vec<String> = debug.iter().map(ToString::to_string).collect();
+        done.push(format!("stopped the debug server that app left listening (pid {})", pids.join(", ")));
+    }
+    Some(done.join("; "))
 }
 
 #[cfg(test)]
@@ -496,5 +675,77 @@ mod tests {
         );
         assert!(procs::group_members(pgid as i32).is_empty());
         assert!(!state.path().join(APP_RECORD).exists());
+    }
+
+    fn free_port() -> u16 {
+        std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    }
+
+    fn listens(port: u16) -> bool {
+        procs::listeners().iter().any(|l| l.port == port)
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_debug_server_that_left_the_app_group_is_reported_ready_then_stopped_with_the_app() {
+        let (state, root) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let port = free_port();
+        let sup = Supervisor::new(vec![], root.path().into(), Duration::from_millis(500), Some(state.path()));
+        let mut events = sup.events.subscribe();
+        // Like debugpy's adapter: a server that leaves the app's session and group (setsid, then a
+        // second fork), listens on the debug port and would outlive the app.
+        let app = format!(
+            "import os, socket, time\n\
+             if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n\
+             \x20       s = socket.socket()\n        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)\n\
+             \x20       s.bind(('127.0.0.1', {port}))\n        s.listen()\n        time.sleep(300)\n    os._exit(0)\n\
+             time.sleep(300)\n"
+        );
+        let run = vec!["python3".to_string(), "-c".into(), app];
+        sup.restart(&[], &[], &run, &BTreeMap::new(), Some(port)).await.unwrap();
+        let app_pid = sup.app_pid().unwrap() as i32;
+        let ready = tokio::time::timeout(Duration::from_secs(30), async {
+            loop {
+                match events.recv().await.unwrap() {
+                    FromAgent::Status { status: AppStatus::DebugReady { port } } => return port,
+                    FromAgent::Status { status: AppStatus::Listening { ports } } => {
+                        assert!(!ports.contains(&port), "the debug port is not one of the app's: {ports:?}")
+                    }
+                    _ => {}
+                }
+            }
+        })
+        .await
+        .expect("DebugReady once the server listens");
+        assert_eq!(ready, port);
+        assert!(sup.current().contains(&FromAgent::Status { status: AppStatus::DebugReady { port } }));
+        let server = debug_server_pids(port, 0);
+        assert_eq!(server.len(), 1, "{server:?}");
+        assert_ne!(procs::stat(server[0]).unwrap().pgrp, app_pid, "the server left the app's group");
+
+        sup.stop_locked().await;
+        assert!(procs::stat(server[0]).is_none_or(|s| s.state == 'Z'), "the server is stopped with the app");
+        assert!(!listens(port));
+        std::net::TcpListener::bind(("127.0.0.1", port)).expect("the next start can bind the debug port");
+        assert!(!sup.current().iter().any(|m| matches!(m, FromAgent::Status { status: AppStatus::DebugReady { .. } })));
+    }
+
+    #[test]
+    fn only_a_listener_started_with_or_after_the_app_counts_as_its_debug_server() {
+        let port = free_port();
+        let script = format!(
+            "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', {port}))\ns.listen()\ntime.sleep(300)\n"
+        );
+        let mut other = std::process::Command::new("python3").args(["-c", &script]).spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !listens(port) {
+            assert!(std::time::Instant::now() < deadline, "the listener did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let start = procs::stat(other.id() as i32).unwrap().start;
+        // An app started after it did not start it: never stopped as its debug server.
+        assert!(debug_server_pids(port, start + 1).is_empty());
+        assert_eq!(debug_server_pids(port, start), vec![other.id() as i32]);
+        let _ = other.kill();
+        let _ = other.wait();
     }
 }

@@ -42,13 +42,18 @@ pub enum ToAgent {
         state: SyncState,
     },
     /// Stop the app, kill `kill` by name among the agent's descendants, run `build`, start `run`.
-    /// An empty `run` means the command the agent was started with.
+    /// An empty `run` means the command the agent was started with. `debug_port`: `run` starts a
+    /// debug server on that TCP port; the agent reports [`AppStatus::DebugReady`] once the port
+    /// listens, and stops what still listens there when it stops the app (a debug adapter that
+    /// left the app's process group). Absent from older daemons: no debugging.
     Restart {
         id: u64,
         kill: Vec<String>,
         build: Vec<Vec<String>>,
         run: Vec<String>,
         env: BTreeMap<String, String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        debug_port: Option<u16>,
     },
     Stop {
         id: u64,
@@ -123,9 +128,13 @@ pub enum AppStatus {
         last_lines: Vec<String>,
     },
     Stopped,
-    /// The TCP ports the app's processes listen on changed.
+    /// The TCP ports the app's processes listen on changed (the debug port is never among them).
     Listening {
         ports: Vec<u16>,
+    },
+    /// The debug server of an app started with a `debug_port` listens on it: a debugger may attach.
+    DebugReady {
+        port: u16,
     },
 }
 
@@ -141,10 +150,28 @@ mod tests {
             build: vec![vec!["make".into()]],
             run: vec![],
             env: BTreeMap::new(),
+            debug_port: None,
         };
         let text = serde_json::to_string(&m).expect("serialize");
         assert!(text.starts_with(r#"{"type":"restart","id":7"#), "{text}");
+        assert!(!text.contains("debugPort"), "{text}");
         assert_eq!(serde_json::from_str::<ToAgent>(&text).expect("parse"), m);
+        let debug = ToAgent::Restart {
+            id: 8,
+            kill: vec![],
+            build: vec![],
+            run: vec!["python3".into()],
+            env: BTreeMap::new(),
+            debug_port: Some(5678),
+        };
+        let text = serde_json::to_string(&debug).expect("serialize");
+        assert!(text.contains(r#""debugPort":5678"#), "{text}");
+        assert_eq!(serde_json::from_str::<ToAgent>(&text).expect("parse"), debug);
+        let ready = FromAgent::Status { status: AppStatus::DebugReady { port: 5678 } };
+        assert_eq!(
+            serde_json::to_string(&ready).expect("serialize"),
+            r#"{"type":"status","status":{"state":"debugReady","port":5678}}"#
+        );
         let s = FromAgent::Status {
             status: AppStatus::Exited { exit_code: Some(3), signal: None, last_lines: vec!["boom".into()] },
         };

@@ -20,6 +20,8 @@ type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<u32, String>
 pub struct Welcome {
     pub state: Option<SyncState>,
     pub app_pid: Option<u32>,
+    /// The agent's root (the sync root) where the app runs.
+    pub root: String,
 }
 
 /// Events from the agent; `Disconnected` is the last one.
@@ -90,7 +92,8 @@ impl AgentClient {
         };
         // An incremental sync is only right when every replica holds the same state.
         let same = welcomes.iter().all(|w| w.state == first.state);
-        let welcome = Welcome { state: if same { first.state } else { None }, app_pid: first.app_pid };
+        let welcome =
+            Welcome { state: if same { first.state } else { None }, app_pid: first.app_pid, root: first.root };
         Ok((AgentClient { conns, next_id: AtomicU64::new(1), welcome }, ev_rx))
     }
 
@@ -149,14 +152,16 @@ impl AgentClient {
         self.request(|id| ToAgent::Commit { id, state }, None).await
     }
 
+    /// `debug_port`: `run` starts a debug server there (the agent says when it listens).
     pub async fn restart(
         &self,
         kill: Vec<String>,
         build: Vec<Vec<String>>,
         run: Vec<String>,
         env: BTreeMap<String, String>,
+        debug_port: Option<u16>,
     ) -> Result<u32, AgentError> {
-        self.request(|id| ToAgent::Restart { id, kill, build, run, env }, None).await
+        self.request(|id| ToAgent::Restart { id, kill, build, run, env, debug_port }, None).await
     }
 
     /// Asks the agent to stop the app and exit; a closed connection counts as done.
@@ -200,7 +205,7 @@ where
     wire::write_all(&mut writer, &wire::encode_json(&hello)).await?;
     let welcome = match wire::read_frame(&mut reader).await? {
         Some(Frame::Json(body)) => match wire::decode::<FromAgent>(&body)? {
-            FromAgent::Welcome { state, app_pid, .. } => Welcome { state, app_pid },
+            FromAgent::Welcome { state, app_pid, root, .. } => Welcome { state, app_pid, root },
             other => return Err(AgentError::Failed(format!("expected welcome from the agent, got {other:?}"))),
         },
         _ => return Err(AgentError::Failed("the agent refused the connection (wrong token?)".into())),

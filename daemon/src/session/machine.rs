@@ -371,7 +371,7 @@ impl Machine {
                     _ => out.push(Action::SaveRecord),
                 }
             }
-            AppStatus::Stopping | AppStatus::Stopped => {}
+            AppStatus::Stopping | AppStatus::Stopped | AppStatus::DebugReady { .. } => {}
         }
     }
 }

@@ -429,7 +429,7 @@ impl<B: Backend + 'static> Runner<B> {
             (c.processes_to_kill.clone(), c.build_commands.clone(), self.command.clone(), self.env.clone());
         let done = self.restarts.clone();
         tokio::spawn(async move {
-            let result = agent.restart(kill, build, run, env).await.map(|_| ()).map_err(|e| e.to_string());
+            let result = agent.restart(kill, build, run, env, None).await.map(|_| ()).map_err(|e| e.to_string());
             let _ = done.send((generation, result));
         });
     }
