@@ -75,6 +75,44 @@ fn build_facts(prefix: &str, b: &config::Build, fact: &mut impl FnMut(&str, Stri
     }
 }
 
+/// The facts of a container section, named after `prefix`.
+fn container_facts(prefix: &str, c: &config::Container, fact: &mut impl FnMut(&str, String)) {
+    let values = |vs: &[config::ValuesFile]| {
+        vs.iter().map(|v| format!("{}{}", v.path, if v.optional { "?" } else { "" })).collect::<Vec<_>>().join(", ")
+    };
+    if !c.sync.is_empty() {
+        fact(&format!("{prefix}sync"), c.sync.join(", "));
+    }
+    match &c.static_rules {
+        Some(r) => fact(&format!("{prefix}static"), r.join(", ")),
+        None => fact(&format!("{prefix}static"), "(default)".into()),
+    }
+    if let Some(t) = &c.sync_target {
+        fact(&format!("{prefix}syncTarget"), t.clone());
+    }
+    if !c.command.is_empty() {
+        fact(&format!("{prefix}command"), flow(&c.command));
+    }
+    if !c.processes_to_kill.is_empty() {
+        fact(&format!("{prefix}processesToKill"), flow(&c.processes_to_kill));
+    }
+    for cmd in &c.build_commands {
+        fact(&format!("{prefix}buildCommand"), flow(cmd));
+    }
+    if !c.values.is_empty() {
+        fact(&format!("{prefix}develop.values"), values(&c.values));
+    }
+    if !c.debug.command.is_empty() {
+        fact(&format!("{prefix}debug.command"), flow(&c.debug.command));
+    }
+    if let Some(p) = c.debug.port {
+        fact(&format!("{prefix}debug.port"), p.to_string());
+    }
+    if let Some(a) = c.debug.adapter {
+        fact(&format!("{prefix}debug.adapter"), a.name().to_string());
+    }
+}
+
 fn facts(c: &Config) -> Vec<String> {
     let mut out = Vec::new();
     let mut fact = |k: &str, v: String| out.push(format!("{k}: {v}"));
@@ -96,27 +134,12 @@ fn facts(c: &Config) -> Vec<String> {
     let d = &c.develop;
     build_facts("develop.build", &d.build, &mut fact);
     fact("develop.useGitIgnore", d.use_git_ignore.to_string());
-    if !d.container.sync.is_empty() {
-        fact("sync", d.container.sync.join(", "));
-    }
-    match &d.container.static_rules {
-        Some(r) => fact("static", r.join(", ")),
-        None => fact("static", "(default)".into()),
-    }
-    if let Some(t) = &d.container.sync_target {
-        fact("syncTarget", t.clone());
-    }
-    if !d.container.command.is_empty() {
-        fact("command", flow(&d.container.command));
-    }
-    if !d.container.processes_to_kill.is_empty() {
-        fact("processesToKill", flow(&d.container.processes_to_kill));
-    }
-    for cmd in &d.container.build_commands {
-        fact("buildCommand", flow(cmd));
-    }
-    if !d.container.values.is_empty() {
-        fact("develop.values", values(&d.container.values));
+    container_facts("", &d.container, &mut fact);
+    if let Some(attach) = &c.attach {
+        let keys: Vec<String> = attach.container_keys.iter().cloned().collect();
+        fact("develop.attach keys", flow(&keys));
+        // The configuration a debugging session runs with: attach's keys replace develop's.
+        container_facts("debugging ", &c.clone().for_debugging().develop.container, &mut fact);
     }
     flatten("set", &c.install.set, &mut out);
     flatten("develop.set", &d.set, &mut out);

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use super::env::{expand, EnvSource};
 use super::placeholders;
-use super::{Build, Config, ConfigError, Configuration, Container, Diagnostic, Install, Severity, Spanned, ValuesFile};
+use super::{
+    Build, Config, ConfigError, Configuration, Container, Debug, DebugAdapter, Diagnostic, Install, Severity, Spanned,
+    ValuesFile,
+};
 use crate::classify::patterns::{Anchoring, PatternList};
 use crate::config::yaml::{self, Node, Range, Value};
 
@@ -13,7 +16,10 @@ const ROOT_KEYS: &[&str] = &["kind", "apiVersion", "build", "install", "configur
 const BUILD_KEYS: &[&str] = &["context", "dockerfile", "args", "useGitIgnore"];
 const INSTALL_KEYS: &[&str] = &["chart", "values", "set"];
 const CONFIGURATION_KEYS: &[&str] = &["build", "container", "install"];
-const CONTAINER_KEYS: &[&str] = &["sync", "static", "command", "iterate", "values", "syncTarget"];
+const CONTAINER_KEYS: &[&str] = &["sync", "static", "command", "iterate", "values", "syncTarget", "debug"];
+const DEBUG_KEYS: &[&str] = &["command", "port", "adapter"];
+/// Dev Spaces' configuration for debugging, a key of `configurations` beside `develop`.
+pub const ATTACH: &str = "develop.attach";
 /// Keys early Dev Spaces files spelled differently, read as the key they became: `(old, new)`.
 const OLD_SPELLINGS: &[(&str, &str)] = &[("refresh", "iterate")];
 const ITERATE_KEYS: &[&str] = &["processesToKill", "buildCommands"];
@@ -76,6 +82,7 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
         build: Build { context: ".".into(), ..Build::default() },
         install: Install { set: serde_json::json!({}), ..Install::default() },
         develop: Configuration { set: serde_json::json!({}), ..Configuration::default() },
+        attach: None,
         warnings: Vec::new(),
         variables: BTreeMap::new(),
     };
@@ -114,6 +121,8 @@ fn analyze(file: &Path, text: &str, env: &EnvSource) -> (Option<Config>, Vec<Dia
                         let c = w.configuration(cnode, &format!("configurations.{cname}"));
                         if cname == "develop" {
                             config.develop = c;
+                        } else if cname == ATTACH {
+                            config.attach = Some(c);
                         }
                     }
                 }
@@ -378,7 +387,7 @@ impl Walker<'_> {
                         }
                     }
                 }
-                "container" => c.container = self.container(v, &format!("{at}.container")),
+                "container" => (c.container, c.container_keys) = self.container(v, &format!("{at}.container")),
                 "install" => {
                     let (install, _) = self.install(v, &format!("{at}.install"));
                     c.set = install.set;
@@ -390,10 +399,15 @@ impl Walker<'_> {
         c
     }
 
-    fn container(&mut self, node: &Node, at: &str) -> Container {
+    /// The container settings and the keys given (`iterate`'s as `iterate.<key>`).
+    fn container(&mut self, node: &Node, at: &str) -> (Container, std::collections::BTreeSet<String>) {
         let mut c = Container::default();
+        let mut given = std::collections::BTreeSet::new();
         for (k, v) in self.mapping(node, at, CONTAINER_KEYS).unwrap_or_default() {
             let here = format!("{at}.{k}");
+            if k != "iterate" {
+                given.insert(k.clone());
+            }
             match k.as_str() {
                 "sync" | "static" => {
                     let list = self.string_list(v, &here);
@@ -408,9 +422,11 @@ impl Walker<'_> {
                 "command" => c.command = self.string_list(v, &here).into_iter().map(|s| s.value).collect(),
                 "values" => c.values = self.values_files(v, &here),
                 "syncTarget" => c.sync_target = self.sync_target(v, &here),
+                "debug" => c.debug = self.debug(v, &here),
                 "iterate" => {
                     for (ik, iv) in self.mapping(v, &here, ITERATE_KEYS).unwrap_or_default() {
                         let ihere = format!("{here}.{ik}");
+                        given.insert(format!("iterate.{ik}"));
                         if ik == "processesToKill" {
                             c.processes_to_kill = self.string_list(iv, &ihere).into_iter().map(|s| s.value).collect();
                         } else {
@@ -421,7 +437,48 @@ impl Walker<'_> {
                 _ => {}
             }
         }
-        c
+        (c, given)
+    }
+
+    /// `container.debug`: `command` (a list of strings), `port` (1-65535) and `adapter`.
+    fn debug(&mut self, node: &Node, at: &str) -> Debug {
+        let mut d = Debug::default();
+        for (k, v) in self.mapping(node, at, DEBUG_KEYS).unwrap_or_default() {
+            let here = format!("{at}.{k}");
+            match k.as_str() {
+                "command" => {
+                    d.command = self.string_list(v, &here).into_iter().map(|s| s.value).collect();
+                    if d.command.is_empty() || d.command[0].trim().is_empty() {
+                        self.error(v.range, format!("{here} must name a program to run, like [dlv, exec, ./app, ...]"));
+                    }
+                }
+                "port" => {
+                    let text = self.string(v, &here).unwrap_or_default();
+                    match text.trim().parse::<u16>() {
+                        Ok(p) if p > 0 => d.port = Some(p),
+                        _ => self.error(v.range, format!("{here} must be a TCP port (1-65535), found '{text}'")),
+                    }
+                }
+                _ => {
+                    let Some(text) = self.string(v, &here) else { continue };
+                    match DebugAdapter::parse(text.trim()) {
+                        Some(a) => d.adapter = Some(a),
+                        None => {
+                            let names: Vec<&str> = DebugAdapter::ALL.iter().map(|a| a.name()).collect();
+                            let hint = match did_you_mean(text.trim(), &names) {
+                                Some(s) => format!(" (did you mean '{s}'?)"),
+                                None => String::new(),
+                            };
+                            self.error(
+                                v.range,
+                                format!("{here} must be one of {}, found '{text}'{hint}", names.join(", ")),
+                            );
+                        }
+                    }
+                }
+            }
+        }
+        d
     }
 
     /// An absolute container path; a trailing slash is dropped (`/usr/share/nginx/` is `/usr/share/nginx`).

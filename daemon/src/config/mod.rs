@@ -109,6 +109,75 @@ pub struct Container {
     /// `container.syncTarget`: where synced files go in the container, an absolute path without a
     /// trailing slash (`/` for the root). `None`: the image's WORKDIR.
     pub sync_target: Option<String>,
+    /// `container.debug`: how the app runs under a debugger (`up --debug`).
+    pub debug: Debug,
+}
+
+/// The debuggers devspaces starts apps under (`container.debug.adapter`), one per stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DebugAdapter {
+    /// debugpy (`python -m debugpy --listen`), speaking DAP.
+    Python,
+    /// Node.js's inspector (`node --inspect`), speaking the Chrome DevTools Protocol.
+    Node,
+    /// Delve (`dlv exec --headless`), speaking DAP and its JSON-RPC API.
+    Go,
+    /// netcoredbg (`netcoredbg --interpreter=vscode --server`), speaking DAP.
+    Dotnet,
+    /// The JVM's JDWP agent (`-agentlib:jdwp`).
+    Java,
+}
+
+impl DebugAdapter {
+    pub const ALL: &'static [DebugAdapter] =
+        &[DebugAdapter::Python, DebugAdapter::Node, DebugAdapter::Go, DebugAdapter::Dotnet, DebugAdapter::Java];
+
+    /// The name azds.yaml and the protocol use.
+    pub fn name(self) -> &'static str {
+        match self {
+            DebugAdapter::Python => "python",
+            DebugAdapter::Node => "node",
+            DebugAdapter::Go => "go",
+            DebugAdapter::Dotnet => "dotnet",
+            DebugAdapter::Java => "java",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.name() == name)
+    }
+
+    /// The debug server it runs.
+    pub fn server(self) -> &'static str {
+        match self {
+            DebugAdapter::Python => "debugpy",
+            DebugAdapter::Node => "inspector",
+            DebugAdapter::Go => "delve",
+            DebugAdapter::Dotnet => "netcoredbg",
+            DebugAdapter::Java => "jdwp",
+        }
+    }
+
+    /// The port its server usually listens on (what editors' attach configurations assume).
+    pub fn usual_port(self) -> u16 {
+        match self {
+            DebugAdapter::Python => 5678,
+            DebugAdapter::Node => 9229,
+            DebugAdapter::Go => 2345,
+            DebugAdapter::Dotnet => 4711,
+            DebugAdapter::Java => 5005,
+        }
+    }
+}
+
+/// `container.debug`; every part optional. With `command`, that command runs as written (it must
+/// start a debug server on `port`, default the adapter's usual one); without it, devspaces starts
+/// the app's own command under the adapter's debug server (`session::debug`).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Debug {
+    pub command: Vec<String>,
+    pub port: Option<u16>,
+    pub adapter: Option<DebugAdapter>,
 }
 
 /// One entry of `configurations` (Dev Spaces uses `develop`).
@@ -117,6 +186,9 @@ pub struct Configuration {
     pub build: Build,
     pub use_git_ignore: bool,
     pub container: Container,
+    /// The `container` keys the file gives (`sync`, `iterate.processesToKill`, `debug`...): what
+    /// `develop.attach` replaces of develop's when debugging.
+    pub container_keys: std::collections::BTreeSet<String>,
     pub set: serde_json::Value,
 }
 
@@ -135,6 +207,9 @@ pub struct Config {
     pub install: Install,
     /// The selected configuration (`develop` unless asked otherwise); defaults when absent.
     pub develop: Configuration,
+    /// Dev Spaces' `develop.attach` configuration (a key of `configurations` beside `develop`):
+    /// the settings of a debugging session, whose `container` keys replace develop's.
+    pub attach: Option<Configuration>,
     pub warnings: Vec<Diagnostic>,
     /// Every `${VAR}` name the file refers to, and whether it was set (in the environment the
     /// configuration was loaded with, or `.env`). What a session's record hashes, never the values.
@@ -155,6 +230,30 @@ impl Config {
     /// The develop Dockerfile relative to the service folder, where the load found it.
     pub fn develop_dockerfile(&self) -> Option<String> {
         self.develop.build.dockerfile_path.clone()
+    }
+
+    /// The configuration a debugging session runs with: each `container` key that
+    /// `configurations.develop.attach` gives replaces develop's (sync, static, command,
+    /// iterate.processesToKill, iterate.buildCommands, values, syncTarget, debug); the rest is
+    /// develop's. Without `develop.attach`, the same configuration.
+    pub fn for_debugging(mut self) -> Config {
+        let Some(attach) = self.attach.take() else { return self };
+        let (to, from) = (&mut self.develop.container, attach.container);
+        for key in &attach.container_keys {
+            match key.as_str() {
+                "sync" => to.sync = from.sync.clone(),
+                "static" => to.static_rules = from.static_rules.clone(),
+                "command" => to.command = from.command.clone(),
+                "iterate.processesToKill" => to.processes_to_kill = from.processes_to_kill.clone(),
+                "iterate.buildCommands" => to.build_commands = from.build_commands.clone(),
+                "values" => to.values = from.values.clone(),
+                "syncTarget" => to.sync_target = from.sync_target.clone(),
+                "debug" => to.debug = from.debug.clone(),
+                _ => {}
+            }
+        }
+        self.attach = Some(Configuration { container: from, ..attach });
+        self
     }
 
     pub fn static_rules(&self) -> Vec<String> {
