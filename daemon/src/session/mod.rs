@@ -1,6 +1,7 @@
 //! One `up` of one service: deploy, sync, start, then watch, classify and apply each batch.
 //! `machine.rs` decides (pure), `runner.rs` acts; this module starts a session and is its handle.
 
+pub mod debug;
 pub mod machine;
 pub mod record;
 mod runner;
