@@ -137,6 +137,18 @@ impl Forwards {
         if ports.is_empty() {
             return;
         }
+        // The app listens on `PORT` (now): the first forward goes back to it, whatever it was
+        // moved to while the app started (a port open for a moment before it, such as the one
+        // debugpy takes in the app to hear from its adapter).
+        if ports.contains(&app_port) && self.list.first().is_some_and(|f| f.remote != app_port) {
+            if let Ok(target) = self.target(app_port).await {
+                let first = &mut self.list[0];
+                first.remote = app_port;
+                first.forward.retarget(target);
+                let f = &self.list[0];
+                self.announce(f, PortState::Open);
+            }
+        }
         let mut extra: Vec<u16> =
             ports.iter().copied().filter(|p| *p != app_port && !self.list.iter().any(|f| f.remote == *p)).collect();
         if !ports.contains(&app_port) && self.list.first().is_some_and(|f| f.remote == app_port) && !extra.is_empty() {

@@ -354,3 +354,59 @@ async fn an_unreachable_app_is_a_502_with_a_hint_and_a_retarget_applies_to_kept_
     let t = traces.recv().await.unwrap();
     assert_eq!((t.path.as_str(), t.status, t.bytes), ("/y", 200, 5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_quiet_debugger_connection_outlives_the_idle_timeout_that_closes_a_silent_one() {
+    // A debug server: echoes what it is sent, keeps every connection open.
+    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            tokio::spawn(async move {
+                let mut buf = [0u8; 1024];
+                while let Ok(n) = s.read(&mut buf).await {
+                    if n == 0 || s.write_all(&buf[..n]).await.is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+    });
+    let (fwd, mut traces) = forward(port, limits(16, 10_000, 300)).await;
+    let message = b"Content-Length: 2\r\n\r\n{}";
+    let mut debugger = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    debugger.write_all(message).await.unwrap();
+    let mut echo = [0u8; 23];
+    tokio::time::timeout(WAIT, debugger.read_exact(&mut echo)).await.unwrap().unwrap();
+    assert_eq!(&echo, message);
+    // The debugger now sits at a breakpoint, silent. A connection opened after that and silent
+    // since is closed by the idle timeout: at least that long has passed for the debugger too.
+    let mut silent = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    closed_within(&mut silent, WAIT).await;
+    debugger.write_all(message).await.unwrap();
+    tokio::time::timeout(WAIT, debugger.read_exact(&mut echo)).await.unwrap().unwrap();
+    assert_eq!(&echo, message, "the debugger's connection is still open");
+    assert!(traces.try_recv().is_err(), "DAP is not HTTP: no trace");
+}
+
+#[tokio::test]
+async fn the_first_forward_goes_back_to_the_apps_port_once_it_listens_there() {
+    let (events, mut rx) = tokio::sync::broadcast::channel(64);
+    let mut forwards = super::Forwards::new(events, "web".into(), "s1".into());
+    let (traces, _) = mpsc::unbounded_channel();
+    forwards.set_trace_sink(traces);
+    forwards.ensure_primary(None, 8000).await;
+    // While it starts, the app listens for a moment on another port only (debugpy's endpoint
+    // listener): the forward follows it, as for an app that ignores PORT.
+    forwards.reconcile(&[41000], 8000).await;
+    forwards.reconcile(&[8000], 8000).await;
+    let remotes: Vec<u16> = forwards.records().iter().map(|r| r.remote_port).collect();
+    assert_eq!(remotes, vec![8000]);
+    let mut announced = Vec::new();
+    while let Ok(e) = rx.try_recv() {
+        if let crate::events::EventKind::PortForward { remote_port, .. } = e.kind {
+            announced.push(remote_port);
+        }
+    }
+    assert_eq!(announced, vec![8000, 41000, 8000]);
+}
