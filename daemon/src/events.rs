@@ -51,6 +51,18 @@ pub enum EventKind {
     Error {
         message: String,
     },
+    /// The app's debug server listens: attach to `host:port` (the debug forward), where the files
+    /// of `local_root` are under `remote_root`.
+    DebugReady {
+        host: String,
+        port: u16,
+        remote_port: u16,
+        adapter: crate::config::DebugAdapter,
+        local_root: String,
+        remote_root: String,
+        /// `DebugReady`s of the session before this one.
+        restarts: u32,
+    },
     /// Work-done progress: `percentage` while it runs, `done` at the end.
     Progress {
         title: String,

@@ -18,14 +18,14 @@ pub use errors::{codes, ConfigLocation, ErrorData};
 pub use event::{Event, MessageType, ShowMessageParams};
 pub use initialize::{DevspacesServerInfo, InitializeExperimental, ProgressKind};
 pub use notifications::{
-    LogParams, LogStream, LogsDroppedParams, Phase, PortForwardParams, PortState, ServiceStatusParams, SyncedParams,
-    TraceParams,
+    DebugAdapter, DebugReadyParams, LogParams, LogStream, LogsDroppedParams, PathMapping, Phase, PortForwardParams,
+    PortState, ServiceStatusParams, SyncedParams, TraceParams,
 };
 pub use requests::{
-    Backend, ChangeClass, Classification, ClassifyParams, ClassifyResult, DaemonInfo, DownOutcome, DownParams,
-    DownResult, ListUrisParams, ListUrisResult, PortForwardInfo, RestartKind, RestartParams, RestartResult, ServiceUri,
-    SessionInfo, SessionTarget, StatusParams, StatusResult, UnwatchParams, UnwatchResult, UpFailure, UpManyResult,
-    UpOutcome, UpParams, UpResult, UriKind, WatchParams, WatchResult,
+    Backend, ChangeClass, Classification, ClassifyParams, ClassifyResult, DaemonInfo, DebugParams, DebugResult,
+    DownOutcome, DownParams, DownResult, ListUrisParams, ListUrisResult, PortForwardInfo, RestartKind, RestartParams,
+    RestartResult, ServiceUri, SessionInfo, SessionTarget, StatusParams, StatusResult, UnwatchParams, UnwatchResult,
+    UpFailure, UpManyResult, UpOutcome, UpParams, UpResult, UriKind, WatchParams, WatchResult,
 };
 
 /// Version of the devspaces editor protocol, announced in `initialize`'s `experimental` payload.
@@ -50,6 +50,9 @@ pub const CLASSIFY: &str = "devspaces/classify";
 pub const WATCH: &str = "devspaces/watch";
 /// Request: stop receiving a session's events. [`UnwatchParams`] -> [`UnwatchResult`].
 pub const UNWATCH: &str = "devspaces/unwatch";
+/// Request: run a session's app under its debug server, or stop doing so. [`DebugParams`] ->
+/// [`DebugResult`].
+pub const DEBUG: &str = "devspaces/debug";
 
 /// Notification: one line of output. [`LogParams`].
 pub const LOG: &str = "devspaces/log";
@@ -63,6 +66,8 @@ pub const SERVICE_STATUS: &str = "devspaces/serviceStatus";
 pub const SYNCED: &str = "devspaces/synced";
 /// Notification: log lines a slow client could not take were dropped. [`LogsDroppedParams`].
 pub const LOGS_DROPPED: &str = "devspaces/logsDropped";
+/// Notification: the app's debug server is ready to attach to. [`DebugReadyParams`].
+pub const DEBUG_READY: &str = "devspaces/debugReady";
 
 /// Standard LSP notification used for failures. [`ShowMessageParams`].
 pub const SHOW_MESSAGE: &str = "window/showMessage";
@@ -72,6 +77,6 @@ pub const PROGRESS: &str = "$/progress";
 pub const WORK_DONE_PROGRESS_CREATE: &str = "window/workDoneProgress/create";
 
 /// Every custom request, in the order `docs/protocol.md` lists them.
-pub const REQUESTS: &[&str] = &[UP, DOWN, RESTART, STATUS, LIST_URIS, CLASSIFY, WATCH, UNWATCH];
+pub const REQUESTS: &[&str] = &[UP, DOWN, RESTART, STATUS, LIST_URIS, CLASSIFY, WATCH, UNWATCH, DEBUG];
 /// Every custom notification, in the order `docs/protocol.md` lists them.
-pub const NOTIFICATIONS: &[&str] = &[LOG, TRACE, PORT_FORWARD, SERVICE_STATUS, SYNCED, LOGS_DROPPED];
+pub const NOTIFICATIONS: &[&str] = &[LOG, TRACE, PORT_FORWARD, SERVICE_STATUS, SYNCED, LOGS_DROPPED, DEBUG_READY];

@@ -63,6 +63,11 @@ const COVERAGE: &[(&str, &str)] = &[
     ("InitializeExperimental", "initialize.experimental.json"),
     ("DevspacesServerInfo", "initialize.experimental.json"),
     ("ProgressKind", "progress-kind.json"),
+    ("DebugAdapter", "debug-adapter.json"),
+    ("PathMapping", "debug-ready.params.json"),
+    ("DebugReadyParams", "debug-ready.params.json"),
+    ("DebugParams", "debug.params.json"),
+    ("DebugResult", "debug.result.json"),
 ];
 
 fn golden_dir() -> PathBuf {
@@ -212,6 +217,22 @@ fn dropped() -> LogsDroppedParams {
     LogsDroppedParams { service: SERVICE.into(), session: SESSION.into(), count: 1832 }
 }
 
+fn debug_ready() -> DebugReadyParams {
+    DebugReadyParams {
+        service: SERVICE.into(),
+        session: SESSION.into(),
+        host: "127.0.0.1".into(),
+        port: 5678,
+        remote_port: 41873,
+        adapter: DebugAdapter::Python,
+        path_mappings: vec![PathMapping {
+            local_root: PATH.into(),
+            remote_root: "/home/ana/.local/state/devspaces/spaces/default/webfrontend/fs/app".into(),
+        }],
+        restarts: 2,
+    }
+}
+
 fn show_message() -> ShowMessageParams {
     ShowMessageParams {
         kind: MessageType::Error,
@@ -245,6 +266,13 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
         ("phase.json", check("phase.json", &phases())),
         ("message-type.json", check("message-type.json", &variants!(MessageType: Error, Warning, Info, Log))),
         ("progress-kind.json", check("progress-kind.json", &variants!(ProgressKind: Sync, Build, Deploy))),
+        ("debug-adapter.json", check("debug-adapter.json", &variants!(DebugAdapter: Python, Node, Go, Dotnet, Java))),
+        ("debug-ready.params.json", check("debug-ready.params.json", &debug_ready())),
+        ("debug.params.json", check("debug.params.json", &DebugParams { target: by_session(), enable: true })),
+        (
+            "debug.result.json",
+            check("debug.result.json", &DebugResult { session: SESSION.into(), service: SERVICE.into(), debug: true }),
+        ),
         (
             "up.params.json",
             check(
@@ -266,6 +294,7 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
                     ),
                     local_port: Some(41234),
                     paths: vec![],
+                    debug: false,
                 },
             ),
         ),
@@ -461,6 +490,7 @@ fn all_events() -> Vec<Event> {
             | Event::ServiceStatus(_)
             | Event::Synced(_)
             | Event::LogsDropped(_)
+            | Event::DebugReady(_)
             | Event::ShowMessage(_) => {}
         }
     }
@@ -471,6 +501,7 @@ fn all_events() -> Vec<Event> {
         Event::ServiceStatus(running()),
         Event::Synced(synced()),
         Event::LogsDropped(dropped()),
+        Event::DebugReady(debug_ready()),
         Event::ShowMessage(show_message()),
     ]
 }
@@ -542,9 +573,14 @@ fn omitted_fields_take_their_defaults() {
             backend: None,
             attach: true,
             env: None,
-            local_port: None
+            local_port: None,
+            debug: false,
         }
     );
+    let debug: UpParams = serde_json::from_value(json!({"path": PATH, "debug": true})).expect("up --debug");
+    assert!(debug.debug);
+    let switch: DebugParams = serde_json::from_value(json!({"session": SESSION})).expect("minimal debug");
+    assert_eq!(switch, DebugParams { target: by_session(), enable: true });
     let many: UpParams = serde_json::from_value(json!({"path": PATH, "paths": ["/a", "/b"]})).expect("several");
     assert_eq!(many.paths, vec!["/a".to_string(), "/b".to_string()]);
     let down: DownParams = serde_json::from_value(json!({"session": SESSION})).expect("minimal down");

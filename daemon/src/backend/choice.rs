@@ -211,18 +211,20 @@ pub async fn connect(choice: BackendChoice, space: Option<&str>, state_dir: &Pat
 
 /// Builds the concrete backend for the service (its home `spaces/<space>/<service>/` under the
 /// state dir) and starts the session on it, with the client's environment `env` (`None`: this
-/// process's).
+/// process's), its app under its debug server when `debug`.
 pub async fn start(
     connected: Connected,
     service_dir: &Path,
     quiet: Duration,
     env: Option<ClientEnv>,
     local_port: Option<u16>,
+    debug: bool,
 ) -> Result<SessionHandle, StartFailure> {
     let Connected { space, state_dir, target } = connected;
     let name = service_dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let home = record::service_home(&state_dir, &space, &name);
-    let opts = SessionOptions { service_dir: service_dir.to_path_buf(), space, quiet, env: env.clone(), local_port };
+    let opts =
+        SessionOptions { service_dir: service_dir.to_path_buf(), space, quiet, env: env.clone(), local_port, debug };
     let started = match target {
         Target::Local => session::start(opts, Local::new(home.clone(), env), home).await,
         #[cfg(feature = "container")]

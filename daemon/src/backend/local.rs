@@ -204,6 +204,12 @@ impl Backend for Local {
         })
     }
 
+    fn command_as_run(&self, config: &Config, command: &[String]) -> Vec<String> {
+        let image = dockerfile::develop_image(config);
+        let target = config.develop.container.sync_target.as_deref().or(image.context_dir.as_deref());
+        layout(&self.fs_root(), &image.workdir, target, command).command
+    }
+
     async fn teardown(&mut self) {
         if let Some(mut child) = self.agent.take() {
             // Closing stdin asks the agent to stop the app and exit; SIGTERM does the same.

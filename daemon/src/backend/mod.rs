@@ -207,6 +207,13 @@ pub trait Backend: Send {
     ) -> impl Future<Output = Result<Deployed, BackendError>> + Send;
     /// Stops the agent and app; keeps what a later `up` needs for an incremental sync.
     fn teardown(&mut self) -> impl Future<Output = ()> + Send;
+    /// A command written for the container (a debug plan's) as this backend runs it, laid out as
+    /// `Deployed::command` is (the local backend maps container paths under its root and starts it
+    /// in the WORKDIR). By default, as written.
+    fn command_as_run(&self, config: &Config, command: &[String]) -> Vec<String> {
+        let _ = config;
+        command.to_vec()
+    }
     /// The session ends: `teardown`, then remove what the session made elsewhere (a Helm
     /// release, images). The local backend keeps its folder for the next incremental sync.
     fn finish(&mut self, report: &Reporter) -> impl Future<Output = ()> + Send {

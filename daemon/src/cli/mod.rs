@@ -60,6 +60,11 @@ enum Cmd {
         /// Print one JSON event per line instead of text.
         #[arg(long)]
         json: bool,
+        /// Run the app under its stack's debug server (debugpy, node --inspect, Delve, netcoredbg,
+        /// JDWP) and print where a debugger attaches (configurations.develop.container.debug in
+        /// azds.yaml says how when the command does not).
+        #[arg(long)]
+        debug: bool,
         /// Quiet time in milliseconds that closes a batch of file events.
         #[arg(long, default_value_t = devspacesd::session::DEFAULT_QUIET.as_millis() as u64)]
         quiet_ms: u64,
@@ -178,14 +183,14 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
             let _ = ended;
             Ok(ExitCode::SUCCESS)
         }
-        Cmd::Up { paths, space, backend, kubeconfig, context, json, quiet_ms } => {
+        Cmd::Up { paths, space, backend, kubeconfig, context, json, debug, quiet_ms } => {
             let paths = if paths.is_empty() { vec![PathBuf::from(".")] } else { paths };
             let mut dirs = config::workspace::find_services(&paths).map_err(|e| anyhow::anyhow!("{e}"))?;
             if dirs.len() > 1 {
                 if kubeconfig.is_some() || context.is_some() {
                     anyhow::bail!("--kubeconfig and --context apply to one service (several run through the daemon)");
                 }
-                return up_many::run(dirs, space, backend, json).await;
+                return up_many::run(dirs, space, backend, json, debug).await;
             }
             let dir = dirs.remove(0);
             let env = config::process_vars();
@@ -205,7 +210,7 @@ async fn run(command: Cmd) -> anyhow::Result<ExitCode> {
                     auto.choice
                 }
             };
-            up::run(dir, space, choice, json, std::time::Duration::from_millis(quiet_ms)).await
+            up::run(dir, space, choice, json, debug, std::time::Duration::from_millis(quiet_ms)).await
         }
         Cmd::Down { path, space } => {
             let dir = service_dir(path)?;

@@ -186,6 +186,24 @@ impl Printer {
                 eprintln!("({} log lines of {} dropped: the terminal was too slow)", d.count, d.service)
             }
             wire::Event::ShowMessage(m) => eprintln!("{}", self.paint(RED, &format!("error: {}", m.message))),
+            wire::Event::DebugReady(d) => {
+                let server = match d.adapter {
+                    wire::DebugAdapter::Python => "python, debugpy",
+                    wire::DebugAdapter::Node => "node, inspector",
+                    wire::DebugAdapter::Go => "go, delve",
+                    wire::DebugAdapter::Dotnet => "dotnet, netcoredbg",
+                    wire::DebugAdapter::Java => "java, jdwp",
+                };
+                let mappings: Vec<String> =
+                    d.path_mappings.iter().map(|m| format!("{} -> {}", m.local_root, m.remote_root)).collect();
+                let again = if d.restarts > 0 { format!(" (restart {})", d.restarts) } else { String::new() };
+                let text = format!(
+                    "Debugger ({server}) ready on {}{again}; path mapping {}",
+                    self.paint(GREEN, &format!("{}:{}", d.host, d.port)),
+                    mappings.join(", ")
+                );
+                self.line(&self.tagged(&d.service, text));
+            }
         }
     }
 }

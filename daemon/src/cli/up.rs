@@ -19,6 +19,7 @@ pub async fn run(
     space: Option<String>,
     choice: BackendChoice,
     json: bool,
+    debug: bool,
     quiet: Duration,
 ) -> anyhow::Result<ExitCode> {
     let mut printer = Printer::new(json);
@@ -31,12 +32,12 @@ pub async fn run(
     let explicit = matches!(&choice, BackendChoice::Kubernetes(o) if o.kubeconfig.is_some() || o.context.is_some());
     if std::env::var_os("DEVSPACES_NO_DAEMON").is_none() && !explicit {
         match Client::open(&record::state_dir(), true, "devspacesd up").await {
-            Ok(Some(client)) => return through_daemon(client, dir, space, kind, printer).await,
+            Ok(Some(client)) => return through_daemon(client, dir, space, kind, debug, printer).await,
             Ok(None) => {}
             Err(e) => eprintln!("devspacesd: the daemon is unavailable ({e:#}); running the session in this process"),
         }
     }
-    in_process(dir, space, choice, &mut printer, quiet).await
+    in_process(dir, space, choice, &mut printer, debug, quiet).await
 }
 
 /// Prints one notification if it is an event of `session` (or of any session before it is known).
@@ -61,6 +62,7 @@ async fn through_daemon(
     dir: PathBuf,
     space: Option<String>,
     kind: BackendKind,
+    debug: bool,
     mut printer: Printer,
 ) -> anyhow::Result<ExitCode> {
     let mut int = signal(SignalKind::interrupt())?;
@@ -71,6 +73,9 @@ async fn through_daemon(
     let mut params = json!({"path": dir.display().to_string(), "backend": kind.name(), "env": env});
     if let Some(s) = &space {
         params["space"] = json!(s);
+    }
+    if debug {
+        params["debug"] = json!(true);
     }
     let up = client.request(wire::UP, params).await?;
     let mut session: Option<String> = None;
@@ -165,6 +170,7 @@ async fn in_process(
     space: Option<String>,
     choice: BackendChoice,
     printer: &mut Printer,
+    debug: bool,
     quiet: Duration,
 ) -> anyhow::Result<ExitCode> {
     let connected = backend::connect(choice, space.as_deref(), &record::state_dir()).await?;
@@ -172,10 +178,14 @@ async fn in_process(
         println!("Using dev space '{}' with {}", connected.space(), connected.describe());
     }
     let env = Some(std::sync::Arc::new(devspacesd::config::process_vars()));
-    let handle = match backend::start(connected, &dir, quiet, env, None).await {
+    let handle = match backend::start(connected, &dir, quiet, env, None, debug).await {
         Ok(h) => h,
         Err(StartFailure::Session(session::StartError::Config(e))) => {
             printer.config_error(&e);
+            return Ok(ExitCode::FAILURE);
+        }
+        Err(StartFailure::Session(session::StartError::Debug(e))) => {
+            eprintln!("error: {e}");
             return Ok(ExitCode::FAILURE);
         }
         Err(e) => anyhow::bail!("{e}"),

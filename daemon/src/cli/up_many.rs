@@ -25,6 +25,7 @@ pub async fn run(
     space: Option<String>,
     backend: Option<String>,
     json: bool,
+    debug: bool,
 ) -> anyhow::Result<ExitCode> {
     let mut printer = Printer::new(json);
     printer.set_many(true);
@@ -45,6 +46,9 @@ pub async fn run(
     }
     if let Some(b) = &backend {
         params["backend"] = json!(b);
+    }
+    if debug {
+        params["debug"] = json!(true);
     }
     let up_id = client.request(wire::UP, params).await?;
     let mut pending = true;

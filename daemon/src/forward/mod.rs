@@ -26,6 +26,9 @@ pub struct Forwards {
     service: String,
     session: String,
     list: Vec<Fwd>,
+    /// The forward to the app's debug server, apart from the app's: never traced, never
+    /// reconciled with the app's ports, announced by the session's `DebugReady` only.
+    debug: Option<Fwd>,
     traces: Option<mpsc::UnboundedSender<Trace>>,
     /// Remote ports are reached through it (a pod); `None`: they are on 127.0.0.1.
     tunnel: Option<Arc<dyn Tunnel>>,
@@ -35,7 +38,16 @@ pub struct Forwards {
 
 impl Forwards {
     pub fn new(events: broadcast::Sender<Event>, service: String, session: String) -> Self {
-        Forwards { events, service, session, list: Vec::new(), traces: None, tunnel: None, reconnecting: false }
+        Forwards {
+            events,
+            service,
+            session,
+            list: Vec::new(),
+            debug: None,
+            traces: None,
+            tunnel: None,
+            reconnecting: false,
+        }
     }
 
     pub fn set_trace_sink(&mut self, tx: mpsc::UnboundedSender<Trace>) {
@@ -166,6 +178,30 @@ impl Forwards {
         }
     }
 
+    /// The forward to the debug server on `remote` (opened on `preferred` when free, else any
+    /// port; then kept for the session and retargeted): its local port. Its bytes pass through
+    /// untraced (DAP, JDWP and Delve are not HTTP; the inspector's HTTP and WebSocket are not the
+    /// app's requests). A connection that has sent something stays open while both directions
+    /// are, however quiet: a debugger stopped at a breakpoint for an hour keeps its session.
+    pub async fn debug(&mut self, remote: u16, preferred: u16) -> std::io::Result<u16> {
+        let target = self.target(remote).await?;
+        if let Some(f) = &mut self.debug {
+            f.remote = remote;
+            f.forward.retarget(target);
+            return Ok(f.forward.local_port);
+        }
+        let (untraced, _) = mpsc::unbounded_channel();
+        let forward = Forward::start(proxy::bind(Some(preferred)).await?, target, untraced)?;
+        let local = forward.local_port;
+        self.debug = Some(Fwd { forward, remote });
+        Ok(local)
+    }
+
+    /// The session stopped debugging: the debug forward's port is let go.
+    pub fn close_debug(&mut self) {
+        self.debug = None;
+    }
+
     pub fn records(&self) -> Vec<ForwardRecord> {
         self.list
             .iter()
@@ -178,6 +214,7 @@ impl Forwards {
     }
 
     pub fn close_all(&mut self) {
+        self.debug = None;
         for f in std::mem::take(&mut self.list) {
             self.announce(&f, PortState::Closed);
         }

@@ -214,6 +214,7 @@ async fn request(
         }
         wire::WATCH => daemon.watch(client, rpc::params(method, p)?),
         wire::UNWATCH => daemon.unwatch(client, rpc::params(method, p)?),
+        wire::DEBUG => daemon.debug(rpc::params(method, p)?).await,
         "devspaces/_panic" if std::env::var_os("DEVSPACES_TEST_HOOKS").is_some() => {
             panic!("devspaces/_panic: a test asked this handler to panic")
         }

@@ -64,6 +64,9 @@ struct State {
     ring: VecDeque<Frame>,
     progress_count: u64,
     progress: Option<Progress>,
+    /// The latest `debugReady` while the app it describes runs: a client that starts watching
+    /// then learns where to attach.
+    debug_ready: Option<Frame>,
 }
 
 /// A session as the server tracks it for its clients.
@@ -105,6 +108,7 @@ impl Fanout {
                 ring: VecDeque::new(),
                 progress_count: 0,
                 progress: None,
+                debug_ready: None,
             }),
         })
     }
@@ -142,6 +146,9 @@ impl Fanout {
         if s.subscribers.iter().any(|x| x.id == c.id) {
             return false;
         }
+        if let Some(f) = &s.debug_ready {
+            c.outbox.push(f.clone());
+        }
         s.subscribers.push(c.clone());
         true
     }
@@ -175,6 +182,10 @@ impl Fanout {
                 if p.phase == wire::Phase::Deploying {
                     s.deploys += 1;
                 }
+                use wire::Phase::*;
+                if matches!(p.phase, Restarting | Deploying | Crashed | Failed | Stopped) {
+                    s.debug_ready = None;
+                }
                 s.phase = p.phase;
                 s.detail = p.detail.clone();
             }
@@ -193,6 +204,9 @@ impl Fanout {
             _ => {}
         }
         let frame = rpc::event_frame(&w);
+        if let wire::Event::DebugReady(_) = &w {
+            s.debug_ready = Some(frame.clone());
+        }
         if let wire::Event::Log(l) = &w {
             if s.ring.len() >= RING_LINES {
                 s.ring.pop_front();

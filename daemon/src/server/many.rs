@@ -129,7 +129,7 @@ impl Daemon {
                     } else {
                         p.env.clone()
                     };
-                    self.start(client, &s.dir, c, env, Some(s.port), p.attach).await
+                    self.start(client, &s.dir, c, env, Some(s.port), p.attach, p.debug).await
                 }
             };
             outcomes.push(outcome(s, result));
@@ -291,6 +291,7 @@ mod tests {
             attach: true,
             env: None,
             local_port: None,
+            debug: false,
         };
         assert!(is_many(&up(&root, vec![])));
         assert!(!is_many(&up(&format!("{root}/api"), vec![])));

@@ -36,6 +36,14 @@ pub struct Entry {
 }
 
 impl Entry {
+    /// Switches the session's app to running under its debug server, or without it.
+    async fn switch_debug(&self, enable: bool) -> Result<(), String> {
+        match self.handle.lock().await.as_ref() {
+            Some(h) => h.debug(enable).await,
+            None => Err("the session is stopping".to_string()),
+        }
+    }
+
     /// Stops the session and waits until its last events reached the watchers' queues.
     async fn stop(&self) {
         let handle = self.handle.lock().await.take();
@@ -177,7 +185,7 @@ impl Daemon {
         }
         let dir = service_dir(&p.path)?;
         let connected = self.connect(&dir, &p).await?;
-        let r = self.start(client, &dir, connected, p.env, p.local_port, p.attach).await?;
+        let r = self.start(client, &dir, connected, p.env, p.local_port, p.attach, p.debug).await?;
         Ok(to_value(&r))
     }
 
@@ -202,7 +210,9 @@ impl Daemon {
         Ok(Connected { backend, kind, warning })
     }
 
-    /// Starts a session of `dir` on a connected backend, or attaches to the one running there.
+    /// Starts a session of `dir` on a connected backend, or attaches to the one running there
+    /// (`debug`: switching it to debugging when it runs without).
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn start(
         &self,
         client: &Arc<Client>,
@@ -211,6 +221,7 @@ impl Daemon {
         env: Option<std::collections::BTreeMap<String, String>>,
         local_port: Option<u16>,
         attach: bool,
+        debug: bool,
     ) -> Result<wire::UpResult, RpcError> {
         let Connected { backend: connected, kind, warning } = connected;
         let dir = dir.to_path_buf();
@@ -231,6 +242,9 @@ impl Daemon {
                     ..ErrorData::default()
                 }));
             }
+            if debug {
+                e.switch_debug(true).await.map_err(|m| debug_refused(m, &dir))?;
+            }
             e.fan.subscribe(client, 0);
             if let Some(env) = &env {
                 let recorded = e.env.lock().map(|h| h.clone()).unwrap_or_default();
@@ -242,8 +256,9 @@ impl Daemon {
             return Ok(wire::UpResult { session: e.fan.info(), attached: true });
         }
         let env = env.map(Arc::new);
-        let handle =
-            backend::start(connected, &dir, self.quiet, env, local_port).await.map_err(|e| start_failed(e, &dir))?;
+        let handle = backend::start(connected, &dir, self.quiet, env, local_port, debug)
+            .await
+            .map_err(|e| start_failed(e, &dir))?;
         // The receiver made before the session's task started: the fan-out sees its first events.
         let rx = handle.take_first_receiver().unwrap_or_else(|| handle.events.subscribe());
         let fan =
@@ -349,6 +364,18 @@ impl Daemon {
             service: e.fan.service.clone(),
             kind: p.kind,
             phase,
+        }))
+    }
+
+    /// `devspaces/debug`: runs the session's app under its debug server, or without it.
+    pub async fn debug(&self, p: wire::DebugParams) -> Result<Value, RpcError> {
+        require_target(&p.target)?;
+        let e = self.resolve(&p.target)?;
+        e.switch_debug(p.enable).await.map_err(|m| debug_refused(m, Path::new(&e.fan.path)))?;
+        Ok(to_value(&wire::DebugResult {
+            session: e.fan.session.clone(),
+            service: e.fan.service.clone(),
+            debug: p.enable,
         }))
     }
 
@@ -473,7 +500,18 @@ pub(super) fn start_failed(e: StartFailure, dir: &Path) -> RpcError {
         StartFailure::Session(e @ StartError::AlreadyUp { .. }) => {
             RpcError::new(codes::SESSION_EXISTS, e.to_string()).with_data(data())
         }
+        StartFailure::Session(StartError::Debug(m)) => debug_refused(m, dir),
     }
+}
+
+/// The answer to a request for debugging that the service's configuration cannot serve: the
+/// message says which azds.yaml key to add.
+fn debug_refused(message: String, dir: &Path) -> RpcError {
+    RpcError::new(codes::INVALID_CONFIG, message).with_data(ErrorData {
+        path: Some(dir.display().to_string()),
+        hint: Some("see configurations.develop.container.debug in docs/config.md".into()),
+        ..ErrorData::default()
+    })
 }
 
 /// The `system` line an attaching client gets when the session's variables are not its own:

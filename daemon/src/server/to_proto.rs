@@ -84,8 +84,34 @@ pub fn event(e: &Event) -> Option<WireEvent> {
             kind: wire::MessageType::Error,
             message: format!("{}: {message}", e.service),
         }),
+        EventKind::DebugReady { host, port, remote_port, adapter, local_root, remote_root, restarts } => {
+            WireEvent::DebugReady(wire::DebugReadyParams {
+                service,
+                session,
+                host: host.clone(),
+                port: *port,
+                remote_port: *remote_port,
+                adapter: debug_adapter(*adapter),
+                path_mappings: vec![wire::PathMapping {
+                    local_root: local_root.clone(),
+                    remote_root: remote_root.clone(),
+                }],
+                restarts: *restarts,
+            })
+        }
         EventKind::Progress { .. } => return None,
     })
+}
+
+pub fn debug_adapter(a: crate::config::DebugAdapter) -> wire::DebugAdapter {
+    use crate::config::DebugAdapter as A;
+    match a {
+        A::Python => wire::DebugAdapter::Python,
+        A::Node => wire::DebugAdapter::Node,
+        A::Go => wire::DebugAdapter::Go,
+        A::Dotnet => wire::DebugAdapter::Dotnet,
+        A::Java => wire::DebugAdapter::Java,
+    }
 }
 
 /// What a core progress event reports, from the word after the service name in its title

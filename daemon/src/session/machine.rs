@@ -87,6 +87,8 @@ pub enum Action {
     },
     /// The forwards follow the ports the app listens on.
     Reconcile(Vec<u16>),
+    /// The app's debug server listens on this port: forward it and tell the editors.
+    DebugReady(u16),
     /// The forwards wait for a new target (a redeploy is under way).
     ForwardsReconnecting,
     /// Write the session record (the forwards changed).
@@ -352,7 +354,10 @@ impl Machine {
                     _ => "an unknown status".to_string(),
                 };
                 let mut msg = format!("the app exited with {how}; the next change restarts it");
-                if let Some((df, steps)) = &self.unrun_steps {
+                if let Some(hint) = super::debug::missing_debugger(&last_lines) {
+                    msg.push_str("; ");
+                    msg.push_str(&hint);
+                } else if let Some((df, steps)) = &self.unrun_steps {
                     if let Some(hint) = crate::backend::dockerfile::missing_from_run_steps(&last_lines, df, steps) {
                         msg.push_str("; ");
                         msg.push_str(&hint);
@@ -371,7 +376,8 @@ impl Machine {
                     _ => out.push(Action::SaveRecord),
                 }
             }
-            AppStatus::Stopping | AppStatus::Stopped | AppStatus::DebugReady { .. } => {}
+            AppStatus::DebugReady { port } => out.push(Action::DebugReady(port)),
+            AppStatus::Stopping | AppStatus::Stopped => {}
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct SessionOptions {
     pub env: Option<ClientEnv>,
     /// The local port the first forward binds when free (else the image's `EXPOSE`, else any).
     pub local_port: Option<u16>,
+    /// The app runs under its stack's debug server (`debug.rs`), with `configurations.develop.attach`'s
+    /// container settings; `SessionHandle::debug` switches it.
+    pub debug: bool,
 }
 
 /// A client's environment variables, shared by the session and its backend.
@@ -51,12 +54,14 @@ impl SessionOptions {
         }
     }
 
-    /// Loads azds.yaml with the session's environment (and the `.env` beside it).
+    /// Loads azds.yaml with the session's environment (and the `.env` beside it); when debugging,
+    /// as `develop.attach` amends it.
     pub fn load_config(&self) -> Result<config::Config, config::ConfigError> {
-        match &self.env {
+        let c = match &self.env {
             Some(env) => config::load_with_vars(&self.service_dir, env),
             None => config::load(&self.service_dir),
-        }
+        }?;
+        Ok(if self.debug { c.for_debugging() } else { c })
     }
 
     /// Where the service's synclog is: in the session's `TMPDIR`.
@@ -75,6 +80,7 @@ enum Command {
     Restart(oneshot::Sender<()>),
     Redeploy(oneshot::Sender<()>),
     Batch(Batch),
+    Debug(bool, oneshot::Sender<Result<(), String>>),
 }
 
 /// A running session; dropping it does not stop it, `stop()` does.
@@ -114,6 +120,15 @@ impl SessionHandle {
         }
     }
 
+    /// Runs the app under its debug server (`enable`) or without it, restarting it (or
+    /// redeploying, when `develop.attach` syncs differently); an error says why the app cannot be
+    /// debugged (which azds.yaml key to add), and nothing changes then.
+    pub async fn debug(&self, enable: bool) -> Result<(), String> {
+        let (tx, rx) = oneshot::channel();
+        self.commands.send(Command::Debug(enable, tx)).await.map_err(|_| "the session has ended".to_string())?;
+        rx.await.map_err(|_| "the session has ended".to_string())?
+    }
+
     /// Tells the session that these paths (relative to the service folder) changed, as the
     /// watcher would; they are classified and applied as one batch.
     pub async fn changed(&self, paths: impl IntoIterator<Item = String>) {
@@ -144,6 +159,9 @@ pub enum StartError {
     Rules(#[from] classify::RulesError),
     #[error("service '{service}' is already up in process {pid} (stop it with: devspacesd down {dir})")]
     AlreadyUp { service: String, pid: u32, dir: String },
+    /// Debugging was asked for and the configuration cannot say how.
+    #[error("{0}")]
+    Debug(String),
 }
 
 fn session_id() -> String {
@@ -173,6 +191,10 @@ pub(crate) async fn start_with<B: Backend + 'static>(
         if r.phase != "stopped" && r.owner_pid != std::process::id() && record::pid_is(r.owner_pid, &["devspacesd"]) {
             return Err(StartError::AlreadyUp { service: r.service, pid: r.owner_pid, dir: r.service_dir });
         }
+    }
+    if opts.debug {
+        // Said before anything starts: which azds.yaml key to add.
+        runner::debug_plan(&config, "127.0.0.1", None).map_err(StartError::Debug)?;
     }
     let rules = Arc::new(Rules::new(&config, &IgnoreFiles::read(&config))?);
     let (events, first_events) = broadcast::channel(16384);

@@ -10,13 +10,14 @@ use devspaces_protocol::agent::{FromAgent, Stream};
 use tokio::sync::{broadcast, mpsc, oneshot};
 use tokio::task::JoinHandle;
 
+use super::debug;
 use super::machine::{Action, Exit, Input, Machine};
 use super::record::{self, SessionRecord};
 use super::{human_bytes, Command, SessionOptions};
 use crate::agent::client::{AgentClient, AgentEvent};
 use crate::backend::{Backend, Deployed, Reporter, Tunnel};
 use crate::classify::{self, Class, IgnoreFiles, Rules};
-use crate::config::{self, Config};
+use crate::config::{self, Config, DebugAdapter};
 use crate::events::{Event, EventKind, LogStream, Phase};
 use crate::forward::proxy::Trace;
 use crate::forward::Forwards;
@@ -53,6 +54,18 @@ struct Ready {
     tunnel: Option<Arc<dyn Tunnel>>,
 }
 
+/// The session's debugging: the plan of the app started last, and what stays for the session.
+#[derive(Default)]
+struct Debugging {
+    /// The debug port chosen for this session when the app runs on this machine (a free loopback
+    /// port, kept across restarts and redeploys).
+    local_port: Option<u16>,
+    /// The plan the running app was started with; `None` when it runs without the debugger.
+    plan: Option<debug::Plan>,
+    /// `debugReady` events sent so far.
+    ready: u32,
+}
+
 pub(super) struct Runner<B: Backend> {
     pub(super) id: String,
     pub(super) opts: SessionOptions,
@@ -75,6 +88,12 @@ pub(super) struct Runner<B: Backend> {
     command: Vec<String>,
     env: BTreeMap<String, String>,
     app_port: u16,
+    /// The app's ports are on another machine (a pod, a container): its debug server listens on
+    /// every address there, at the adapter's usual port.
+    remote: bool,
+    /// The agent's root as it said (where synced files are where the app runs).
+    agent_root: String,
+    debugging: Debugging,
     forwards: Forwards,
     detail: String,
     reports: mpsc::UnboundedSender<EventKind>,
@@ -122,6 +141,9 @@ impl<B: Backend + 'static> Runner<B> {
             command: Vec::new(),
             env: BTreeMap::new(),
             app_port: 0,
+            remote: false,
+            agent_root: String::new(),
+            debugging: Debugging::default(),
             detail: String::new(),
             reports,
             restarts,
@@ -218,6 +240,10 @@ impl<B: Backend + 'static> Runner<B> {
                         }
                     }
                     Some(Command::Batch(batch)) => self.on_batch(batch).await,
+                    Some(Command::Debug(enable, done)) => {
+                        let r = self.set_debug(enable).await;
+                        let _ = done.send(r);
+                    }
                     Some(Command::Stop(done)) => {
                         self.feed(Input::Stop).await;
                         let _ = done.send(());
@@ -275,7 +301,14 @@ impl<B: Backend + 'static> Runner<B> {
                 percentage: None,
                 done: !open,
             }),
-            Action::Reconcile(ports) => self.forwards.reconcile(&ports, self.app_port).await,
+            Action::Reconcile(mut ports) => {
+                // The debug server is the debugger's, not a port of the app's (an older agent may list it).
+                if let Some(p) = &self.debugging.plan {
+                    ports.retain(|x| *x != p.port);
+                }
+                self.forwards.reconcile(&ports, self.app_port).await
+            }
+            Action::DebugReady(port) => self.debug_ready(port).await,
             Action::ForwardsReconnecting => self.forwards.reconnecting(),
             Action::SaveRecord => self.save_record(),
             Action::Shutdown => self.shutdown().await,
@@ -424,14 +457,130 @@ impl<B: Backend + 'static> Runner<B> {
 
     fn restart(&mut self, generation: u64) {
         let Some(agent) = self.agent.clone() else { return };
+        let (run, debug_port) = self.launch();
         let c = &self.config.develop.container;
-        let (kill, build, run, env) =
-            (c.processes_to_kill.clone(), c.build_commands.clone(), self.command.clone(), self.env.clone());
+        let (kill, build, env) = (c.processes_to_kill.clone(), c.build_commands.clone(), self.env.clone());
         let done = self.restarts.clone();
         tokio::spawn(async move {
-            let result = agent.restart(kill, build, run, env, None).await.map(|_| ()).map_err(|e| e.to_string());
+            let result = agent.restart(kill, build, run, env, debug_port).await.map(|_| ()).map_err(|e| e.to_string());
             let _ = done.send((generation, result));
         });
+    }
+
+    /// The command to start and its debug port: under the debug plan when the session debugs
+    /// (a plan that cannot be made is said, and the app runs without the debugger).
+    fn launch(&mut self) -> (Vec<String>, Option<u16>) {
+        self.debugging.plan = None;
+        if !self.opts.debug {
+            return (self.command.clone(), None);
+        }
+        let host = if self.remote { "0.0.0.0" } else { "127.0.0.1" };
+        if !self.remote && self.debugging.local_port.is_none() {
+            self.debugging.local_port = free_loopback_port();
+        }
+        let port = if self.remote { None } else { self.debugging.local_port };
+        match debug_plan(&self.config, host, port) {
+            Ok(plan) => {
+                let run = match &self.backend {
+                    Some(b) => b.command_as_run(&self.config, &plan.command),
+                    None => plan.command.clone(),
+                };
+                let port = plan.port;
+                self.log(
+                    LogStream::System,
+                    format!("debugging with {} ({}) on port {port}", plan.adapter.name(), plan.adapter.server()),
+                );
+                self.debugging.plan = Some(plan);
+                (run, Some(port))
+            }
+            Err(e) => {
+                self.emit(EventKind::Error { message: e.clone() });
+                self.log(LogStream::System, format!("{e}; the app runs without the debugger"));
+                (self.command.clone(), None)
+            }
+        }
+    }
+
+    /// The app's debug server listens: the debug forward follows it (the same local port for the
+    /// whole session) and editors are told where to attach, with the path mapping.
+    async fn debug_ready(&mut self, port: u16) {
+        let Some(plan) = self.debugging.plan.clone().filter(|p| p.port == port) else { return };
+        let local = match self.forwards.debug(port, plan.adapter.usual_port()).await {
+            Ok(local) => local,
+            Err(e) => {
+                let message = format!("cannot open a local port for the debug server's port {port}: {e}");
+                self.emit(EventKind::Error { message });
+                return;
+            }
+        };
+        let (local_root, remote_root) = self.path_mapping();
+        self.emit(EventKind::DebugReady {
+            host: "127.0.0.1".into(),
+            port: local,
+            remote_port: port,
+            adapter: plan.adapter,
+            local_root,
+            remote_root,
+            restarts: self.debugging.ready,
+        });
+        self.debugging.ready += 1;
+    }
+
+    /// The workspace folder whose files are the agent's root (the build context, laid out as
+    /// `COPY . <dest>` would), and that root as the app sees it (the real path when the app runs
+    /// on this machine, as the interpreter reports its files).
+    fn path_mapping(&self) -> (String, String) {
+        let local = lexical(&self.config.service_dir.join(self.config.context_prefix()));
+        let remote = match self.remote {
+            false => std::fs::canonicalize(&self.agent_root)
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|_| self.agent_root.clone()),
+            true => self.agent_root.clone(),
+        };
+        (local.display().to_string(), remote)
+    }
+
+    /// `devspaces/debug`: the new mode's configuration (`develop.attach` when debugging) is loaded
+    /// and, when debugging, its plan made first, so that an error changes nothing. A mode whose
+    /// sync settings differ redeploys; otherwise the app restarts.
+    async fn set_debug(&mut self, enable: bool) -> Result<(), String> {
+        if enable == self.opts.debug {
+            return Ok(());
+        }
+        self.opts.debug = enable;
+        let checked = self.opts.load_config().map_err(|e| e.to_string()).and_then(|c| {
+            if enable {
+                debug_plan(&c, "127.0.0.1", None)?;
+            }
+            Ok(c)
+        });
+        let config = match checked {
+            Ok(c) => c,
+            Err(e) => {
+                self.opts.debug = !enable;
+                return Err(e);
+            }
+        };
+        self.log(
+            LogStream::System,
+            if enable { "debugging: the app restarts under its debugger" } else { "debugging off: the app restarts" },
+        );
+        if !enable {
+            self.forwards.close_debug();
+        }
+        let (now, then) = (&self.config.develop.container, &config.develop.container);
+        let same_files = now.sync == then.sync
+            && now.static_rules == then.static_rules
+            && now.sync_target == then.sync_target
+            && now.values == then.values;
+        if same_files {
+            self.config = config;
+            self.feed(Input::RestartRequested).await;
+        } else {
+            let batch = Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false };
+            self.on_batch(batch).await;
+        }
+        Ok(())
     }
 
     /// Starts a deploy in a task that owns the backend and the syncer until it ends.
@@ -491,6 +640,8 @@ impl<B: Backend + 'static> Runner<B> {
         let result = match outcome.result {
             Ok(ready) => {
                 let running = ready.agent.welcome.app_pid;
+                self.remote = ready.tunnel.is_some();
+                self.agent_root = ready.agent.welcome.root.clone();
                 self.forwards.set_tunnel(ready.tunnel);
                 self.agent_pid = ready.agent_pid;
                 self.command = ready.command;
@@ -671,6 +822,59 @@ async fn deploy_and_sync<B: Backend>(
         }
     }
     Ok(Ready { agent, events, agent_pid, command, env, app_port, preferred_local_port, tunnel })
+}
+
+/// The debug plan of a configuration: its app's command (azds.yaml's, else the develop
+/// Dockerfile's), its `container.debug`, and what the project says (its stack, package.json's
+/// scripts, in the folder whose files are the container's).
+pub(super) fn debug_plan(config: &Config, host: &str, port: Option<u16>) -> Result<debug::Plan, String> {
+    let command = match config.develop.container.command.is_empty() {
+        false => config.develop.container.command.clone(),
+        true => crate::backend::dockerfile::develop_image(config).command(),
+    };
+    let project = config.service_dir.join(config.context_prefix());
+    let stack = [project.as_path(), config.service_dir.as_path()].iter().find_map(|d| crate::prep::stacks::detect(d));
+    let stack = stack.map(|s| match s.kind {
+        crate::prep::stacks::Kind::Node => DebugAdapter::Node,
+        crate::prep::stacks::Kind::Python => DebugAdapter::Python,
+        crate::prep::stacks::Kind::Dotnet => DebugAdapter::Dotnet,
+        crate::prep::stacks::Kind::Go => DebugAdapter::Go,
+        crate::prep::stacks::Kind::Java(_) => DebugAdapter::Java,
+    });
+    let scripts: BTreeMap<String, String> = std::fs::read_to_string(project.join("package.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+        .and_then(|v| v.get("scripts").and_then(|s| s.as_object()).cloned())
+        .map(|m| m.into_iter().filter_map(|(k, v)| Some((k, v.as_str()?.to_string()))).collect())
+        .unwrap_or_default();
+    debug::plan(&debug::Request {
+        command: &command,
+        debug: &config.develop.container.debug,
+        host,
+        port,
+        stack,
+        scripts: &scripts,
+    })
+}
+
+/// A free port on 127.0.0.1 now (the app's debug server binds it next).
+fn free_loopback_port() -> Option<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0").ok()?.local_addr().ok().map(|a| a.port())
+}
+
+/// `a/b/../c` -> `a/c`, without touching the file system.
+fn lexical(p: &std::path::Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn skipped_line(path: &str, why: &str) -> String {

@@ -153,8 +153,11 @@ async fn fake_agent(stream: DuplexStream, rec: Arc<Recorder>) {
                 send(&mut w, &done(id, None)).await;
             }
             ToAgent::Commit { id, .. } => send(&mut w, &done(id, None)).await,
-            ToAgent::Restart { id, build, .. } => {
-                rec.call("restart");
+            ToAgent::Restart { id, build, run, debug_port, .. } => {
+                match debug_port {
+                    Some(port) => rec.call(format!("restart debug={port} run={}", run.join(" "))),
+                    None => rec.call("restart"),
+                }
                 // Stopping and starting an app takes a moment.
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 if let Some(command) = build.first() {
@@ -174,6 +177,10 @@ async fn fake_agent(stream: DuplexStream, rec: Arc<Recorder>) {
                     let exited =
                         AppStatus::Exited { exit_code: Some(3), signal: None, last_lines: vec!["boom".into()] };
                     send(&mut w, &status(exited)).await;
+                } else if let Some(port) = debug_port {
+                    // An inspector listens in the app itself: its port is among the app's.
+                    send(&mut w, &status(AppStatus::Listening { ports: vec![APP_PORT, port] })).await;
+                    send(&mut w, &status(AppStatus::DebugReady { port })).await;
                 } else {
                     send(&mut w, &status(AppStatus::Listening { ports: vec![APP_PORT] })).await;
                 }
@@ -227,6 +234,15 @@ impl Harness {
 
     /// A session of `azds` started for a client whose environment is `env` (`None`: this process's).
     async fn start_in(delays: &[u64], azds: &str, env: Option<ClientEnv>) -> Harness {
+        Self::start_with(delays, azds, env, false).await
+    }
+
+    /// A session of [`AZDS`] whose app runs under its debugger.
+    async fn debugging() -> Harness {
+        Self::start_with(&[], AZDS, None, true).await
+    }
+
+    async fn start_with(delays: &[u64], azds: &str, env: Option<ClientEnv>, debug: bool) -> Harness {
         let dir = tempfile::tempdir().unwrap();
         let state = tempfile::tempdir().unwrap();
         let d = dir.path();
@@ -243,6 +259,7 @@ impl Harness {
             quiet: Duration::from_millis(1),
             env,
             local_port: None,
+            debug,
         };
         let handle = start_with(opts, Fake { rec: rec.clone() }, state.path().to_path_buf(), false).await.unwrap();
         let rx = handle.take_first_receiver().unwrap();
@@ -536,4 +553,73 @@ async fn the_clients_environment_feeds_the_configuration_its_reloads_the_record_
     h.handle.stop().await;
     assert!(log.is_file(), "the synclog is in the client's TMPDIR");
     assert!(!crate::sync::synclog::path_for(h.dir.path()).exists(), "and not in this process's");
+}
+
+/// The debug plan's command as the fake agent records a restart with it.
+fn debug_restart(port: u16) -> String {
+    format!("restart debug={port} run=python3 -Xfrozen_modules=off -m debugpy --listen 127.0.0.1:{port} app.py")
+}
+
+fn debug_ready(events: &[EventKind]) -> Option<(u16, u16, u32, String, String)> {
+    events.iter().find_map(|k| match k {
+        EventKind::DebugReady { host, port, remote_port, adapter, local_root, remote_root, restarts } => {
+            assert_eq!((host.as_str(), *adapter), ("127.0.0.1", crate::config::DebugAdapter::Python));
+            Some((*port, *remote_port, *restarts, local_root.clone(), remote_root.clone()))
+        }
+        _ => None,
+    })
+}
+
+#[tokio::test(start_paused = true)]
+async fn debugging_restarts_under_the_debugger_and_says_where_to_attach_each_time() {
+    let mut h = Harness::debugging().await;
+    let seen = h.until("debugReady", |k| matches!(k, EventKind::DebugReady { .. })).await;
+    let (local, remote, restarts, local_root, remote_root) = debug_ready(&seen).unwrap();
+    assert_eq!(restarts, 0);
+    assert_eq!(h.rec.calls().iter().rfind(|c| c.starts_with("restart")), Some(&debug_restart(remote)));
+    assert_eq!(local_root, std::fs::canonicalize(h.dir.path()).unwrap().display().to_string());
+    assert_eq!(remote_root, "/app", "the agent's root, as it said");
+    assert_ne!(local, remote, "a forward of its own, on this machine");
+    // The debug server's port is the debugger's, not one the app serves.
+    assert!(!seen.iter().any(|k| matches!(k, EventKind::PortForward { remote_port, .. } if *remote_port == remote)));
+
+    // A static edit keeps the debug session: nothing restarts.
+    h.edit("static/style.css", "body{color:red}\n").await;
+    h.until("synced", |k| matches!(k, EventKind::Synced { .. })).await;
+    assert_eq!(h.rec.count("restart"), 1);
+
+    // A source edit restarts under the debugger, on the same ports, and says so again.
+    h.edit("app.py", "print('v2')\n").await;
+    let seen = h.until("debugReady", |k| matches!(k, EventKind::DebugReady { .. })).await;
+    assert_eq!(debug_ready(&seen).map(|d| (d.0, d.1, d.2)), Some((local, remote, 1)));
+    assert_eq!(h.rec.calls().last(), Some(&debug_restart(remote)));
+
+    // A redeploy too.
+    h.edit("Dockerfile", "FROM scratch\nENV A=1\n").await;
+    let seen = h.until("debugReady", |k| matches!(k, EventKind::DebugReady { .. })).await;
+    assert_eq!(debug_ready(&seen).map(|d| (d.0, d.1, d.2)), Some((local, remote, 2)));
+
+    // Switched off: the app restarts as the configuration says, with no debug port.
+    h.handle.debug(false).await.unwrap();
+    h.until_phase(Phase::Running).await;
+    assert_eq!(h.rec.calls().last().map(String::as_str), Some("restart"));
+    // And on again.
+    h.handle.debug(true).await.unwrap();
+    let seen = h.until("debugReady", |k| matches!(k, EventKind::DebugReady { .. })).await;
+    assert_eq!(debug_ready(&seen).map(|d| (d.1, d.2)), Some((remote, 3)));
+    h.stop().await;
+}
+
+#[tokio::test(start_paused = true)]
+async fn debugging_a_command_without_a_known_debugger_is_refused_with_the_key_to_add() {
+    let azds = AZDS.replace("command: [python3, app.py]", "command: [./start.sh]");
+    let mut h = Harness::start_in(&[], &azds, None).await;
+    h.until_phase(Phase::Running).await;
+    let e = h.handle.debug(true).await.unwrap_err();
+    assert!(e.contains("add configurations.develop.container.debug"), "{e}");
+    // Nothing changed: the next restart runs without a debugger.
+    h.edit("app.py", "print('v2')\n").await;
+    h.until_phase(Phase::Running).await;
+    assert!(!h.rec.calls().iter().any(|c| c.contains("debug=")));
+    h.stop().await;
 }

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::notifications::{
-    LogParams, LogsDroppedParams, PortForwardParams, ServiceStatusParams, SyncedParams, TraceParams,
+    DebugReadyParams, LogParams, LogsDroppedParams, PortForwardParams, ServiceStatusParams, SyncedParams, TraceParams,
 };
 
 /// Every notification the daemon sends about sessions, shaped `{"method": ..., "params": ...}`.
@@ -30,6 +30,9 @@ pub enum Event {
     /// `devspaces/logsDropped`.
     #[serde(rename = "devspaces/logsDropped")]
     LogsDropped(LogsDroppedParams),
+    /// `devspaces/debugReady`.
+    #[serde(rename = "devspaces/debugReady")]
+    DebugReady(DebugReadyParams),
     /// `window/showMessage`, used for failures.
     #[serde(rename = "window/showMessage")]
     ShowMessage(ShowMessageParams),

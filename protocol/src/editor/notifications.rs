@@ -163,6 +163,58 @@ pub struct SyncedParams {
     pub duration_ms: u64,
 }
 
+/// The debuggers a session runs apps under, one per stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DebugAdapter {
+    /// debugpy, speaking the Debug Adapter Protocol (VS Code's `debugpy` type, nvim-dap's python).
+    Python,
+    /// Node.js's inspector, speaking the Chrome DevTools Protocol (VS Code's `node` attach).
+    Node,
+    /// Delve in headless mode, speaking DAP and its JSON-RPC API.
+    Go,
+    /// netcoredbg, speaking DAP (VS Code's `coreclr` with netcoredbg as the adapter).
+    Dotnet,
+    /// The JVM's JDWP agent.
+    Java,
+}
+
+/// Where the files of a workspace folder are where the app runs: what a debugger needs to set a
+/// breakpoint in a workspace file and to show the workspace file when the app stops.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PathMapping {
+    /// The workspace folder (absolute path on the editor's machine).
+    pub local_root: String,
+    /// The same folder where the app runs (absolute path in the container, or the local
+    /// backend's copy).
+    pub remote_root: String,
+}
+
+/// `devspaces/debugReady` params: the app's debug server listens; attach to `host:port`. Sent
+/// again after every restart and redeploy under the debugger (`restarts` counts them), on the
+/// same local port: a client attaches again when it receives it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DebugReadyParams {
+    /// The service folder's name.
+    pub service: String,
+    /// The session ID.
+    pub session: String,
+    /// Where to attach: the daemon's forward on this machine (`127.0.0.1`).
+    pub host: String,
+    /// The forward's local port, the same for the whole session.
+    pub port: u16,
+    /// The debug server's port where the app runs.
+    pub remote_port: u16,
+    /// Which debugger listens, hence which protocol to speak.
+    pub adapter: DebugAdapter,
+    /// Workspace folders and where their files are where the app runs.
+    pub path_mappings: Vec<PathMapping>,
+    /// How many times the app was restarted under the debugger before this (0 the first time).
+    pub restarts: u32,
+}
+
 /// `devspaces/logsDropped` params: this client was too slow and lost `count` log lines.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -127,10 +127,18 @@ pub struct UpParams {
     /// `EXPOSE`: an `up` of several services gives each one and tells the others (`env`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub local_port: Option<u16>,
+    /// Run the app under its stack's debug server (`devspaces/debugReady` says where to attach);
+    /// attaching to a session that runs without it switches it to debugging.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub debug: bool,
 }
 
 fn default_true() -> bool {
     true
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// `devspaces/up` result: the session, which the calling client now watches.
@@ -256,6 +264,31 @@ pub struct RestartResult {
     pub kind: RestartKind,
     /// The phase the session entered.
     pub phase: Phase,
+}
+
+/// `devspaces/debug` params: `session`, or `path` (with `space`/`backend` when ambiguous).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DebugParams {
+    /// The session to switch.
+    #[serde(flatten)]
+    pub target: SessionTarget,
+    /// Run the app under its debug server (true, the default) or without it (false).
+    #[serde(default = "default_true")]
+    pub enable: bool,
+}
+
+/// `devspaces/debug` result, sent once the switch has begun (the app restarts, or the session
+/// redeploys when `develop.attach` syncs differently); `devspaces/debugReady` follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DebugResult {
+    /// The session ID.
+    pub session: String,
+    /// The service folder's name.
+    pub service: String,
+    /// Whether the session now runs its app under the debugger.
+    pub debug: bool,
 }
 
 /// `devspaces/status` params: none; send `{}` (or omit params).
