@@ -10,8 +10,18 @@ command -v node >/dev/null || need_apt+=(nodejs npm)
 command -v go >/dev/null || need_apt+=(golang-go)
 command -v sha256sum >/dev/null || need_apt+=(coreutils)
 command -v luacheck >/dev/null || need_apt+=(lua-check)
+python3 -m pip --version >/dev/null 2>&1 || need_apt+=(python3-pip)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+fi
+# debug_local runs a Python service under debugpy (from PyPI), on its PYTHONPATH from this folder
+# (--target: no system install, which Debian's pip refuses); the test installs it too when missing.
+debugpy_version=1.8.17  # the same as DEBUGPY_VERSION in tests/src/dap.rs
+debugpy_dir="$HOME/.cache/devspaces/debugpy-$debugpy_version"
+if [ ! -f "$debugpy_dir/debugpy/__init__.py" ]; then
+  rm -rf "$debugpy_dir.installing"
+  python3 -m pip install --quiet --disable-pip-version-check --target "$debugpy_dir.installing" "debugpy==$debugpy_version"
+  mv "$debugpy_dir.installing" "$debugpy_dir"
 fi
 
 echo "== Hygiene: rustfmt, clippy (all targets, warnings are errors), luacheck; the VS Code type-check and eslint run with its tests"
@@ -19,7 +29,7 @@ cargo fmt --all --check
 nice cargo clippy --workspace --all-targets -q -- -D warnings
 (cd editors/neovim && luacheck --no-color -q lua plugin tests)
 
-echo "== Rust: unit, table, protocol golden and end-to-end tests (the real binary on the local backend)"
+echo "== Rust: unit, table, protocol golden and end-to-end tests (the real binary on the local backend, debuggers included)"
 nice cargo build --workspace --all-targets -q
 cargo test --workspace -- --test-threads=3
 

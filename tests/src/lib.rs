@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod apps;
+pub mod cdp;
+pub mod dap;
 pub mod lsp;
 
 /// A failure guard for waits on events, never a performance assertion.

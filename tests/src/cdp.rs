@@ -1,0 +1,180 @@
+//! A small Chrome DevTools Protocol client, as an editor's JavaScript debugger speaks it to Node.js's
+//! inspector (`node --inspect`): the inspector's HTTP `/json/list`, then JSON messages over a
+//! WebSocket (RFC 6455 client frames: masked text out; text, ping and close in).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::WAIT;
+
+/// The inspector's targets (`GET /json/list` on its port): what a debugger attaches to.
+pub fn targets(port: u16) -> Value {
+    let (status, body) = crate::http_get(port, "/json/list");
+    assert_eq!(status, 200, "GET /json/list: {body}");
+    serde_json::from_str(&body).unwrap_or_else(|e| panic!("/json/list is not JSON ({e}): {body}"))
+}
+
+/// Reads one frame's opcode and payload; `None` at the end of the stream.
+fn read_frame(r: &mut impl Read) -> Option<(u8, Vec<u8>)> {
+    let mut head = [0u8; 2];
+    r.read_exact(&mut head).ok()?;
+    let opcode = head[0] & 0x0f;
+    let masked = head[1] & 0x80 != 0;
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut b = [0u8; 2];
+            r.read_exact(&mut b).ok()?;
+            u16::from_be_bytes(b) as usize
+        }
+        127 => {
+            let mut b = [0u8; 8];
+            r.read_exact(&mut b).ok()?;
+            u64::from_be_bytes(b) as usize
+        }
+        n => n as usize,
+    };
+    let mut mask = [0u8; 4];
+    if masked {
+        r.read_exact(&mut mask).ok()?;
+    }
+    let mut payload = vec![0u8; len];
+    r.read_exact(&mut payload).ok()?;
+    if masked {
+        for (i, b) in payload.iter_mut().enumerate() {
+            *b ^= mask[i % 4];
+        }
+    }
+    Some((opcode, payload))
+}
+
+/// A frame from the client: FIN, `opcode`, masked as RFC 6455 requires of clients.
+fn frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x80 | opcode];
+    match payload.len() {
+        n if n < 126 => out.push(0x80 | n as u8),
+        n if n <= u16::MAX as usize => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(n as u16).to_be_bytes());
+        }
+        n => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(n as u64).to_be_bytes());
+        }
+    }
+    let nanos =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(7);
+    let mask = nanos.to_be_bytes();
+    out.extend_from_slice(&mask);
+    out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
+    out
+}
+
+/// A CDP session over the inspector's WebSocket.
+pub struct Cdp {
+    stream: TcpStream,
+    messages: Receiver<Value>,
+    pub seen: Vec<Value>,
+    taken: Vec<usize>,
+    id: i64,
+}
+
+impl Cdp {
+    /// Opens the WebSocket at `path` (a target's, from `/json/list`) on `127.0.0.1:port`.
+    pub fn connect(port: u16, path: &str) -> Cdp {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the inspector's forward");
+        let _ = stream.set_nodelay(true);
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: ZGV2c3BhY2VzLXRlc3RzLQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .expect("send the upgrade");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone the stream"));
+        let mut status = String::new();
+        reader.read_line(&mut status).expect("read the upgrade's answer");
+        assert!(status.starts_with("HTTP/1.1 101"), "the inspector did not switch to WebSocket: {status}");
+        loop {
+            let mut line = String::new();
+            reader.read_line(&mut line).expect("read the upgrade's headers");
+            if line.trim().is_empty() {
+                break;
+            }
+        }
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut pong = stream.try_clone().expect("clone the stream");
+        std::thread::spawn(move || {
+            while let Some((opcode, payload)) = read_frame(&mut reader) {
+                match opcode {
+                    1 => {
+                        let v =
+                            serde_json::from_slice(&payload).expect("the inspector sent a message that is not JSON");
+                        if tx.send(v).is_err() {
+                            break;
+                        }
+                    }
+                    9 => {
+                        let _ = pong.write_all(&frame(10, &payload));
+                    }
+                    8 => break,
+                    _ => {}
+                }
+            }
+        });
+        Cdp { stream, messages: rx, seen: Vec::new(), taken: Vec::new(), id: 0 }
+    }
+
+    /// Sends a command and waits for its result; panics on an error.
+    pub fn call(&mut self, method: &str, params: Value) -> Value {
+        self.id += 1;
+        let id = self.id;
+        let body = json!({"id": id, "method": method, "params": params}).to_string();
+        self.stream.write_all(&frame(1, body.as_bytes())).expect("send to the inspector");
+        let answer = self.wait(&format!("the answer to {method}"), |m| m["id"] == id);
+        assert!(answer.get("error").is_none(), "{method} failed: {answer}");
+        answer["result"].clone()
+    }
+
+    /// The params of the next event named `method`, or `None` within `within`.
+    pub fn try_event(&mut self, method: &str, within: Duration) -> Option<Value> {
+        self.try_wait(within, |m| m["method"] == method).ok().map(|m| m["params"].clone())
+    }
+
+    fn wait(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        match self.try_wait(WAIT, pred) {
+            Ok(v) => v,
+            Err(e) => panic!("no {what} ({e:?}); {} messages so far", self.seen.len()),
+        }
+    }
+
+    fn try_wait(&mut self, within: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value, RecvTimeoutError> {
+        if let Some(i) = (0..self.seen.len()).find(|i| !self.taken.contains(i) && pred(&self.seen[*i])) {
+            self.taken.push(i);
+            return Ok(self.seen[i].clone());
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let v = self.messages.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
+            self.seen.push(v.clone());
+            if pred(&v) {
+                self.taken.push(self.seen.len() - 1);
+                return Ok(v);
+            }
+        }
+    }
+
+    /// Whether the inspector closed the connection within `within`.
+    pub fn closed_within(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            match self.messages.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(v) => self.seen.push(v),
+                Err(RecvTimeoutError::Disconnected) => return true,
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+}

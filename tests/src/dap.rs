@@ -1,0 +1,219 @@
+//! A small Debug Adapter Protocol client, as an editor's debugger speaks it to a debug server
+//! (debugpy): `Content-Length` framed JSON over TCP, requests with sequence numbers, responses and
+//! events kept for the waits.
+
+use std::io::BufReader;
+use std::io::{BufRead, Write};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+
+use crate::WAIT;
+
+/// The debugpy the tests run apps under (from PyPI).
+pub const DEBUGPY_VERSION: &str = "1.8.17";
+
+/// The folder holding debugpy, for an app's `PYTHONPATH`: `~/.cache/devspaces/debugpy-<version>`,
+/// installed there with pip when missing (`--target`: no system install, which Debian's pip
+/// refuses anyway). `scripts/test-all.sh` installs it the same way first.
+pub fn debugpy() -> PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let dir = PathBuf::from(home).join(format!(".cache/devspaces/debugpy-{DEBUGPY_VERSION}"));
+    if dir.join("debugpy/__init__.py").is_file() {
+        return dir;
+    }
+    // Into a folder of this process first, then renamed: a concurrent test never sees half of it.
+    let tmp = dir.with_file_name(format!("debugpy-{DEBUGPY_VERSION}.installing-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    crate::ok(
+        Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-warn-script-location"])
+            .arg("--target")
+            .arg(&tmp)
+            .arg(format!("debugpy=={DEBUGPY_VERSION}")),
+    );
+    if std::fs::rename(&tmp, &dir).is_err() {
+        // Another test installed it meanwhile.
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    assert!(dir.join("debugpy/__init__.py").is_file(), "debugpy is not in {} after pip install", dir.display());
+    dir
+}
+
+/// One DAP message, or `None` at the end of the stream.
+fn read_message(r: &mut impl BufRead) -> Option<Value> {
+    let mut len = None;
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).ok()? == 0 {
+            return None;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            if len.is_some() {
+                break;
+            }
+            continue;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            if k.eq_ignore_ascii_case("content-length") {
+                len = v.trim().parse::<usize>().ok();
+            }
+        }
+    }
+    let mut body = vec![0; len?];
+    r.read_exact(&mut body).ok()?;
+    Some(serde_json::from_slice(&body).expect("the debug adapter sent a body that is not JSON"))
+}
+
+/// A connection to a debug adapter.
+pub struct Dap {
+    stream: TcpStream,
+    messages: Receiver<Value>,
+    /// Every message received, in order; waits take them once.
+    pub seen: Vec<Value>,
+    taken: Vec<usize>,
+    seq: i64,
+}
+
+impl Dap {
+    /// Connects to `127.0.0.1:port` (the daemon's debug forward).
+    pub fn connect(port: u16) -> Dap {
+        let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to the debug forward");
+        let _ = stream.set_nodelay(true);
+        let reader = stream.try_clone().expect("clone the stream");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut r = BufReader::new(reader);
+            while let Some(v) = read_message(&mut r) {
+                if tx.send(v).is_err() {
+                    break;
+                }
+            }
+        });
+        Dap { stream, messages: rx, seen: Vec::new(), taken: Vec::new(), seq: 0 }
+    }
+
+    /// Sends a request; returns its sequence number.
+    pub fn send(&mut self, command: &str, arguments: Value) -> i64 {
+        self.seq += 1;
+        let body = json!({"seq": self.seq, "type": "request", "command": command, "arguments": arguments}).to_string();
+        let framed = format!("Content-Length: {}\r\n\r\n{body}", body.len());
+        self.stream.write_all(framed.as_bytes()).expect("send to the debug adapter");
+        self.seq
+    }
+
+    /// Waits for the response to request `seq`; panics when it failed.
+    pub fn response(&mut self, seq: i64) -> Value {
+        let r = self
+            .wait(&format!("the response to request {seq}"), |m| m["type"] == "response" && m["request_seq"] == seq);
+        assert_eq!(r["success"], true, "request {seq} failed: {r}");
+        r["body"].clone()
+    }
+
+    /// Sends a request and waits for its response's body.
+    pub fn request(&mut self, command: &str, arguments: Value) -> Value {
+        let seq = self.send(command, arguments);
+        self.response(seq)
+    }
+
+    /// Waits for an event and returns its body.
+    pub fn event(&mut self, name: &str) -> Value {
+        self.wait(&format!("the '{name}' event"), |m| m["type"] == "event" && m["event"] == name)["body"].clone()
+    }
+
+    /// An event's body, or `None` when none came within `within` (or the connection ended).
+    pub fn try_event(&mut self, name: &str, within: Duration) -> Option<Value> {
+        self.try_wait(within, |m| m["type"] == "event" && m["event"] == name).ok().map(|m| m["body"].clone())
+    }
+
+    /// The first message (not yet taken) matching `pred`, arrived or arriving.
+    fn wait(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        match self.try_wait(WAIT, pred) {
+            Ok(v) => v,
+            Err(RecvTimeoutError::Timeout) => panic!("timed out waiting for {what}; messages:\n{}", self.dump()),
+            Err(RecvTimeoutError::Disconnected) => {
+                panic!("the debug adapter closed the connection while waiting for {what}; messages:\n{}", self.dump())
+            }
+        }
+    }
+
+    fn try_wait(&mut self, within: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value, RecvTimeoutError> {
+        if let Some(i) = (0..self.seen.len()).find(|i| !self.taken.contains(i) && pred(&self.seen[*i])) {
+            self.taken.push(i);
+            return Ok(self.seen[i].clone());
+        }
+        let deadline = Instant::now() + within;
+        loop {
+            let v = self.messages.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
+            self.seen.push(v.clone());
+            if pred(&v) {
+                self.taken.push(self.seen.len() - 1);
+                return Ok(v);
+            }
+        }
+    }
+
+    pub fn dump(&self) -> String {
+        self.seen.iter().map(Value::to_string).collect::<Vec<_>>().join("\n")
+    }
+
+    /// Whether the adapter closed the connection within `within` (reading what it still sends).
+    pub fn closed_within(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        loop {
+            match self.messages.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+                Ok(v) => self.seen.push(v),
+                Err(RecvTimeoutError::Disconnected) => return true,
+                Err(RecvTimeoutError::Timeout) => return false,
+            }
+        }
+    }
+}
+
+/// An editor's attach to a debugpy server, as VS Code's Python debugger does it.
+pub struct Attached {
+    pub dap: Dap,
+    /// The breakpoints as the adapter answered `setBreakpoints` (each `verified` or not).
+    pub breakpoints: Value,
+    /// When `setBreakpoints` was answered: the breakpoints are armed from then on.
+    pub armed_at: Instant,
+}
+
+/// `initialize`, `attach` with the path mappings, `initialized`, breakpoints on `file` (a
+/// workspace path) at `lines`, `configurationDone`; returns once the attach is answered.
+pub fn attach_debugpy(port: u16, local_root: &str, remote_root: &str, file: &str, lines: &[u32]) -> Attached {
+    let mut dap = Dap::connect(port);
+    dap.request(
+        "initialize",
+        json!({
+            "clientID": "devspaces-tests",
+            "adapterID": "debugpy",
+            "pathFormat": "path",
+            "linesStartAt1": true,
+            "columnsStartAt1": true,
+            "supportsRunInTerminalRequest": false,
+        }),
+    );
+    let attach = dap.send(
+        "attach",
+        json!({
+            "name": "devspaces",
+            "type": "debugpy",
+            "request": "attach",
+            "justMyCode": true,
+            "pathMappings": [{"localRoot": local_root, "remoteRoot": remote_root}],
+        }),
+    );
+    dap.event("initialized");
+    let breakpoints: Vec<Value> = lines.iter().map(|l| json!({"line": l})).collect();
+    let set = dap.request("setBreakpoints", json!({"source": {"path": file}, "breakpoints": breakpoints}));
+    let armed_at = Instant::now();
+    dap.request("configurationDone", json!({}));
+    dap.response(attach);
+    Attached { dap, breakpoints: set["breakpoints"].clone(), armed_at }
+}

@@ -1,0 +1,303 @@
+//! Debugging on the local backend, end to end (issue 17): `up --debug` runs a Python service
+//! under debugpy and a Node.js one under its inspector; a real debugger attaches through the
+//! daemon's forward, stops at a breakpoint in a request handler, sees the workspace file and
+//! line, and after an edit (a process-restart) attaches again and stops in the new code.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use devspaces_tests::cdp;
+use devspaces_tests::dap::{self, Attached};
+use devspaces_tests::*;
+use serde_json::{json, Value};
+
+/// The Python service: a stdlib HTTP server whose handler says its version.
+fn python_app(version: &str, padding: usize) -> String {
+    format!(
+        r#"import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+{}
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        version = "{version}"
+        body = ("version %s\n" % version).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"#,
+        "# an edit that moves the handler down\n".repeat(padding)
+    )
+}
+
+/// The 1-based line of the first line of `text` that contains `needle`.
+fn line_of(text: &str, needle: &str) -> u32 {
+    text.lines().position(|l| l.contains(needle)).map(|i| i as u32 + 1).expect("the line is in the text")
+}
+
+/// A service folder made by `devspacesd prep` from `files` (it writes azds.yaml, the Dockerfiles
+/// and the chart for the stack it finds).
+fn prepared(env: &Env, name: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = tmp.path().join(name);
+    for (rel, text) in files {
+        let p = svc.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    ok(env.command().arg("prep").arg(&svc));
+    let svc = std::fs::canonicalize(&svc).unwrap();
+    (tmp, svc)
+}
+
+/// `devspacesd up --debug --backend local --json` with this extra environment.
+fn up_debug(env: &Env, svc: &Path, vars: &[(&str, String)]) -> Up {
+    let mut cmd = env.command();
+    for (k, v) in vars {
+        cmd.env(k, v);
+    }
+    cmd.arg("up").arg(svc).args(["--debug", "--backend", "local", "--json"]);
+    Up::spawn(cmd)
+}
+
+/// The next `devspaces/debugReady` counting `restarts` restarts before it.
+fn debug_ready(up: &mut Up, restarts: u64) -> Value {
+    up.wait_method("devspaces/debugReady", move |p| p["restarts"] == restarts)
+}
+
+/// Sends `GET /` through the service's forward on its own thread (a breakpoint holds the
+/// answer), again while it is answered 502: the debug server listens before the app does.
+fn get_in_background(port: u16) -> std::thread::JoinHandle<(u16, String)> {
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (status, body) = http_get(port, "/");
+            if status != 502 || Instant::now() > deadline {
+                return (status, body);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    })
+}
+
+/// Waits for the stop at a breakpoint; returns the thread and its top frame.
+fn stopped_frame(dap: &mut dap::Dap, up: &mut Up) -> (Value, Value) {
+    let Some(stopped) = dap.try_event("stopped", WAIT) else {
+        up.collect_for(std::time::Duration::from_millis(500));
+        panic!("no stop at the breakpoint; the debugger saw:\n{}\n`up` printed:\n{}", dap.dump(), up.dump());
+    };
+    assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
+    let thread = stopped["threadId"].clone();
+    let trace = dap.request("stackTrace", json!({"threadId": thread, "startFrame": 0, "levels": 1}));
+    (thread, trace["stackFrames"][0].clone())
+}
+
+#[test]
+fn python_under_debugpy_stops_at_a_breakpoint_and_again_after_an_edit() {
+    let env = Env::new();
+    let debugpy = dap::debugpy();
+    let v1 = python_app("1", 0);
+    let (_t, svc) = prepared(&env, "pyweb", &[("app.py", &v1), ("requirements.txt", "")]);
+    std::fs::create_dir_all(svc.join("static")).unwrap();
+    let mut up = up_debug(&env, &svc, &[("PYTHONPATH", debugpy.display().to_string())]);
+    let port = up.url_port();
+    up.wait_running();
+
+    let ready = debug_ready(&mut up, 0);
+    assert_eq!((ready["adapter"].as_str(), ready["host"].as_str()), (Some("python"), Some("127.0.0.1")));
+    let mapping = &ready["pathMappings"][0];
+    let (local_root, remote_root) = (mapping["localRoot"].as_str().unwrap(), mapping["remoteRoot"].as_str().unwrap());
+    assert_eq!(local_root, svc.display().to_string(), "the workspace folder");
+    assert!(Path::new(remote_root).join("app.py").is_file(), "the agent's copy: {remote_root}");
+    assert_ne!(local_root, remote_root);
+    let (debug_port, server_port) = (ready["port"].as_u64().unwrap() as u16, ready["remotePort"].as_u64().unwrap());
+    let file = svc.join("app.py").display().to_string();
+
+    // Attach, break in the handler, and see the workspace's file and line.
+    let line = line_of(&v1, "body = ");
+    let Attached { mut dap, breakpoints, .. } =
+        dap::attach_debugpy(debug_port, local_root, remote_root, &file, &[line]);
+    assert_eq!(breakpoints[0]["verified"], true, "{breakpoints}");
+    let answer = get_in_background(port);
+    let (thread, frame) = stopped_frame(&mut dap, &mut up);
+    assert_eq!(frame["source"]["path"], file.as_str(), "the workspace path, not the container's: {frame}");
+    assert_eq!(frame["line"], line);
+    let version = dap.request("evaluate", json!({"expression": "version", "frameId": frame["id"], "context": "watch"}));
+    assert_eq!(version["result"], "'1'");
+    dap.request("continue", json!({"threadId": thread}));
+    assert_eq!(answer.join().unwrap(), (200, "version 1\n".to_string()));
+
+    // A static file is only copied in: the app and its debugger stay as they are.
+    std::fs::write(svc.join("static/notes.txt"), "static\n").unwrap();
+    let synced = up.wait_method("devspaces/synced", |p| synced_with(p, "static/notes.txt"));
+    assert_eq!(synced["class"], "static-sync");
+    let threads = dap.request("threads", json!({}));
+    assert!(threads["threads"].as_array().is_some_and(|t| !t.is_empty()), "still attached: {threads}");
+
+    // A source edit restarts the app under the debugger: the old debug server goes (the
+    // debugger's connection ends), the new one is announced on the same port, and a new attach
+    // stops in the new code.
+    let v2 = python_app("2", 2);
+    let saved = Instant::now();
+    std::fs::write(svc.join("app.py"), &v2).unwrap();
+    let ready = debug_ready(&mut up, 1);
+    let announced = saved.elapsed();
+    assert!(dap.closed_within(WAIT), "the old debug server's connection ended");
+    assert_eq!(ready["port"].as_u64(), Some(debug_port as u64), "the same local port");
+    assert_eq!(ready["remotePort"].as_u64(), Some(server_port), "the session's debug port");
+    let line2 = line_of(&v2, "body = ");
+    assert_eq!(line2, line + 2);
+    let Attached { mut dap, breakpoints, armed_at } =
+        dap::attach_debugpy(debug_port, local_root, remote_root, &file, &[line2]);
+    assert_eq!(breakpoints[0]["verified"], true, "{breakpoints}");
+    println!(
+        "python: save to debugReady {} ms, save to breakpoint armed {} ms",
+        announced.as_millis(),
+        armed_at.duration_since(saved).as_millis()
+    );
+    let answer = get_in_background(port);
+    let (thread, frame) = stopped_frame(&mut dap, &mut up);
+    assert_eq!((frame["source"]["path"].as_str(), frame["line"].as_u64()), (Some(file.as_str()), Some(line2 as u64)));
+    let version = dap.request("evaluate", json!({"expression": "version", "frameId": frame["id"], "context": "watch"}));
+    assert_eq!(version["result"], "'2'", "the new code");
+    dap.request("continue", json!({"threadId": thread}));
+    assert_eq!(answer.join().unwrap(), (200, "version 2\n".to_string()));
+    dap.request("disconnect", json!({"terminateDebuggee": false}));
+
+    // Ctrl-C: the app and its debug server are gone; the port is free again.
+    up.interrupt();
+    std::net::TcpListener::bind(("127.0.0.1", server_port as u16)).expect("the debug server's port is free");
+}
+
+#[test]
+fn a_service_that_cannot_be_debugged_is_refused_with_the_key_to_add() {
+    let env = Env::new();
+    let (_t, svc) = prepared(&env, "pyweb", &[("app.py", &python_app("1", 0)), ("requirements.txt", "")]);
+    let yaml = std::fs::read_to_string(svc.join("azds.yaml")).unwrap();
+    let yaml = yaml.replace("command: [python3, app.py]", "command: [./start.sh]");
+    assert!(yaml.contains("./start.sh"), "prep's azds.yaml changed shape:\n{yaml}");
+    std::fs::write(svc.join("azds.yaml"), yaml).unwrap();
+    let mut cmd = env.command();
+    cmd.arg("up").arg(&svc).args(["--debug", "--backend", "local"]);
+    let out = cmd.output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // The project is Python (prep's requirements.txt), but its command is not.
+    assert!(err.contains("cannot start './start.sh' under the python debugger"), "{err}");
+    assert!(err.contains("set configurations.develop.container.debug.command"), "{err}");
+}
+
+/// The Node.js service: an http server whose handler says its version.
+fn node_app(version: &str, padding: usize) -> String {
+    format!(
+        r#"const http = require("http");
+{}
+http.createServer((req, res) => {{
+  const version = "{version}";
+  const body = `version ${{version}}\n`;
+  res.writeHead(200, {{ "Content-Length": Buffer.byteLength(body) }});
+  res.end(body);
+}}).listen(Number(process.env.PORT), "127.0.0.1");
+"#,
+        "// an edit that moves the handler down\n".repeat(padding)
+    )
+}
+
+/// Attaches to the inspector behind the debug forward, as a debugger does (its target from
+/// `/json/list`, `Debugger.enable`), and sets a breakpoint on `line` (1-based) of the app's copy
+/// of `rel`, found through the path mapping; returns the session and when the breakpoint was
+/// armed (resolved in the loaded script).
+fn attach_inspector(debug_port: u16, remote_root: &str, rel: &str, line: u32) -> (cdp::Cdp, Instant) {
+    let remote_url = format!("file://{remote_root}/{rel}");
+    let list = cdp::targets(debug_port);
+    let target = list.as_array().and_then(|t| t.first()).unwrap_or_else(|| panic!("no inspector target: {list}"));
+    assert_eq!(target["url"], remote_url.as_str(), "the inspector runs the app's copy: {target}");
+    let ws = target["webSocketDebuggerUrl"].as_str().expect("webSocketDebuggerUrl");
+    let path = &ws[ws.find("://").map(|i| i + 3).unwrap()..];
+    let path = &path[path.find('/').unwrap()..];
+    let mut cdp = cdp::Cdp::connect(debug_port, path);
+    cdp.call("Debugger.enable", json!({}));
+    let bp = cdp.call("Debugger.setBreakpointByUrl", json!({"lineNumber": line - 1, "url": remote_url}));
+    let armed_at = Instant::now();
+    assert_eq!(bp["locations"][0]["lineNumber"], line - 1, "the breakpoint resolved in the loaded script: {bp}");
+    (cdp, armed_at)
+}
+
+/// Waits for the pause at the breakpoint; returns the top frame, its workspace path (mapped
+/// back through `pathMappings`) and its 1-based line.
+fn paused_frame(cdp: &mut cdp::Cdp, up: &mut Up, local_root: &str, remote_root: &str) -> (Value, String, u64) {
+    let Some(paused) = cdp.try_event("Debugger.paused", WAIT) else {
+        up.collect_for(std::time::Duration::from_millis(500));
+        panic!("no pause at the breakpoint; `up` printed:\n{}", up.dump());
+    };
+    let frame = paused["callFrames"][0].clone();
+    // The frame's script, by its id, as `Debugger.scriptParsed` announced it.
+    let script = frame["location"]["scriptId"].clone();
+    let parsed = cdp.seen.iter().find(|m| m["method"] == "Debugger.scriptParsed" && m["params"]["scriptId"] == script);
+    let url = parsed.and_then(|m| m["params"]["url"].as_str()).expect("the paused script was announced");
+    let remote = url.strip_prefix("file://").unwrap_or_else(|| panic!("not a file url: {url}"));
+    let local = format!("{local_root}{}", remote.strip_prefix(remote_root).expect("under the remote root"));
+    let line = frame["location"]["lineNumber"].as_u64().unwrap() + 1;
+    (frame, local, line)
+}
+
+#[test]
+fn node_under_its_inspector_stops_at_a_breakpoint_and_again_after_an_edit() {
+    let env = Env::new();
+    let v1 = node_app("1", 0);
+    let package = r#"{"name": "nodeweb", "version": "1.0.0", "main": "server.js"}"#;
+    let (_t, svc) = prepared(&env, "nodeweb", &[("server.js", &v1), ("package.json", package)]);
+    let mut up = up_debug(&env, &svc, &[]);
+    let port = up.url_port();
+    up.wait_running();
+
+    let ready = debug_ready(&mut up, 0);
+    assert_eq!((ready["adapter"].as_str(), ready["host"].as_str()), (Some("node"), Some("127.0.0.1")));
+    let mapping = &ready["pathMappings"][0];
+    let (local_root, remote_root) = (mapping["localRoot"].as_str().unwrap(), mapping["remoteRoot"].as_str().unwrap());
+    assert_eq!(local_root, svc.display().to_string());
+    let debug_port = ready["port"].as_u64().unwrap() as u16;
+    let file = svc.join("server.js").display().to_string();
+
+    let line = line_of(&v1, "const body");
+    let (mut cdp, _) = attach_inspector(debug_port, remote_root, "server.js", line);
+    let answer = get_in_background(port);
+    let (frame, path, at) = paused_frame(&mut cdp, &mut up, local_root, remote_root);
+    assert_eq!((path.as_str(), at), (file.as_str(), line as u64), "the workspace file and line");
+    let v =
+        cdp.call("Debugger.evaluateOnCallFrame", json!({"callFrameId": frame["callFrameId"], "expression": "version"}));
+    assert_eq!(v["result"]["value"], "1");
+    cdp.call("Debugger.resume", json!({}));
+    assert_eq!(answer.join().unwrap(), (200, "version 1\n".to_string()));
+
+    // A source edit restarts node under its inspector; the old inspector's connection ends.
+    let v2 = node_app("2", 3);
+    let saved = Instant::now();
+    std::fs::write(svc.join("server.js"), &v2).unwrap();
+    let ready = debug_ready(&mut up, 1);
+    let announced = saved.elapsed();
+    assert!(cdp.closed_within(WAIT), "the old inspector's connection ended");
+    assert_eq!(ready["port"].as_u64(), Some(debug_port as u64), "the same local port");
+    let line2 = line_of(&v2, "const body");
+    assert_eq!(line2, line + 3);
+    let (mut cdp, armed_at) = attach_inspector(debug_port, remote_root, "server.js", line2);
+    println!(
+        "node: save to debugReady {} ms, save to breakpoint armed {} ms",
+        announced.as_millis(),
+        armed_at.duration_since(saved).as_millis()
+    );
+    let answer = get_in_background(port);
+    let (frame, path, at) = paused_frame(&mut cdp, &mut up, local_root, remote_root);
+    assert_eq!((path.as_str(), at), (file.as_str(), line2 as u64));
+    let v =
+        cdp.call("Debugger.evaluateOnCallFrame", json!({"callFrameId": frame["callFrameId"], "expression": "version"}));
+    assert_eq!(v["result"]["value"], "2", "the new code");
+    cdp.call("Debugger.resume", json!({}));
+    assert_eq!(answer.join().unwrap(), (200, "version 2\n".to_string()));
+    up.interrupt();
+}
