@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use devspaces_tests::cdp;
 use devspaces_tests::dap::{self, Attached};
+use devspaces_tests::lsp::Lsp;
 use devspaces_tests::*;
 use serde_json::{json, Value};
 
@@ -167,6 +168,24 @@ fn python_under_debugpy_stops_at_a_breakpoint_and_again_after_an_edit() {
     assert_eq!(version["result"], "'2'", "the new code");
     dap.request("continue", json!({"threadId": thread}));
     assert_eq!(answer.join().unwrap(), (200, "version 2\n".to_string()));
+
+    // A redeploy (the develop Dockerfile changed) starts a new agent and the app under the
+    // debugger again, on the same ports.
+    let dockerfile = svc.join("Dockerfile.develop");
+    let text = std::fs::read_to_string(&dockerfile).unwrap();
+    std::fs::write(&dockerfile, format!("{text}# an edit that redeploys\n")).unwrap();
+    up.wait_method("devspaces/synced", |p| p["class"] == "redeploy" && synced_with(p, "app.py"));
+    let ready = debug_ready(&mut up, 2);
+    assert!(dap.closed_within(WAIT), "the old debug server's connection ended");
+    assert_eq!((ready["port"].as_u64(), ready["remotePort"].as_u64()), (Some(debug_port as u64), Some(server_port)));
+    let Attached { mut dap, breakpoints, .. } =
+        dap::attach_debugpy(debug_port, local_root, remote_root, &file, &[line2]);
+    assert_eq!(breakpoints[0]["verified"], true, "{breakpoints}");
+    let answer = get_in_background(port);
+    let (thread, frame) = stopped_frame(&mut dap, &mut up);
+    assert_eq!(frame["line"], line2);
+    dap.request("continue", json!({"threadId": thread}));
+    assert_eq!(answer.join().unwrap(), (200, "version 2\n".to_string()));
     dap.request("disconnect", json!({"terminateDebuggee": false}));
 
     // Ctrl-C: the app and its debug server are gone; the port is free again.
@@ -300,4 +319,46 @@ fn node_under_its_inspector_stops_at_a_breakpoint_and_again_after_an_edit() {
     cdp.call("Debugger.resume", json!({}));
     assert_eq!(answer.join().unwrap(), (200, "version 2\n".to_string()));
     up.interrupt();
+}
+
+#[test]
+fn the_editor_protocol_switches_a_running_session_to_debugging_and_tells_a_later_watcher() {
+    let env = Env::new();
+    let (_t, svc) = prepared(&env, "pyweb", &[("app.py", &python_app("1", 0)), ("requirements.txt", "")]);
+    let path = svc.display().to_string();
+    // The editor's environment, with debugpy where the app's python finds it.
+    let mut vars: serde_json::Map<String, Value> = std::env::vars().map(|(k, v)| (k, Value::String(v))).collect();
+    vars.insert("PYTHONPATH".into(), dap::debugpy().display().to_string().into());
+    let mut editor = Lsp::start(&env);
+    editor.initialize();
+    let up = editor.call("devspaces/up", json!({"path": path, "backend": "local", "env": vars}));
+    let session = up["result"]["session"].as_str().unwrap_or_else(|| panic!("up failed: {up}")).to_string();
+    editor.wait_running();
+    let plain_start =
+        |p: &Value| p["line"].as_str().is_some_and(|l| l.starts_with("started '") && !l.contains("debugpy"));
+    editor.wait_method("devspaces/log", plain_start);
+
+    let on = editor.call("devspaces/debug", json!({"path": path, "enable": true}));
+    assert_eq!(on["result"], json!({"session": session, "service": "pyweb", "debug": true}), "{on}");
+    let ready = editor.wait_method("devspaces/debugReady", |p| p["restarts"] == 0);
+    assert_eq!((ready["adapter"].as_str(), ready["session"].as_str()), (Some("python"), Some(session.as_str())));
+    editor.wait_running();
+
+    // A client that starts watching now learns where to attach at once.
+    let mut other = Lsp::start(&env);
+    other.initialize();
+    other.call("devspaces/watch", json!({"session": session}));
+    let replayed = other.wait_method("devspaces/debugReady", |_| true);
+    assert_eq!(replayed, ready);
+
+    // Off again: the app restarts without the debugger.
+    let off = editor.call("devspaces/debug", json!({"session": session, "enable": false}));
+    assert_eq!(off["result"]["debug"], false, "{off}");
+    editor.wait_method("devspaces/serviceStatus", |p| p["phase"] == "restarting");
+    editor.wait_method("devspaces/log", plain_start);
+    editor.wait_running();
+    let unknown = editor.call("devspaces/debug", json!({"session": "nope"}));
+    assert_eq!(unknown["error"]["code"], -32900, "{unknown}");
+    other.shutdown_and_exit();
+    editor.shutdown_and_exit();
 }
