@@ -748,4 +748,38 @@ mod tests {
         let _ = other.kill();
         let _ = other.wait();
     }
+
+    #[test]
+    fn a_leftover_app_s_debug_server_is_stopped_with_its_group() {
+        let state = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let mut app =
+            std::process::Command::new("sh").args(["-c", "sleep 300 & wait"]).process_group(0).spawn().unwrap();
+        let pgid = app.id() as i32;
+        let app_start = procs::stat(pgid).unwrap().start;
+        // The debug server it started, in a group of its own (as debugpy's adapter is).
+        let script = format!(
+            "import socket, time\ns = socket.socket()\ns.bind(('127.0.0.1', {port}))\ns.listen()\ntime.sleep(300)\n"
+        );
+        let mut server = std::process::Command::new("python3").args(["-c", &script]).process_group(0).spawn().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !listens(port) {
+            assert!(std::time::Instant::now() < deadline, "the debug server did not start");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        // Its agent is gone (another start time than this process's).
+        let me = std::process::id();
+        let my_start = procs::stat(me as i32).unwrap().start;
+        let r = serde_json::json!({"agentPid": me, "agentStart": my_start + 1, "appPid": pgid, "appStart": app_start, "debugPort": port});
+        std::fs::write(state.path().join(APP_RECORD), r.to_string()).unwrap();
+        let done = stop_leftover(state.path()).unwrap();
+        let _ = app.wait();
+        let _ = server.wait();
+        assert!(
+            done.contains(&format!("stopped the debug server that app left listening (pid {})", server.id())),
+            "{done}"
+        );
+        assert!(!listens(port));
+        assert!(procs::group_members(pgid).is_empty());
+    }
 }
