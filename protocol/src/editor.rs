@@ -18,8 +18,8 @@ pub use errors::{codes, ConfigLocation, ErrorData};
 pub use event::{Event, MessageType, ShowMessageParams};
 pub use initialize::{DevspacesServerInfo, InitializeExperimental, ProgressKind};
 pub use notifications::{
-    LogParams, LogStream, LogsDroppedParams, Phase, PortForwardParams, PortState, ServiceStatusParams, SyncedParams,
-    TraceParams,
+    LogParams, LogStream, LogsDroppedParams, Phase, PortForwardParams, PortState, Routed, ServiceStatusParams,
+    SyncedParams, TraceParams,
 };
 pub use requests::{
     Backend, ChangeClass, Classification, ClassifyParams, ClassifyResult, DaemonInfo, DownOutcome, DownParams,

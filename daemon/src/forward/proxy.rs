@@ -32,6 +32,8 @@ pub struct Trace {
     pub duration_ms: f64,
     pub bytes: u64,
     pub time: String,
+    /// Set when a routing proxy in the cluster reported it (`protocol::editor::Routed`).
+    pub routed: Option<devspaces_protocol::editor::Routed>,
 }
 
 /// Binds 127.0.0.1 on `preferred` when free, else on any free port; the listener is kept.
@@ -370,6 +372,7 @@ impl TraceStart {
             duration_ms: self.start.elapsed().as_secs_f64() * 1000.0,
             bytes,
             time: devspaces_protocol::clock::now_rfc3339(),
+            routed: None,
         });
     }
 }

@@ -542,6 +542,17 @@ impl<B: Backend + 'static> Runner<B> {
                 self.emit(EventKind::Log { stream, line, time });
             }
             FromAgent::Status { status } => self.feed(Input::Agent(status)).await,
+            FromAgent::Trace { method, path, status, micros, bytes, peer, served_by, route_as, time, .. } => {
+                self.emit(EventKind::Trace(crate::forward::proxy::Trace {
+                    method,
+                    path,
+                    status,
+                    duration_ms: micros as f64 / 1000.0,
+                    bytes,
+                    time,
+                    routed: Some(devspaces_protocol::editor::Routed { served_by, source: peer, route_as }),
+                }))
+            }
             FromAgent::Welcome { .. } | FromAgent::Done { .. } => {}
         }
     }
