@@ -42,7 +42,7 @@ echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent 
   nice cargo test -p devspaces-tests --features cluster --test cluster_spaces --test cluster_up -- --test-threads=1
 )
 
-echo "== Container backend on a real engine: dockerd built from the Go module proxy (tests/engine/), a Node.js service with RUN npm install"
+echo "== Container backend on a real engine: dockerd built from the Go module proxy (tests/engine/), a Node.js service with RUN npm install, a three-service app"
 (
   trap 'bash tests/engine/down' EXIT
   bash tests/engine/up
@@ -50,7 +50,9 @@ echo "== Container backend on a real engine: dockerd built from the Go module pr
   # Node.js and npm from Debian's packages; this machine's CA bundle so `RUN npm install` reaches the registry.
   node_tar="$(BASE_IMAGE_TRUST=/etc/ssl/certs/ca-certificates.crt bash tests/cluster/base-image --tarball devspaces/node:bookworm nodejs +npm)"
   bash tests/engine/load "$node_tar"
-  DEVSPACES_TEST_NODE_IMAGE=devspaces/node:bookworm \
+  # The whole-app test's three Python services (python3 from Debian's packages).
+  bash tests/engine/load "$(bash tests/cluster/base-image --tarball devspaces/python:bookworm python3)"
+  DEVSPACES_TEST_NODE_IMAGE=devspaces/node:bookworm DEVSPACES_TEST_PYTHON_IMAGE=devspaces/python:bookworm \
     nice cargo test -p devspaces-tests --features engine --test container_up -- --test-threads=1
 )
 

@@ -5,6 +5,7 @@
 
 pub mod fs;
 pub mod procs;
+pub mod relay;
 mod server;
 pub mod supervise;
 
@@ -31,6 +32,10 @@ pub struct AgentArgs {
     /// guards it as it guards every connection.
     #[arg(long)]
     pub published: bool,
+    /// `PORT:TARGET`: the container's Service port, relayed to the app's (with `--published` only:
+    /// the container backend; see `relay`). Repeatable.
+    #[arg(long = "relay", value_parser = relay::parse)]
+    pub relay: Vec<(u16, u16)>,
     /// Milliseconds between SIGTERM and SIGKILL when stopping the app.
     #[arg(long, default_value_t = 3000)]
     pub grace_ms: u64,

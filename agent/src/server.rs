@@ -40,6 +40,9 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
             args.listen
         )));
     }
+    if !args.relay.is_empty() && !args.published {
+        return Err(std::io::Error::other("--relay serves a container's own interface: it needs --published"));
+    }
     std::fs::create_dir_all(&args.root)?;
     std::fs::create_dir_all(&args.state)?;
     let sup = Supervisor::new(
@@ -62,6 +65,11 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
         Ok(0) => {}
         Ok(n) => sup.log(Stream::System, format!("removed {n} temp files an interrupted write left under the root")),
         Err(e) => sup.log(Stream::System, format!("cannot look for temp files under the root: {e}")),
+    }
+    for &(port, target) in &args.relay {
+        crate::relay::start(port, target)
+            .await
+            .map_err(|e| std::io::Error::other(format!("cannot relay port {port} to {target}: {e}")))?;
     }
     let listener = TcpListener::bind(args.listen).await?;
     let port = listener.local_addr()?.port();

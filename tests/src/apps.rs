@@ -8,7 +8,8 @@ use std::path::Path;
 use crate::{ok, Env};
 
 /// A stdlib HTTP server: GET / answers `reply()`, which may `call` another service by name.
-/// It binds every interface in a container (`/.dockerenv`) or a pod, else loopback only.
+/// It binds every interface in an image devspaces built (a container or a pod: the agent is at
+/// `/devspaces/devspaces-agent`), else loopback only.
 fn app(reply: &str) -> String {
     format!(
         r#"import http.server, json, os, urllib.request
@@ -33,7 +34,7 @@ class H(http.server.BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-contained = os.path.exists("/.dockerenv") or "KUBERNETES_SERVICE_HOST" in os.environ
+contained = os.path.exists("/devspaces/devspaces-agent")
 host = "0.0.0.0" if contained else "127.0.0.1"
 print("listening on", host, os.environ["PORT"], flush=True)
 http.server.ThreadingHTTPServer((host, int(os.environ["PORT"])), H).serve_forever()
@@ -57,6 +58,25 @@ pub fn write_three_services(env: &Env, root: &Path) {
         std::fs::write(dir.join("app.py"), app(reply)).unwrap();
         std::fs::write(dir.join("requirements.txt"), "").unwrap();
         ok(env.command().arg("prep").arg(&dir));
+    }
+}
+
+/// Points both Dockerfiles of every service at `image` (a Python base image the engine or the
+/// cluster holds; nothing is pulled here) and drops their `pip install`: the app has no
+/// dependencies, and Debian's python3 image has no pip.
+pub fn use_base_image(root: &Path, image: &str) {
+    for name in THREE {
+        for file in ["Dockerfile", "Dockerfile.develop"] {
+            let path = root.join(name).join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            assert!(text.contains("FROM python:3.12-slim"), "prep's Dockerfile changed: {text}");
+            let text: Vec<String> = text
+                .lines()
+                .filter(|l| !l.starts_with("RUN pip install"))
+                .map(|l| if l.starts_with("FROM ") { format!("FROM {image}") } else { l.to_string() })
+                .collect();
+            std::fs::write(&path, text.join("\n") + "\n").unwrap();
+        }
     }
 }
 

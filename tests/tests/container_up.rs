@@ -8,8 +8,12 @@
 //! and the crash of the app on the local backend names the step that would have installed what
 //! it missed.
 //!
-//! Run with `eval "$(tests/engine/env)"`, `DEVSPACES_TEST_NODE_IMAGE` naming a Node.js image the
-//! engine holds (tests/cluster/base-image builds one from Debian's packages) and
+//! And the whole app of tests/src/apps.rs (three Python services calling each other by name) with
+//! one `up` of its folder.
+//!
+//! Run with `eval "$(tests/engine/env)"`, `DEVSPACES_TEST_NODE_IMAGE` and
+//! `DEVSPACES_TEST_PYTHON_IMAGE` naming a Node.js and a Python image the engine holds
+//! (tests/cluster/base-image builds them from Debian's packages) and
 //! `cargo test -p devspaces-tests --features engine --test container_up`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -18,6 +22,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use devspaces_tests::apps::{edit_data, use_base_image, write_three_services};
 use devspaces_tests::{end_child, http_get, ok, record, repo_root, short_id, Env, Messages, Up};
 use serde_json::Value;
 
@@ -30,6 +35,10 @@ fn docker_host() -> String {
 
 fn node_image() -> String {
     std::env::var("DEVSPACES_TEST_NODE_IMAGE").expect("DEVSPACES_TEST_NODE_IMAGE: a Node.js image the engine holds")
+}
+
+fn python_image() -> String {
+    std::env::var("DEVSPACES_TEST_PYTHON_IMAGE").expect("DEVSPACES_TEST_PYTHON_IMAGE: a Python image the engine holds")
 }
 
 /// A GET on the engine's API (its unix socket), as JSON.
@@ -322,4 +331,88 @@ fn a_failed_build_says_the_engines_reason_and_a_fix_deploys() {
     let port = up.url_port();
     assert!(http_get(port, "/").1.contains("isNumber=true"));
     up.interrupt();
+}
+
+/// web's page as JSON once it is 200 (the services may still be starting).
+fn page(port: u16, within: Duration, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let (status, body) = http_get(port, "/");
+        if status == 200 {
+            let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+            if want(&v) {
+                return v;
+            }
+        }
+        assert!(Instant::now() < deadline, "the page never showed what was wanted: {status} {body}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The whole app of tests/src/apps.rs (web -> api -> data, calling `http://api/` by name) with one
+/// `up` of its folder on the container backend: the services share the space's network, where
+/// each is an alias and its chart's Service port (80) is relayed to the app's (8080) by its agent.
+#[test]
+fn three_services_reach_each_other_by_name_on_the_spaces_network() {
+    static_agent();
+    let env = Env::new();
+    let root = tempfile::tempdir().unwrap();
+    write_three_services(&env, root.path());
+    use_base_image(root.path(), &python_image());
+    let space = format!("wa{}", short_id());
+    let started = Instant::now();
+    let mut cmd = ds(&env);
+    cmd.arg("up").arg(root.path()).args(["--backend", "container", "--space", &space, "--json"]);
+    let mut up = Up::spawn(cmd);
+    let web = up.wait_for_within("web's forward", BUILD, |v| {
+        v["method"] == "devspaces/portForward" && v["params"]["service"] == "web" && v["params"]["state"] == "open"
+    });
+    let port = web["params"]["localPort"].as_u64().unwrap() as u16;
+    let v = page(port, BUILD, |v| v["api"]["data"]["item"] == "apple");
+    eprintln!("container backend: up to all three serving: {} ms", started.elapsed().as_millis());
+    assert_eq!(v["api"]["via"], "api", "{v}");
+
+    // An edit in the data service restarts it alone, in its container.
+    edit_data(root.path(), "apple", "banana");
+    let after = page(port, BUILD, |v| v["api"]["data"]["item"] == "banana");
+    assert_eq!(after["pid"], v["pid"], "web was not restarted: {after}");
+    assert_eq!(after["api"]["pid"], v["api"]["pid"], "api was not restarted: {after}");
+    let restarted: Vec<&Value> = up
+        .seen
+        .iter()
+        .filter(|e| e["method"] == "devspaces/serviceStatus" && e["params"]["phase"] == "restarting")
+        .collect();
+    assert!(restarted.iter().all(|e| e["params"]["service"] == "data"), "only data restarted: {restarted:?}");
+
+    // `down` of the folder: no container, network or image of the space is left.
+    let sessions: std::collections::BTreeSet<String> = up
+        .seen
+        .iter()
+        .filter_map(|e| (e["method"] == "devspaces/serviceStatus").then(|| e["params"]["session"].as_str())?)
+        .map(str::to_string)
+        .collect();
+    assert_eq!(sessions.len(), 3, "{sessions:?}");
+    ok(ds(&env).arg("down").arg(root.path()).args(["--space", &space]));
+    let deadline = Instant::now() + BUILD;
+    while up.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "up did not end after down:\n{}", up.dump());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let deadline = Instant::now() + BUILD;
+    loop {
+        let containers = engine(&format!(
+            "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22devspaces.space%3D{space}%22%5D%7D"
+        ));
+        let networks: Vec<String> =
+            names(&engine("/networks"), "Name").into_iter().filter(|n| *n == format!("devspaces-{space}")).collect();
+        let images: Vec<String> = names(&engine("/images/json"), "RepoTags")
+            .into_iter()
+            .filter(|t| sessions.iter().any(|s| t.contains(s.as_str())))
+            .collect();
+        if names(&containers, "Id").is_empty() && networks.is_empty() && images.is_empty() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "left behind: {containers} {networks:?} {images:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
 }

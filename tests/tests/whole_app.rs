@@ -49,6 +49,14 @@ fn three_services_one_up_reach_each_other_by_service_name() {
     assert_eq!(v["api"]["via"], "api", "{v}");
     assert_eq!(v["api"]["data"]["item"], "apple", "the data went through all three: {v}");
 
+    // The dependency graph, as the calls showed it.
+    for (caller, callee) in [("web", "api"), ("api", "data")] {
+        let line = format!("calls {callee} (");
+        up.wait_method("devspaces/log", move |p| {
+            p["service"] == caller && p["line"].as_str().is_some_and(|l| l.starts_with(&line))
+        });
+    }
+
     // An edit in the data service restarts it alone.
     edit_data(root.path(), "apple", "banana");
     let s = up.wait_method("devspaces/serviceStatus", |p| p["service"] == "data" && p["phase"] == "running");

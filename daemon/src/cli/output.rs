@@ -55,6 +55,15 @@ impl Printer {
         }
     }
 
+    /// In a terminal shared by several services, `text` after its service's name in its colour.
+    fn tagged(&self, service: &str, text: String) -> String {
+        if self.many {
+            format!("{} {text}", self.paint(self.service_color(service), service))
+        } else {
+            text
+        }
+    }
+
     fn line(&self, text: &str) {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{text}");
@@ -117,7 +126,7 @@ impl Printer {
                 let line = &l.line;
                 let color = self.service_color(svc);
                 match l.stream {
-                    wire::LogStream::System => self.line(&self.paint(DIM, line)),
+                    wire::LogStream::System => self.line(&self.tagged(svc, self.paint(DIM, line))),
                     wire::LogStream::Build => {
                         self.line(&format!("{} {line}", self.paint(color, &format!("{svc} [build]:"))))
                     }
@@ -127,15 +136,18 @@ impl Printer {
                     wire::LogStream::Stdout => self.line(&format!("{} {line}", self.paint(color, &format!("{svc}:")))),
                 }
             }
-            wire::Event::PortForward(f) if f.state == wire::PortState::Open => self.line(&format!(
-                "Service '{}' port {} (http) is available at {}",
-                f.service,
-                f.remote_port,
-                self.paint(GREEN, &f.url)
+            wire::Event::PortForward(f) if f.state == wire::PortState::Open => self.line(&self.tagged(
+                &f.service,
+                format!(
+                    "Service '{}' port {} (http) is available at {}",
+                    f.service,
+                    f.remote_port,
+                    self.paint(GREEN, &f.url)
+                ),
             )),
             wire::Event::PortForward(f) => {
                 let word = if f.state == wire::PortState::Closed { "closed" } else { "reconnecting" };
-                self.line(&self.paint(DIM, &format!("Port forward {} {word}", f.url)))
+                self.line(&self.tagged(&f.service, self.paint(DIM, &format!("Port forward {} {word}", f.url))))
             }
             wire::Event::Trace(t) => self.line(&format!(
                 "{} {} {} {} {}ms {}",
@@ -160,24 +172,15 @@ impl Printer {
             wire::Event::ServiceStatus(s) => {
                 let phase =
                     serde_json::to_value(s.phase).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                if self.many {
-                    self.line(&format!(
-                        "{} {}",
-                        self.paint(self.service_color(&s.service), &s.service),
-                        self.paint(DIM, &format!("[{phase}] {}", s.detail))
-                    ))
-                } else {
-                    self.line(&self.paint(DIM, &format!("[{phase}] {}", s.detail)))
-                }
+                self.line(&self.tagged(&s.service, self.paint(DIM, &format!("[{phase}] {}", s.detail))))
             }
             wire::Event::Synced(s) => {
                 let shown: Vec<&str> = s.files.iter().take(3).map(String::as_str).collect();
                 let more = if s.files.len() > 3 { format!(" and {} more", s.files.len() - 3) } else { String::new() };
                 let class =
                     serde_json::to_value(s.class).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default();
-                self.line(
-                    &self.paint(DIM, &format!("Synced {} ({class}) in {} ms{more}", shown.join(", "), s.duration_ms)),
-                );
+                let text = format!("Synced {} ({class}) in {} ms{more}", shown.join(", "), s.duration_ms);
+                self.line(&self.tagged(&s.service, self.paint(DIM, &text)));
             }
             wire::Event::LogsDropped(d) => {
                 eprintln!("({} log lines of {} dropped: the terminal was too slow)", d.count, d.service)

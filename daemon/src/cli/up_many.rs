@@ -1,25 +1,19 @@
-//! `devspacesd up` of several services (a folder of services, or several paths): every service in
-//! one space and one terminal through the daemon, each a session of its own; one failing does not
-//! stop the others. Each gets a stable local port, and every app is told where the others are with
-//! the variables Kubernetes gives pods (`config::workspace::discovery_env`).
+//! `devspacesd up` of several services (a folder of services, or several paths): one
+//! `devspaces/up` through the daemon starts every service in one space, each a session of its own
+//! (`server::many`); this prints their events in one terminal, each service with its prefix and
+//! colour, and on Ctrl-C stops them. One failing does not stop the others.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use devspaces_protocol::editor as wire;
-use devspacesd::config::workspace;
 use devspacesd::session::record;
 use serde_json::{json, Value};
 use tokio::signal::unix::{signal, SignalKind};
 
 use super::client::{Client, Message};
 use super::output::Printer;
-
-/// A free loopback port now (the session's forward binds it moments later).
-fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
-}
 
 enum Next {
     Message(Option<Message>),
@@ -40,34 +34,20 @@ pub async fn run(
     let Some(mut client) = Client::open(&record::state_dir(), true, "devspacesd up").await? else {
         anyhow::bail!("an up of several services runs through the daemon, and none could be started");
     };
-    let mut services = Vec::new();
-    for d in &dirs {
-        services.push((workspace::service_name(d), "127.0.0.1".to_string(), free_port()?));
+    // One request for all: the daemon gives each service its stable port and tells the others.
+    let mut params = json!({
+        "path": dirs[0].display().to_string(),
+        "paths": dirs[1..].iter().map(|d| d.display().to_string()).collect::<Vec<_>>(),
+        "env": devspacesd::config::process_vars(),
+    });
+    if let Some(s) = &space {
+        params["space"] = json!(s);
     }
-    let mut env: BTreeMap<String, String> = devspacesd::config::process_vars();
-    env.extend(workspace::discovery_env(&services));
-    let mut pending: HashMap<i64, String> = HashMap::new();
-    for (dir, (name, _, port)) in dirs.iter().zip(&services) {
-        let kind = match backend.as_deref() {
-            Some(b) => b.to_string(),
-            None => {
-                let auto = devspacesd::backend::choose(dir, &env).await;
-                if let Some(w) = &auto.warning {
-                    eprintln!("warning: {name}: {w}");
-                }
-                auto.choice.kind().name().to_string()
-            }
-        };
-        let mut params = json!({"path": dir.display().to_string(), "backend": kind, "env": env, "localPort": port});
-        if let Some(s) = &space {
-            params["space"] = json!(s);
-        }
-        pending.insert(client.request(wire::UP, params).await?, name.clone());
+    if let Some(b) = &backend {
+        params["backend"] = json!(b);
     }
-    if !printer.is_json() {
-        let list: Vec<String> = services.iter().map(|(n, h, p)| format!("{n} at {h}:{p}")).collect();
-        println!("Starting {} services: {}", services.len(), list.join(", "));
-    }
+    let up_id = client.request(wire::UP, params).await?;
+    let mut pending = true;
     let mut int = signal(SignalKind::interrupt())?;
     let mut term = signal(SignalKind::terminate())?;
     let mut sessions: HashMap<String, String> = HashMap::new();
@@ -96,33 +76,43 @@ pub async fn run(
             Next::Stop => continue,
         };
         match msg {
-            None if !downs.is_empty() || pending.is_empty() && sessions.is_empty() => {
+            None if !downs.is_empty() || !pending && sessions.is_empty() => {
                 return Ok(ExitCode::SUCCESS);
             }
             None => {
                 eprintln!("devspacesd: the daemon closed the connection");
                 return Ok(ExitCode::FAILURE);
             }
-            Some(Message::Response { id, result }) if pending.contains_key(&id) => {
-                let name = pending.remove(&id).unwrap_or_default();
-                match result {
-                    Ok(r) => {
-                        let info: wire::UpResult = serde_json::from_value(r)?;
-                        if !printer.is_json() {
-                            println!(
-                                "{name}: using dev space '{}' with target '{}'",
-                                info.session.space, info.session.target
-                            );
-                        }
-                        sessions.insert(info.session.session, name);
-                    }
+            Some(Message::Response { id, result }) if id == up_id => {
+                pending = false;
+                let result = match result {
+                    Ok(r) => serde_json::from_value::<wire::UpManyResult>(r)?,
                     Err(e) => {
-                        failed += 1;
                         let message = e.get("message").and_then(Value::as_str).unwrap_or("unknown error");
-                        eprintln!("error: {name}: {message}");
+                        eprintln!("error: {message}");
+                        client.close().await;
+                        return Ok(ExitCode::FAILURE);
+                    }
+                };
+                for o in result.services {
+                    match (o.session, o.error) {
+                        (Some(info), _) => {
+                            if !printer.is_json() {
+                                println!(
+                                    "{}: using dev space '{}' with target '{}'; the others reach it as http://{}/ (127.0.0.1:{})",
+                                    o.name, info.space, info.target, o.name, o.port
+                                );
+                            }
+                            sessions.insert(info.session, o.name);
+                        }
+                        (None, e) => {
+                            failed += 1;
+                            let message = e.map(|e| e.message).unwrap_or_else(|| "unknown error".into());
+                            eprintln!("error: {}: {message}", o.name);
+                        }
                     }
                 }
-                if pending.is_empty() && sessions.is_empty() {
+                if sessions.is_empty() {
                     client.close().await;
                     return Ok(ExitCode::FAILURE);
                 }
@@ -142,7 +132,7 @@ pub async fn run(
                     if s.phase == wire::Phase::Stopped && sessions.contains_key(&s.session) {
                         stopped.insert(s.session.clone());
                         // Every session was stopped by someone else (`down`, an editor).
-                        if pending.is_empty() && stopped.len() == sessions.len() && downs.is_empty() {
+                        if !pending && stopped.len() == sessions.len() && downs.is_empty() {
                             client.close().await;
                             return Ok(ExitCode::SUCCESS);
                         }

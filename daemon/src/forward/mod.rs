@@ -2,6 +2,7 @@
 
 mod gate;
 pub mod limits;
+pub mod names;
 pub mod proxy;
 mod splice;
 

@@ -8,6 +8,7 @@
 pub mod bridge;
 mod conn;
 mod fanout;
+mod many;
 pub mod outbox;
 pub mod rpc;
 mod sessions;

@@ -23,7 +23,12 @@ use crate::session::{record, SessionHandle, StartError};
 /// A session the daemon owns.
 pub struct Entry {
     pub fan: Arc<Fanout>,
-    dir: PathBuf,
+    pub(super) dir: PathBuf,
+    /// The name other services call it by (its chart's Service: the folder, lowercased).
+    pub(super) name: String,
+    /// The session's event stream (for lines the daemon adds, such as the calls the name proxy saw);
+    /// weak, so that the stream still ends with the session.
+    pub(super) events: tokio::sync::broadcast::WeakSender<crate::events::Event>,
     /// The hashes of the variables its configuration names (the session keeps them current).
     env: Arc<Mutex<record::EnvHashes>>,
     handle: tokio::sync::Mutex<Option<SessionHandle>>,
@@ -46,6 +51,21 @@ impl Entry {
     }
 }
 
+/// A backend connected for a session, and how it was chosen.
+pub(super) struct Connected {
+    backend: backend::Connected,
+    pub(super) kind: wire::Backend,
+    /// Why `choose` picked it, when the user should know (`RUN` steps that will not run).
+    warning: Option<String>,
+}
+
+impl Connected {
+    /// The space the backend resolved (the selected one when the request named none).
+    pub(super) fn space(&self) -> &str {
+        self.backend.space()
+    }
+}
+
 /// Everything the connections share.
 pub struct Daemon {
     pub state_dir: PathBuf,
@@ -60,11 +80,20 @@ pub struct Daemon {
     next_client: AtomicU64,
     /// Notified whenever a client or session comes or goes (the idle timer listens).
     pub activity: Notify,
+    /// The name proxy's resolver (a weak handle on this daemon).
+    pub(super) me: std::sync::Weak<Daemon>,
+    /// The name proxy's listener of each calling service, by space and name.
+    pub(super) names: Mutex<HashMap<(String, String), crate::forward::names::Listener>>,
+    /// Services an up of several services is starting, by space and name: calls to them wait.
+    pub(super) planned: Mutex<std::collections::HashSet<(String, String)>>,
 }
 
 impl Daemon {
     pub fn new(state_dir: PathBuf, log_cap: usize) -> Arc<Self> {
-        Arc::new(Daemon {
+        Arc::new_cyclic(|me| Daemon {
+            me: me.clone(),
+            names: Mutex::new(HashMap::new()),
+            planned: Mutex::new(Default::default()),
             state_dir,
             started_at: devspaces_protocol::clock::now_rfc3339(),
             log_cap,
@@ -98,7 +127,7 @@ impl Daemon {
         c
     }
 
-    fn all_sessions(&self) -> Vec<Arc<Entry>> {
+    pub(super) fn all_sessions(&self) -> Vec<Arc<Entry>> {
         self.sessions().clone()
     }
 
@@ -143,7 +172,17 @@ impl Daemon {
     }
 
     pub async fn up(&self, client: &Arc<Client>, p: wire::UpParams) -> Result<Value, RpcError> {
+        if super::many::is_many(&p) {
+            return self.up_many(client, p).await;
+        }
         let dir = service_dir(&p.path)?;
+        let connected = self.connect(&dir, &p).await?;
+        let r = self.start(client, &dir, connected, p.env, p.local_port, p.attach).await?;
+        Ok(to_value(&r))
+    }
+
+    /// The backend `p` asks for (or the one `choose` picks for `dir`), connected in its space.
+    pub(super) async fn connect(&self, dir: &Path, p: &wire::UpParams) -> Result<Connected, RpcError> {
         // The client's environment (the daemon's when it sent none): DOCKER_HOST, azds.yaml's ${VAR}.
         let client_env = p.env.clone().unwrap_or_else(config::process_vars);
         let docker_host = client_env.get("DOCKER_HOST").cloned();
@@ -153,20 +192,35 @@ impl Daemon {
             Some(wire::Backend::Kubernetes) => (BackendChoice::Kubernetes(ConnectOptions::default()), None),
             Some(wire::Backend::Container) => (BackendChoice::Container(docker_host), None),
             None => {
-                let auto = backend::choose(&dir, &client_env).await;
+                let auto = backend::choose(dir, &client_env).await;
                 (auto.choice, auto.warning)
             }
         };
         let kind = to_proto::backend(choice.kind());
-        let connected =
-            backend::connect(choice, p.space.as_deref(), &self.state_dir).await.map_err(|e| start_failed(e, &dir))?;
+        let backend =
+            backend::connect(choice, p.space.as_deref(), &self.state_dir).await.map_err(|e| start_failed(e, dir))?;
+        Ok(Connected { backend, kind, warning })
+    }
+
+    /// Starts a session of `dir` on a connected backend, or attaches to the one running there.
+    pub(super) async fn start(
+        &self,
+        client: &Arc<Client>,
+        dir: &Path,
+        connected: Connected,
+        env: Option<std::collections::BTreeMap<String, String>>,
+        local_port: Option<u16>,
+        attach: bool,
+    ) -> Result<wire::UpResult, RpcError> {
+        let Connected { backend: connected, kind, warning } = connected;
+        let dir = dir.to_path_buf();
         let target = connected.target();
         let space = connected.space().to_string();
         let _guard = self.starting.lock().await;
         let existing =
             self.all_sessions().into_iter().find(|e| e.dir == dir && e.fan.space == space && e.fan.backend == kind);
         if let Some(e) = existing {
-            if !p.attach {
+            if !attach {
                 return Err(RpcError::new(
                     codes::SESSION_EXISTS,
                     format!("service '{}' already runs in space '{space}' (session {})", e.fan.service, e.fan.session),
@@ -178,18 +232,18 @@ impl Daemon {
                 }));
             }
             e.fan.subscribe(client, 0);
-            if let Some(env) = &p.env {
+            if let Some(env) = &env {
                 let recorded = e.env.lock().map(|h| h.clone()).unwrap_or_default();
                 let differs = record::env_differs(&e.fan.session, &recorded, |n| env.get(n).cloned());
                 if !differs.is_empty() {
                     client.outbox.push(rpc::event_frame(&other_env_line(&e.fan, &differs)));
                 }
             }
-            return Ok(to_value(&wire::UpResult { session: e.fan.info(), attached: true }));
+            return Ok(wire::UpResult { session: e.fan.info(), attached: true });
         }
-        let env = p.env.map(Arc::new);
+        let env = env.map(Arc::new);
         let handle =
-            backend::start(connected, &dir, self.quiet, env, p.local_port).await.map_err(|e| start_failed(e, &dir))?;
+            backend::start(connected, &dir, self.quiet, env, local_port).await.map_err(|e| start_failed(e, &dir))?;
         // The receiver made before the session's task started: the fan-out sees its first events.
         let rx = handle.take_first_receiver().unwrap_or_else(|| handle.events.subscribe());
         let fan =
@@ -215,6 +269,8 @@ impl Daemon {
         let hub = tokio::spawn(fanout::run(fan.clone(), rx));
         let entry = Arc::new(Entry {
             fan: fan.clone(),
+            name: config::workspace::service_name(&dir),
+            events: handle.events.downgrade(),
             dir,
             env: handle.env.clone(),
             handle: tokio::sync::Mutex::new(Some(handle)),
@@ -222,7 +278,7 @@ impl Daemon {
         });
         self.sessions().push(entry);
         self.activity.notify_one();
-        Ok(to_value(&wire::UpResult { session: fan.info(), attached: false }))
+        Ok(wire::UpResult { session: fan.info(), attached: false })
     }
 
     /// The one session a target names, or the right error.
@@ -381,7 +437,7 @@ pub fn classify(p: wire::ClassifyParams) -> Result<Value, RpcError> {
     Ok(to_value(&wire::ClassifyResult { service: config.name.clone(), batch: to_proto::class(batch), results }))
 }
 
-fn service_dir(path: &str) -> Result<PathBuf, RpcError> {
+pub(super) fn service_dir(path: &str) -> Result<PathBuf, RpcError> {
     let data = || ErrorData { path: Some(path.to_string()), ..ErrorData::default() };
     if !Path::new(path).is_absolute() {
         return Err(RpcError::new(codes::INVALID_PARAMS, format!("path '{path}' is not absolute")).with_data(data()));
@@ -400,7 +456,7 @@ fn service_dir(path: &str) -> Result<PathBuf, RpcError> {
 }
 
 /// The answer to a `devspaces/up` whose backend or session could not start.
-fn start_failed(e: StartFailure, dir: &Path) -> RpcError {
+pub(super) fn start_failed(e: StartFailure, dir: &Path) -> RpcError {
     let data = || ErrorData { path: Some(dir.display().to_string()), ..ErrorData::default() };
     match e {
         StartFailure::NotBuilt(_) | StartFailure::Unavailable(_) => {
@@ -457,7 +513,7 @@ fn unknown(t: &wire::SessionTarget) -> RpcError {
     })
 }
 
-fn to_value<T: serde::Serialize>(v: &T) -> Value {
+pub(super) fn to_value<T: serde::Serialize>(v: &T) -> Value {
     serde_json::to_value(v).unwrap_or_else(|e| json!({"error": format!("cannot encode the result: {e}")}))
 }
 

@@ -116,8 +116,36 @@ pub fn network_name(space: &str) -> String {
 /// The agent's argv after the entrypoint: sync root and a listener on the container's own
 /// address (published on the host's loopback only). The original command is not started here:
 /// the session starts it after the first sync, with the build commands before it.
-pub fn agent_args(root: &str) -> Vec<String> {
-    ["--root", root, "--listen", &format!("0.0.0.0:{AGENT_PORT}"), "--published"].map(String::from).into()
+/// With `service_port`, the agent also relays the chart's Service port to the app's, as the
+/// Service would in the cluster (`agent/src/relay.rs`).
+pub fn agent_args(root: &str, service_port: Option<u16>, app_port: u16) -> Vec<String> {
+    let mut args: Vec<String> =
+        ["--root", root, "--listen", &format!("0.0.0.0:{AGENT_PORT}"), "--published"].map(String::from).into();
+    if let Some(p) = service_port.filter(|p| *p != app_port && *p != AGENT_PORT) {
+        args.extend(["--relay".to_string(), format!("{p}:{app_port}")]);
+    }
+    args
+}
+
+/// The port of the chart's Service (`service.port`, or `service.externalPort` of older charts),
+/// from the merged values: where the other services call this one in the cluster.
+pub fn service_port(values: &serde_json::Value) -> Option<u16> {
+    let service = values.get("service")?;
+    ["port", "externalPort"].iter().find_map(|k| {
+        let v = service.get(*k)?;
+        v.as_u64().or_else(|| v.as_str()?.trim().parse().ok()).and_then(|p| u16::try_from(p).ok())
+    })
+}
+
+/// The names the other services of the space call this one by: azds.yaml's `name` and the
+/// chart's Service name (the folder, lowercased), as the engine's network aliases.
+pub fn aliases(config: &Config) -> Vec<String> {
+    let mut out = vec![engine_name(&config.name)];
+    let folder = engine_name(&crate::config::workspace::service_name(&config.service_dir));
+    if !out.contains(&folder) {
+        out.push(folder);
+    }
+    out
 }
 
 fn deploy_err(e: impl std::fmt::Display) -> BackendError {
@@ -391,6 +419,8 @@ impl Backend for Container {
         ports.sort_unstable();
         ports.dedup();
 
+        // Where the others call it (`http://api/` is the Service's port 80 in the cluster).
+        let svc_port = crate::config::values::merged(config).ok().as_ref().and_then(service_port);
         let network = self.ensure_network().await?;
         let service = engine_name(&config.name);
         // The session in the name: two sessions of same-named services in one space never meet.
@@ -410,7 +440,7 @@ impl Backend for Container {
         let body = ContainerCreateBody {
             image: Some(tag.clone()),
             entrypoint: Some(vec![DEFAULT_AGENT_PATH.to_string()]),
-            cmd: Some(agent_args(&layout.sync_root.to_string_lossy())),
+            cmd: Some(agent_args(&layout.sync_root.to_string_lossy(), svc_port, app_port)),
             env: Some(vec![format!("{TOKEN_ENV}={}", self.token), format!("PORT={app_port}")]),
             labels: Some(labels),
             exposed_ports: Some(ports.iter().map(|p| (format!("{p}/tcp"), HashMap::new())).collect()),
@@ -422,7 +452,7 @@ impl Backend for Container {
             networking_config: Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(
                     network.clone(),
-                    EndpointSettings { aliases: Some(vec![service.clone()]), ..Default::default() },
+                    EndpointSettings { aliases: Some(aliases(config)), ..Default::default() },
                 )])),
             }),
             ..Default::default()
@@ -467,7 +497,10 @@ impl Backend for Container {
             });
         };
         let (agent, events) = self.connect_agent(&name, ([127, 0, 0, 1], agent_port).into()).await?;
-        report.log(LogStream::System, format!("container {name} running ({tag}), network {network} as '{service}'"));
+        report.log(
+            LogStream::System,
+            format!("container {name} running ({tag}), network {network} as '{}'", aliases(config).join("', '")),
+        );
         // The new container answers: the old one goes, with the images only it used, off the
         // path to the new app's start.
         self.stop_monitor();
@@ -544,7 +577,18 @@ mod tests {
 
     #[test]
     fn the_agent_listens_on_the_published_address() {
-        assert_eq!(agent_args("/app"), vec!["--root", "/app", "--listen", "0.0.0.0:50051", "--published"]);
+        assert_eq!(agent_args("/app", None, 8080), vec!["--root", "/app", "--listen", "0.0.0.0:50051", "--published"]);
+        // The chart's Service port, relayed to the app's when they differ.
+        assert_eq!(agent_args("/app", Some(80), 8080)[5..], ["--relay", "80:8080"]);
+        assert_eq!(agent_args("/app", Some(8080), 8080).len(), 5);
+    }
+
+    #[test]
+    fn the_service_port_comes_from_the_charts_values() {
+        assert_eq!(service_port(&serde_json::json!({"service": {"type": "ClusterIP", "port": 80}})), Some(80));
+        assert_eq!(service_port(&serde_json::json!({"service": {"externalPort": "10080"}})), Some(10080));
+        assert_eq!(service_port(&serde_json::json!({"image": {}})), None);
+        assert_eq!(service_port(&serde_json::json!({"service": {"port": 70000}})), None);
     }
 
     #[tokio::test]
