@@ -128,7 +128,7 @@ function up(p: UpParams): UpResult | UpManyResult | ResponseError {
   }
   const dirs = [p.path, ...(p.paths ?? [])].flatMap((d) => (fs.existsSync(path.join(d, "azds.yaml")) ? [d] : servicesBelow(d)));
   if (dirs.length === 0) {
-    return new ResponseError(-32901, `no azds.yaml in ${p.path} or any folder below it (write one with \`devspacesd prep\`)`);
+    return new ResponseError(-32901, `'${p.path}' is not a service folder: no azds.yaml in ${p.path} or any folder below it (write one with \`devspacesd prep\`)`);
   }
   // Each service's port as the daemon would give it: stable, one per name.
   const services = dirs.map((dir, i): UpOutcome => {

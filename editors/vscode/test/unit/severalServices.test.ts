@@ -154,7 +154,7 @@ describe("several services through the extension and a scripted daemon", () => {
     fs.mkdirSync(empty);
     await recorded.commands.get("devspaces.up")?.(Uri.file(empty));
     assert.ok(
-      recorded.messages.some((m) => m.level === "error" && m.text.startsWith(`up: no azds.yaml in ${empty} or any folder below it`)),
+      recorded.messages.some((m) => m.level === "error" && m.text.startsWith(`up: '${empty}' is not a service folder: no azds.yaml in ${empty} or any folder below it`)),
       JSON.stringify(recorded.messages),
     );
   });
