@@ -103,8 +103,13 @@ end
 -- The folder `path` names (a file's folder), else the current buffer's folder, else the current
 -- directory; resolved, as the daemon reports paths.
 local function folder_of(path)
-  local p = (path and path ~= '') and vim.fn.fnamemodify(path, ':p') or vim.api.nvim_buf_get_name(0)
-  if p == '' or vim.bo.buftype ~= '' and (not path or path == '') then
+  local p
+  if path and path ~= '' then
+    p = vim.fn.fnamemodify(path, ':p')
+  elseif vim.bo.buftype == '' then
+    p = vim.api.nvim_buf_get_name(0)
+  end
+  if not p or p == '' then
     p = vim.fn.getcwd()
   elseif vim.fn.isdirectory(p) == 0 then
     p = vim.fs.dirname(p)
