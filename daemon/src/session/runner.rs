@@ -103,7 +103,11 @@ impl<B: Backend + 'static> Runner<B> {
         let hashes = record::env_hashes(&id, config.variables.keys(), |n| opts.var(n));
         let runner = Runner {
             env_hashes: Arc::new(std::sync::Mutex::new(hashes)),
-            forwards: Forwards::new(events.clone(), config.name.clone(), id.clone()),
+            forwards: {
+                let mut f = Forwards::new(events.clone(), config.name.clone(), id.clone());
+                f.set_space(&opts.space);
+                f
+            },
             machine: Machine::new(backend.capabilities().serves_during_redeploy),
             backend_name: backend.name(),
             backend: Some(backend),
