@@ -102,6 +102,15 @@ pub fn named_child(space: &str, header: Option<&str>) -> Option<String> {
     (valid && child != space).then_some(child)
 }
 
+/// The child an ingress host names, as Dev Spaces formed them: `alice.s.dev.web.<suffix>` (the
+/// `$(spacePrefix)` `alice.s.` before the root space and the service) names alice.
+pub fn child_from_host(host: Option<&str>) -> Option<&str> {
+    let host = host?;
+    let mut labels = host.split('.');
+    let (first, second) = (labels.next()?, labels.next()?);
+    (second == "s" && labels.next().is_some()).then_some(first)
+}
+
 /// What a routing proxy reports of each request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Trace {
@@ -198,7 +207,12 @@ impl Proxy {
 
     async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
         let started = Instant::now();
-        let header = ROUTE_HEADERS.iter().find_map(|h| req.headers().get(*h)).and_then(|v| v.to_str().ok());
+        let host = req.headers().get(hyper::header::HOST).and_then(|v| v.to_str().ok()).or(req.uri().host());
+        let header = ROUTE_HEADERS
+            .iter()
+            .find_map(|h| req.headers().get(*h))
+            .and_then(|v| v.to_str().ok())
+            .or_else(|| child_from_host(host));
         let route_as = header.map(str::to_string);
         let child = named_child(&self.space, header);
         let (target, served_by) = match child {
@@ -336,6 +350,15 @@ mod tests {
         assert_eq!(named_child("dev", Some(&"a".repeat(64))), None);
         // A child's instance serves whatever reaches it.
         assert_eq!(named_child("dev/alice", Some("alice")), None);
+    }
+
+    #[test]
+    fn a_childs_ingress_host_names_it() {
+        assert_eq!(child_from_host(Some("alice.s.dev.web.1a2b.eus.azds.io")), Some("alice"));
+        assert_eq!(child_from_host(Some("dev.web.1a2b.eus.azds.io")), None);
+        assert_eq!(child_from_host(Some("alice.s")), None);
+        assert_eq!(child_from_host(Some("localhost:8080")), None);
+        assert_eq!(child_from_host(None), None);
     }
 
     /// An HTTP/1.1 app on loopback that answers with the path and the route header it saw.
