@@ -12,6 +12,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod apps;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod lsp;
 
 /// A failure guard for waits on events, never a performance assertion.
