@@ -11,7 +11,9 @@ order so that the machine's load hits every tool alike:
   each with its defaults, each watching its own copy of the workspace and running the same app on
   its own port; and the floor: the harness itself stops the app (SIGTERM) and starts it again.
 * sync (edit `public/index.html` -> the new bytes in the destination file): devspaces' local
-  backend (static-sync, into its container root), lsyncd (Debian; rsync per event, `delay = 0`)
+  backend (static-sync, into its container root), lsyncd (Debian; rsync per event, `delay = 0`,
+  `--ignore-times`: rsync's size-and-second check would skip an edit of the same size within the
+  same second, as every edit here is)
   and the floor: a copier of the harness (inotify through ctypes, `IN_CLOSE_WRITE`, then copy and
   rename) in its own process.
 
@@ -400,7 +402,8 @@ class Lsyncd(SyncTool):
         os.makedirs(self.dst)
         conf = os.path.join(root, "lsyncd.lua")
         write(conf, 'settings { nodaemon = true, logfile = "%s" }\n'
-                    'sync { default.rsync, source = "%s", target = "%s", delay = 0 }\n'
+                    'sync { default.rsync, source = "%s", target = "%s", delay = 0,\n'
+                    '  rsync = { _extra = { "--ignore-times" } } }\n'
               % (os.path.join(root, "lsyncd.log"), os.path.join(self.dir, "public") + "/", self.dst + "/"))
         self.p = Proc([PEERS["lsyncd"], conf], root, None, os.path.join(root, "lsyncd.out"))
         # lsyncd's startup sync copies the page once.
@@ -416,8 +419,10 @@ class DevspacesSync(SyncTool):
     def start(self, root):
         self.s = local.Session(BIN, self.dir, root, "dss-" + str(os.getpid()), ["--backend", "local"])
         self.s.wait_running(300)
-        # The local backend's container root: what the app serves from.
-        self.dst = os.path.join(self.s.dir, "state", "spaces", "default", os.path.basename(self.dir), "fs", "public")
+        # The local backend's container root (the Dockerfile's WORKDIR /app inside it): what the
+        # app serves from.
+        fs = os.path.join(self.s.dir, "state", "spaces", "default", os.path.basename(self.dir), "fs")
+        self.dst = os.path.join(fs, "app", "public")
         wait_until(lambda: os.path.exists(self.target()), 60, "devspaces' first sync")
 
     def stop(self):
@@ -533,7 +538,8 @@ def main():
                                       "5.3", version_of([PEERS["lsyncd"], "--version"])),
         "",
         "Each tool with its defaults (watchexec debounces 50 ms by default; nodemon's delay is 0 here, its "
-        "default; lsyncd runs rsync per change with `delay = 0`). Tilt, Skaffold, DevSpace and Okteto are "
+        "default; lsyncd runs rsync per change with `delay = 0` and `--ignore-times`, else rsync skips a "
+        "same-size edit within the same second). Tilt, Skaffold, DevSpace and Okteto are "
         "served by no registry reachable here: their published figures are 1-2 s (Tilt, DevSpace) and about "
         "1 s of delay before a sync (Okteto), against the rows above.",
     ]
