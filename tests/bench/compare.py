@@ -43,7 +43,7 @@ import sys
 import tempfile
 import time
 
-from common import HERE, REPO
+import common
 import local
 
 NODEMON = "3.1.14"
@@ -177,15 +177,9 @@ def write(path, text):
 
 
 def get(port, path="/"):
+    """The raw answer to one GET, or b"" while nothing serves."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-            s.sendall(("GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path).encode())
-            data = b""
-            while True:
-                c = s.recv(65536)
-                if not c:
-                    return data
-                data += c
+        return common.get(port, path, 2)
     except OSError:
         return b""
 
@@ -208,10 +202,11 @@ def wait_until(check, timeout, what):
 class Proc:
     """A peer's process (its own process group, stopped by its PID's group)."""
 
-    def __init__(self, cmd, cwd, env, log):
+    def __init__(self, cmd, cwd, env, log, stdin=None):
         self.log = open(log, "wb")
+        self.stdin = stdin
         self.p = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, start_new_session=True)
+                                  stdin=stdin or subprocess.DEVNULL, start_new_session=True)
 
     def stop(self):
         if self.p.poll() is None:
@@ -222,6 +217,8 @@ class Proc:
                 os.killpg(self.p.pid, signal.SIGKILL)
                 self.p.wait(10)
         self.log.close()
+        if self.stdin:
+            self.stdin.close()
 
 
 class RestartTool:
@@ -279,29 +276,34 @@ class Devspaces(RestartTool):
         self.s.stop()
 
 
-class Nodemon(RestartTool):
+class Peer(RestartTool):
+    """A peer that runs the app itself and restarts it when a `.py` file changes."""
+
+    def command(self):
+        raise NotImplementedError
+
+    def start(self, root):
+        self.p = Proc(self.command(), self.dir, self.env, os.path.join(root, self.name + ".log"))
+
+    def stop(self):
+        self.p.stop()
+
+
+class Nodemon(Peer):
     name = "nodemon"
 
-    def start(self, root):
-        cmd = ["node", PEERS["nodemon"], "--watch", ".", "--ext", "py", "--exec", "python3 app.py"]
-        self.p = Proc(cmd, self.dir, self.env, os.path.join(root, "nodemon.log"))
-
-    def stop(self):
-        self.p.stop()
+    def command(self):
+        return ["node", PEERS["nodemon"], "--watch", ".", "--ext", "py", "--exec", "python3 app.py"]
 
 
-class Watchexec(RestartTool):
+class Watchexec(Peer):
     name = "watchexec"
 
-    def start(self, root):
-        cmd = [PEERS["watchexec"], "--restart", "--exts", "py", "--watch", ".", "--", "python3", "app.py"]
-        self.p = Proc(cmd, self.dir, self.env, os.path.join(root, "watchexec.log"))
-
-    def stop(self):
-        self.p.stop()
+    def command(self):
+        return [PEERS["watchexec"], "--restart", "--exts", "py", "--watch", ".", "--", "python3", "app.py"]
 
 
-class Entr(RestartTool):
+class Entr(Peer):
     name = "entr"
 
     def start(self, root):
@@ -309,22 +311,8 @@ class Entr(RestartTool):
         # no TTY here.
         lst = os.path.join(root, "entr-files.txt")
         write(lst, "\n".join(os.path.join(self.dir, f) for f in ("app.py", "version.py")) + "\n")
-        self.stdin = open(lst)
-        self.log = open(os.path.join(root, "entr.log"), "wb")
-        self.p = subprocess.Popen([PEERS["entr"], "-rn", "python3", "app.py"], cwd=self.dir, env=self.env,
-                                  stdin=self.stdin, stdout=self.log, stderr=subprocess.STDOUT,
-                                  start_new_session=True)
-
-    def stop(self):
-        if self.p.poll() is None:
-            os.killpg(self.p.pid, signal.SIGTERM)
-            try:
-                self.p.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.p.pid, signal.SIGKILL)
-                self.p.wait(10)
-        self.stdin.close()
-        self.log.close()
+        self.p = Proc([PEERS["entr"], "-rn", "python3", "app.py"], self.dir, self.env,
+                      os.path.join(root, "entr.log"), stdin=open(lst))
 
 
 # ---------------------------------------------------------------------------------------------
