@@ -9,7 +9,7 @@ import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import type { TreeNode } from "../../src/model/tree";
 import { repoRoot } from "../support/golden";
-import { activateBundled, channelLines, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
+import { activateBundled, channelLines, stopDaemons, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
 import { LogLevel, recorded, setLogLevel, setSetting, Uri, workspace } from "../support/vscode-stub";
 
 const VIEW = "devspaces.services";
@@ -139,17 +139,7 @@ describe("three services through the extension and the real daemon, with one up"
   after(async () => {
     await activated?.close();
     // The shared daemon would leave by itself after 10 idle minutes; ours goes now.
-    for (const f of fs.existsSync(stateDir) ? fs.readdirSync(stateDir) : []) {
-      if (!f.endsWith(".pid")) continue;
-      const pid = Number(fs.readFileSync(path.join(stateDir, f), "utf8").trim());
-      if (pid > 0) {
-        try {
-          process.kill(pid, "SIGTERM");
-        } catch {
-          /* already gone */
-        }
-      }
-    }
+    stopDaemons(stateDir);
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 
