@@ -6,6 +6,7 @@
 pub mod fs;
 pub mod procs;
 pub mod relay;
+pub mod route;
 mod server;
 pub mod supervise;
 
@@ -36,6 +37,17 @@ pub struct AgentArgs {
     /// the container backend; see `relay`). Repeatable.
     #[arg(long = "relay", value_parser = relay::parse)]
     pub relay: Vec<(u16, u16)>,
+    /// `LISTEN:APP:SERVICE:SERVICE_PORT`: a routing proxy in front of the app, which the chart's
+    /// Service targets instead of the app (see `route`). Repeatable.
+    #[arg(long = "route", value_parser = route::parse)]
+    pub route: Vec<route::RouteSpec>,
+    /// The space this pod serves (`dev`, `dev/alice`): a root space's routing proxy sends a
+    /// request for a child that runs the service to the child's instance.
+    #[arg(long, default_value = "")]
+    pub space: String,
+    /// The cluster's DNS domain (where a child's Service is looked up).
+    #[arg(long, default_value = "cluster.local")]
+    pub cluster_domain: String,
     /// Milliseconds between SIGTERM and SIGKILL when stopping the app.
     #[arg(long, default_value_t = 3000)]
     pub grace_ms: u64,

@@ -71,6 +71,23 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
             .await
             .map_err(|e| std::io::Error::other(format!("cannot relay port {port} to {target}: {e}")))?;
     }
+    if !args.route.is_empty() {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for spec in &args.route {
+            let (listen, app) = (spec.listen, spec.app);
+            let resolve = crate::route::system_resolver();
+            crate::route::start(spec.clone(), args.space.clone(), args.cluster_domain.clone(), resolve, tx.clone())
+                .await
+                .map_err(|e| std::io::Error::other(format!("cannot start the routing proxy on {listen}: {e}")))?;
+            sup.log(Stream::System, format!("routing port {listen} to the app's {app} (space '{}')", args.space));
+        }
+        let sup = sup.clone();
+        tokio::spawn(async move {
+            while let Some(t) = rx.recv().await {
+                sup.trace(t);
+            }
+        });
+    }
     let listener = TcpListener::bind(args.listen).await?;
     let port = listener.local_addr()?.port();
     let (shutdown_tx, mut shutdown_rx) = mpsc::channel(4);

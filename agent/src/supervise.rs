@@ -85,6 +85,22 @@ impl Supervisor {
         })
     }
 
+    /// A routing proxy's trace, to every connection (not replayed: a trace is news or nothing).
+    pub fn trace(&self, t: crate::route::Trace) {
+        let _ = self.events.send(FromAgent::Trace {
+            method: t.method,
+            path: t.path,
+            status: t.status,
+            micros: t.micros,
+            bytes: t.bytes,
+            peer: t.peer,
+            served_by: t.served_by,
+            service: t.service,
+            route_as: t.route_as,
+            time: clock::now_rfc3339(),
+        });
+    }
+
     pub fn log(&self, stream: Stream, line: String) {
         let seq = self.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let msg = FromAgent::Log { seq, stream, line, time: clock::now_rfc3339() };

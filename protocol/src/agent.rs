@@ -104,6 +104,26 @@ pub enum FromAgent {
     Status {
         status: AppStatus,
     },
+    /// A request the routing proxy in front of the app passed on (`--route`).
+    Trace {
+        method: String,
+        path: String,
+        status: u16,
+        /// From the request's head to the answer's head.
+        micros: u64,
+        /// The answer's `Content-Length` (0 when it had none).
+        bytes: u64,
+        /// The address the request came from.
+        peer: String,
+        /// The space whose instance served it (`dev`, or `dev/alice` for a child's).
+        served_by: String,
+        /// The Service it was sent to.
+        service: String,
+        /// The routing header's value, when the request had one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        route_as: Option<String>,
+        time: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,7 +19,7 @@ pub use event::{Event, MessageType, ShowMessageParams};
 pub use initialize::{DevspacesServerInfo, InitializeExperimental, ProgressKind};
 pub use notifications::{
     DebugAdapter, DebugReadyParams, LogParams, LogStream, LogsDroppedParams, PathMapping, Phase, PortForwardParams,
-    PortState, ServiceStatusParams, SyncedParams, TraceParams,
+    PortState, Routed, ServiceStatusParams, SyncedParams, TraceParams,
 };
 pub use requests::{
     Backend, ChangeClass, Classification, ClassifyParams, ClassifyResult, DaemonInfo, DebugParams, DebugResult,

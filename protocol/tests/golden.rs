@@ -49,6 +49,7 @@ const COVERAGE: &[(&str, &str)] = &[
     ("LogStream", "log-stream.json"),
     ("LogParams", "log.params.json"),
     ("TraceParams", "trace.params.json"),
+    ("Routed", "trace.routed.params.json"),
     ("PortState", "port-state.json"),
     ("PortForwardParams", "port-forward.params.json"),
     ("Phase", "phase.json"),
@@ -167,6 +168,7 @@ fn trace() -> TraceParams {
         duration_ms: 4,
         bytes: 27,
         time: TIME.into(),
+        routed: None,
     }
 }
 
@@ -441,6 +443,23 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
         ("unwatch.result.json", check("unwatch.result.json", &UnwatchResult { sessions: vec![SESSION.into()] })),
         ("log.params.json", check("log.params.json", &log("Listening on port 80"))),
         ("trace.params.json", check("trace.params.json", &trace())),
+        (
+            "trace.routed.params.json",
+            check(
+                "trace.routed.params.json",
+                &TraceParams {
+                    service: "data".into(),
+                    path: "/items".into(),
+                    duration_ms: 1,
+                    routed: Some(Routed {
+                        served_by: "dev/alice".into(),
+                        source: "api".into(),
+                        route_as: Some("alice".into()),
+                    }),
+                    ..trace()
+                },
+            ),
+        ),
         ("port-forward.params.json", check("port-forward.params.json", &port_forward())),
         ("service-status.params.json", check("service-status.params.json", &crashed())),
         ("service-status.running.params.json", check("service-status.running.params.json", &running())),

@@ -8,6 +8,7 @@ K8S_VERSION=v1.34.4          # tests/cluster/mods/kubernetes/go.mod
 ETCD_VERSION=v3.5.35         # tests/cluster/mods/etcd/go.mod
 HELM_VERSION=v4.0.4          # tests/cluster/mods/helm4/go.mod
 HELM3_VERSION=v3.19.2        # tests/cluster/mods/helm3/go.mod
+COREDNS_VERSION=v1.15.0      # tests/cluster/coredns/go.mod (cached apart: see COREDNS_DIR)
 BUSYBOX_TAG=1.35             # Debian bookworm's busybox-static
 PAUSE_IMAGE=devspaces.local/pause:3.10
 BUILD_REV=2                  # bump when tests/cluster/build changes what it produces
@@ -29,6 +30,18 @@ VERSION_DIR="$CACHE_ROOT/k8s-${K8S_VERSION}-$(cluster_version_key)"
 BIN="$VERSION_DIR/bin"
 IMAGES="$VERSION_DIR/images"
 
+# CoreDNS has its own cache folder and key, so a new CoreDNS never rebuilds
+# Kubernetes (nor the other way round).
+coredns_version_key() {
+  {
+    echo "$COREDNS_VERSION"
+    cat "$CLUSTER_DIR"/coredns/go.mod "$CLUSTER_DIR"/coredns/main.go
+    go version 2>/dev/null || echo "no go"
+  } | sha256sum | cut -c1-12
+}
+COREDNS_DIR="$CACHE_ROOT/coredns-${COREDNS_VERSION}-$(coredns_version_key)"
+COREDNS_BIN="$COREDNS_DIR/bin/coredns"
+
 # --- network layout ------------------------------------------------------------
 # The node (etcd, control plane, containerd, kubelet, registry, pods) lives in
 # its own network namespace joined to the host by one veth pair. The netns has
@@ -43,6 +56,8 @@ POD_CIDR=10.213.64.0/24
 POD_BRIDGE=dsk8s-cni0
 SERVICE_CIDR=10.213.96.0/24
 KUBERNETES_SERVICE_IP=10.213.96.1
+DNS_SERVICE_IP=10.213.96.10  # Service kube-system/kube-dns: the kubelet's clusterDNS
+CLUSTER_DOMAIN=cluster.local
 APISERVER_PORT=6443
 REGISTRY_PORT=5000
 REGISTRY="$NODE_IP:$REGISTRY_PORT"
@@ -67,7 +82,7 @@ need_root() { [ "$(id -u)" = 0 ] || die "must run as root (network namespaces, c
 
 # Debian packages the cluster needs at run time and for building images.
 DEB_PACKAGES=(containerd runc containernetworking-plugins docker-registry buildah skopeo
-  iptables conntrack iproute2 openssl curl util-linux procps ca-certificates)
+  iptables conntrack iproute2 openssl curl util-linux procps ca-certificates bind9-dnsutils)
 
 ensure_debs() {
   local missing=() p
@@ -95,3 +110,12 @@ pid_alive() { # a zombie counts as gone (PID 1 may reap it late)
 in_netns() { nsenter --net="/run/netns/$NETNS" -- "$@"; }
 
 kctl() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+
+# The cluster DNS works: CoreDNS on the node address answers NAME with ADDRESS
+# (so it has read the API), and kube-proxy forwards kube-dns's ClusterIP to it.
+# (The netns itself has no route to the service range, only pods do: CoreDNS is
+# asked at its own address.)
+dns_answers() { # dns_answers NAME ADDRESS
+  [ "$(in_netns dig +short +time=1 +tries=1 "@$NODE_IP" "$1" A 2>/dev/null)" = "$2" ] &&
+    in_netns iptables-save -t nat 2>/dev/null | grep -q -- "-d $DNS_SERVICE_IP/32 -p udp .*kube-system/kube-dns:dns cluster IP"
+}

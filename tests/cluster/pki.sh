@@ -72,6 +72,7 @@ make_pki() {
   pki_cert controller-manager "/CN=system:kube-controller-manager" clientAuth
   pki_cert scheduler "/CN=system:kube-scheduler" clientAuth
   pki_cert kube-proxy "/CN=system:kube-proxy" clientAuth
+  pki_cert coredns "/CN=system:coredns" clientAuth
   if [ ! -f "$PKI/sa.key" ]; then
     pki_key "$PKI/sa.key"
     openssl pkey -in "$PKI/sa.key" -pubout -out "$PKI/sa.pub" 2>/dev/null
@@ -82,4 +83,5 @@ make_pki() {
   kubeconfig "$STATE/config/controller-manager.kubeconfig" system:kube-controller-manager controller-manager
   kubeconfig "$STATE/config/scheduler.kubeconfig" system:kube-scheduler scheduler
   kubeconfig "$STATE/config/kube-proxy.kubeconfig" system:kube-proxy kube-proxy
+  kubeconfig "$STATE/config/coredns.kubeconfig" system:coredns coredns
 }

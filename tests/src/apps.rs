@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use serde_json::Value;
+
 use crate::{ok, Env};
 
 /// A stdlib HTTP server: GET / answers `reply()`, which may `call` another service by name.
@@ -84,4 +86,14 @@ pub fn use_base_image(root: &Path, image: &str) {
 pub fn edit_data(root: &Path, from: &str, to: &str) {
     let app = root.join("data/app.py");
     std::fs::write(&app, std::fs::read_to_string(&app).unwrap().replace(from, to)).unwrap();
+}
+
+/// Every `restarting` status among `seen` (an `up --json`'s events) is the data service's.
+pub fn assert_only_data_restarted(seen: &[Value]) {
+    let restarted: Vec<&Value> = seen
+        .iter()
+        .filter(|e| e["method"] == "devspaces/serviceStatus" && e["params"]["phase"] == "restarting")
+        .collect();
+    assert!(!restarted.is_empty(), "data restarted");
+    assert!(restarted.iter().all(|e| e["params"]["service"] == "data"), "only data restarted: {restarted:?}");
 }

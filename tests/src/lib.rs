@@ -13,6 +13,8 @@ use serde_json::Value;
 
 pub mod apps;
 pub mod cdp;
+#[cfg(feature = "cluster")]
+pub mod cluster;
 pub mod dap;
 pub mod lsp;
 

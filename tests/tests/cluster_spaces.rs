@@ -409,3 +409,40 @@ async fn spaces_post_render_and_agent_in_a_pod() {
     drop(cleanup);
     eprintln!("[cluster_spaces] done in {:.1} s", started.elapsed().as_secs_f64());
 }
+
+/// Sessions of one `up` of several services select the same new space at once: every select
+/// succeeds, whichever made the namespace (the others find it made a moment ago).
+#[test]
+fn a_new_space_selected_by_several_processes_at_once() {
+    let ctx = Ctx {
+        kubeconfig: cluster_kubeconfig(),
+        state_dir: tempfile::tempdir().unwrap(),
+        work: tempfile::tempdir().unwrap(),
+    };
+    let (parent, child) = (format!("dsa-{}", short_id()), format!("dsb-{}", short_id()));
+    let cleanup = Cleanup {
+        ctx: &ctx,
+        release: None,
+        images: Vec::new(),
+        namespaces: vec![child.clone(), parent.clone()],
+        forward: None,
+    };
+    let space = format!("{parent}/{child}");
+    let selects: Vec<Child> = (0..4)
+        .map(|_| {
+            ctx.cmd(bin().to_str().unwrap())
+                .args(["space", "select", &space])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for s in selects {
+        let out = s.wait_with_output().unwrap();
+        assert!(out.status.success(), "space select {space}: {}", text(&out));
+    }
+    assert_eq!(ns_labels(&ctx, &parent)["azds.io/space"], "true");
+    assert_eq!(ns_labels(&ctx, &child)["azds.io/parent-space"], parent.as_str());
+    drop(cleanup);
+}

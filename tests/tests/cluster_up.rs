@@ -6,94 +6,19 @@
 //! --test cluster_up`. Refuses any kubeconfig outside the cluster's state folder.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use devspaces_tests::{
-    cluster_kubeconfig, copy_service, http_get, ok, repo_root, short_id, synced_with, Env, Messages, Up,
+use devspaces_tests::cluster::{
+    ds, in_new_space, kubectl, pods, registry, registry_tags, running_pid, static_agent, up_on_cluster, Namespaces,
+    ROLLOUT,
 };
+use devspaces_tests::{cluster_kubeconfig, copy_service, http_get, ok, short_id, synced_with, Env, Messages, Up};
 use serde_json::Value;
-
-/// A build, a push and a rollout on two shared cores; the deploy deadline below is shorter.
-const ROLLOUT: Duration = Duration::from_secs(300);
-
-fn registry() -> String {
-    std::env::var("DEVSPACES_REGISTRY").expect("DEVSPACES_REGISTRY: run `eval \"$(tests/cluster/env)\"` first")
-}
-
-fn kubectl(kc: &Path) -> Command {
-    let mut c = Command::new("kubectl");
-    c.env("KUBECONFIG", kc);
-    c
-}
-
-/// Deletes the namespaces a test made, also when it fails half-way (the session's own `down`
-/// removes the release and images; a namespace is the net under it).
-struct Namespaces {
-    kubeconfig: PathBuf,
-    names: Vec<String>,
-}
-
-impl Drop for Namespaces {
-    fn drop(&mut self) {
-        for ns in &self.names {
-            let _ = kubectl(&self.kubeconfig).args(["delete", "ns", ns, "--ignore-not-found", "--wait=false"]).output();
-        }
-    }
-}
-
-/// `devspacesd` with this test's state dir, Helm homes, the cluster and the deploy deadline.
-fn ds(env: &Env, kc: &Path) -> Command {
-    let mut c = env.command();
-    let helm = env.dir.path().join("helm");
-    c.env("KUBECONFIG", kc)
-        .env("HELM_CACHE_HOME", helm.join("cache"))
-        .env("HELM_CONFIG_HOME", helm.join("config"))
-        .env("HELM_DATA_HOME", helm.join("data"))
-        .env("PYTHON_IMAGE", format!("{}/devspaces/python:bookworm", registry()))
-        .env("DEVSPACES_KUBE_DEADLINE", "120");
-    c
-}
-
-/// Names of the live (not terminating) pods of a session.
-fn pods(kc: &Path, ns: &str, session: &str) -> Vec<String> {
-    let out =
-        ok(kubectl(kc).args(["get", "pods", "-n", ns, "-l", &format!("devspaces.io/session={session}"), "-o", "json"]));
-    let v: Value = serde_json::from_str(&out).unwrap();
-    let mut names: Vec<String> = v["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
-        .map(|p| p["metadata"]["name"].as_str().unwrap().to_string())
-        .collect();
-    names.sort();
-    names
-}
-
-fn running_pid(s: &Value) -> u32 {
-    s["detail"]
-        .as_str()
-        .and_then(|d| d.strip_prefix("pid "))
-        .and_then(|p| p.parse().ok())
-        .expect("running detail carries the pid")
-}
 
 fn edit(path: &Path, f: impl FnOnce(String) -> String) {
     let text = std::fs::read_to_string(path).unwrap();
     std::fs::write(path, f(text)).unwrap();
-}
-
-fn static_agent() {
-    ok(Command::new(repo_root().join("scripts/build-static-agent.sh")).env_remove("RUSTFLAGS"));
-}
-
-/// Tags of `repo` in the cluster's registry.
-fn registry_tags(repo: &str) -> Vec<String> {
-    let out = ok(Command::new("curl").args(["-sf", &format!("http://{}/v2/{repo}/tags/list", registry())]));
-    let v: Value = serde_json::from_str(&out).unwrap_or(Value::Null);
-    v["tags"].as_array().map(|t| t.iter().filter_map(|x| x.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }
 
 #[test]
@@ -257,23 +182,6 @@ fn deploy_failures_are_reported_with_the_kubernetes_reason() {
     up.wait_phase("stopped");
     let releases = ok(Command::new("helm").env("KUBECONFIG", &kc).args(["list", "-n", &space, "-q"]));
     assert_eq!(releases.trim(), "", "release removed");
-}
-
-/// The cluster's kubeconfig (and the static agent built), a new space `<prefix><id>` that is
-/// removed at the end, and this test's own state.
-fn in_new_space(prefix: &str) -> (PathBuf, String, Namespaces, Env) {
-    let kc = cluster_kubeconfig();
-    static_agent();
-    let space = format!("{prefix}{}", short_id());
-    let ns = Namespaces { kubeconfig: kc.clone(), names: vec![space.clone()] };
-    (kc, space, ns, Env::new())
-}
-
-/// `devspacesd up --json` on the cluster, in `space` (`parent/child` for a child space).
-fn up_on_cluster(env: &Env, kc: &Path, svc: &Path, space: &str) -> Up {
-    let mut cmd = ds(env, kc);
-    cmd.arg("up").arg(svc).args(["--backend", "kubernetes", "--space", space, "--json"]);
-    Up::spawn(cmd)
 }
 
 /// Waits (within a rollout's time) for the app to run; returns the event.

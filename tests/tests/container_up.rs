@@ -22,7 +22,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use devspaces_tests::apps::{edit_data, use_base_image, write_three_services};
+use devspaces_tests::apps::{assert_only_data_restarted, edit_data, use_base_image, write_three_services};
 use devspaces_tests::{end_child, http_get, ok, record, repo_root, short_id, Env, Messages, Up};
 use serde_json::Value;
 
@@ -377,12 +377,7 @@ fn three_services_reach_each_other_by_name_on_the_spaces_network() {
     let after = page(port, BUILD, |v| v["api"]["data"]["item"] == "banana");
     assert_eq!(after["pid"], v["pid"], "web was not restarted: {after}");
     assert_eq!(after["api"]["pid"], v["api"]["pid"], "api was not restarted: {after}");
-    let restarted: Vec<&Value> = up
-        .seen
-        .iter()
-        .filter(|e| e["method"] == "devspaces/serviceStatus" && e["params"]["phase"] == "restarting")
-        .collect();
-    assert!(restarted.iter().all(|e| e["params"]["service"] == "data"), "only data restarted: {restarted:?}");
+    assert_only_data_restarted(&up.seen);
 
     // `down` of the folder: no container, network or image of the space is left.
     let sessions: std::collections::BTreeSet<String> = up

@@ -8,7 +8,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use devspaces_tests::apps::{edit_data, write_three_services};
+use devspaces_tests::apps::{assert_only_data_restarted, edit_data, write_three_services};
 use devspaces_tests::{alive, http_get, ok, Env, Messages, Up, WAIT};
 use serde_json::Value;
 
@@ -75,12 +75,7 @@ fn three_services_one_up_reach_each_other_by_service_name() {
     assert_eq!(v["api"]["data"]["item"], "banana", "{v}");
     assert_eq!(v["pid"].as_u64().unwrap() as u32, pids["web"], "web was not restarted: {v}");
     assert_eq!(v["api"]["pid"].as_u64().unwrap() as u32, pids["api"], "api was not restarted: {v}");
-    let restarted: Vec<&Value> = up
-        .seen
-        .iter()
-        .filter(|e| e["method"] == "devspaces/serviceStatus" && e["params"]["phase"] == "restarting")
-        .collect();
-    assert!(restarted.iter().all(|e| e["params"]["service"] == "data"), "only data restarted: {restarted:?}");
+    assert_only_data_restarted(&up.seen);
 
     // `down` of the folder stops all three; `up` ends; no app is left.
     ok(env.command().arg("down").arg(root.path()));

@@ -38,6 +38,10 @@ pub struct PostRenderArgs {
     /// The Secret holding the session token (key `token`; default devspaces-session-<session>).
     #[arg(long)]
     token_secret: Option<String>,
+    /// The space the release is in (`dev`, `dev/alice`): the chart's Services then go through the
+    /// agent's routing proxy in the pods, which sends a request for a child space to its instance.
+    #[arg(long)]
+    space: Option<String>,
     /// Write the Helm 4 plugin folder into DIR (use `HELM_PLUGINS=DIR helm ... --post-renderer
     /// devspaces-post-render --post-renderer-args ...`), print DIR and exit.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["session", "image"])]
@@ -73,6 +77,7 @@ pub fn run(args: PostRenderArgs) -> anyhow::Result<ExitCode> {
         sync_target: args.sync_target,
         image_command: json_list("--command-json", args.command_json)?,
         image_entrypoint: json_list("--entrypoint-json", args.entrypoint_json)?,
+        space: args.space,
     };
     let mut input = String::new();
     std::io::stdin()

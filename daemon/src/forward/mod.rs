@@ -34,6 +34,8 @@ pub struct Forwards {
     tunnel: Option<Arc<dyn Tunnel>>,
     /// A redeploy is under way: the forwards said `reconnecting` and say `open` once retargeted.
     reconnecting: bool,
+    /// The child space the session runs in: its forwards add `azds-route-as` (see `proxy`).
+    route_as: Option<String>,
 }
 
 impl Forwards {
@@ -47,7 +49,13 @@ impl Forwards {
             traces: None,
             tunnel: None,
             reconnecting: false,
+            route_as: None,
         }
+    }
+
+    /// The session's space: a child's (`dev/alice`) forwards send `azds-route-as: alice`.
+    pub fn set_space(&mut self, space: &str) {
+        self.route_as = space.split_once('/').map(|(_, child)| child.to_string());
     }
 
     pub fn set_trace_sink(&mut self, tx: mpsc::UnboundedSender<Trace>) {
@@ -85,7 +93,9 @@ impl Forwards {
     async fn open(&mut self, preferred: Option<u16>, remote: u16) {
         let Some(traces) = self.traces.clone() else { return };
         let started = match (proxy::bind(preferred).await, self.target(remote).await) {
-            (Ok(l), Ok(target)) => Forward::start(l, target, traces),
+            (Ok(l), Ok(target)) => {
+                Forward::start_routed(l, target, traces, limits::Limits::from_env(), self.route_as.as_deref())
+            }
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         match started {

@@ -32,6 +32,8 @@ pub struct Trace {
     pub duration_ms: f64,
     pub bytes: u64,
     pub time: String,
+    /// Set when a routing proxy in the cluster reported it (`protocol::editor::Routed`).
+    pub routed: Option<devspaces_protocol::editor::Routed>,
 }
 
 /// Binds 127.0.0.1 on `preferred` when free, else on any free port; the listener is kept.
@@ -84,7 +86,12 @@ struct Shared {
     traces: mpsc::UnboundedSender<Trace>,
     limits: Limits,
     http: http1::Builder,
+    /// A child space's forward: the `azds-route-as` its requests carry when they have none.
+    route_as: Option<hyper::header::HeaderValue>,
 }
+
+/// The header that names the space a request is for (Dev Spaces'; apps pass it on).
+pub const ROUTE_AS: &str = "azds-route-as";
 
 impl Forward {
     /// A forward with the limits of the environment ([`Limits::from_env`]).
@@ -102,13 +109,26 @@ impl Forward {
         traces: mpsc::UnboundedSender<Trace>,
         limits: Limits,
     ) -> std::io::Result<Self> {
+        Self::start_routed(listener, target_port, traces, limits, None)
+    }
+
+    /// With `route_as`, every HTTP request without an `azds-route-as` header gets one: a child
+    /// space's localhost URL shows the whole app with the child's services in it.
+    pub fn start_routed(
+        listener: TcpListener,
+        target_port: u16,
+        traces: mpsc::UnboundedSender<Trace>,
+        limits: Limits,
+        route_as: Option<&str>,
+    ) -> std::io::Result<Self> {
+        let route_as = route_as.map(hyper::header::HeaderValue::from_str).transpose().map_err(std::io::Error::other)?;
         let local_port = listener.local_addr()?.port();
         let target = Arc::new(AtomicU16::new(target_port));
         let mut http = http1::Builder::new();
         // hyper starts the header timer as soon as a connection waits for a request, so it is also
         // the keep-alive idle time.
         http.keep_alive(true).timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-        let shared = Arc::new(Shared { target: target.clone(), traces, limits, http });
+        let shared = Arc::new(Shared { target: target.clone(), traces, limits, http, route_as });
         let gate = Gate::new(limits.max_connections);
         #[cfg(test)]
         let kept = gate.clone();
@@ -272,6 +292,11 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
     let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
     let record = TraceStart { method, path, start, traces: ctx.shared.traces.clone() };
     let target = ctx.shared.target.load(Ordering::SeqCst);
+    if let Some(v) = &ctx.shared.route_as {
+        if !req.headers().contains_key(ROUTE_AS) {
+            req.headers_mut().insert(ROUTE_AS, v.clone());
+        }
+    }
     let answer = if wants_upgrade(&req) {
         let client_side = hyper::upgrade::on(&mut req);
         // Its own connection to the app: once upgraded, that connection is the spliced one.
@@ -370,6 +395,7 @@ impl TraceStart {
             duration_ms: self.start.elapsed().as_secs_f64() * 1000.0,
             bytes,
             time: devspaces_protocol::clock::now_rfc3339(),
+            routed: None,
         });
     }
 }

@@ -410,3 +410,30 @@ async fn the_first_forward_goes_back_to_the_apps_port_once_it_listens_there() {
     }
     assert_eq!(announced, vec![8000, 41000, 8000]);
 }
+
+/// A child space's forward names the child in `azds-route-as`, unless the request already names one.
+#[tokio::test]
+async fn a_child_spaces_forward_adds_the_route_header() {
+    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let (s, _) = l.accept().await.unwrap();
+            let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+                let h = req.headers().get("azds-route-as").map(|v| v.to_str().unwrap().to_string());
+                Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!("route={h:?}")))))
+            });
+            tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), service));
+        }
+    });
+    let (tx, _rx) = mpsc::unbounded_channel();
+    let listener = super::proxy::bind(None).await.unwrap();
+    let f = Forward::start_routed(listener, port, tx, limits(8, 5000, 5000), Some("alice")).unwrap();
+    for (sent, seen) in [("", "route=Some(\"alice\")"), ("azds-route-as: bob\r\n", "route=Some(\"bob\")")] {
+        let mut c = TcpStream::connect(("127.0.0.1", f.local_port)).await.unwrap();
+        c.write_all(format!("GET / HTTP/1.1\r\nHost: x\r\n{sent}Connection: close\r\n\r\n").as_bytes()).await.unwrap();
+        let mut out = String::new();
+        tokio::time::timeout(WAIT, c.read_to_string(&mut out)).await.unwrap().unwrap();
+        assert!(out.ends_with(seen), "{out}");
+    }
+}

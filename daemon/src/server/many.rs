@@ -139,6 +139,15 @@ impl Daemon {
                 self.unplan_name(space, &s.name);
             }
         }
+        // Each session as it is now, not as it was when it started (an editor applies these).
+        let live = self.all_sessions();
+        for o in &mut outcomes {
+            if let Some(info) = &mut o.session {
+                if let Some(e) = live.iter().find(|e| e.fan.session == info.session) {
+                    *info = e.fan.info();
+                }
+            }
+        }
         Ok(to_value(&wire::UpManyResult { services: outcomes }))
     }
 

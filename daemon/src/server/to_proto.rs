@@ -48,6 +48,7 @@ pub fn event(e: &Event) -> Option<WireEvent> {
             duration_ms: t.duration_ms.round() as u64,
             bytes: t.bytes,
             time: t.time.clone(),
+            routed: t.routed.clone(),
         }),
         EventKind::PortForward { local_port, remote_port, url, state } => {
             WireEvent::PortForward(wire::PortForwardParams {

@@ -122,7 +122,11 @@ impl<B: Backend + 'static> Runner<B> {
         let hashes = record::env_hashes(&id, config.variables.keys(), |n| opts.var(n));
         let runner = Runner {
             env_hashes: Arc::new(std::sync::Mutex::new(hashes)),
-            forwards: Forwards::new(events.clone(), config.name.clone(), id.clone()),
+            forwards: {
+                let mut f = Forwards::new(events.clone(), config.name.clone(), id.clone());
+                f.set_space(&opts.space);
+                f
+            },
             machine: Machine::new(backend.capabilities().serves_during_redeploy),
             backend_name: backend.name(),
             backend: Some(backend),
@@ -693,6 +697,17 @@ impl<B: Backend + 'static> Runner<B> {
                 self.emit(EventKind::Log { stream, line, time });
             }
             FromAgent::Status { status } => self.feed(Input::Agent(status)).await,
+            FromAgent::Trace { method, path, status, micros, bytes, peer, served_by, route_as, time, .. } => {
+                self.emit(EventKind::Trace(crate::forward::proxy::Trace {
+                    method,
+                    path,
+                    status,
+                    duration_ms: micros as f64 / 1000.0,
+                    bytes,
+                    time,
+                    routed: Some(devspaces_protocol::editor::Routed { served_by, source: peer, route_as }),
+                }))
+            }
             FromAgent::Welcome { .. } | FromAgent::Done { .. } => {}
         }
     }

@@ -10,23 +10,57 @@ end
 
 local cmd = vim.api.nvim_create_user_command
 
+-- A service's name (of the sessions this editor knows) or a folder.
+local function service_or_dir(lead)
+  local items = vim.tbl_filter(function(name)
+    return vim.startswith(name, lead)
+  end, ds().state():services())
+  vim.list_extend(items, vim.fn.getcompletion(lead, 'dir'))
+  return items
+end
+
 cmd('DevSpacesUp', function(a)
   ds().up(a.args)
-end, { nargs = '?', complete = 'dir', desc = 'devspaces: start or attach to the session of this service' })
-
-cmd('DevSpacesDown', function(a)
-  ds().down(a.args)
-end, { nargs = '?', complete = 'dir', desc = 'devspaces: stop the session of this service' })
-
-cmd('DevSpacesRestart', function(a)
-  ds().restart(a.args)
 end, {
   nargs = '?',
-  complete = function()
-    return { 'process', 'redeploy' }
-  end,
-  desc = 'devspaces: restart the app (process) or build and deploy again (redeploy)',
+  complete = 'dir',
+  desc = 'devspaces: start or attach to the session of this service, or of every service in this folder',
 })
+
+cmd('DevSpacesDown', function(a)
+  ds().down(a.args, nil, a.bang)
+end, {
+  nargs = '?',
+  bang = true,
+  complete = service_or_dir,
+  desc = 'devspaces: stop the session of a service (a name or a folder; ! every session)',
+})
+
+cmd('DevSpacesRestart', function(a)
+  local kind, arg = nil, nil
+  for _, x in ipairs(a.fargs) do
+    if x == 'process' or x == 'redeploy' then
+      kind = x
+    else
+      arg = x
+    end
+  end
+  ds().restart(kind, arg, nil, a.bang)
+end, {
+  nargs = '*',
+  bang = true,
+  complete = function(lead)
+    local items = vim.tbl_filter(function(k)
+      return vim.startswith(k, lead)
+    end, { 'process', 'redeploy' })
+    return vim.list_extend(items, service_or_dir(lead))
+  end,
+  desc = 'devspaces: restart the app (process) or build and deploy again (redeploy); ! every session',
+})
+
+cmd('DevSpacesStatus', function()
+  ds().status()
+end, { desc = 'devspaces: every service with its phase, URLs, forwards and recent requests' })
 
 cmd('DevSpacesLogs', function(a)
   ds().logs(a.args)
@@ -42,9 +76,15 @@ cmd('DevSpacesTraces', function()
   ds().traces()
 end, { desc = 'devspaces: recent HTTP requests seen by the port forwards' })
 
-cmd('DevSpacesPorts', function()
-  ds().ports()
-end, { desc = 'devspaces: open a port forward in the browser' })
+cmd('DevSpacesPorts', function(a)
+  ds().ports(a.args)
+end, {
+  nargs = '?',
+  complete = function()
+    return ds().state():services()
+  end,
+  desc = 'devspaces: open a port forward (of every service, or of one) in the browser',
+})
 
 cmd('DevSpacesClassify', function(a)
   ds().classify(a.args)

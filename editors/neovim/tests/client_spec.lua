@@ -138,8 +138,132 @@ H.test(':DevSpacesDown stops the session', function()
   H.eq('webfrontend: stopped', ds.statusline(), 'statusline')
 end)
 
-H.test('outside a service, :DevSpacesUp says there is no azds.yaml', function()
-  vim.cmd.edit(vim.fs.joinpath(tmp, 'loose.txt'))
+-- A folder with a service (an azds.yaml) in each of `names`.
+local function app(name, names)
+  local root = vim.fs.joinpath(tmp, name)
+  for _, n in ipairs(names) do
+    vim.fn.mkdir(vim.fs.joinpath(root, n), 'p')
+    vim.fn.writefile({ 'kind: helm-release', 'apiVersion: 1.1' }, vim.fs.joinpath(root, n, 'azds.yaml'))
+  end
+  return vim.uv.fs_realpath(root)
+end
+
+local function session_of(service)
+  return ds.state():find_service(service)[1]
+end
+
+local shop
+
+H.test(':DevSpacesUp on a folder of three services sends one devspaces/up with that folder', function()
+  shop = app('shop', { 'web', 'api', 'data' })
+  local ups = #received('devspaces/up')
+  vim.cmd('DevSpacesUp ' .. vim.fn.fnameescape(shop))
+  H.wait(5000, function()
+    return #ds.state():find_service('api') == 1 and #ds.state():find_service('data') == 1 and #ds.state():find_service('web') == 1
+      and session_of('web').ports[41002] ~= nil
+  end, 'three sessions with their forwards')
+  H.eq(ups + 1, #received('devspaces/up'), 'one up request')
+  local up = received('devspaces/up')[ups + 1].params
+  H.eq(shop, up.path, 'the folder')
+  H.eq(nil, up.paths, 'no paths')
+  H.ok(require('devspaces.client').get(shop), 'a client on the folder')
+  H.ok(ds.statusline():find('api: running | data: running | web: running', 1, true), ds.statusline())
+  H.eq('http://localhost:41000', session_of('api').ports[41000].url, 'api forward')
+  H.eq(shop .. '/data', session_of('data').path, 'data path')
+end)
+
+H.test(':DevSpacesStatus lists every service with phase, URL, forwards and recent requests', function()
+  vim.cmd('DevSpacesStatus')
+  H.eq('devspaces://status', vim.api.nvim_buf_get_name(0), 'the status buffer')
+  local text = table.concat(vim.api.nvim_buf_get_lines(0, 0, -1, false), '\n')
+  for i, name in ipairs({ 'api', 'data', 'web' }) do
+    H.ok(text:find('\n' .. name .. '  running (pid 4242)', 1, true), text)
+    H.ok(text:find(string.format('  http://localhost:%d -> 80\n', 41000 + i - 1), 1, true), text)
+    H.ok(text:find('  ' .. shop .. '/' .. name .. '\n', 1, true), text)
+  end
+  -- Each block (the stopped webfrontend's too) ends with its own recent request.
+  local blocks = vim.split(text, '\n\n', { plain = true })
+  H.eq({ 'webfrontend  stopped', 'api  running', 'data  running', 'web  running' }, vim.tbl_map(function(b)
+    return b:match('^(%S+  %S+)')
+  end, vim.list_slice(blocks, 2)), 'every session, first seen first')
+  for _, b in ipairs(vim.list_slice(blocks, 2)) do
+    H.ok(vim.endswith(b, '\n  GET /api/greeting?name=ana 200 4ms  10:15:30'), b)
+  end
+end)
+
+H.test('d in the status view stops the service under the cursor, through the folder\'s client', function()
+  local clients = #vim.lsp.get_clients({ name = 'devspaces' })
+  local api = session_of('api')
+  local line = vim.iter(ipairs(vim.api.nvim_buf_get_lines(0, 0, -1, false))):find(function(_, l)
+    return vim.startswith(l, 'api  ')
+  end)
+  vim.api.nvim_win_set_cursor(0, { line + 1, 0 })
+  local downs = #received('devspaces/down')
+  vim.cmd('normal d')
+  H.wait(5000, function()
+    return api.phase == 'stopped'
+  end, 'api stopped')
+  H.eq({ session = api.session }, received('devspaces/down')[downs + 1].params, 'down of the session')
+  H.eq(downs + 1, #received('devspaces/down'), 'one down request')
+  H.eq(clients, #vim.lsp.get_clients({ name = 'devspaces' }), 'no new client')
+  H.ok(vim.iter(vim.api.nvim_buf_get_lines(0, 0, -1, false)):any(function(l)
+    return vim.startswith(l, 'api  stopped')
+  end), 'the status view shows it stopped')
+  vim.cmd('close')
+end)
+
+H.test(':DevSpacesRestart! and :DevSpacesDown! act on every live session', function()
+  local live = vim.tbl_map(function(s)
+    return s.session
+  end, ds.state():live_sessions())
+  table.sort(live)
+  H.eq(2, #live, 'data and web (webfrontend and api were stopped)')
+  local restarts, downs = #received('devspaces/restart'), #received('devspaces/down')
+  vim.cmd('DevSpacesRestart!')
+  H.wait(5000, function()
+    return #received('devspaces/restart') == restarts + 2
+  end, 'two restarts')
+  local restarted = vim.tbl_map(function(m)
+    return m.params.session
+  end, vim.list_slice(received('devspaces/restart'), restarts + 1))
+  table.sort(restarted)
+  H.eq(live, restarted, 'one restart per session')
+  vim.cmd('DevSpacesDown!')
+  H.wait(5000, function()
+    return #ds.state():live_sessions() == 0
+  end, 'every session stopped')
+  local got = vim.tbl_map(function(m)
+    return m.params.session
+  end, vim.list_slice(received('devspaces/down'), downs + 1))
+  table.sort(got)
+  H.eq(live, got, 'one down per session')
+end)
+
+H.test('a service that does not start is notified by name; the others start', function()
+  local half = app('half', { 'good' })
+  vim.fn.mkdir(vim.fs.joinpath(half, 'broken'), 'p')
+  vim.fn.writefile({ 'kind: helm-release', 'instal:', '  chart: x' }, vim.fs.joinpath(half, 'broken', 'azds.yaml'))
+  local before = #notes
+  vim.cmd('DevSpacesUp ' .. vim.fn.fnameescape(half))
+  H.wait(5000, function()
+    return session_of('good') ~= nil and session_of('good').phase == 'running'
+  end, 'good running')
+  local errs = vim.tbl_filter(function(n)
+    return n.level == vim.log.levels.ERROR and n.msg:find('up failed', 1, true)
+  end, vim.list_slice(notes, before + 1))
+  H.eq({ "devspaces: up failed: broken: azds.yaml:3:1: unknown key 'instal' (did you mean 'install'?)" }, vim.tbl_map(function(n)
+    return n.msg
+  end, errs), 'the failure, by name')
+  H.eq(nil, session_of('broken'), 'no session for broken')
+  vim.cmd('DevSpacesDown ' .. vim.fn.fnameescape(half))
+  H.wait(5000, function()
+    return session_of('good') == nil
+  end, 'good stopped by down of its folder')
+end)
+
+H.test('outside any service, :DevSpacesUp says there is no azds.yaml above or below', function()
+  vim.fn.mkdir(vim.fs.joinpath(tmp, 'loose'), 'p')
+  vim.cmd.edit(vim.fs.joinpath(tmp, 'loose', 'loose.txt'))
   local before = #notes
   vim.cmd('DevSpacesUp')
   H.ok(#notes > before and notes[#notes].msg:find('no azds.yaml', 1, true), vim.inspect(notes[#notes]))

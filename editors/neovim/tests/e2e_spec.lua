@@ -1,4 +1,4 @@
--- End to end: drives the real devspacesd --stdio on a temp copy of examples/python-web (up, logs, save, trace, down).
+-- End to end on the real devspacesd --stdio: python-web (up, logs, save, trace, down), then three services with one up.
 local H = dofile(vim.fs.dirname(vim.fn.fnamemodify(debug.getinfo(1, 'S').source:sub(2), ':p')) .. '/harness.lua')
 local ds = require('devspaces')
 
@@ -171,6 +171,129 @@ H.test(':DevSpacesDown ends the session', function()
   H.eq({}, vim.tbl_filter(function(s) return s.path == svc end, status.sessions or { 'error' }), 'no session left for the service')
   local code = http_get(url .. '/healthz')
   H.ok(code ~= 200, 'the app no longer answers on ' .. url)
+end)
+
+-- Three services in one folder, each written by `devspacesd prep`: one :DevSpacesUp starts them all.
+local shop = vim.fs.joinpath(tmp, 'shop')
+local NAMES = { 'api', 'data', 'web' }
+
+-- A stdlib HTTP server that answers every GET with its service's name (PORT comes from devspaces).
+local function app_source(name)
+  return {
+    'import http.server, os',
+    '',
+    'class H(http.server.BaseHTTPRequestHandler):',
+    '    def do_GET(self):',
+    '        body = b"' .. name .. '"',
+    '        self.send_response(200)',
+    '        self.send_header("Content-Length", str(len(body)))',
+    '        self.end_headers()',
+    '        self.wfile.write(body)',
+    '',
+    'print("' .. name .. ' listening on", os.environ["PORT"], flush=True)',
+    'http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), H).serve_forever()',
+  }
+end
+
+local function shop_session(name)
+  return vim.iter(ds.state():find_service(name)):find(function(s)
+    return s.path == vim.fs.joinpath(shop, name)
+  end)
+end
+
+local function open_port_of(s)
+  for _, pf in pairs(s and s.ports or {}) do
+    if pf.state == 'open' then
+      return pf
+    end
+  end
+end
+
+local function status_text()
+  local buf = vim.fn.bufnr('devspaces://status')
+  return buf == -1 and '' or table.concat(vim.api.nvim_buf_get_lines(buf, 0, -1, false), '\n')
+end
+
+H.test('devspacesd prep writes three services in one folder', function()
+  for _, name in ipairs(NAMES) do
+    local dir = vim.fs.joinpath(shop, name)
+    vim.fn.mkdir(dir, 'p')
+    vim.fn.writefile(app_source(name), vim.fs.joinpath(dir, 'app.py'))
+    vim.fn.writefile({}, vim.fs.joinpath(dir, 'requirements.txt'))
+    local res = vim.system({ daemon, 'prep', dir }, { text = true }):wait()
+    H.eq(0, res.code, 'prep ' .. name .. ': ' .. tostring(res.stderr))
+    H.ok(vim.uv.fs_stat(vim.fs.joinpath(dir, 'azds.yaml')), 'azds.yaml in ' .. dir)
+  end
+  shop = vim.uv.fs_realpath(shop)
+end)
+
+H.test(':DevSpacesUp in the folder sends one devspaces/up; the status view shows three services running with their URLs', function()
+  local ups = {}
+  local au = vim.api.nvim_create_autocmd('LspRequest', {
+    callback = function(ev)
+      local r = ev.data.request
+      if r and r.type == 'pending' and r.method == 'devspaces/up' then
+        ups[#ups + 1] = ev.data
+      end
+    end,
+  })
+  vim.cmd.cd(vim.fn.fnameescape(shop))
+  vim.cmd('enew')
+  vim.cmd('DevSpacesUp')
+  local ok, err = pcall(wait, 2 * BOOT_MS, function()
+    return vim.iter(NAMES):all(function(name)
+      local s = shop_session(name)
+      return s and s.phase == 'running' and open_port_of(s) ~= nil
+    end)
+  end, 'three services running, each with an open port forward')
+  vim.api.nvim_del_autocmd(au)
+  H.ok(ok, err)
+  H.eq(1, #ups, 'devspaces/up requests')
+  H.eq(shop, vim.lsp.get_client_by_id(ups[1].client_id).root_dir, 'the up went through a client on the folder')
+  -- auto_open_logs opens the status view after an up of several services.
+  local text = status_text()
+  local urls = {}
+  for _, name in ipairs(NAMES) do
+    local url = open_port_of(shop_session(name)).url
+    H.ok(url:match('^http://localhost:%d+$'), url)
+    urls[url] = true
+    H.ok(text:find('\n' .. name .. '  running', 1, true), text)
+    H.ok(text:find('\n  ' .. url .. ' -> ', 1, true), text)
+  end
+  H.eq(3, vim.tbl_count(urls), 'three URLs')
+end)
+
+H.test('each URL serves its own service and the request shows under it in the status view', function()
+  for _, name in ipairs(NAMES) do
+    local code, body, err = http_get(H.ok(open_port_of(shop_session(name)), 'no open forward for ' .. name).url .. '/hello-' .. name)
+    H.eq(200, code, 'GET ' .. name .. ' (' .. tostring(err) .. ')')
+    H.eq(name, body, 'body of ' .. name)
+  end
+  wait(STEP_MS, function()
+    local blocks = vim.split(status_text(), '\n\n', { plain = true })
+    return vim.iter(NAMES):all(function(name)
+      return vim.iter(blocks):any(function(b)
+        return vim.startswith(b, name .. '  running') and b:find('\n  GET /hello-' .. name .. ' 200 ', 1, true) ~= nil
+      end)
+    end)
+  end, 'a request under each service in the status view')
+end)
+
+H.test(':DevSpacesDown! stops every service', function()
+  vim.cmd('DevSpacesDown!')
+  wait(STEP_MS, function()
+    return vim.iter(NAMES):all(function(name)
+      return shop_session(name) == nil
+    end)
+  end, 'the three services stopped')
+  local status
+  require('devspaces.client').any():request('devspaces/status', vim.empty_dict(), function(e, r)
+    status = r or { error = e }
+  end)
+  wait(STEP_MS, function()
+    return status ~= nil
+  end, 'devspaces/status')
+  H.eq({}, status.sessions or { 'error' }, 'no session left')
 end)
 
 restore()

@@ -24,7 +24,8 @@ end)
 H.test('every command, option and |link| of the doc has a help target', function()
   local want = {
     ':DevSpacesUp', ':DevSpacesDown', ':DevSpacesRestart', ':DevSpacesLogs', ':DevSpacesTraces', ':DevSpacesPorts',
-    ':DevSpacesClassify', ':DevSpacesPrep', 'devspaces-setup', 'devspaces.statusline()', 'devspaces-health',
+    ':DevSpacesClassify', ':DevSpacesPrep', ':DevSpacesStatus', 'devspaces-setup', 'devspaces.statusline()', 'devspaces-health',
+    'devspaces-several', 'devspaces-status',
   }
   for opt in pairs(require('devspaces.config').defaults) do
     want[#want + 1] = 'devspaces-option-' .. opt

@@ -107,6 +107,73 @@ H.test('an up result and a status result record sessions with their forwards', f
   H.eq('webfrontend: running', view.statusline(st), 'statusline')
 end)
 
+H.test('an up result does not undo what notifications said before it arrived', function()
+  local st = State.new()
+  -- The daemon read the session (syncing, no forward), then the app came up and its events were
+  -- sent before the answer.
+  st:apply('devspaces/portForward', H.golden('port-forward.params.json'))
+  st:apply('devspaces/serviceStatus', H.golden('service-status.running.params.json'))
+  local stale = vim.tbl_extend('force', H.golden('up.result.json'), { phase = 'syncing', detail = '', portForwards = {} })
+  st:apply_up(stale)
+  local s = st:session_list()[1]
+  H.eq('running', s.phase, 'phase from the notification')
+  H.eq('pid 4242', s.detail, 'detail from the notification')
+  H.eq('/home/ana/src/samples/nodejs/webfrontend', s.path, 'path from the result')
+  H.eq({ 3000 }, vim.tbl_keys(s.ports), 'the forward kept')
+  -- A session the notifications have not named yet is taken as the result says.
+  st:apply_up(vim.tbl_extend('force', H.golden('up.result.json'), { session = 'b2', service = 'api', phase = 'syncing' }))
+  H.eq('webfrontend: running | api: syncing', view.statusline(st), 'statusline')
+end)
+
+H.test('the status view lists each session of up-many.result.json with phase, folder, URL and requests', function()
+  local st = State.new()
+  for _, o in ipairs(H.golden('up-many.result.json').services) do
+    if o.session then
+      st:apply_up(o.session)
+    end
+  end
+  st:apply('devspaces/synced', H.golden('synced.params.json'))
+  st:apply('devspaces/trace', H.golden('trace.params.json'))
+  st:apply('devspaces/trace', vim.tbl_extend('force', H.golden('trace.params.json'), { path = '/o', service = 'other', session = 'o1' }))
+  st:apply_session({ session = 'b2', service = 'api', phase = 'building', path = '/home/ana/src/app/api' })
+  local lines, at = view.status_lines(st)
+  H.eq({
+    'devspaces: 3 services up   ' .. view.status_keys,
+    '',
+    'webfrontend  running (pid 4242)  space dev/ana, local, session 7f3a9c2e',
+    '  /home/ana/src/samples/nodejs/webfrontend',
+    '  http://localhost:3000 -> 80',
+    '  synced static-sync: public/index.html, public/site.css (12 ms)',
+    '  GET /api/greeting?name=ana 200 4ms  10:15:30',
+    '',
+    'other  unknown  session o1',
+    '  GET /o 200 4ms  10:15:30',
+    '',
+    'api  building  session b2',
+    '  /home/ana/src/app/api',
+    '  no requests yet',
+  }, lines, 'lines')
+  H.eq('7f3a9c2e', at[3], 'a service line names its session')
+  H.eq('7f3a9c2e', at[7], 'so does its last request')
+  H.eq(nil, at[8], 'the blank line between blocks names none')
+  H.eq('b2', at[14], 'the last block')
+  local empty = view.status_lines(State.new())
+  H.eq('no session yet: :DevSpacesUp in a service folder, or in a folder of services', empty[3], 'empty')
+end)
+
+H.test('the status buffer follows the state', function()
+  local st = State.new()
+  local detach = view.attach(st)
+  local buf = view.status_buffer(st)
+  H.eq('devspaces://status', vim.api.nvim_buf_get_name(buf), 'buffer name')
+  st:apply('devspaces/serviceStatus', H.golden('service-status.running.params.json'))
+  H.wait(2000, function()
+    return vim.api.nvim_buf_get_lines(buf, 2, 3, false)[1] == 'webfrontend  running (pid 4242)  session 7f3a9c2e'
+  end, 'the new session rendered')
+  H.eq('7f3a9c2e', view.status_session_at(3), 'the line names the session')
+  detach()
+end)
+
 H.test('listUris and classify results render as picker items and lines', function()
   local uris = H.golden('list-uris.result.json').uris
   H.eq('webfrontend  http://localhost:3000  (port 80, localhost)', view.uri_text(uris[1]), 'localhost uri')
@@ -208,7 +275,7 @@ H.test('dispatch notifies on failures through vim.notify', function()
 end)
 
 H.test('the commands are defined', function()
-  for _, c in ipairs({ 'Up', 'Down', 'Restart', 'Logs', 'Traces', 'Ports', 'Classify' }) do
+  for _, c in ipairs({ 'Up', 'Down', 'Restart', 'Logs', 'Traces', 'Ports', 'Classify', 'Status', 'Prep' }) do
     H.eq(2, vim.fn.exists(':DevSpaces' .. c), ':DevSpaces' .. c)
   end
 end)

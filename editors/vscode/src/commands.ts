@@ -14,6 +14,7 @@ import {
   type DownResult,
   type ListUrisResult,
   type RestartResult,
+  type UpManyResult,
   type UpParams,
   type UpResult,
 } from "./protocol";
@@ -63,24 +64,35 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
       }
     };
 
-  /** The service folder for Up and Classify: the resource's, else the active editor's, else one the user picks. */
-  async function serviceFolder(target: Target): Promise<string | undefined> {
-    const uri = target instanceof vscode.Uri ? target : vscode.window.activeTextEditor?.document.uri;
-    if (uri?.scheme === "file") {
-      const root = findServiceRoot(uri.fsPath);
-      if (root) return root;
+  /**
+   * What Up starts: the resource's service; a folder outside any service, as it is (the daemon starts
+   * every service below it); else the active editor's service; else the workspace's services, all of
+   * them offered and picked, several going in one request (`paths`).
+   */
+  async function upFolders(target: Target): Promise<string[] | undefined> {
+    if (target instanceof vscode.Uri && target.scheme === "file") {
+      const root = findServiceRoot(target.fsPath);
+      if (root) return [root];
+      const stat = await vscode.workspace.fs.stat(target);
+      if (stat.type === vscode.FileType.Directory) return [target.fsPath];
+      throw new Error(`'${target.fsPath}' is not inside a folder with an azds.yaml`);
+    }
+    const active = vscode.window.activeTextEditor?.document.uri;
+    if (active?.scheme === "file") {
+      const root = findServiceRoot(active.fsPath);
+      if (root) return [root];
     }
     const files = await vscode.workspace.findFiles("**/azds.yaml", "**/node_modules/**");
     const folders = files.map((f) => path.dirname(f.fsPath)).sort();
     if (folders.length <= 1) {
       if (folders[0] === undefined) throw new Error("no azds.yaml in this workspace; open a folder that holds one");
-      return folders[0];
+      return folders;
     }
     const picked = await vscode.window.showQuickPick(
-      folders.map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(f), folder: f })),
-      { placeHolder: "Which service?" },
+      folders.map((f) => ({ label: path.basename(f), description: vscode.workspace.asRelativePath(f), folder: f, picked: true })),
+      { placeHolder: "Which services? (every one picked starts, in one request)", canPickMany: true },
     );
-    return picked?.folder;
+    return picked && picked.length > 0 ? picked.map((p) => p.folder) : undefined;
   }
 
   /** The running session a command is about: the node's, the resource's service, the only one, or one the user picks. */
@@ -104,6 +116,54 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
     return picked?.state;
   }
 
+  /**
+   * The sessions Down and Restart act on: a folder outside any service stands for every session below
+   * it (an application's folder); anything else names one session, as `session` finds it.
+   */
+  async function sessionsFor(target: Target): Promise<ServiceState[]> {
+    if (target instanceof vscode.Uri && target.scheme === "file" && !findServiceRoot(target.fsPath)) {
+      const below = model.list().filter((s) => s.path !== undefined && s.path.startsWith(target.fsPath + path.sep));
+      if (below.length === 0) throw new Error(`no session runs below '${target.fsPath}'; run Dev Spaces: Up first`);
+      return below;
+    }
+    const s = await session(target);
+    return s ? [s] : [];
+  }
+
+  /** Every session the view shows, for Down All and Restart All. */
+  function allSessions(): ServiceState[] {
+    const all = model.list();
+    if (all.length === 0) throw new Error("no service is up; run Dev Spaces: Up first");
+    return all;
+  }
+
+  async function down(sessions: ServiceState[]): Promise<void> {
+    const results = await Promise.allSettled(
+      sessions.map(async (s) => {
+        const result = await connection.request<DownResult>(Methods.down, { session: s.session });
+        model.removeSession(result.session);
+        outputs.channel(result.service).appendLine(`[devspaces] down: ${result.outcome}`);
+      }),
+    );
+    failOnRejected(sessions, results);
+  }
+
+  async function restart(sessions: ServiceState[]): Promise<void> {
+    const results = await Promise.allSettled(
+      sessions.map(async (s) => {
+        const result = await connection.request<RestartResult>(Methods.restart, { session: s.session, kind: "process" });
+        outputs.channel(result.service).appendLine(`[devspaces] restart (${result.kind}): ${result.phase}`);
+      }),
+    );
+    failOnRejected(sessions, results);
+  }
+
+  /** One error naming each service whose request failed (the others went through). */
+  function failOnRejected(sessions: ServiceState[], results: PromiseSettledResult<void>[]): void {
+    const failed = results.flatMap((r, i) => (r.status === "rejected" ? [`${sessions[i]?.service ?? "?"}: ${describeError(r.reason)}`] : []));
+    if (failed.length > 0) throw new Error(failed.join("; "));
+  }
+
   async function openUrl(url: string): Promise<void> {
     await vscode.env.openExternal(vscode.Uri.parse(url));
   }
@@ -125,28 +185,34 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
 
   const handlers: Record<string, (target: Target) => Promise<void>> = {
     [CommandIds.up]: async (target) => {
-      const folder = await serviceFolder(target);
-      if (!folder) return;
+      const folders = await upFolders(target);
+      const [first, ...more] = folders ?? [];
+      if (first === undefined) return;
       const settings = readSettings();
-      const params: UpParams = { path: folder, attach: true, env: clientEnv() };
+      const params: UpParams = { path: first, attach: true, env: clientEnv() };
+      if (more.length > 0) params.paths = more;
       if (settings.backend !== "auto") params.backend = settings.backend;
       if (settings.space) params.space = settings.space;
-      const result = await connection.request<UpResult>(Methods.up, params);
-      model.applySession(result);
-      outputs.show(result.service);
+      const result = await connection.request<UpResult | UpManyResult>(Methods.up, params);
+      const applied = model.applyUp(result);
+      const shown = applied.sessions[0];
+      if (shown) outputs.show(shown.service);
+      for (const failure of applied.failures) {
+        deps.log.appendLine(`up: ${failure}`);
+        void vscode.window.showErrorMessage(`up: ${failure}`);
+      }
     },
     [CommandIds.down]: async (target) => {
-      const s = await session(target);
-      if (!s) return;
-      const result = await connection.request<DownResult>(Methods.down, { session: s.session });
-      model.removeSession(result.session);
-      outputs.channel(result.service).appendLine(`[devspaces] down: ${result.outcome}`);
+      await down(await sessionsFor(target));
+    },
+    [CommandIds.downAll]: async () => {
+      await down(allSessions());
     },
     [CommandIds.restart]: async (target) => {
-      const s = await session(target);
-      if (!s) return;
-      const result = await connection.request<RestartResult>(Methods.restart, { session: s.session, kind: "process" });
-      outputs.channel(result.service).appendLine(`[devspaces] restart (${result.kind}): ${result.phase}`);
+      await restart(await sessionsFor(target));
+    },
+    [CommandIds.restartAll]: async () => {
+      await restart(allSessions());
     },
     [CommandIds.selectSpace]: async () => {
       const current = readSettings().space;

@@ -3,7 +3,9 @@
 export const CommandIds = {
   up: "devspaces.up",
   down: "devspaces.down",
+  downAll: "devspaces.downAll",
   restart: "devspaces.restart",
+  restartAll: "devspaces.restartAll",
   selectSpace: "devspaces.selectSpace",
   showLogs: "devspaces.showLogs",
   showTraces: "devspaces.showTraces",

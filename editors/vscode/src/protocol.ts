@@ -105,7 +105,10 @@ export interface SessionTarget {
 }
 
 export interface UpParams {
+  /** A service folder, or a folder holding services below it (then the result is an UpManyResult). */
   path: string;
+  /** More service folders started with `path`'s in the same request (then the result is an UpManyResult). */
+  paths?: string[];
   space?: string;
   backend?: Backend;
   attach?: boolean;
@@ -114,6 +117,34 @@ export interface UpParams {
 }
 
 export type UpResult = SessionInfo & { attached: boolean };
+
+/** A service of an up of several services that did not start: the error its own `up` would have answered. */
+export interface UpFailure {
+  code: number;
+  message: string;
+}
+
+/** One service of an up of several services: its session, or why it did not start. */
+export interface UpOutcome {
+  path: string;
+  /** The name the other services call it by (its folder, lowercased). */
+  name: string;
+  /** Its stable loopback port. */
+  port: number;
+  session?: SessionInfo;
+  attached: boolean;
+  error?: UpFailure;
+}
+
+/** `devspaces/up` of several services (`paths`, or a `path` holding services below it): one outcome per service. */
+export interface UpManyResult {
+  services: UpOutcome[];
+}
+
+/** Whether an up result is the several-services shape. */
+export function isUpMany(result: UpResult | UpManyResult): result is UpManyResult {
+  return Array.isArray((result as Partial<UpManyResult>).services);
+}
 
 export type DownParams = SessionTarget & { keepIfWatched?: boolean };
 

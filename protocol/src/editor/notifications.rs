@@ -54,6 +54,23 @@ pub struct TraceParams {
     pub bytes: u64,
     /// When the request arrived (RFC 3339, UTC).
     pub time: String,
+    /// Set for a request a routing proxy in the cluster passed on (a call between services, or
+    /// one that came in through the Service), rather than the developer's localhost forward.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed: Option<Routed>,
+}
+
+/// Where a routing proxy sent a request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Routed {
+    /// The space whose instance served it (`dev`, or `dev/alice` when sent to alice's).
+    pub served_by: String,
+    /// Where it came from: the calling service (`web`) when known, else its address.
+    pub source: String,
+    /// The routing header's value (`azds-route-as`), when the request had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub route_as: Option<String>,
 }
 
 /// The state of a port forward.

@@ -11,6 +11,7 @@ pub mod helm_plugin;
 pub mod image;
 pub mod pods;
 pub mod post_render;
+pub mod routing;
 pub mod space;
 
 pub use crate::backend::ConnectOptions;

@@ -30,6 +30,9 @@ pub struct Options {
     pub image_entrypoint: Option<Vec<String>>,
     /// The Secret holding the session token (key `token`).
     pub token_secret: String,
+    /// The space the release is in: with it, the chart's Services go through the agent's routing
+    /// proxy in the pods (`routing.rs`); without it, straight to the apps as the chart says.
+    pub space: Option<String>,
 }
 
 /// The output and what was changed, for logs and tests.
@@ -38,6 +41,9 @@ pub struct Rendered {
     pub text: String,
     /// `Kind/name container` for every container that got the agent.
     pub injected: Vec<String>,
+    /// Each Service port routed through the routing proxy, and each left alone with the reason.
+    pub routed: Vec<String>,
+    pub unrouted: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -84,7 +90,11 @@ pub fn post_render(input: &str, opts: &Options) -> Result<Rendered, PostRenderEr
             seen: if seen.is_empty() { "none".into() } else { seen.join(", ") },
         });
     }
-    Ok(Rendered { text: emit_documents(&docs), injected })
+    let (routed, unrouted) = match &opts.space {
+        Some(space) => super::routing::route(&mut docs, &opts.agent_path, space),
+        None => (Vec::new(), Vec::new()),
+    };
+    Ok(Rendered { text: emit_documents(&docs), injected, routed, unrouted })
 }
 
 fn label(meta_owner: &mut Node, session: &str) {
@@ -111,23 +121,12 @@ fn object(
     label(doc, &opts.session);
     let name = doc.get("metadata").and_then(|m| m.get("name")).and_then(Node::as_str).unwrap_or("?").to_string();
     let id = format!("{kind}/{name}");
-    let template: Option<&mut Node> = match kind.as_str() {
-        "Pod" => Some(doc),
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" | "ReplicationController" => {
-            doc.get_mut("spec").and_then(|s| s.get_mut("template"))
+    if kind == "CronJob" {
+        if let Some(job) = doc.get_mut("spec").and_then(|s| s.get_mut("jobTemplate")) {
+            label(job, &opts.session);
         }
-        "CronJob" => {
-            let job = doc.get_mut("spec").and_then(|s| s.get_mut("jobTemplate"));
-            match job {
-                Some(job) => {
-                    label(job, &opts.session);
-                    job.get_mut("spec").and_then(|s| s.get_mut("template"))
-                }
-                None => None,
-            }
-        }
-        _ => None,
-    };
+    }
+    let template = super::routing::pod_template_mut(doc);
     let Some(template) = template else { return Ok(()) };
     if kind != "Pod" {
         label(template, &opts.session);
@@ -279,6 +278,7 @@ mod tests {
             sync_target: json.get("syncTarget").and_then(|v| v.as_str()).map(String::from),
             image_command: list("commandJson"),
             image_entrypoint: list("entrypointJson"),
+            space: json.get("space").and_then(|v| v.as_str()).map(String::from),
         }
     }
 

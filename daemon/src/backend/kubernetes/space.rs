@@ -126,44 +126,76 @@ pub async fn select(cluster: &Cluster, space: &SpaceName) -> Result<Vec<String>,
     Ok(changed)
 }
 
+/// What to do with a namespace that exists when a space `name` (child of `parent`) is selected.
+#[derive(Debug, PartialEq, Eq)]
+enum Existing {
+    /// It is that space already.
+    Keep,
+    /// A namespace that is no space yet (such as `default`): give it the labels.
+    Label,
+}
+
+/// The decision on an existing namespace, from its labels and whether it is being deleted.
+fn existing(
+    name: &str,
+    parent: Option<&str>,
+    have: &BTreeMap<String, String>,
+    terminating: bool,
+) -> Result<Existing, KubeError> {
+    let want = match parent {
+        Some(p) => format!("{p}/{name}"),
+        None => name.to_string(),
+    };
+    if terminating {
+        return Err(KubeError::Space(format!("namespace '{name}' is being deleted; wait until `kubectl get ns {name}` finds nothing, then select '{want}' again")));
+    }
+    let is_space = have.get(SPACE_LABEL).map(String::as_str) == Some("true");
+    let have_parent = have.get(PARENT_LABEL).filter(|p| !p.is_empty()).map(String::as_str);
+    if is_space && have_parent == parent {
+        return Ok(Existing::Keep);
+    }
+    if is_space {
+        let is = match have_parent {
+            Some(p) => format!("the child space '{p}/{name}'"),
+            None => format!("the root space '{name}'"),
+        };
+        return Err(KubeError::Space(format!("cannot select '{want}': namespace '{name}' is already {is} (space names are unique per cluster; pick another name)")));
+    }
+    Ok(Existing::Label)
+}
+
 async fn ensure(cluster: &Cluster, name: &str, parent: Option<&str>) -> Result<bool, KubeError> {
     let api: Api<Namespace> = Api::all(cluster.client.clone());
     let mut labels = BTreeMap::from([(SPACE_LABEL.to_string(), "true".to_string())]);
     if let Some(p) = parent {
         labels.insert(PARENT_LABEL.to_string(), p.to_string());
     }
-    let want = match parent {
-        Some(p) => format!("{p}/{name}"),
-        None => name.to_string(),
-    };
-    match api.get_opt(name).await.map_err(KubeError::api(format!("reading namespace {name}")))? {
+    let found = match api.get_opt(name).await.map_err(KubeError::api(format!("reading namespace {name}")))? {
+        Some(ns) => ns,
         None => {
             let ns = Namespace {
-                metadata: kube::api::ObjectMeta { name: Some(name.into()), labels: Some(labels), ..Default::default() },
+                metadata: kube::api::ObjectMeta {
+                    name: Some(name.into()),
+                    labels: Some(labels.clone()),
+                    ..Default::default()
+                },
                 ..Default::default()
             };
-            api.create(&PostParams::default(), &ns)
-                .await
-                .map_err(KubeError::api(format!("creating namespace {name}")))?;
-            Ok(true)
+            match api.create(&PostParams::default(), &ns).await {
+                Ok(_) => return Ok(true),
+                // Made a moment ago by another session selecting the same space (an `up` of several
+                // services starts them all at once): decided on as a namespace that was there.
+                Err(kube::Error::Api(status)) if status.is_already_exists() => {
+                    api.get(name).await.map_err(KubeError::api(format!("reading namespace {name}")))?
+                }
+                Err(e) => return Err(KubeError::api(format!("creating namespace {name}"))(e)),
+            }
         }
-        Some(ns) => {
-            let (_, have, terminating) = ns_row(&ns);
-            if terminating {
-                return Err(KubeError::Space(format!("namespace '{name}' is being deleted; wait until `kubectl get ns {name}` finds nothing, then select '{want}' again")));
-            }
-            let is_space = have.get(SPACE_LABEL).map(String::as_str) == Some("true");
-            let have_parent = have.get(PARENT_LABEL).filter(|p| !p.is_empty()).map(String::as_str);
-            if is_space && have_parent == parent {
-                return Ok(false);
-            }
-            if is_space {
-                let is = match have_parent {
-                    Some(p) => format!("the child space '{p}/{name}'"),
-                    None => format!("the root space '{name}'"),
-                };
-                return Err(KubeError::Space(format!("cannot select '{want}': namespace '{name}' is already {is} (space names are unique per cluster; pick another name)")));
-            }
+    };
+    let (_, have, terminating) = ns_row(&found);
+    match existing(name, parent, &have, terminating)? {
+        Existing::Keep => Ok(false),
+        Existing::Label => {
             let patch = serde_json::json!({"metadata": {"labels": labels}});
             api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
                 .await
@@ -323,6 +355,46 @@ mod tests {
             render_list(&entries, selected.as_ref()),
             vec!["  default", "  dev", "  dev/alice  (being removed)", "* dev/zed"]
         );
+    }
+
+    #[test]
+    fn an_existing_namespace_is_kept_labelled_or_refused() {
+        /// A namespace found when selecting space `name` (child of `parent`), and the decision:
+        /// `Ok`, or an error whose message holds the text.
+        struct Case {
+            name: &'static str,
+            parent: Option<&'static str>,
+            labels: &'static [(&'static str, &'static str)],
+            terminating: bool,
+            want: Result<Existing, &'static str>,
+        }
+        let case = |name, parent, labels, terminating, want| Case { name, parent, labels, terminating, want };
+        const ROOT: &[(&str, &str)] = &[(SPACE_LABEL, "true")];
+        const CHILD: &[(&str, &str)] = &[(SPACE_LABEL, "true"), (PARENT_LABEL, "dev")];
+        let cases = [
+            // The same space, also when another session made it a moment ago.
+            case("dev", None, ROOT, false, Ok(Existing::Keep)),
+            case("alice", Some("dev"), CHILD, false, Ok(Existing::Keep)),
+            case("x", None, &[(SPACE_LABEL, "true"), (PARENT_LABEL, "")], false, Ok(Existing::Keep)),
+            // A namespace that is no space (default, or labelled false) is adopted.
+            case("default", None, &[], false, Ok(Existing::Label)),
+            case("x", None, &[(SPACE_LABEL, "false")], false, Ok(Existing::Label)),
+            // Another space of the same name, or one being deleted, is refused.
+            case("alice", None, CHILD, false, Err("is already the child space 'dev/alice'")),
+            case("alice", Some("other"), CHILD, false, Err("is already the child space 'dev/alice'")),
+            case("dev", Some("p"), ROOT, false, Err("is already the root space 'dev'")),
+            case("dev", None, ROOT, true, Err("is being deleted")),
+        ];
+        for c in cases {
+            let labels: BTreeMap<String, String> =
+                c.labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+            let (name, parent) = (c.name, c.parent);
+            match (existing(name, parent, &labels, c.terminating), c.want) {
+                (Ok(g), Ok(w)) => assert_eq!(g, w, "{name} {parent:?} {labels:?}"),
+                (Err(e), Err(w)) => assert!(e.to_string().contains(w), "{name} {parent:?}: {e}"),
+                (got, want) => panic!("{name} {parent:?} {labels:?}: got {got:?}, want {want:?}"),
+            }
+        }
     }
 
     #[test]

@@ -54,14 +54,20 @@ function M.handlers(dispatch)
   return h
 end
 
---- The running client for a service folder, if any.
+--- The running client for a folder: the one started there, else one started on a folder above
+--- it (the client of an application's folder serves its services), if any.
 function M.get(root)
+  local above
   for _, c in ipairs(vim.lsp.get_clients({ name = M.name })) do
-    if c.root_dir == root and not c:is_stopped() then
-      return c
+    if not c:is_stopped() and c.root_dir then
+      if c.root_dir == root then
+        return c
+      elseif root and vim.startswith(root, c.root_dir .. '/') and (not above or #c.root_dir > #above.root_dir) then
+        above = c
+      end
     end
   end
-  return nil
+  return above
 end
 
 --- Any running devspaces client (the daemon is shared, so any of them can answer global requests).

@@ -100,11 +100,53 @@ local function call(root, action, method, params, on_result, cb)
   end)
 end
 
---- Start or attach to the session of the service around `path` (default: the current buffer).
+-- The folder `path` names (a file's folder), else the current buffer's folder, else the current
+-- directory; resolved, as the daemon reports paths.
+local function folder_of(path)
+  local p
+  if path and path ~= '' then
+    p = vim.fn.fnamemodify(path, ':p')
+  elseif vim.bo.buftype == '' then
+    p = vim.api.nvim_buf_get_name(0)
+  end
+  if not p or p == '' then
+    p = vim.fn.getcwd()
+  elseif vim.fn.isdirectory(p) == 0 then
+    p = vim.fs.dirname(p)
+  end
+  p = p:gsub('(.)/$', '%1')
+  return vim.uv.fs_realpath(p) or p
+end
+
+--- What :DevSpacesUp starts for `path` (default: the current buffer, else the current directory):
+--- the service around it (the nearest azds.yaml above), else, when the folder holds service folders
+--- below it, that folder: the daemon starts every service below it in one request. Returns the
+--- folder and whether it is one service, or nil and why not.
+function M.up_target(path)
+  local source = (path and path ~= '') and vim.fn.fnamemodify(path, ':p') or 0
+  local root = client.root(source)
+  if root then
+    return root, true
+  end
+  local folder = folder_of(path)
+  if #vim.fs.find('azds.yaml', { path = folder, type = 'file', limit = 1 }) > 0 then
+    return folder, false
+  end
+  return nil, string.format("no azds.yaml in '%s', in any folder above it or below it", folder)
+end
+
+local function up_started(result)
+  notify(string.format('devspaces: %s %s (session %s)', result.service, result.attached and 'attached' or 'started', result.session))
+end
+
+--- Start or attach to the session of the service around `path` (default: the current buffer's
+--- file, else the current directory), or, in a folder of services, every service below it with
+--- one `devspaces/up`.
 function M.up(path, cb)
-  local root = service_root(path)
+  local root, why = M.up_target(path)
   if not root then
-    return
+    fail('up', why)
+    return cb and cb(why)
   end
   local params = target(root)
   params.attach = true
@@ -115,27 +157,117 @@ function M.up(path, cb)
     params.env = env
   end
   call(root, 'up', 'devspaces/up', params, function(result)
-    M.state():apply_session(result)
-    notify(string.format('devspaces: %s %s (session %s)', result.service, result.attached and 'attached' or 'started', result.session))
+    local st = M.state()
+    local started = {}
+    if result.services then
+      -- An up of several services: one outcome each, a failure of one does not stop the others.
+      for _, o in ipairs(result.services) do
+        if o.session then
+          st:apply_up(o.session)
+          started[#started + 1] = o.session.service
+          up_started(vim.tbl_extend('force', o.session, { attached = o.attached }))
+        else
+          local message = o.error and o.error.message or 'did not start'
+          if not vim.startswith(message, o.name .. ':') then
+            message = o.name .. ': ' .. message
+          end
+          fail('up', message)
+        end
+      end
+    else
+      st:apply_up(result)
+      started[1] = result.service
+      up_started(result)
+    end
     for _, buf in ipairs(vim.api.nvim_list_bufs()) do
       if vim.api.nvim_buf_is_loaded(buf) then
         client.attach_config_buffer(buf)
       end
     end
-    if config.options.auto_open_logs then
-      M.logs(result.service)
+    if config.options.auto_open_logs and #started == 1 and not result.services then
+      M.logs(started[1])
+    elseif config.options.auto_open_logs and #started > 0 then
+      M.status()
     end
     event('DevSpacesUp', result)
   end, cb)
 end
 
---- Stop the session of the service around `path`.
-function M.down(path, cb)
-  local root = service_root(path)
-  if not root then
-    return
+--- The sessions a command acts on. `arg`: a service's name (a session this editor knows), or a
+--- folder; default the current buffer. A service folder names its session (the daemon finds it by
+--- path: `{ path = root }`); a folder outside any service stands for every session below it. With
+--- `all`, every session that has not stopped. Returns a list of targets (each `{ session = s }` or
+--- `{ path = root }`), or nil and why none.
+function M.targets(arg, all)
+  local st = M.state()
+  if all then
+    local live = st:live_sessions()
+    if #live == 0 then
+      return nil, 'no service is up'
+    end
+    return vim.tbl_map(function(s)
+      return { session = s }
+    end, live)
   end
-  call(root, 'down', 'devspaces/down', target(root), function(result)
+  if arg and arg ~= '' then
+    local named = st:find_service(arg)
+    if #named > 0 then
+      return vim.tbl_map(function(s)
+        return { session = s }
+      end, named)
+    end
+  end
+  local source = (arg and arg ~= '') and vim.fn.fnamemodify(arg, ':p') or 0
+  local root = client.root(source)
+  if root then
+    return { { path = root } }
+  end
+  local folder = folder_of(arg)
+  local below = vim.tbl_filter(function(s)
+    return s.path ~= nil and vim.startswith(s.path, folder .. '/')
+  end, st:live_sessions())
+  if #below > 0 then
+    return vim.tbl_map(function(s)
+      return { session = s }
+    end, below)
+  end
+  if arg and arg ~= '' then
+    return nil, string.format("'%s' is neither a service this editor knows nor a folder with an azds.yaml or sessions below it", arg)
+  end
+  return nil, string.format("no azds.yaml in '%s' or above it, and no session below it (name a service, or use ! for all)", folder)
+end
+
+-- Sends `method` for each target (see M.targets): through the client of the service's folder or
+-- the one above it, with `params(t)` on top of the target's. `on_result` gets each result; `cb` gets
+-- (errors or nil, results) once every request has answered.
+local function for_each(targets, action, method, extra, on_result, cb)
+  local left, errs, results = #targets, {}, {}
+  for _, t in ipairs(targets) do
+    local root, params
+    if t.session then
+      root = t.session.path or client.root(0) or vim.fn.getcwd()
+      params = { session = t.session.session }
+    else
+      root = t.path
+      params = target(t.path)
+    end
+    call(root, action, method, vim.tbl_extend('force', params, extra), function(result)
+      results[#results + 1] = result
+      on_result(result)
+    end, function(err)
+      if err then
+        errs[#errs + 1] = err
+      end
+      left = left - 1
+      if left == 0 and cb then
+        cb(#errs > 0 and errs or nil, results)
+      end
+    end)
+  end
+end
+
+local function down_targets(targets, cb)
+  for_each(targets, 'down', 'devspaces/down', {}, function(result)
     if result.outcome == 'stopped' then
       M.state():apply_session({ session = result.session, service = result.service, phase = 'stopped' })
     end
@@ -144,18 +276,89 @@ function M.down(path, cb)
   end, cb)
 end
 
---- Restart the session of the current buffer's service: `kind` is `process` (default) or `redeploy`.
-function M.restart(kind, cb)
-  local root = service_root()
-  if not root then
-    return
-  end
-  local params = target(root)
-  params.kind = (kind and kind ~= '') and kind or 'process'
-  call(root, 'restart', 'devspaces/restart', params, function(result)
+local function restart_targets(kind, targets, cb)
+  local extra = { kind = (kind and kind ~= '') and kind or 'process' }
+  for_each(targets, 'restart', 'devspaces/restart', extra, function(result)
     M.state():apply_session({ session = result.session, service = result.service, phase = result.phase })
     notify(string.format('devspaces: %s %s restart: %s', result.service, result.kind, result.phase))
   end, cb)
+end
+
+--- Stop sessions: of the service or folder `arg` names (see M.targets), default the current
+--- buffer's; with `all`, every session. `cb(errors or nil, results)` once all have answered.
+function M.down(arg, cb, all)
+  local targets, why = M.targets(arg, all)
+  if not targets then
+    fail('down', why)
+    return cb and cb({ why }, {})
+  end
+  down_targets(targets, cb)
+end
+
+--- Restart sessions, chosen as by M.down: `kind` is `process` (default) or `redeploy`.
+function M.restart(kind, arg, cb, all)
+  local targets, why = M.targets(arg, all)
+  if not targets then
+    fail('restart', why)
+    return cb and cb({ why }, {})
+  end
+  restart_targets(kind, targets, cb)
+end
+
+-- The status view's keys act on the session of the block under the cursor, or on all.
+local function status_keys(buf)
+  local function here()
+    local id = view.status_session_at(vim.api.nvim_win_get_cursor(0)[1])
+    local s = id and M.state().sessions[id]
+    if not s then
+      notify('devspaces: the cursor is not on a service', vim.log.levels.WARN)
+    end
+    return s
+  end
+  local function map(lhs, fn, desc)
+    vim.keymap.set('n', lhs, fn, { buffer = buf, nowait = true, silent = true, desc = 'devspaces: ' .. desc })
+  end
+  map('d', function()
+    local s = here()
+    if s then
+      down_targets({ { session = s } })
+    end
+  end, 'down the service under the cursor')
+  map('r', function()
+    local s = here()
+    if s then
+      restart_targets('process', { { session = s } })
+    end
+  end, 'restart the service under the cursor')
+  map('o', function()
+    local s = here()
+    if s then
+      M.ports(s)
+    end
+  end, 'open a URL of the service under the cursor')
+  map('l', function()
+    local s = here()
+    if s then
+      M.logs(s.service)
+    end
+  end, 'the logs of the service under the cursor')
+  map('D', function()
+    M.down(nil, nil, true)
+  end, 'down every service')
+  map('R', function()
+    M.restart('process', nil, nil, true)
+  end, 'restart every service')
+  map('q', '<cmd>close<cr>', 'close the status view')
+end
+
+--- Open the status view: every session with its phase, URLs, forwards and recent requests, kept
+--- current; keys act on the service under the cursor or on all (see |devspaces-status|).
+function M.status()
+  local buf = view.status_buffer(M.state())
+  status_keys(buf)
+  local win = view.show(buf)
+  vim.api.nvim_win_set_cursor(win, { 1, 0 })
+  return buf
 end
 
 --- Open the logs buffer of a service (default: the current buffer's, else the only one, else ask).
@@ -192,13 +395,27 @@ function M.traces()
   view.show(view.traces_buffer(M.state()))
 end
 
---- Pick a URL of a running service (`devspaces/listUris`) and open it with vim.ui.open.
-function M.ports(cb)
-  local c = client.get(client.root(0) or '') or client.any()
+--- Pick a URL of the running services (`devspaces/listUris`), or of one service (its name, or a
+--- session of the state), and open it with vim.ui.open.
+function M.ports(service, cb)
+  local params = vim.empty_dict()
+  local root = client.root(0)
+  local s = type(service) == 'table' and service or nil
+  if not s and service and service ~= '' then
+    s = M.state():find_service(service)[1]
+    if not s then
+      return fail('ports', string.format("no session of a service named '%s'", service))
+    end
+  end
+  if s then
+    params = { session = s.session }
+    root = s.path
+  end
+  local c = client.get(root or vim.fn.getcwd()) or client.any()
   if not c then
     return fail('ports', 'no devspaces session in this editor: run :DevSpacesUp first')
   end
-  c:request('devspaces/listUris', vim.empty_dict(), function(err, result)
+  c:request('devspaces/listUris', params, function(err, result)
     if err then
       fail('ports', err)
       return cb and cb(err)

@@ -134,6 +134,59 @@ function State:apply_session(info)
   return self:_emit({ kind = 'session', session = s })
 end
 
+--- Record a session as an `up` result describes it. The daemon read the session when it answered,
+--- and the notifications it sent before the answer arrive first: what they already said (phase,
+--- forwards) is newer, so the result only fills in what is not known yet.
+function State:apply_up(info)
+  if type(info) ~= 'table' or not info.session then
+    return nil
+  end
+  local known = self.sessions[info.session]
+  if not known or not known.phase then
+    return self:apply_session(info)
+  end
+  for _, k in ipairs({ 'path', 'space', 'backend', 'tag', 'startedAt', 'watchers' }) do
+    if info[k] ~= nil then
+      known[k] = info[k]
+    end
+  end
+  for _, pf in ipairs(info.portForwards or {}) do
+    if not known.ports[pf.localPort] then
+      known.ports[pf.localPort] = vim.deepcopy(pf)
+    end
+  end
+  return self:_emit({ kind = 'session', session = known })
+end
+
+--- The sessions that have not stopped, in the order they were first seen.
+function State:live_sessions()
+  return vim.tbl_filter(function(s)
+    return s.phase ~= 'stopped'
+  end, self:session_list())
+end
+
+--- The live sessions of the service named `name`.
+function State:find_service(name)
+  return vim.tbl_filter(function(s)
+    return s.service == name
+  end, self:live_sessions())
+end
+
+--- The recent traces of one session, newest first, at most `max`.
+function State:session_traces(session, max)
+  local out = {}
+  for i = #self.traces, 1, -1 do
+    local t = self.traces[i]
+    if t.session == session then
+      out[#out + 1] = t
+      if max and #out >= max then
+        break
+      end
+    end
+  end
+  return out
+end
+
 local handlers = {}
 
 handlers['devspaces/log'] = function(self, p)

@@ -87,9 +87,83 @@ function M.classify_lines(result)
   return out
 end
 
+--- How many recent requests the status view shows under each service.
+M.status_traces = 5
+
+--- The keys of the status view, as its first line lists them.
+M.status_keys = 'd down  r restart  o open URL  l logs  D down all  R restart all  q close'
+
+--- The status view as lines: every session with its phase, folder, forwards (URLs), last sync and
+--- recent requests. Returns the lines and, for each line of a session's block, the session ID.
+function M.status_lines(st)
+  local lines, at = {}, {}
+  local sessions = st:session_list()
+  local live = #st:live_sessions()
+  lines[1] = string.format('devspaces: %d %s up   %s', live, live == 1 and 'service' or 'services', M.status_keys)
+  if #sessions == 0 then
+    lines[#lines + 1] = ''
+    lines[#lines + 1] = 'no session yet: :DevSpacesUp in a service folder, or in a folder of services'
+    return lines, at
+  end
+  for _, s in ipairs(sessions) do
+    lines[#lines + 1] = ''
+    local head = string.format('%s  %s', s.service or s.session, s.phase or 'unknown')
+    if s.detail and s.detail ~= '' then
+      head = head .. ' (' .. s.detail .. ')'
+    end
+    local where = {}
+    if s.space then
+      where[#where + 1] = 'space ' .. s.space
+    end
+    if s.backend then
+      where[#where + 1] = s.backend
+    end
+    where[#where + 1] = 'session ' .. s.session
+    if #where > 0 then
+      head = head .. '  ' .. table.concat(where, ', ')
+    end
+    local block = { head }
+    if s.path then
+      block[#block + 1] = '  ' .. s.path
+    end
+    local ports = vim.tbl_values(s.ports or {})
+    table.sort(ports, function(a, b)
+      return a.localPort < b.localPort
+    end)
+    for _, pf in ipairs(ports) do
+      local line = string.format('  %s -> %s', pf.url or '?', tostring(pf.remotePort or '?'))
+      if pf.state and pf.state ~= 'open' then
+        line = line .. ' [' .. pf.state .. ']'
+      end
+      block[#block + 1] = line
+    end
+    if s.last_synced then
+      local files = s.last_synced.files or {}
+      local shown = #files <= 3 and table.concat(files, ', ') or string.format('%d files', #files)
+      local ms = tostring(s.last_synced.durationMs or '?')
+      block[#block + 1] = string.format('  synced %s: %s (%s ms)', s.last_synced.class or '?', shown, ms)
+    end
+    local traces = st:session_traces(s.session, M.status_traces)
+    if #traces == 0 then
+      block[#block + 1] = '  no requests yet'
+    end
+    for _, t in ipairs(traces) do
+      block[#block + 1] = string.format('  %s %s %s %sms  %s', t.method or '?', t.path or '?', tostring(t.status or '?'),
+        tostring(t.durationMs or '?'), clock(t.time))
+    end
+    for _, line in ipairs(block) do
+      lines[#lines + 1] = line
+      at[#lines] = s.session
+    end
+  end
+  return lines, at
+end
+
 -- Scratch buffers ---------------------------------------------------------------------------
 
-M.buffers = { logs = {}, traces = nil }
+M.buffers = { logs = {}, traces = nil, status = nil }
+-- status buffer line -> session ID, as last rendered
+local status_at = {}
 
 local function scratch(name, filetype)
   local existing = vim.fn.bufnr(name)
@@ -160,6 +234,30 @@ function M.traces_buffer(st)
   return buf
 end
 
+--- Render the status view into its buffer (when it is open).
+function M.render_status(st)
+  local buf = M.buffers.status
+  if not buf or not vim.api.nvim_buf_is_valid(buf) then
+    return
+  end
+  local lines, at = M.status_lines(st)
+  status_at = at
+  set_lines(buf, 0, -1, lines)
+end
+
+--- The status buffer, created when new, rendered from the state.
+function M.status_buffer(st)
+  local buf = scratch('devspaces://status', 'devspacesstatus')
+  M.buffers.status = buf
+  M.render_status(st)
+  return buf
+end
+
+--- The session ID of the block a line of the status view belongs to, or nil.
+function M.status_session_at(line)
+  return status_at[line]
+end
+
 --- Show a buffer in a split below (or focus the window already showing it), cursor at the end.
 function M.show(buf)
   local win = vim.fn.win_findbuf(buf)[1]
@@ -173,9 +271,24 @@ function M.show(buf)
   return win
 end
 
---- Keep open buffers current with the state: call once per state.
+--- Keep open buffers current with the state: call once per state. The status view is rendered
+--- again once per batch of changes (on the next turn of the event loop).
 function M.attach(st)
+  local pending = false
+  local function rerender()
+    if pending or not M.buffers.status then
+      return
+    end
+    pending = true
+    vim.schedule(function()
+      pending = false
+      M.render_status(st)
+    end)
+  end
   return st:subscribe(function(change)
+    if change.kind ~= 'log' and change.kind ~= 'progress' and change.kind ~= 'message' then
+      rerender()
+    end
     if change.kind == 'log' then
       local buf = M.buffers.logs[change.service]
       if buf then

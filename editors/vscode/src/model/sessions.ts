@@ -1,6 +1,7 @@
 // The sessions the daemon reports, kept as it sends them (results and notifications); no vscode import.
 
 import {
+  isUpMany,
   Methods,
   type LogParams,
   type LogsDroppedParams,
@@ -11,6 +12,9 @@ import {
   type SessionInfo,
   type SyncedParams,
   type TraceParams,
+  type UpManyResult,
+  type UpOutcome,
+  type UpResult,
 } from "../protocol";
 import { TraceList } from "./traceList";
 
@@ -28,6 +32,13 @@ export interface ServiceState {
   portForwards: Map<number, PortForwardInfo>;
   traces: TraceList;
   lastSynced?: SyncedParams;
+}
+
+/** What an `up` answered: the sessions it started or attached to, and each service that did not start. */
+export interface UpApplied {
+  sessions: ServiceState[];
+  /** One line per failed service, starting with its name. */
+  failures: string[];
 }
 
 /** What a notification changed, so the UI can refresh only what it shows. */
@@ -78,7 +89,7 @@ export class SessionsModel {
     this.emit({ kind: "sessions" });
   }
 
-  /** A session as `up`, `status` or `watch` returned it. */
+  /** A session as `status` or `watch` returned it: the daemon's current view, which replaces the model's. */
   applySession(info: SessionInfo): void {
     this.ended.delete(info.session);
     const state = this.ensure(info.session, info.service);
@@ -94,6 +105,50 @@ export class SessionsModel {
       state.portForwards = new Map(info.portForwards.map((pf) => [pf.localPort, { ...pf }]));
     }
     this.emit({ kind: "sessions" });
+  }
+
+  /**
+   * What `devspaces/up` answered, for one service or several. The session in an up result was read
+   * when the daemon answered, and the notifications it sent before the answer arrive first: what they
+   * already said (phase, forwards) is newer, so the result only fills in what is not known yet.
+   */
+  applyUp(result: UpResult | UpManyResult): UpApplied {
+    const applied: UpApplied = { sessions: [], failures: [] };
+    const outcomes: Pick<UpOutcome, "name" | "session" | "error">[] = isUpMany(result)
+      ? result.services
+      : [{ name: result.service, session: result }];
+    for (const o of outcomes) {
+      if (o.session) {
+        const state = this.mergeSession(o.session);
+        if (state) applied.sessions.push(state);
+      } else {
+        const message = o.error?.message ?? "did not start (the daemon gave no reason)";
+        applied.failures.push(message.startsWith(`${o.name}:`) ? message : `${o.name}: ${message}`);
+      }
+    }
+    this.emit({ kind: "sessions" });
+    return applied;
+  }
+
+  private mergeSession(info: SessionInfo): ServiceState | undefined {
+    this.ended.delete(info.session);
+    if (info.phase === "stopped") {
+      this.end(info.session);
+      return undefined;
+    }
+    const state = this.ensure(info.session, info.service);
+    if (!state) return undefined;
+    state.path = info.path;
+    state.space = info.space;
+    state.backend = info.backend;
+    if (state.phase === undefined) {
+      state.phase = info.phase;
+      state.detail = info.detail;
+    }
+    for (const pf of info.portForwards) {
+      if (!state.portForwards.has(pf.localPort)) state.portForwards.set(pf.localPort, { ...pf });
+    }
+    return state;
   }
 
   /** Replaces every session with what `devspaces/status` returned. */

@@ -8,7 +8,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { repoRoot } from "../support/golden";
-import { activateBundled, channelLines, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
+import { activateBundled, channelLines, stopDaemons, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
 import { openTextDocument, recorded, setSetting, Uri, workspace, type Diagnostic } from "../support/vscode-stub";
 
 const VIEW = "devspaces.services";
@@ -98,17 +98,7 @@ describe("python-web through the extension and the real daemon", () => {
   after(async () => {
     await activated?.close();
     // The shared daemon would leave by itself after 10 idle minutes; ours goes now.
-    for (const f of fs.existsSync(stateDir) ? fs.readdirSync(stateDir) : []) {
-      if (!f.endsWith(".pid")) continue;
-      const pid = Number(fs.readFileSync(path.join(stateDir, f), "utf8").trim());
-      if (pid > 0) {
-        try {
-          process.kill(pid, "SIGTERM");
-        } catch {
-          /* already gone */
-        }
-      }
-    }
+    stopDaemons(stateDir);
     if (work) fs.rmSync(work, { recursive: true, force: true });
   });
 

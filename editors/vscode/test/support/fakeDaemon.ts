@@ -2,8 +2,8 @@
 
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { createMessageConnection, StreamMessageReader, StreamMessageWriter } from "vscode-jsonrpc/node";
-import type { DevspacesEvent, SessionInfo, StatusResult, UpParams } from "../../src/protocol";
+import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from "vscode-jsonrpc/node";
+import type { DevspacesEvent, SessionInfo, StatusResult, UpManyResult, UpOutcome, UpParams, UpResult } from "../../src/protocol";
 import { golden } from "./golden";
 
 if (process.env.FAKE_DAEMON_PIDFILE) fs.appendFileSync(process.env.FAKE_DAEMON_PIDFILE, `${String(process.pid)}\n`);
@@ -12,12 +12,16 @@ const connection = createMessageConnection(new StreamMessageReader(process.stdin
 const sessions = new Map<string, SessionInfo>();
 let counter = 0;
 
-/** Rewrites a golden event to name this session and service. */
-function retarget(e: DevspacesEvent, s: SessionInfo): DevspacesEvent {
+/** Rewrites a golden event to name this session and service, and its forward to bind `port` when given. */
+function retarget(e: DevspacesEvent, s: SessionInfo, port?: number): DevspacesEvent {
   const params = { ...(e.params as Record<string, unknown>) };
   if ("session" in params) {
     params.session = s.session;
     params.service = s.service;
+  }
+  if (port !== undefined && "localPort" in params) {
+    params.localPort = port;
+    params.url = `http://localhost:${String(port)}`;
   }
   return { method: e.method, params };
 }
@@ -29,9 +33,14 @@ function withVersion(experimental: { devspaces: { protocolVersion: number } }): 
   return experimental;
 }
 
+/** FAKE_DAEMON_REQUESTS: each up, down and restart received, one JSON line each, for the tests to count. */
+function logRequest(method: string, params: unknown): void {
+  if (process.env.FAKE_DAEMON_REQUESTS) fs.appendFileSync(process.env.FAKE_DAEMON_REQUESTS, `${JSON.stringify({ method, params })}\n`);
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function play(s: SessionInfo): Promise<void> {
+async function play(s: SessionInfo, port?: number): Promise<void> {
   const token = `devspaces/${s.session}/sync/1`;
   await connection.sendRequest("window/workDoneProgress/create", { token });
   await connection.sendNotification("$/progress", { token, value: { kind: "begin", title: `${s.service}: sync`, message: "0/2 files", percentage: 0 } });
@@ -39,7 +48,7 @@ async function play(s: SessionInfo): Promise<void> {
   await sleep(20);
   // events.json: log, trace, portForward, serviceStatus running, synced, logsDropped, showMessage.
   for (const e of golden<DevspacesEvent[]>("events.json")) {
-    await connection.sendNotification(e.method, retarget(e, s).params);
+    await connection.sendNotification(e.method, retarget(e, s, port).params);
   }
 }
 
@@ -79,14 +88,13 @@ connection.onRequest("devspaces/status", (): StatusResult => ({
 }));
 connection.onRequest("devspaces/watch", () => ({ sessions: [...sessions.values()] }));
 
-connection.onRequest("devspaces/up", (p: UpParams) => {
-  if (process.env.FAKE_DAEMON_UPFILE) fs.appendFileSync(process.env.FAKE_DAEMON_UPFILE, `${JSON.stringify(p)}\n`);
+function startSession(p: UpParams, dir: string): SessionInfo {
   counter++;
   const s: SessionInfo = {
     ...golden<SessionInfo>("up.result.json"),
     session: `fake${String(process.pid)}x${String(counter)}`,
-    service: path.basename(p.path),
-    path: p.path,
+    service: path.basename(dir),
+    path: dir,
     space: p.space ?? "default",
     backend: p.backend ?? "local",
     phase: "syncing",
@@ -94,16 +102,67 @@ connection.onRequest("devspaces/up", (p: UpParams) => {
     portForwards: [],
   };
   sessions.set(s.session, s);
-  setTimeout(() => void play(s), 10);
-  return { ...s, attached: false };
-});
+  return s;
+}
+
+/** The service folders below `dir` (hidden folders and node_modules skipped), as the daemon finds them. */
+function servicesBelow(dir: string): string[] {
+  const out: string[] = [];
+  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+    if (!e.isDirectory() || e.name.startsWith(".") || e.name === "node_modules") continue;
+    const sub = path.join(dir, e.name);
+    if (fs.existsSync(path.join(sub, "azds.yaml"))) out.push(sub);
+    else out.push(...servicesBelow(sub));
+  }
+  return out.sort();
+}
+
+function up(p: UpParams): UpResult | UpManyResult | ResponseError {
+  if (process.env.FAKE_DAEMON_UPFILE) fs.appendFileSync(process.env.FAKE_DAEMON_UPFILE, `${JSON.stringify(p)}\n`);
+  logRequest("devspaces/up", p);
+  const single = fs.existsSync(path.join(p.path, "azds.yaml")) && (p.paths ?? []).length === 0;
+  if (single) {
+    const s = startSession(p, p.path);
+    setTimeout(() => void play(s), 10);
+    return { ...s, attached: false };
+  }
+  const dirs = [p.path, ...(p.paths ?? [])].flatMap((d) => (fs.existsSync(path.join(d, "azds.yaml")) ? [d] : servicesBelow(d)));
+  if (dirs.length === 0) {
+    return new ResponseError(-32901, `'${p.path}' is not a service folder: no azds.yaml in ${p.path} or any folder below it (write one with \`devspacesd prep\`)`);
+  }
+  // Each service's port as the daemon would give it: stable, one per name.
+  const services = dirs.map((dir, i): UpOutcome => {
+    const name = path.basename(dir).toLowerCase();
+    const port = 41000 + i;
+    // A typo the daemon's configuration check reports, as in the golden up-many result.
+    if (fs.readFileSync(path.join(dir, "azds.yaml"), "utf8").includes("instal:")) {
+      return { path: dir, name, port, attached: false, error: { code: -32902, message: `${name}: azds.yaml:3:1: unknown key 'instal' (did you mean 'install'?)` } };
+    }
+    const s = startSession(p, dir);
+    setTimeout(() => void play(s, port), 10);
+    return { path: dir, name, port, attached: false, session: s };
+  });
+  return { services };
+}
+
+connection.onRequest("devspaces/up", (p: UpParams): unknown => up(p));
 
 connection.onRequest("devspaces/down", async (p: { session: string }) => {
+  logRequest("devspaces/down", p);
   const s = sessions.get(p.session);
   if (!s) return Promise.reject(new Error(`unknown session '${p.session}'`));
   sessions.delete(p.session);
   await connection.sendNotification("devspaces/serviceStatus", { service: s.service, session: s.session, phase: "stopped", detail: "down" });
   return { outcome: "stopped", service: s.service, session: s.session };
+});
+
+connection.onRequest("devspaces/restart", async (p: { session: string; kind?: "process" | "redeploy" }) => {
+  logRequest("devspaces/restart", p);
+  const s = sessions.get(p.session);
+  if (!s) return Promise.reject(new Error(`unknown session '${p.session}'`));
+  await connection.sendNotification("devspaces/serviceStatus", { service: s.service, session: s.session, phase: "restarting", detail: "" });
+  setTimeout(() => void connection.sendNotification("devspaces/serviceStatus", { service: s.service, session: s.session, phase: "running", detail: "pid 4243" }), 10);
+  return { kind: p.kind ?? "process", phase: "restarting", service: s.service, session: s.session };
 });
 
 connection.onRequest("devspaces/classify", (p: { path: string; paths: string[] }) => ({

@@ -88,3 +88,18 @@ export function nodeScriptExecutable(script: string, env: Record<string, string>
   fs.writeFileSync(file, `#!/bin/sh\n${exports}exec ${JSON.stringify(process.execPath)} ${JSON.stringify(script)} "$@"\n`, { mode: 0o755 });
   return file;
 }
+
+/** Stops, by the pid in each `*.pid` file of a test's state folder, the daemons it started. */
+export function stopDaemons(stateDir: string): void {
+  for (const f of fs.existsSync(stateDir) ? fs.readdirSync(stateDir) : []) {
+    if (!f.endsWith(".pid")) continue;
+    const pid = Number(fs.readFileSync(path.join(stateDir, f), "utf8").trim());
+    if (pid > 0) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        /* already gone */
+      }
+    }
+  }
+}

@@ -140,6 +140,13 @@ export enum LogLevel {
   Error = 5,
 }
 
+export enum FileType {
+  Unknown = 0,
+  File = 1,
+  Directory = 2,
+  SymbolicLink = 64,
+}
+
 export enum DiagnosticSeverity {
   Error = 0,
   Warning = 1,
@@ -206,12 +213,20 @@ export class CallHierarchyItem extends Plain {}
 
 // ---- what the UI showed, for the tests to read ----
 
+/** The level new log channels start at; setLogLevel changes it and every channel's, as "Developer: Set Log Level" does. */
+let defaultLogLevel = LogLevel.Info;
+
 export class RecordingOutputChannel {
   readonly lines: string[] = [];
   shown = 0;
-  logLevel = LogLevel.Info;
-  readonly onDidChangeLogLevel = new EventEmitter<LogLevel>().event;
+  logLevel = defaultLogLevel;
+  private readonly levelChanged = new EventEmitter<LogLevel>();
+  readonly onDidChangeLogLevel = this.levelChanged.event;
   constructor(readonly name: string) {}
+  setLogLevel(level: LogLevel): void {
+    this.logLevel = level;
+    this.levelChanged.fire(level);
+  }
   append(text: string): void {
     this.lines.push(text);
   }
@@ -270,6 +285,12 @@ export const recorded = {
   /** Answers for showQuickPick / showInputBox, taken in order; undefined cancels. */
   quickPickAnswers: [] as ((items: { label: string }[]) => unknown)[],
 };
+
+/** Sets the level of every log channel, and of those created later (vscode-languageclient traces the wire at Trace). */
+export function setLogLevel(level: LogLevel): void {
+  defaultLogLevel = level;
+  for (const channel of recorded.channels.values()) channel.setLogLevel(level);
+}
 
 const settings = new Map<string, unknown>();
 const configChanged = new EventEmitter<{ affectsConfiguration(s: string): boolean }>();
@@ -430,8 +451,27 @@ export const workspace = {
       },
     };
   },
-  findFiles(): Promise<Uri[]> {
-    return Promise.resolve([]);
+  /** The files of the workspace folders whose relative path matches `include` and not `exclude`. */
+  findFiles(include: string, exclude?: string | null): Promise<Uri[]> {
+    const found: Uri[] = [];
+    const walk = (root: string, dir: string): void => {
+      for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+        const full = path.join(dir, e.name);
+        const rel = path.relative(root, full).split(path.sep).join("/");
+        if (exclude && minimatch(rel, exclude, { dot: true })) continue;
+        if (e.isDirectory()) walk(root, full);
+        else if (e.isFile() && minimatch(rel, include, { dot: true })) found.push(Uri.file(full));
+      }
+    };
+    for (const f of workspace.workspaceFolders ?? []) walk(f.uri.fsPath, f.uri.fsPath);
+    return Promise.resolve(found);
+  },
+  fs: {
+    stat(uri: Uri): Promise<{ type: FileType; size: number; ctime: number; mtime: number }> {
+      const st = fs.statSync(uri.fsPath);
+      const type = st.isDirectory() ? FileType.Directory : st.isFile() ? FileType.File : FileType.Unknown;
+      return Promise.resolve({ type, size: st.size, ctime: st.ctimeMs, mtime: st.mtimeMs });
+    },
   },
   asRelativePath(p: string | Uri): string {
     return typeof p === "string" ? p : p.fsPath;
@@ -490,7 +530,7 @@ export const languages = new Proxy(languagesBase,
 
 const stub: Record<string, unknown> = {
   Disposable, EventEmitter, Uri, Position, Range, ThemeIcon, ThemeColor, TreeItem, TreeItemCollapsibleState,
-  CodeActionKind, StatusBarAlignment, ConfigurationTarget, ProgressLocation, LogLevel, DiagnosticSeverity, CancellationError,
+  CodeActionKind, StatusBarAlignment, ConfigurationTarget, ProgressLocation, LogLevel, FileType, DiagnosticSeverity, CancellationError,
   CancellationTokenSource, Diagnostic, CompletionItem, CodeAction, SymbolInformation, DocumentLink, CodeLens,
   InlayHint, TypeHierarchyItem, CallHierarchyItem, version, env, window, workspace, commands, languages,
 };

@@ -18,6 +18,8 @@ import type {
   StatusResult,
   SyncedParams,
   TraceParams,
+  UpManyResult,
+  UpResult,
 } from "../../src/protocol";
 import { golden } from "../support/golden";
 
@@ -98,6 +100,50 @@ describe("SessionsModel from events.json", () => {
     const forwards = [...(model.get("7f3a9c2e")?.portForwards.values() ?? [])];
     assert.equal(forwards.length, 1);
     assert.equal(forwards[0]?.state, "reconnecting");
+  });
+});
+
+describe("SessionsModel from up results", () => {
+  it("takes each started service of up-many.result.json and names each one that did not start", () => {
+    const model = new SessionsModel(50);
+    const applied = model.applyUp(golden<UpManyResult>("up-many.result.json"));
+    assert.deepEqual(applied.sessions.map((s) => [s.service, s.phase, s.path]), [
+      ["webfrontend", "running", "/home/ana/src/samples/nodejs/webfrontend"],
+    ]);
+    // The daemon's message already starts with the service's name: it is not named twice.
+    assert.deepEqual(applied.failures, ["api: azds.yaml:3:7: unknown key 'instal' (did you mean 'install'?)"]);
+    assert.deepEqual(model.list().map((s) => s.service), ["webfrontend"]);
+  });
+
+  it("names a failed service whose message does not", () => {
+    const model = new SessionsModel(50);
+    const applied = model.applyUp({
+      services: [{ path: "/app/api", name: "api", port: 41234, attached: false, error: { code: -32903, message: "no container engine answers" } }],
+    });
+    assert.deepEqual(applied.failures, ["api: no container engine answers"]);
+    assert.deepEqual(applied.sessions, []);
+  });
+
+  it("takes a single service's up result as before", () => {
+    const model = new SessionsModel(50);
+    const applied = model.applyUp(golden<UpResult>("up.result.json"));
+    assert.deepEqual(applied.sessions.map((s) => [s.service, s.phase]), [["webfrontend", "running"]]);
+    assert.deepEqual(applied.failures, []);
+  });
+
+  it("keeps what notifications said before the answer arrived (they are newer than the answer's session)", () => {
+    const model = new SessionsModel(50);
+    // The daemon read the session (syncing, no forward yet), then the app came up and its events
+    // were sent before the answer.
+    model.applyNotification("devspaces/portForward", golden("port-forward.params.json"));
+    model.applyNotification("devspaces/serviceStatus", golden("service-status.running.params.json"));
+    const stale = { ...golden<UpResult>("up.result.json"), phase: "syncing" as const, detail: "", portForwards: [] };
+    model.applyUp({ services: [{ path: stale.path, name: "webfrontend", port: 3000, attached: false, session: stale }] });
+    const s = model.get("7f3a9c2e");
+    assert.equal(s?.phase, "running");
+    assert.equal(s?.path, "/home/ana/src/samples/nodejs/webfrontend");
+    assert.equal(s?.space, "dev/ana");
+    assert.deepEqual([...(s?.portForwards.keys() ?? [])], [3000]);
   });
 });
 
