@@ -15,6 +15,21 @@ use synclog::{Entry, Synclog, Target};
 
 /// Batches are split so no frame comes near the agent's limit.
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
+/// A whole-workspace sync of at least this many paths builds large buffers (the scan, the tar
+/// batches, the synclog's JSON) that the allocator keeps once freed; they are handed back to the
+/// system after it (`release_free_memory`).
+const BIG_SCAN: usize = 10_000;
+
+/// Returns the heap's free pages to the system (glibc keeps them by default): the daemon's idle
+/// size after a big sync is then what it holds, not the sync's peak.
+fn release_free_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own free lists; it takes no pointers.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Batches also close after this many files, so a full sync reports progress as it goes.
 const MAX_BATCH_FILES: u32 = 1000;
 
@@ -132,6 +147,8 @@ pub struct Syncer {
     log: Synclog,
     /// Acknowledged changes not yet written to the synclog.
     dirty: bool,
+    /// A big whole-workspace sync ran: free memory goes back to the system at the next persist.
+    release_after_big_sync: bool,
     /// Why the synclog could not be read or written, once, for the user.
     warning: Option<String>,
 }
@@ -169,6 +186,7 @@ impl Syncer {
             key: target_key.to_string(),
             log,
             dirty: false,
+            release_after_big_sync: false,
             warning,
         }
     }
@@ -249,6 +267,9 @@ impl Syncer {
         }
         let mut report = self.sync_paths_reporting(agent, &paths, progress).await?;
         report.full = full;
+        if paths.len() >= BIG_SCAN {
+            self.release_after_big_sync = true;
+        }
         Ok(report)
     }
 
@@ -335,6 +356,9 @@ impl Syncer {
             if let Err(e) = synclog::save(&self.path, &self.log) {
                 self.warning = Some(format!("cannot write the synclog {}: {e}", self.path.display()));
             }
+        }
+        if std::mem::take(&mut self.release_after_big_sync) {
+            release_free_memory();
         }
     }
 
