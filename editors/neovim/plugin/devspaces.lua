@@ -86,6 +86,14 @@ end, {
   desc = 'devspaces: open a port forward (of every service, or of one) in the browser',
 })
 
+cmd('DevSpacesDebug', function(a)
+  ds().debug(a.args)
+end, {
+  nargs = '?',
+  complete = service_or_dir,
+  desc = 'devspaces: run a service under its debugger and attach nvim-dap, again after each restart',
+})
+
 cmd('DevSpacesClassify', function(a)
   ds().classify(a.args)
 end, { nargs = '?', complete = 'file', desc = 'devspaces: the change class of this file' })
@@ -114,6 +122,9 @@ end, {
   end,
   desc = 'devspaces: write a Dockerfile, Helm chart and azds.yaml for this project (! overwrites)',
 })
+
+-- nvim-dap's adapter and configuration entries, when it is installed.
+require('devspaces.debug').register()
 
 vim.api.nvim_create_autocmd({ 'BufReadPost', 'BufNewFile' }, {
   group = vim.api.nvim_create_augroup('devspaces', { clear = true }),

@@ -25,7 +25,7 @@ H.test('every command, option and |link| of the doc has a help target', function
   local want = {
     ':DevSpacesUp', ':DevSpacesDown', ':DevSpacesRestart', ':DevSpacesLogs', ':DevSpacesTraces', ':DevSpacesPorts',
     ':DevSpacesClassify', ':DevSpacesPrep', ':DevSpacesStatus', 'devspaces-setup', 'devspaces.statusline()', 'devspaces-health',
-    'devspaces-several', 'devspaces-status',
+    'devspaces-several', 'devspaces-status', ':DevSpacesDebug', 'devspaces-debug',
   }
   for opt in pairs(require('devspaces.config').defaults) do
     want[#want + 1] = 'devspaces-option-' .. opt

@@ -29,6 +29,16 @@ H.test('the client handles every notification the daemon advertises, and $/progr
   H.eq(H.golden('initialize.experimental.json').devspaces.protocolVersion, client.PROTOCOL_VERSION, 'protocol version')
 end)
 
+H.test('debugReady keeps the latest debug server of its session, shown in the status view', function()
+  local st = fed(H.golden('events.json'))
+  local ready = H.golden('debug-ready.params.json')
+  H.eq(ready, st:session_list()[1].debug, 'debug')
+  local change = st:apply('devspaces/debugReady', vim.tbl_extend('force', ready, { restarts = 3 }))
+  H.eq('debugReady', change.kind, 'change kind')
+  H.eq(3, st:session_list()[1].debug.restarts, 'the latest')
+  H.ok(vim.tbl_contains(view.status_lines(st), '  debugger python 127.0.0.1:5678 -> 41873 (restart 3)'), 'status line')
+end)
+
 H.test('events.json builds one session with logs, a trace, a forward, a phase and a sync', function()
   local st = fed(H.golden('events.json'))
   local sessions = st:session_list()

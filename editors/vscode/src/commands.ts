@@ -20,6 +20,7 @@ import {
 } from "./protocol";
 import { runPrep, type PrepOptions } from "./prep";
 import { findServiceRoot } from "./service";
+import type { DebugAttacher } from "./ui/debug";
 import type { ServiceOutputs } from "./ui/output";
 
 export interface CommandDeps {
@@ -27,6 +28,7 @@ export interface CommandDeps {
   model: SessionsModel;
   outputs: ServiceOutputs;
   log: vscode.LogOutputChannel;
+  debug: DebugAttacher;
 }
 
 /** What a command was invoked on: a tree node, an explorer/editor resource, a URL, or nothing (the palette). */
@@ -230,6 +232,10 @@ export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
           : picked.label;
       if (space === undefined) return;
       await vscode.workspace.getConfiguration(ConfigSection).update(Settings.space, space, vscode.ConfigurationTarget.Workspace);
+    },
+    [CommandIds.debugService]: async (target) => {
+      const s = await session(target);
+      if (s) await deps.debug.debugService(s);
     },
     [CommandIds.showLogs]: async (target) => {
       const s = await session(target);

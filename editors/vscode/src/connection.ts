@@ -15,6 +15,7 @@ const NOTIFICATIONS = [
   Methods.portForward,
   Methods.serviceStatus,
   Methods.synced,
+  Methods.debugReady,
 ] as const;
 
 export interface ExtensionSettings {

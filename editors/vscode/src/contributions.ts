@@ -12,6 +12,7 @@ export const CommandIds = {
   openInBrowser: "devspaces.openInBrowser",
   classifyFile: "devspaces.classifyFile",
   prep: "devspaces.prep",
+  debugService: "devspaces.debugService",
 } as const;
 
 export type CommandId = (typeof CommandIds)[keyof typeof CommandIds];

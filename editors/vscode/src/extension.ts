@@ -5,6 +5,7 @@ import { registerCommands } from "./commands";
 import { DaemonConnection, readSettings } from "./connection";
 import { ConfigSection, ServicesViewId, Settings } from "./contributions";
 import { SessionsModel } from "./model/sessions";
+import { DebugAttacher } from "./ui/debug";
 import { ServiceOutputs } from "./ui/output";
 import { PhaseStatusBar } from "./ui/statusBar";
 import { ServicesTreeProvider } from "./ui/tree";
@@ -21,8 +22,10 @@ export function activate(context: vscode.ExtensionContext): void {
   const treeView = vscode.window.createTreeView(ServicesViewId, { treeDataProvider: tree, showCollapseAll: true });
   const statusBar = new PhaseStatusBar(model, () => readSettings().space || undefined);
 
-  context.subscriptions.push(log, connection, outputs, tree, treeView, statusBar);
-  context.subscriptions.push(...registerCommands({ connection, model, outputs, log }));
+  const debug = new DebugAttacher(model, connection, log);
+
+  context.subscriptions.push(log, connection, outputs, tree, treeView, statusBar, debug);
+  context.subscriptions.push(...registerCommands({ connection, model, outputs, log, debug }));
   context.subscriptions.push(
     vscode.workspace.onDidChangeConfiguration((e) => {
       if (e.affectsConfiguration(`${ConfigSection}.${Settings.traceHistorySize}`)) {

@@ -17,6 +17,8 @@ export const Methods = {
   portForward: "devspaces/portForward",
   serviceStatus: "devspaces/serviceStatus",
   synced: "devspaces/synced",
+  debug: "devspaces/debug",
+  debugReady: "devspaces/debugReady",
 } as const;
 
 export type Backend = "local" | "kubernetes" | "container";
@@ -81,6 +83,34 @@ export interface SyncedParams extends SessionScoped {
   durationMs: number;
 }
 
+/** Which protocol a debug server speaks (docs/protocol.md, devspaces/debugReady). */
+export type DebugAdapterKind = "python" | "node" | "go" | "dotnet" | "java";
+
+/** The workspace folder and where its files are where the app runs. */
+export interface PathMapping {
+  localRoot: string;
+  remoteRoot: string;
+}
+
+/** `devspaces/debugReady`: the app's debug server listens; a debugger attaches to `host:port` (the daemon's forward). */
+export interface DebugReadyParams extends SessionScoped {
+  host: string;
+  port: number;
+  remotePort: number;
+  adapter: DebugAdapterKind;
+  pathMappings: PathMapping[];
+  /** How many restarts under the debugger came before this one. */
+  restarts: number;
+}
+
+export type DebugParams = SessionTarget & { enable?: boolean };
+
+export interface DebugResult {
+  debug: boolean;
+  service: string;
+  session: string;
+}
+
 export interface SessionInfo {
   session: string;
   service: string;
@@ -112,6 +142,8 @@ export interface UpParams {
   space?: string;
   backend?: Backend;
   attach?: boolean;
+  /** Run the app under its stack's debug server (devspaces/debugReady follows). */
+  debug?: boolean;
   /** The client's environment: the session expands azds.yaml's ${VAR} and runs the app with it; absent, the daemon's. */
   env?: Record<string, string>;
 }

@@ -15,6 +15,7 @@ M.notifications = {
   'devspaces/portForward',
   'devspaces/serviceStatus',
   'devspaces/synced',
+  'devspaces/debugReady',
   'window/showMessage',
   '$/progress',
 }

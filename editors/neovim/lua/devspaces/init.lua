@@ -38,6 +38,9 @@ local function on_change(change)
   if msg then
     notify(msg, level)
   end
+  if change.kind == 'debugReady' then
+    require('devspaces.debug').on_ready(change.ready)
+  end
 end
 
 --- The state the daemon's notifications build (created on first use).
@@ -57,6 +60,7 @@ end
 --- Configure the plugin; see `:help devspaces-setup`.
 function M.setup(opts)
   config.set(opts)
+  require('devspaces.debug').register()
   if M._state then
     M._state.trace_history = config.options.trace_history
     M._state.log_history = config.options.log_history
@@ -359,6 +363,69 @@ function M.status()
   local win = view.show(buf)
   vim.api.nvim_win_set_cursor(win, { 1, 0 })
   return buf
+end
+
+--- The session :DevSpacesDebug is about: the service named, else the current buffer's, else the
+--- only one. Returns the session record, or nil and why.
+function M.debug_target(arg)
+  local st = M.state()
+  if arg and arg ~= '' then
+    local named = st:find_service(arg)
+    if #named == 1 then
+      return named[1]
+    end
+    local root = client.root(vim.fn.fnamemodify(arg, ':p'))
+    for _, s in ipairs(st:live_sessions()) do
+      if root and s.path == root then
+        return s
+      end
+    end
+    return nil, string.format("no session of '%s' in this editor: run :DevSpacesUp first", arg)
+  end
+  local root = client.root(0)
+  local live = st:live_sessions()
+  for _, s in ipairs(live) do
+    if root and s.path == root then
+      return s
+    end
+  end
+  if #live == 1 then
+    return live[1]
+  end
+  return nil, #live == 0 and 'no service is up: run :DevSpacesUp first' or 'several services are up: name one (:DevSpacesDebug {service})'
+end
+
+--- Debug a service (see M.debug_target): its app runs under its debug server (`devspaces/debug`)
+--- and nvim-dap attaches when it is ready, again after each restart, until you stop debugging.
+--- When its debug server already runs, attaches at once.
+function M.debug(arg, cb)
+  local s, why = M.debug_target(arg)
+  if not s then
+    fail('debug', why)
+    return cb and cb(why)
+  end
+  local dbg = require('devspaces.debug')
+  dbg.register()
+  dbg.want(s.session)
+  if s.debug and s.phase == 'running' then
+    if dbg.take(s.debug) then
+      dbg.attach(s.debug)
+    else
+      notify(string.format('devspaces: %s: the debugger is already attached', s.service))
+    end
+    return cb and cb(nil, { debug = true, service = s.service, session = s.session })
+  end
+  local root = s.path or client.root(0) or vim.fn.getcwd()
+  call(root, 'debug', 'devspaces/debug', { session = s.session, enable = true }, function(result)
+    notify(string.format('devspaces: %s: starting under its debugger', result.service))
+  end, function(err, result)
+    if err then
+      dbg.wanted[s.session] = nil
+    end
+    if cb then
+      cb(err, result)
+    end
+  end)
 end
 
 --- Open the logs buffer of a service (default: the current buffer's, else the only one, else ask).

@@ -239,6 +239,12 @@ handlers['devspaces/synced'] = function(self, p)
   return { kind = 'synced', session = s, synced = p }
 end
 
+handlers['devspaces/debugReady'] = function(self, p)
+  local s = self:_session(p.session, p.service)
+  s.debug = p
+  return { kind = 'debugReady', session = s, ready = p }
+end
+
 handlers['window/showMessage'] = function(self, p)
   table.insert(self.messages, p)
   return { kind = 'message', message = p }

@@ -137,6 +137,11 @@ function M.status_lines(st)
       end
       block[#block + 1] = line
     end
+    if s.debug then
+      local d = s.debug
+      block[#block + 1] = string.format('  debugger %s %s:%s -> %s (restart %s)', d.adapter or '?', d.host or '?', tostring(d.port or '?'),
+        tostring(d.remotePort or '?'), tostring(d.restarts or 0))
+    end
     if s.last_synced then
       local files = s.last_synced.files or {}
       local shown = #files <= 3 and table.concat(files, ', ') or string.format('%d files', #files)

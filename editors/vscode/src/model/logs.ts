@@ -1,6 +1,6 @@
 // How log lines, dropped-line counts and synced batches are written to a service's output channel; no vscode import.
 
-import type { LogParams, LogsDroppedParams, SyncedParams } from "../protocol";
+import type { DebugReadyParams, LogParams, LogsDroppedParams, SyncedParams } from "../protocol";
 
 /** The output channel that holds a service's logs. */
 export function channelName(service: string): string {
@@ -28,4 +28,9 @@ export function formatLogsDropped(p: LogsDroppedParams): string {
 export function formatSynced(p: SyncedParams): string {
   const files = p.files.length <= 3 ? p.files.join(", ") : `${String(p.files.length)} files`;
   return `[devspaces] synced ${p.class}: ${files} (${String(p.durationMs)} ms)`;
+}
+
+export function formatDebugReady(p: DebugReadyParams): string {
+  const mappings = p.pathMappings.map((m) => `${m.localRoot} -> ${m.remoteRoot}`).join(", ");
+  return `[devspaces] debugger (${p.adapter}) ready on ${p.host}:${String(p.port)}; path mapping ${mappings || "none"} (restart ${String(p.restarts)})`;
 }

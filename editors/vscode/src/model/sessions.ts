@@ -3,6 +3,7 @@
 import {
   isUpMany,
   Methods,
+  type DebugReadyParams,
   type LogParams,
   type LogsDroppedParams,
   type Phase,
@@ -32,6 +33,8 @@ export interface ServiceState {
   portForwards: Map<number, PortForwardInfo>;
   traces: TraceList;
   lastSynced?: SyncedParams;
+  /** The latest `devspaces/debugReady`: where a debugger attaches now. */
+  debugReady?: DebugReadyParams;
 }
 
 /** What an `up` answered: the sessions it started or attached to, and each service that did not start. */
@@ -47,7 +50,8 @@ export type ModelChange =
   | { kind: "log"; params: LogParams }
   | { kind: "logsDropped"; params: LogsDroppedParams }
   | { kind: "synced"; params: SyncedParams }
-  | { kind: "status"; params: ServiceStatusParams };
+  | { kind: "status"; params: ServiceStatusParams }
+  | { kind: "debugReady"; params: DebugReadyParams };
 
 type Listener = (change: ModelChange) => void;
 
@@ -215,6 +219,14 @@ export class SessionsModel {
         const state = this.ensure(p.session, p.service);
         if (state) state.lastSynced = p;
         this.emit({ kind: "synced", params: p });
+        this.emit({ kind: "sessions" });
+        return true;
+      }
+      case Methods.debugReady: {
+        const p = params as DebugReadyParams;
+        const state = this.ensure(p.session, p.service);
+        if (state) state.debugReady = p;
+        this.emit({ kind: "debugReady", params: p });
         this.emit({ kind: "sessions" });
         return true;
       }

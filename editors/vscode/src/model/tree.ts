@@ -5,7 +5,7 @@ import { CommandIds } from "../contributions";
 import type { ServiceState, SessionsModel } from "./sessions";
 
 /** Tells the view's menus which node a command was invoked on (package.json `viewItem == ...`). */
-export type NodeContext = "service" | "portForward" | "traces" | "trace" | "synced";
+export type NodeContext = "service" | "portForward" | "debug" | "traces" | "trace" | "synced";
 
 export interface TreeNode {
   id: string;
@@ -56,6 +56,19 @@ function serviceNode(state: ServiceState): TreeNode {
       session: state.session,
       url: pf.url,
       command: { command: CommandIds.openInBrowser, title: "Open in Browser", arguments: [pf.url] },
+      children: [],
+    });
+  }
+  if (state.debugReady) {
+    const d = state.debugReady;
+    children.push({
+      id: `${id}:debug`,
+      label: `debugger ${d.host}:${String(d.port)}`,
+      description: `${d.adapter} · → ${String(d.remotePort)}`,
+      tooltip: [`${d.adapter} debug server of ${state.service}, restart ${String(d.restarts)}`, ...d.pathMappings.map((m) => `${m.localRoot} -> ${m.remoteRoot}`)].join("\n"),
+      icon: "debug-alt",
+      context: "debug",
+      session: state.session,
       children: [],
     });
   }

@@ -1,7 +1,7 @@
 // One output channel per service, written from the model's log, dropped-lines and synced events.
 
 import * as vscode from "vscode";
-import { channelName, formatLog, formatLogsDropped, formatSynced } from "../model/logs";
+import { channelName, formatDebugReady, formatLog, formatLogsDropped, formatSynced } from "../model/logs";
 import type { SessionsModel } from "../model/sessions";
 
 export class ServiceOutputs implements vscode.Disposable {
@@ -28,6 +28,9 @@ export class ServiceOutputs implements vscode.Disposable {
           }
           break;
         }
+        case "debugReady":
+          this.channel(change.params.service).appendLine(formatDebugReady(change.params));
+          break;
         case "sessions":
           break;
       }

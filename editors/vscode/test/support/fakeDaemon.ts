@@ -3,13 +3,25 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { createMessageConnection, ResponseError, StreamMessageReader, StreamMessageWriter } from "vscode-jsonrpc/node";
-import type { DevspacesEvent, SessionInfo, StatusResult, UpManyResult, UpOutcome, UpParams, UpResult } from "../../src/protocol";
+import type {
+  DebugParams,
+  DebugReadyParams,
+  DevspacesEvent,
+  SessionInfo,
+  StatusResult,
+  UpManyResult,
+  UpOutcome,
+  UpParams,
+  UpResult,
+} from "../../src/protocol";
 import { golden } from "./golden";
 
 if (process.env.FAKE_DAEMON_PIDFILE) fs.appendFileSync(process.env.FAKE_DAEMON_PIDFILE, `${String(process.pid)}\n`);
 
 const connection = createMessageConnection(new StreamMessageReader(process.stdin), new StreamMessageWriter(process.stdout));
 const sessions = new Map<string, SessionInfo>();
+/** Sessions whose app runs under its debug server: how many restarts under the debugger so far. */
+const debugging = new Map<string, number>();
 let counter = 0;
 
 /** Rewrites a golden event to name this session and service, and its forward to bind `port` when given. */
@@ -46,10 +58,35 @@ async function play(s: SessionInfo, port?: number): Promise<void> {
   await connection.sendNotification("$/progress", { token, value: { kind: "begin", title: `${s.service}: sync`, message: "0/2 files", percentage: 0 } });
   await connection.sendNotification("$/progress", { token, value: { kind: "end", message: "2 files in 3 ms" } });
   await sleep(20);
-  // events.json: log, trace, portForward, serviceStatus running, synced, logsDropped, showMessage.
+  // events.json: log, trace, portForward, serviceStatus running, synced, logsDropped, debugReady, showMessage.
   for (const e of golden<DevspacesEvent[]>("events.json")) {
+    // debugReady only comes, as from the daemon, when the app runs under its debug server.
+    if (e.method === "devspaces/debugReady") {
+      if (debugging.has(s.session)) await sendDebugReady(s);
+      continue;
+    }
     await connection.sendNotification(e.method, retarget(e, s, port).params);
   }
+}
+
+/** The golden debugReady for a session under the debugger: its folder mapped to a copy under the state folder, this restart's count. */
+async function sendDebugReady(s: SessionInfo): Promise<void> {
+  const ready: DebugReadyParams = {
+    ...golden<DebugReadyParams>("debug-ready.params.json"),
+    service: s.service,
+    session: s.session,
+    pathMappings: [{ localRoot: s.path, remoteRoot: `/fake-state/spaces/${s.space}/${s.service}/fs/app` }],
+    restarts: debugging.get(s.session) ?? 0,
+  };
+  await connection.sendNotification("devspaces/debugReady", ready);
+}
+
+/** The app restarts (under the debugger when it is debugged): restarting, running, then a new debugReady. */
+async function restartApp(s: SessionInfo, debugged: boolean): Promise<void> {
+  await connection.sendNotification("devspaces/serviceStatus", { service: s.service, session: s.session, phase: "restarting", detail: "" });
+  await sleep(10);
+  await connection.sendNotification("devspaces/serviceStatus", { service: s.service, session: s.session, phase: "running", detail: "pid 4243" });
+  if (debugged) await sendDebugReady(s);
 }
 
 connection.onRequest("initialize", () => ({
@@ -90,9 +127,11 @@ connection.onRequest("devspaces/watch", () => ({ sessions: [...sessions.values()
 
 function startSession(p: UpParams, dir: string): SessionInfo {
   counter++;
+  const id = `fake${String(process.pid)}x${String(counter)}`;
+  if (p.debug) debugging.set(id, 0);
   const s: SessionInfo = {
     ...golden<SessionInfo>("up.result.json"),
-    session: `fake${String(process.pid)}x${String(counter)}`,
+    session: id,
     service: path.basename(dir),
     path: dir,
     space: p.space ?? "default",
@@ -156,13 +195,26 @@ connection.onRequest("devspaces/down", async (p: { session: string }) => {
   return { outcome: "stopped", service: s.service, session: s.session };
 });
 
-connection.onRequest("devspaces/restart", async (p: { session: string; kind?: "process" | "redeploy" }) => {
+connection.onRequest("devspaces/restart", (p: { session: string; kind?: "process" | "redeploy" }) => {
   logRequest("devspaces/restart", p);
   const s = sessions.get(p.session);
   if (!s) return Promise.reject(new Error(`unknown session '${p.session}'`));
-  await connection.sendNotification("devspaces/serviceStatus", { service: s.service, session: s.session, phase: "restarting", detail: "" });
-  setTimeout(() => void connection.sendNotification("devspaces/serviceStatus", { service: s.service, session: s.session, phase: "running", detail: "pid 4243" }), 10);
-  return { kind: p.kind ?? "process", phase: "restarting", service: s.service, session: s.session };
+  const restarts = debugging.get(s.session);
+  if (restarts !== undefined) debugging.set(s.session, restarts + 1);
+  setTimeout(() => void restartApp(s, restarts !== undefined), 10);
+  return Promise.resolve({ kind: p.kind ?? "process", phase: "restarting", service: s.service, session: s.session });
+});
+
+/** devspaces/debug: the app restarts under its debug server (or without it) and, debugged, a debugReady follows. */
+connection.onRequest("devspaces/debug", (p: DebugParams) => {
+  logRequest("devspaces/debug", p);
+  const s = p.session ? sessions.get(p.session) : undefined;
+  if (!s) return Promise.reject(new ResponseError(-32900, `unknown session '${String(p.session)}'`));
+  const enable = p.enable ?? true;
+  if (enable) debugging.set(s.session, debugging.has(s.session) ? (debugging.get(s.session) ?? 0) + 1 : 0);
+  else debugging.delete(s.session);
+  setTimeout(() => void restartApp(s, enable), 10);
+  return Promise.resolve({ debug: enable, service: s.service, session: s.session });
 });
 
 connection.onRequest("devspaces/classify", (p: { path: string; paths: string[] }) => ({

@@ -282,6 +282,10 @@ export const recorded = {
   commands: new Map<string, (...args: unknown[]) => unknown>(),
   /** Diagnostic collections by name, then diagnostics by document URI. */
   diagnostics: new Map<string, Map<string, unknown[]>>(),
+  /** Debug configuration providers by debug type. */
+  debugProviders: new Map<string, DebugProviderLike>(),
+  /** Each vscode.debug.startDebugging call: the workspace folder's path and the configuration. */
+  debugStarts: [] as { folder?: string; config: Record<string, unknown> }[],
   /** Answers for showQuickPick / showInputBox, taken in order; undefined cancels. */
   quickPickAnswers: [] as ((items: { label: string }[]) => unknown)[],
 };
@@ -528,11 +532,59 @@ export const languages = new Proxy(languagesBase,
   },
 );
 
+export interface DebugProviderLike {
+  provideDebugConfigurations?: (folder: unknown) => unknown;
+  resolveDebugConfiguration?: (folder: { uri: Uri } | undefined, config: Record<string, unknown>) => unknown;
+}
+
+interface TrackerLike {
+  onWillReceiveMessage?(m: unknown): void;
+  onDidSendMessage?(m: unknown): void;
+  onWillStopSession?(): void;
+}
+
+const trackerFactories: { type: string; factory: { createDebugAdapterTracker(s: unknown): TrackerLike | undefined } }[] = [];
+
+export const debug = {
+  activeDebugSession: undefined,
+  registerDebugConfigurationProvider(type: string, provider: DebugProviderLike): Disposable {
+    if (recorded.debugProviders.has(type)) throw new Error(`a debug configuration provider for '${type}' already exists`);
+    recorded.debugProviders.set(type, provider);
+    return new Disposable(() => recorded.debugProviders.delete(type));
+  },
+  registerDebugAdapterTrackerFactory(type: string, factory: { createDebugAdapterTracker(s: unknown): TrackerLike | undefined }): Disposable {
+    const entry = { type, factory };
+    trackerFactories.push(entry);
+    return new Disposable(() => trackerFactories.splice(trackerFactories.indexOf(entry), 1));
+  },
+  startDebugging(folder: { uri: Uri } | undefined, config: Record<string, unknown>): Promise<boolean> {
+    recorded.debugStarts.push({ folder: folder?.uri.fsPath, config });
+    return Promise.resolve(true);
+  },
+};
+
+/**
+ * Plays the end of a debug session through the registered adapter trackers, as VS Code does:
+ * `by: "user"` the editor asks the adapter to disconnect (the Stop button); `by: "debuggee"` the
+ * adapter says the debuggee terminated first (the app restarted), then the editor disconnects.
+ */
+export function endDebugSession(config: Record<string, unknown>, by: "user" | "debuggee"): void {
+  const session = { name: String(config.name), type: String(config.type), configuration: config };
+  for (const { type, factory } of trackerFactories) {
+    if (type !== "*" && type !== session.type) continue;
+    const tracker = factory.createDebugAdapterTracker(session);
+    if (!tracker) continue;
+    if (by === "debuggee") tracker.onDidSendMessage?.({ type: "event", event: "terminated", seq: 1 });
+    tracker.onWillReceiveMessage?.({ type: "request", command: "disconnect", seq: 1, arguments: {} });
+    tracker.onWillStopSession?.();
+  }
+}
+
 const stub: Record<string, unknown> = {
   Disposable, EventEmitter, Uri, Position, Range, ThemeIcon, ThemeColor, TreeItem, TreeItemCollapsibleState,
   CodeActionKind, StatusBarAlignment, ConfigurationTarget, ProgressLocation, LogLevel, FileType, DiagnosticSeverity, CancellationError,
   CancellationTokenSource, Diagnostic, CompletionItem, CodeAction, SymbolInformation, DocumentLink, CodeLens,
-  InlayHint, TypeHierarchyItem, CallHierarchyItem, version, env, window, workspace, commands, languages,
+  InlayHint, TypeHierarchyItem, CallHierarchyItem, version, env, window, workspace, commands, languages, debug,
 };
 
 /** Anything not listed above fails loudly, so the stand-in never hides a missing piece. */

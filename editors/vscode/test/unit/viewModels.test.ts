@@ -2,13 +2,14 @@
 
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { channelName, formatLog, formatLogsDropped, formatSynced } from "../../src/model/logs";
+import { channelName, formatDebugReady, formatLog, formatLogsDropped, formatSynced } from "../../src/model/logs";
 import { SessionsModel, type ModelChange } from "../../src/model/sessions";
 import { statusBarView } from "../../src/model/statusBar";
 import { formatTrace, TraceList } from "../../src/model/traceList";
 import { buildTree, type TreeNode } from "../../src/model/tree";
 import { CommandIds } from "../../src/contributions";
 import type {
+  DebugReadyParams,
   DevspacesEvent,
   LogParams,
   LogsDroppedParams,
@@ -52,6 +53,20 @@ describe("SessionsModel from events.json", () => {
     assert.equal(s.traces.size, 1);
     assert.equal(s.lastSynced?.class, "static-sync");
     assert.ok(changes.includes("log") && changes.includes("logsDropped") && changes.includes("synced"));
+  });
+
+  it("keeps the latest debugReady of a session and tells the listeners", () => {
+    const model = new SessionsModel(50);
+    const seen: number[] = [];
+    model.onDidChange((c) => {
+      if (c.kind === "debugReady") seen.push(c.params.restarts);
+    });
+    feed(model, golden<DevspacesEvent[]>("events.json"));
+    const ready = golden<DebugReadyParams>("debug-ready.params.json");
+    assert.deepEqual(model.get("7f3a9c2e")?.debugReady, ready);
+    assert.equal(model.applyNotification("devspaces/debugReady", { ...ready, restarts: 3 }), true);
+    assert.equal(model.get("7f3a9c2e")?.debugReady?.restarts, 3);
+    assert.deepEqual(seen, [2, 3]);
   });
 
   it("ignores window/showMessage and unknown methods", () => {
@@ -189,7 +204,7 @@ describe("tree", () => {
     ...(n.children.length ? { children: n.children.map(strip) } : {}),
   });
 
-  it("shows services, port forwards, the last sync and recent traces from events.json", () => {
+  it("shows services, port forwards, the debugger, the last sync and recent traces from events.json", () => {
     const model = new SessionsModel(50);
     feed(model, golden<DevspacesEvent[]>("events.json"));
     model.applySession({ ...golden<SessionInfo>("up.result.json"), phase: "running" });
@@ -208,6 +223,7 @@ describe("tree", () => {
             url: "http://localhost:3000",
             command: { command: CommandIds.openInBrowser, title: "Open in Browser", arguments: ["http://localhost:3000"] },
           },
+          { label: "debugger 127.0.0.1:5678", description: "python · → 41873", icon: "debug-alt", context: "debug" },
           { label: "synced 2 files", description: "static-sync · 12 ms", icon: "cloud-upload", context: "synced" },
           {
             label: "Recent requests",
@@ -308,5 +324,10 @@ describe("log lines", () => {
     );
     assert.equal(formatLogsDropped(golden<LogsDroppedParams>("logs-dropped.params.json")), "[devspaces] 1832 log lines dropped (the editor could not keep up)");
     assert.equal(formatSynced(golden<SyncedParams>("synced.params.json")), "[devspaces] synced static-sync: public/index.html, public/site.css (12 ms)");
+    assert.equal(
+      formatDebugReady(golden<DebugReadyParams>("debug-ready.params.json")),
+      "[devspaces] debugger (python) ready on 127.0.0.1:5678; path mapping /home/ana/src/samples/nodejs/webfrontend -> " +
+        "/home/ana/.local/state/devspaces/spaces/default/webfrontend/fs/app (restart 2)",
+    );
   });
 });
