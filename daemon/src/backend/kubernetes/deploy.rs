@@ -220,6 +220,10 @@ impl Kubernetes {
         }
         pr_args.push("--entrypoint-json".into());
         pr_args.push(serde_json::to_string(&img.entrypoint).unwrap_or_default());
+        // Every pod of a session routes: the chart's Services reach the apps through the agent's
+        // routing proxy, which sends a request for a child space to the child's instance.
+        pr_args.push("--space".into());
+        pr_args.push(self.space.path());
         let mut cmd = Command::new(&helm);
         cmd.args(["upgrade", "--install", release])
             .arg(&chart)
