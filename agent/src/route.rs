@@ -14,8 +14,10 @@
 //!
 //! Whether a child runs the service is asked of the cluster's DNS (the Service's name resolves or
 //! not), remembered for [`CHILD_TTL`]: `up` in a child is routed to within that time, and so is
-//! its `down` (back to the parent). The services only have to pass the header on in the calls
-//! they make, as the reference app does.
+//! its `down` (back to the parent). A child that does not run the service still has its name, as
+//! the stand-in (an `ExternalName`) through which the child's apps reach the parent's Service:
+//! that resolves to this space's own Service address and is served here. The services only have
+//! to pass the header on in the calls they make, as the reference app does.
 //!
 //! Every request is a trace (method, path, status, time to the answer's head, the peer, and the
 //! space that served it), sent to the session on the agent's event stream.
@@ -189,20 +191,31 @@ pub async fn start(
 }
 
 impl Proxy {
-    /// Whether `child` runs this service: its Service's address, from the cluster's DNS.
-    async fn child_service(&self, child: &str) -> Option<SocketAddr> {
-        if let Some((at, found)) = self.children.lock().ok()?.get(child).copied() {
+    /// The address of this service's Service in `namespace`, from the cluster's DNS (remembered
+    /// for [`CHILD_TTL`]).
+    async fn service_in(&self, namespace: &str) -> Option<SocketAddr> {
+        if let Some((at, found)) = self.children.lock().ok()?.get(namespace).copied() {
             if at.elapsed() < CHILD_TTL {
                 return found;
             }
         }
         // The trailing dot: no search-list expansion, one query.
-        let name = format!("{}.{child}.svc.{}.:{}", self.spec.service, self.cluster_domain, self.spec.service_port);
+        let name = format!("{}.{namespace}.svc.{}.:{}", self.spec.service, self.cluster_domain, self.spec.service_port);
         let found = (self.resolve)(name).await;
         if let Ok(mut c) = self.children.lock() {
-            c.insert(child.to_string(), (Instant::now(), found));
+            c.insert(namespace.to_string(), (Instant::now(), found));
         }
         found
+    }
+
+    /// Whether `child` runs this service: its Service's address. A child that does not run it may
+    /// still have the name, as the stand-in that points at this space's Service (an ExternalName,
+    /// so its apps reach the parent's services by name): that resolves to this Service's own
+    /// address, and is served here (sending it there would come straight back).
+    async fn child_service(&self, child: &str) -> Option<SocketAddr> {
+        let found = self.service_in(child).await?;
+        let own = self.service_in(&self.space).await;
+        (own != Some(found)).then_some(found)
     }
 
     async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
@@ -431,6 +444,23 @@ mod tests {
         assert_eq!(rx.recv().await.unwrap().served_by, "dev");
         parent.abort();
         child.abort();
+    }
+
+    #[tokio::test]
+    async fn a_childs_stand_in_for_the_parents_service_is_served_here() {
+        let (parent_app, parent) = app().await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        // carol runs no `api`: her namespace's `api` is the ExternalName pointing at dev's, so
+        // both names resolve to dev's Service address.
+        let devs = SocketAddr::from(([10, 96, 0, 7], 80));
+        let resolve = dns(vec![("api.dev.svc.cluster.local.:80", devs), ("api.carol.svc.cluster.local.:80", devs)]);
+        let spec = RouteSpec { listen: 0, app: parent_app, service: "api".into(), service_port: 80 };
+        let addr = start(spec, "dev".into(), "cluster.local".into(), resolve, tx).await.unwrap();
+        let got = get(addr.port(), "/", Some("carol")).await;
+        assert!(got.starts_with("HTTP/1.1 200") && got.ends_with("/ route=Some(\"carol\")"), "{got}");
+        let t = rx.recv().await.unwrap();
+        assert_eq!((t.served_by.as_str(), t.route_as.as_deref()), ("dev", Some("carol")));
+        parent.abort();
     }
 
     #[tokio::test]

@@ -13,6 +13,7 @@ pub mod pods;
 pub mod post_render;
 pub mod routing;
 pub mod space;
+pub mod stubs;
 
 pub use crate::backend::ConnectOptions;
 pub use connect::Cluster;
