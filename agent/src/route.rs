@@ -463,6 +463,73 @@ mod tests {
         parent.abort();
     }
 
+    /// A minimal gRPC server over h2c: answers every call with the message it got back, its route
+    /// header in `grpc-message` and `grpc-status: 0`, both as trailers (gRPC's status is a trailer).
+    async fn grpc_app(name: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            loop {
+                let (s, _) = l.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| async move {
+                        assert_eq!(req.version(), Version::HTTP_2);
+                        let route = req.headers().get("azds-route-as").map(|v| v.to_str().unwrap().to_string());
+                        let message = req.into_body().collect().await.unwrap().to_bytes();
+                        let mut trailers = hyper::HeaderMap::new();
+                        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+                        let said = format!("{name} route={}", route.unwrap_or_default());
+                        trailers.insert("grpc-message", HeaderValue::from_str(&said).unwrap());
+                        let body = Full::new(message).with_trailers(async move { Some(Ok(trailers)) });
+                        let mut resp = Response::new(body);
+                        resp.headers_mut().insert("content-type", HeaderValue::from_static("application/grpc"));
+                        Ok::<_, Infallible>(resp)
+                    });
+                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(s), svc)
+                        .await;
+                });
+            }
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn grpc_over_h2c_is_routed_with_its_trailers() {
+        let (parent_app, parent) = grpc_app("parent").await;
+        let (child_app, child) = grpc_app("alice").await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let alice = SocketAddr::from((Ipv4Addr::LOCALHOST, child_app));
+        let resolve = dns(vec![("greeter.alice.svc.cluster.local.:50051", alice)]);
+        let spec = RouteSpec { listen: 0, app: parent_app, service: "greeter".into(), service_port: 50051 };
+        let addr = start(spec, "dev".into(), "cluster.local".into(), resolve, tx).await.unwrap();
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).http2_only(true).build(HttpConnector::new());
+        // A gRPC message: uncompressed flag, 4-byte length, 5 bytes of protobuf.
+        let message = Bytes::from_static(b"\x00\x00\x00\x00\x05\x0a\x03ana");
+        for (route, from) in [(None, "parent route="), (Some("alice"), "alice route=alice")] {
+            let mut req = Request::post(format!("http://{addr}/helloworld.Greeter/SayHello"))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers");
+            if let Some(r) = route {
+                req = req.header("azds-route-as", r);
+            }
+            let resp = client.request(req.body(Full::new(message.clone())).unwrap()).await.unwrap();
+            assert_eq!((resp.version(), resp.status()), (Version::HTTP_2, StatusCode::OK));
+            let got = resp.into_body().collect().await.unwrap();
+            let trailers = got.trailers().cloned().expect("the trailers came through");
+            assert_eq!(trailers.get("grpc-status").unwrap(), "0");
+            assert_eq!(trailers.get("grpc-message").unwrap(), from);
+            assert_eq!(got.to_bytes(), message);
+            let t = rx.recv().await.unwrap();
+            assert_eq!((t.method.as_str(), t.path.as_str(), t.status), ("POST", "/helloworld.Greeter/SayHello", 200));
+            let served_by = if route.is_some() { "dev/alice" } else { "dev" };
+            assert_eq!((t.served_by.as_str(), t.route_as.as_deref()), (served_by, route));
+        }
+        parent.abort();
+        child.abort();
+    }
+
     #[tokio::test]
     async fn an_app_that_does_not_answer_is_a_502_that_names_it() {
         let closed = std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).unwrap().local_addr().unwrap().port();
