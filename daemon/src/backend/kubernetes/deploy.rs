@@ -16,7 +16,7 @@ use super::forward::{PodTunnels, TunnelHandle};
 use super::image::{self, Builder, Delivery};
 use super::post_render::{DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL};
 use super::space::{self, SpaceName};
-use super::{helm_plugin, pods, stubs, Cluster};
+use super::{helm_plugin, peers, pods, stubs, Cluster};
 use crate::agent::client::AgentClient;
 use crate::backend::agent_layer;
 use crate::backend::dockerfile::{self, Image};
@@ -47,6 +47,8 @@ pub struct Kubernetes {
     space_ready: bool,
     /// Watches the deployed pods for failures after they were ready (`pods::monitor`).
     monitor: Option<tokio::task::JoinHandle<()>>,
+    /// Names the callers in the routing proxy's traces (kept across redeploys for its cache).
+    peers: Option<Arc<peers::Peers>>,
 }
 
 struct Release {
@@ -73,6 +75,7 @@ impl Kubernetes {
             tunnels: None,
             space_ready: false,
             monitor: None,
+            peers: None,
         }
     }
 
@@ -455,6 +458,8 @@ impl Backend for Kubernetes {
         let Some((agent, events)) = connected else {
             return Err(BackendError::Agent(format!("cannot reach the agent in pod {pod}: {last_err}")));
         };
+        let names = self.peers.get_or_insert_with(|| peers::Peers::new(self.cluster.client.clone(), ns.clone()));
+        let events = peers::relabel(events, names.clone());
         let app_port = self.app_port(&pod, &reference, &img).await;
         let r = report.clone();
         self.monitor = Some(tokio::spawn(pods::monitor(

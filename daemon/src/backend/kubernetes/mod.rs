@@ -9,6 +9,7 @@ pub mod deploy;
 pub mod forward;
 pub mod helm_plugin;
 pub mod image;
+pub mod peers;
 pub mod pods;
 pub mod post_render;
 pub mod routing;
