@@ -142,7 +142,8 @@ pub fn up_copy(env: &Env, rel: &str) -> (tempfile::TempDir, PathBuf, Up, u16, u3
     (tmp, svc, up, port, pid)
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
+/// Copies a folder and everything in it.
+pub fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).expect("mkdir");
     for e in std::fs::read_dir(src).expect("read_dir") {
         let e = e.expect("entry");
