@@ -42,7 +42,7 @@ bash editors/neovim/scripts/test.sh
 echo "== VS Code extension"
 (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
-echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent in a pod, up --backend kubernetes, the three-service app"
+echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent in a pod, up --backend kubernetes, the three-service app, team spaces (routing)"
 (
   trap 'bash tests/cluster/down' EXIT
   bash tests/cluster/up --reuse >/dev/null
@@ -53,7 +53,7 @@ echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent 
   # Dockerfiles start from, served by the registry as its mirror of docker.io.
   bash tests/cluster/base-image library/python:3.12-slim python3 +python3-pip PIP_BREAK_SYSTEM_PACKAGES=1 >/dev/null
   nice cargo test -p devspaces-tests --features cluster \
-    --test cluster_spaces --test cluster_up --test cluster_whole_app -- --test-threads=1
+    --test cluster_spaces --test cluster_up --test cluster_whole_app --test cluster_routing -- --test-threads=1
 )
 
 echo "== Container backend on a real engine: dockerd built from the Go module proxy (tests/engine/), a Node.js service with RUN npm install, a three-service app"

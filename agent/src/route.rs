@@ -14,8 +14,10 @@
 //!
 //! Whether a child runs the service is asked of the cluster's DNS (the Service's name resolves or
 //! not), remembered for [`CHILD_TTL`]: `up` in a child is routed to within that time, and so is
-//! its `down` (back to the parent). The services only have to pass the header on in the calls
-//! they make, as the reference app does.
+//! its `down` (back to the parent). A child that does not run the service still has its name, as
+//! the stand-in (an `ExternalName`) through which the child's apps reach the parent's Service:
+//! that resolves to this space's own Service address and is served here. The services only have
+//! to pass the header on in the calls they make, as the reference app does.
 //!
 //! Every request is a trace (method, path, status, time to the answer's head, the peer, and the
 //! space that served it), sent to the session on the agent's event stream.
@@ -189,20 +191,31 @@ pub async fn start(
 }
 
 impl Proxy {
-    /// Whether `child` runs this service: its Service's address, from the cluster's DNS.
-    async fn child_service(&self, child: &str) -> Option<SocketAddr> {
-        if let Some((at, found)) = self.children.lock().ok()?.get(child).copied() {
+    /// The address of this service's Service in `namespace`, from the cluster's DNS (remembered
+    /// for [`CHILD_TTL`]).
+    async fn service_in(&self, namespace: &str) -> Option<SocketAddr> {
+        if let Some((at, found)) = self.children.lock().ok()?.get(namespace).copied() {
             if at.elapsed() < CHILD_TTL {
                 return found;
             }
         }
         // The trailing dot: no search-list expansion, one query.
-        let name = format!("{}.{child}.svc.{}.:{}", self.spec.service, self.cluster_domain, self.spec.service_port);
+        let name = format!("{}.{namespace}.svc.{}.:{}", self.spec.service, self.cluster_domain, self.spec.service_port);
         let found = (self.resolve)(name).await;
         if let Ok(mut c) = self.children.lock() {
-            c.insert(child.to_string(), (Instant::now(), found));
+            c.insert(namespace.to_string(), (Instant::now(), found));
         }
         found
+    }
+
+    /// Whether `child` runs this service: its Service's address. A child that does not run it may
+    /// still have the name, as the stand-in that points at this space's Service (an ExternalName,
+    /// so its apps reach the parent's services by name): that resolves to this Service's own
+    /// address, and is served here (sending it there would come straight back).
+    async fn child_service(&self, child: &str) -> Option<SocketAddr> {
+        let found = self.service_in(child).await?;
+        let own = self.service_in(&self.space).await;
+        (own != Some(found)).then_some(found)
     }
 
     async fn handle(&self, mut req: Request<Incoming>, peer: SocketAddr) -> Response<Body> {
@@ -429,6 +442,90 @@ mod tests {
         let got = get(addr.port(), "/", Some("bob")).await;
         assert!(got.ends_with("/ route=Some(\"bob\")"), "{got}");
         assert_eq!(rx.recv().await.unwrap().served_by, "dev");
+        parent.abort();
+        child.abort();
+    }
+
+    #[tokio::test]
+    async fn a_childs_stand_in_for_the_parents_service_is_served_here() {
+        let (parent_app, parent) = app().await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        // carol runs no `api`: her namespace's `api` is the ExternalName pointing at dev's, so
+        // both names resolve to dev's Service address.
+        let devs = SocketAddr::from(([10, 96, 0, 7], 80));
+        let resolve = dns(vec![("api.dev.svc.cluster.local.:80", devs), ("api.carol.svc.cluster.local.:80", devs)]);
+        let spec = RouteSpec { listen: 0, app: parent_app, service: "api".into(), service_port: 80 };
+        let addr = start(spec, "dev".into(), "cluster.local".into(), resolve, tx).await.unwrap();
+        let got = get(addr.port(), "/", Some("carol")).await;
+        assert!(got.starts_with("HTTP/1.1 200") && got.ends_with("/ route=Some(\"carol\")"), "{got}");
+        let t = rx.recv().await.unwrap();
+        assert_eq!((t.served_by.as_str(), t.route_as.as_deref()), ("dev", Some("carol")));
+        parent.abort();
+    }
+
+    /// A minimal gRPC server over h2c: answers every call with the message it got back, its route
+    /// header in `grpc-message` and `grpc-status: 0`, both as trailers (gRPC's status is a trailer).
+    async fn grpc_app(name: &'static str) -> (u16, tokio::task::JoinHandle<()>) {
+        let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let port = l.local_addr().unwrap().port();
+        let task = tokio::spawn(async move {
+            loop {
+                let (s, _) = l.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(move |req: Request<Incoming>| async move {
+                        assert_eq!(req.version(), Version::HTTP_2);
+                        let route = req.headers().get("azds-route-as").map(|v| v.to_str().unwrap().to_string());
+                        let message = req.into_body().collect().await.unwrap().to_bytes();
+                        let mut trailers = hyper::HeaderMap::new();
+                        trailers.insert("grpc-status", HeaderValue::from_static("0"));
+                        let said = format!("{name} route={}", route.unwrap_or_default());
+                        trailers.insert("grpc-message", HeaderValue::from_str(&said).unwrap());
+                        let body = Full::new(message).with_trailers(async move { Some(Ok(trailers)) });
+                        let mut resp = Response::new(body);
+                        resp.headers_mut().insert("content-type", HeaderValue::from_static("application/grpc"));
+                        Ok::<_, Infallible>(resp)
+                    });
+                    let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(s), svc)
+                        .await;
+                });
+            }
+        });
+        (port, task)
+    }
+
+    #[tokio::test]
+    async fn grpc_over_h2c_is_routed_with_its_trailers() {
+        let (parent_app, parent) = grpc_app("parent").await;
+        let (child_app, child) = grpc_app("alice").await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let alice = SocketAddr::from((Ipv4Addr::LOCALHOST, child_app));
+        let resolve = dns(vec![("greeter.alice.svc.cluster.local.:50051", alice)]);
+        let spec = RouteSpec { listen: 0, app: parent_app, service: "greeter".into(), service_port: 50051 };
+        let addr = start(spec, "dev".into(), "cluster.local".into(), resolve, tx).await.unwrap();
+        let client: Client<HttpConnector, Full<Bytes>> =
+            Client::builder(TokioExecutor::new()).http2_only(true).build(HttpConnector::new());
+        // A gRPC message: uncompressed flag, 4-byte length, 5 bytes of protobuf.
+        let message = Bytes::from_static(b"\x00\x00\x00\x00\x05\x0a\x03ana");
+        for (route, from) in [(None, "parent route="), (Some("alice"), "alice route=alice")] {
+            let mut req = Request::post(format!("http://{addr}/helloworld.Greeter/SayHello"))
+                .header("content-type", "application/grpc")
+                .header("te", "trailers");
+            if let Some(r) = route {
+                req = req.header("azds-route-as", r);
+            }
+            let resp = client.request(req.body(Full::new(message.clone())).unwrap()).await.unwrap();
+            assert_eq!((resp.version(), resp.status()), (Version::HTTP_2, StatusCode::OK));
+            let got = resp.into_body().collect().await.unwrap();
+            let trailers = got.trailers().cloned().expect("the trailers came through");
+            assert_eq!(trailers.get("grpc-status").unwrap(), "0");
+            assert_eq!(trailers.get("grpc-message").unwrap(), from);
+            assert_eq!(got.to_bytes(), message);
+            let t = rx.recv().await.unwrap();
+            assert_eq!((t.method.as_str(), t.path.as_str(), t.status), ("POST", "/helloworld.Greeter/SayHello", 200));
+            let served_by = if route.is_some() { "dev/alice" } else { "dev" };
+            assert_eq!((t.served_by.as_str(), t.route_as.as_deref()), (served_by, route));
+        }
         parent.abort();
         child.abort();
     }

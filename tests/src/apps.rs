@@ -1,7 +1,10 @@
 //! A whole application for the multi-service tests: three Python services (web -> api -> data),
 //! each its own folder with the files `devspacesd prep` writes (azds.yaml, Dockerfiles, chart),
 //! calling each other by service name only (`http://api/`), as the same code would in the cluster.
-//! The same source files run on every backend.
+//! The same source files run on every backend. Each call passes on the routing headers
+//! (`azds-route-as`, `kubernetes-route-as`) of the request being served, as the reference app's
+//! `HttpClientExtensions` does, so a request for a child space reaches that space's services at
+//! every hop.
 
 use std::path::Path;
 
@@ -11,21 +14,32 @@ use crate::{ok, Env};
 
 /// A stdlib HTTP server: GET / answers `reply()`, which may `call` another service by name.
 /// It binds every interface in an image devspaces built (a container or a pod: the agent is at
-/// `/devspaces/devspaces-agent`), else loopback only.
+/// `/devspaces/devspaces-agent`), else loopback only; on `PORT`.
 fn app(reply: &str) -> String {
+    app_on(reply, r#"int(os.environ["PORT"])"#)
+}
+
+/// [`app`] listening on the port the Python expression `port` gives.
+pub fn app_on(reply: &str, port: &str) -> String {
     format!(
-        r#"import http.server, json, os, urllib.request
+        r#"import http.server, json, os, threading, urllib.request
+
+# The routing headers of the request being served (per handler thread), passed on by call().
+ROUTE_HEADERS = ("azds-route-as", "kubernetes-route-as")
+incoming = threading.local()
 
 def call(name):
     # By name only: the cluster's DNS, the engine network's alias, or devspaces' name proxy
     # (HTTP_PROXY on the local backend) resolves it.
-    return json.load(urllib.request.urlopen("http://%s/" % name, timeout=30))
+    req = urllib.request.Request("http://%s/" % name, headers=getattr(incoming, "route", {{}}))
+    return json.load(urllib.request.urlopen(req, timeout=30))
 
 def reply():
     {reply}
 
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
+        incoming.route = {{h: self.headers[h] for h in ROUTE_HEADERS if self.headers.get(h)}}
         try:
             body, status = json.dumps(reply()).encode(), 200
         except Exception as e:
@@ -38,11 +52,17 @@ class H(http.server.BaseHTTPRequestHandler):
 
 contained = os.path.exists("/devspaces/devspaces-agent")
 host = "0.0.0.0" if contained else "127.0.0.1"
-print("listening on", host, os.environ["PORT"], flush=True)
-http.server.ThreadingHTTPServer((host, int(os.environ["PORT"])), H).serve_forever()
+port = {port}
+print("listening on", host, port, flush=True)
+http.server.ThreadingHTTPServer((host, port), H).serve_forever()
 "#
     )
 }
+
+/// data's reply: its item, its pid and the `azds-route-as` the request reached it with (`None`
+/// without), which shows that every hop passed the header on.
+pub const DATA: &str =
+    r#"return {"item": "apple", "pid": os.getpid(), "routeAs": incoming.route.get("azds-route-as")}"#;
 
 /// The three services, front end last.
 pub const THREE: [&str; 3] = ["data", "api", "web"];
@@ -50,7 +70,7 @@ pub const THREE: [&str; 3] = ["data", "api", "web"];
 /// Writes the three-service app under `root` (one folder per service) and preps each folder.
 pub fn write_three_services(env: &Env, root: &Path) {
     let services = [
-        ("data", r#"return {"item": "apple", "pid": os.getpid()}"#),
+        ("data", DATA),
         ("api", r#"return {"via": "api", "pid": os.getpid(), "data": call("data")}"#),
         ("web", r#"return {"page": "web", "pid": os.getpid(), "api": call("api")}"#),
     ];

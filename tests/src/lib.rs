@@ -144,7 +144,8 @@ pub fn up_copy(env: &Env, rel: &str) -> (tempfile::TempDir, PathBuf, Up, u16, u3
     (tmp, svc, up, port, pid)
 }
 
-fn copy_dir(src: &Path, dst: &Path) {
+/// Copies a folder and everything in it.
+pub fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).expect("mkdir");
     for e in std::fs::read_dir(src).expect("read_dir") {
         let e = e.expect("entry");
@@ -348,9 +349,15 @@ impl Drop for Up {
 
 /// A plain HTTP/1.1 GET on 127.0.0.1; returns (status, body).
 pub fn http_get(port: u16, path: &str) -> (u16, String) {
+    http_get_with(port, path, &[])
+}
+
+/// [`http_get`] with extra request headers (`("azds-route-as", "alice")`).
+pub fn http_get_with(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to the forward");
     s.set_read_timeout(Some(Duration::from_secs(30))).expect("timeout");
-    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").expect("send");
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n").expect("send");
     let mut buf = String::new();
     s.read_to_string(&mut buf).expect("read response");
     let status = buf.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use devspaces_tests::apps::{assert_only_data_restarted, edit_data, write_three_services};
-use devspaces_tests::{alive, http_get, ok, Env, Messages, Up, WAIT};
+use devspaces_tests::{alive, http_get, http_get_with, ok, Env, Messages, Up, WAIT};
 use serde_json::Value;
 
 /// The pid in the running status of each service, as they come.
@@ -48,6 +48,11 @@ fn three_services_one_up_reach_each_other_by_service_name() {
     let v: Value = serde_json::from_str(&page).unwrap_or_else(|e| panic!("{e}: {page:?}"));
     assert_eq!(v["api"]["via"], "api", "{v}");
     assert_eq!(v["api"]["data"]["item"], "apple", "the data went through all three: {v}");
+    assert_eq!(v["api"]["data"]["routeAs"], Value::Null, "no routing header was sent: {v}");
+    // A routing header goes on at every hop (each app passes it on; the name proxy keeps it).
+    let (status, body) = http_get_with(port, "/", &[("azds-route-as", "alice")]);
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{status} {e}: {body:?}"));
+    assert_eq!(v["api"]["data"]["routeAs"], "alice", "{v}");
 
     // The dependency graph, as the calls showed it.
     for (caller, callee) in [("web", "api"), ("api", "data")] {

@@ -149,18 +149,22 @@ impl Printer {
                 let word = if f.state == wire::PortState::Closed { "closed" } else { "reconnecting" };
                 self.line(&self.tagged(&f.service, self.paint(DIM, &format!("Port forward {} {word}", f.url))))
             }
-            wire::Event::Trace(t) => self.line(&format!(
-                "{} {} {} {} {}ms {}",
-                self.paint(CYAN, &format!("{}:", t.service)),
-                self.paint(DIM, "->"),
-                t.method,
-                t.path,
-                t.duration_ms,
-                self.paint(
-                    if t.status >= 400 { RED } else { GREEN },
-                    &format!("{} ({})", t.status, human_bytes(t.bytes))
-                )
-            )),
+            wire::Event::Trace(t) => {
+                let (from, via) = trace_parts(t);
+                self.line(&format!(
+                    "{} {} {} {} {}ms {}{}",
+                    self.paint(CYAN, &format!("{}:", t.service)),
+                    self.paint(DIM, &format!("{from}->")),
+                    t.method,
+                    t.path,
+                    t.duration_ms,
+                    self.paint(
+                        if t.status >= 400 { RED } else { GREEN },
+                        &format!("{} ({})", t.status, human_bytes(t.bytes))
+                    ),
+                    self.paint(DIM, &via)
+                ))
+            }
             wire::Event::ServiceStatus(s) if matches!(s.phase, wire::Phase::Crashed | wire::Phase::Failed) => {
                 let code = s.exit_code.map(|c| format!(" (exit code {c})")).unwrap_or_default();
                 let phase = if s.phase == wire::Phase::Crashed { "crashed" } else { "failed" };
@@ -205,5 +209,43 @@ impl Printer {
                 self.line(&self.tagged(&d.service, text));
             }
         }
+    }
+}
+
+/// A trace's caller (`api `, before the arrow) and, for a request a routing proxy in the cluster
+/// passed on, where it went (` [served by dev/alice, azds-route-as: alice]`); both empty for a
+/// request through the localhost forward.
+fn trace_parts(t: &wire::TraceParams) -> (String, String) {
+    let Some(r) = &t.routed else { return (String::new(), String::new()) };
+    let route = r.route_as.as_ref().map(|a| format!(", azds-route-as: {a}")).unwrap_or_default();
+    (format!("{} ", r.source), format!(" [served by {}{route}]", r.served_by))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_routed_trace_names_its_caller_and_the_space_that_served_it() {
+        let mut t = wire::TraceParams {
+            service: "data".into(),
+            session: "s1".into(),
+            method: "GET".into(),
+            path: "/".into(),
+            status: 200,
+            duration_ms: 1,
+            bytes: 35,
+            time: "2026-01-01T00:00:00Z".into(),
+            routed: None,
+        };
+        assert_eq!(trace_parts(&t), (String::new(), String::new()));
+        t.routed = Some(wire::Routed { served_by: "dev".into(), source: "api".into(), route_as: None });
+        assert_eq!(trace_parts(&t), ("api ".into(), " [served by dev]".into()));
+        t.routed = Some(wire::Routed {
+            served_by: "dev/alice".into(),
+            source: "api.dev".into(),
+            route_as: Some("alice".into()),
+        });
+        assert_eq!(trace_parts(&t), ("api.dev ".into(), " [served by dev/alice, azds-route-as: alice]".into()));
     }
 }

@@ -42,6 +42,10 @@ pub struct PostRenderArgs {
     /// agent's routing proxy in the pods, which sends a request for a child space to its instance.
     #[arg(long)]
     space: Option<String>,
+    /// The cluster's DNS domain, where the routing proxy looks a child's Service up (the agent's
+    /// default: cluster.local).
+    #[arg(long)]
+    cluster_domain: Option<String>,
     /// Write the Helm 4 plugin folder into DIR (use `HELM_PLUGINS=DIR helm ... --post-renderer
     /// devspaces-post-render --post-renderer-args ...`), print DIR and exit.
     #[arg(long, value_name = "DIR", conflicts_with_all = ["session", "image"])]
@@ -78,6 +82,7 @@ pub fn run(args: PostRenderArgs) -> anyhow::Result<ExitCode> {
         image_command: json_list("--command-json", args.command_json)?,
         image_entrypoint: json_list("--entrypoint-json", args.entrypoint_json)?,
         space: args.space,
+        cluster_domain: args.cluster_domain,
     };
     let mut input = String::new();
     std::io::stdin()

@@ -24,7 +24,8 @@ pub struct SpaceArgs {
 
 #[derive(Subcommand)]
 enum SpaceCmd {
-    /// List the spaces (namespaces labelled azds.io/space=true); `*` marks the selected one.
+    /// List the spaces (namespaces labelled azds.io/space=true) and the services each runs; `*`
+    /// marks the selected one.
     List {
         #[arg(long)]
         json: bool,
@@ -52,12 +53,14 @@ pub async fn run(args: SpaceArgs) -> anyhow::Result<ExitCode> {
     match (args.cmd, name) {
         (SpaceCmd::List { json }, _) => {
             let entries = space::list(&cluster).await?;
+            let running = space::running(&cluster).await?;
             if json {
                 for e in &entries {
                     let is_selected = selected.as_ref().is_some_and(|s| s.name == e.space.name);
+                    let services = running.get(e.space.namespace()).cloned().unwrap_or_default();
                     println!(
                         "{}",
-                        serde_json::json!({"space": e.space.path(), "namespace": e.space.namespace(), "parent": e.space.parent, "selected": is_selected, "terminating": e.terminating})
+                        serde_json::json!({"space": e.space.path(), "namespace": e.space.namespace(), "parent": e.space.parent, "selected": is_selected, "terminating": e.terminating, "services": services})
                     );
                 }
             } else if entries.is_empty() {
@@ -66,7 +69,7 @@ pub async fn run(args: SpaceArgs) -> anyhow::Result<ExitCode> {
                     cluster.context
                 );
             } else {
-                for line in space::render_list(&entries, selected.as_ref()) {
+                for line in space::render_list(&entries, selected.as_ref(), &running) {
                     println!("{line}");
                 }
             }

@@ -1,7 +1,7 @@
 //! The Kubernetes backend: build, deliver, `helm upgrade --install` through the post-renderer,
 //! wait for the pod, and reach its agent and ports through kube-rs port-forwards.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -16,7 +16,7 @@ use super::forward::{PodTunnels, TunnelHandle};
 use super::image::{self, Builder, Delivery};
 use super::post_render::{DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL};
 use super::space::{self, SpaceName};
-use super::{helm_plugin, pods, Cluster};
+use super::{helm_plugin, peers, pods, stubs, Cluster};
 use crate::agent::client::AgentClient;
 use crate::backend::agent_layer;
 use crate::backend::dockerfile::{self, Image};
@@ -47,6 +47,8 @@ pub struct Kubernetes {
     space_ready: bool,
     /// Watches the deployed pods for failures after they were ready (`pods::monitor`).
     monitor: Option<tokio::task::JoinHandle<()>>,
+    /// Names the callers in the routing proxy's traces (kept across redeploys for its cache).
+    peers: Option<Arc<peers::Peers>>,
 }
 
 struct Release {
@@ -73,6 +75,7 @@ impl Kubernetes {
             tunnels: None,
             space_ready: false,
             monitor: None,
+            peers: None,
         }
     }
 
@@ -167,6 +170,65 @@ impl Kubernetes {
         Ok((v, format!("{repo}:{tag}")))
     }
 
+    fn helm() -> String {
+        std::env::var(HELM_ENV).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "helm".into())
+    }
+
+    /// The Services the chart defines with these values (`helm template`, no cluster needed).
+    async fn chart_services(
+        &self,
+        config: &Config,
+        release: &str,
+        values_file: &Path,
+    ) -> Result<BTreeSet<String>, BackendError> {
+        let helm = Self::helm();
+        let Some(chart) = config.install.chart.as_ref() else { return Ok(BTreeSet::new()) };
+        let out = Command::new(&helm)
+            .args(["template", release])
+            .arg(config.service_dir.join(&chart.value))
+            .args(["--namespace", &self.namespace(), "-f"])
+            .arg(values_file)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output()
+            .await
+            .map_err(|e| deploy_err(format!("cannot run {helm}: {e}")))?;
+        if !out.status.success() {
+            return Err(deploy_err(format!(
+                "helm template {release} failed ({}):\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            )));
+        }
+        stubs::service_names(&String::from_utf8_lossy(&out.stdout))
+            .map_err(|e| deploy_err(format!("reading helm template {release}: {e}")))
+    }
+
+    /// In a child space: the parent's Services this chart does not define get their stand-ins,
+    /// and the stand-ins it replaces go (`stubs.rs`).
+    async fn stand_ins(&self, own: &BTreeSet<String>, report: &Reporter) -> Result<(), BackendError> {
+        let plan = stubs::sync(&self.cluster, &self.space, own).await.map_err(deploy_err)?;
+        if let Some(line) = stubs::describe(&self.namespace(), &plan) {
+            report.log(LogStream::System, line);
+        }
+        Ok(())
+    }
+
+    /// In a root space whose services changed: its children's stand-ins (a failure is logged:
+    /// the session itself is fine).
+    async fn children_stand_ins(&self, report: &Reporter) {
+        match stubs::sync_children(&self.cluster, &self.space.name).await {
+            Ok(plans) => {
+                for (ns, plan) in plans {
+                    if let Some(line) = stubs::describe(&ns, &plan) {
+                        report.log(LogStream::System, line);
+                    }
+                }
+            }
+            Err(e) => report.log(LogStream::System, format!("cannot update the child spaces' stand-ins: {e}")),
+        }
+    }
+
     async fn helm_major(helm: &str) -> Result<u32, BackendError> {
         let out = Command::new(helm)
             .args(["version", "--short"])
@@ -191,7 +253,7 @@ impl Kubernetes {
         img: &Image,
         report: &Reporter,
     ) -> Result<(), BackendError> {
-        let helm = std::env::var(HELM_ENV).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "helm".into());
+        let helm = Self::helm();
         let chart = config.install.chart.as_ref().ok_or_else(|| {
             deploy_err(format!(
                 "{}: install.chart is not set: the Kubernetes backend deploys a Helm chart",
@@ -220,6 +282,12 @@ impl Kubernetes {
         }
         pr_args.push("--entrypoint-json".into());
         pr_args.push(serde_json::to_string(&img.entrypoint).unwrap_or_default());
+        // Every pod of a session routes: the chart's Services reach the apps through the agent's
+        // routing proxy, which sends a request for a child space to the child's instance.
+        pr_args.push("--space".into());
+        pr_args.push(self.space.path());
+        pr_args.push("--cluster-domain".into());
+        pr_args.push(stubs::cluster_domain());
         let mut cmd = Command::new(&helm);
         cmd.args(["upgrade", "--install", release])
             .arg(&chart)
@@ -317,7 +385,24 @@ impl Backend for Kubernetes {
         let release = config.name.clone();
         status(format!("helm upgrade --install {release} in namespace {ns}"));
         self.release = Some(Release { name: release.clone(), session: session.clone() });
-        self.helm_upgrade(config, &release, &session, &reference, &values_file, &img, report).await?;
+        let child = self.space.parent.is_some();
+        let own = if child { self.chart_services(config, &release, &values_file).await? } else { BTreeSet::new() };
+        if child {
+            self.stand_ins(&own, report).await?;
+        }
+        let installed = self.helm_upgrade(config, &release, &session, &reference, &values_file, &img, report).await;
+        match installed {
+            // A stand-in made between ours going and the install (by a parent's deploy): once more.
+            Err(BackendError::Deploy(e)) if child && e.contains("exists and cannot be imported") => {
+                report.log(LogStream::System, "a stand-in service was in the way of the install; trying again");
+                self.stand_ins(&own, report).await?;
+                self.helm_upgrade(config, &release, &session, &reference, &values_file, &img, report).await?;
+            }
+            other => other?,
+        }
+        if !child {
+            self.children_stand_ins(report).await;
+        }
         status(format!("waiting for the pod running {reference}"));
         let deadline = Self::deadline();
         let selector = format!("{SESSION_LABEL}={session}");
@@ -373,6 +458,8 @@ impl Backend for Kubernetes {
         let Some((agent, events)) = connected else {
             return Err(BackendError::Agent(format!("cannot reach the agent in pod {pod}: {last_err}")));
         };
+        let names = self.peers.get_or_insert_with(|| peers::Peers::new(self.cluster.client.clone(), ns.clone()));
+        let events = peers::relabel(events, names.clone());
         let app_port = self.app_port(&pod, &reference, &img).await;
         let r = report.clone();
         self.monitor = Some(tokio::spawn(pods::monitor(
@@ -409,7 +496,7 @@ impl Backend for Kubernetes {
         }
         let ns = self.namespace();
         if let Some(r) = self.release.take() {
-            let helm = std::env::var(HELM_ENV).ok().filter(|h| !h.is_empty()).unwrap_or_else(|| "helm".into());
+            let helm = Self::helm();
             let out = Command::new(&helm)
                 .args([
                     "uninstall",
@@ -437,6 +524,16 @@ impl Backend for Kubernetes {
             }
             let secrets: Api<Secret> = Api::namespaced(self.cluster.client.clone(), &ns);
             let _ = secrets.delete(&space::session_secret_name(&r.session), &DeleteParams::default()).await;
+            // What the release held: in a child, the parent's again; a parent's children lose
+            // the stand-ins for what it no longer runs.
+            if self.space.parent.is_some() {
+                if let Err(e) = self.stand_ins(&BTreeSet::new(), report).await {
+                    report
+                        .log(LogStream::System, format!("cannot restore the stand-ins for the parent's services: {e}"));
+                }
+            } else {
+                self.children_stand_ins(report).await;
+            }
         }
         let images = std::mem::take(&mut self.images);
         if let Some(b) = &self.builder {

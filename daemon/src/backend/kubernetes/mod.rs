@@ -9,10 +9,12 @@ pub mod deploy;
 pub mod forward;
 pub mod helm_plugin;
 pub mod image;
+pub mod peers;
 pub mod pods;
 pub mod post_render;
 pub mod routing;
 pub mod space;
+pub mod stubs;
 
 pub use crate::backend::ConnectOptions;
 pub use connect::Cluster;

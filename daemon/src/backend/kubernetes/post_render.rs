@@ -33,6 +33,9 @@ pub struct Options {
     /// The space the release is in: with it, the chart's Services go through the agent's routing
     /// proxy in the pods (`routing.rs`); without it, straight to the apps as the chart says.
     pub space: Option<String>,
+    /// The cluster's DNS domain, for the routing proxy (`--cluster-domain`; the agent's default
+    /// is `cluster.local`).
+    pub cluster_domain: Option<String>,
 }
 
 /// The output and what was changed, for logs and tests.
@@ -91,7 +94,7 @@ pub fn post_render(input: &str, opts: &Options) -> Result<Rendered, PostRenderEr
         });
     }
     let (routed, unrouted) = match &opts.space {
-        Some(space) => super::routing::route(&mut docs, &opts.agent_path, space),
+        Some(space) => super::routing::route(&mut docs, &opts.agent_path, space, opts.cluster_domain.as_deref()),
         None => (Vec::new(), Vec::new()),
     };
     Ok(Rendered { text: emit_documents(&docs), injected, routed, unrouted })
@@ -279,6 +282,7 @@ mod tests {
             image_command: list("commandJson"),
             image_entrypoint: list("entrypointJson"),
             space: json.get("space").and_then(|v| v.as_str()).map(String::from),
+            cluster_domain: json.get("clusterDomain").and_then(|v| v.as_str()).map(String::from),
         }
     }
 

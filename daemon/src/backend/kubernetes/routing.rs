@@ -76,7 +76,12 @@ fn containers_mut(template: &mut Node) -> Option<&mut Vec<Node>> {
 
 /// Routes every Service port of the release to the agent's routing proxy in the pods it selects;
 /// returns `Service/name port -> container` for each port routed and a reason for each left alone.
-pub fn route(docs: &mut [Node], agent_path: &str, space: &str) -> (Vec<String>, Vec<String>) {
+pub fn route(
+    docs: &mut [Node],
+    agent_path: &str,
+    space: &str,
+    cluster_domain: Option<&str>,
+) -> (Vec<String>, Vec<String>) {
     let mut agented = Vec::new();
     for (d, doc) in docs.iter_mut().enumerate() {
         let Some(template) = pod_template_mut(doc) else { continue };
@@ -151,6 +156,9 @@ pub fn route(docs: &mut [Node], agent_path: &str, space: &str) -> (Vec<String>, 
         if !command[..split].iter().any(|x| x == "--space") {
             extra.extend(["--space".to_string(), space.to_string()]);
         }
+        if let Some(domain) = cluster_domain.filter(|_| !command[..split].iter().any(|x| x == "--cluster-domain")) {
+            extra.extend(["--cluster-domain".to_string(), domain.to_string()]);
+        }
         let new_routes = &a.routes[a.routes.len() - a.added..];
         for r in new_routes {
             extra.extend(["--route".to_string(), r.clone()]);
@@ -188,7 +196,7 @@ mod tests {
     fn each_tcp_port_of_a_selecting_service_is_routed_and_the_rest_say_why_not() {
         let text = format!("{POD}---\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector:\n    app: api\n  ports:\n  - port: 80\n    targetPort: web\n  - port: 81\n    targetPort: 3001\n  - port: 53\n    protocol: UDP\n");
         let mut docs = parse_documents(&text).unwrap();
-        let (routed, unrouted) = route(&mut docs, DEFAULT_AGENT_PATH, "dev/alice");
+        let (routed, unrouted) = route(&mut docs, DEFAULT_AGENT_PATH, "dev/alice", None);
         assert_eq!(routed, vec!["Service/api port 81 -> routing proxy :50100 -> app :3001"]);
         assert_eq!(unrouted.len(), 2, "{unrouted:?}");
         assert!(unrouted[0].contains("port 80: its targetPort names no port of the container"), "{unrouted:?}");
@@ -198,7 +206,7 @@ mod tests {
         let command = c[0].get("command").and_then(Node::strings).unwrap();
         assert_eq!(command[3..8], ["--space", "dev/alice", "--route", "50100:3001:api:81", "--"]);
         // Again: nothing more.
-        let (routed, _) = route(&mut docs, DEFAULT_AGENT_PATH, "dev/alice");
+        let (routed, _) = route(&mut docs, DEFAULT_AGENT_PATH, "dev/alice", None);
         assert!(routed.is_empty());
     }
 
@@ -207,6 +215,6 @@ mod tests {
         let text = POD.replace("/devspaces/devspaces-agent, --root, /app, --, ", "");
         let text = format!("{text}---\nkind: Service\nmetadata:\n  name: api\nspec:\n  selector:\n    app: api\n  ports:\n  - port: 80\n");
         let mut docs = parse_documents(&text).unwrap();
-        assert_eq!(route(&mut docs, DEFAULT_AGENT_PATH, "dev"), (vec![], vec![]));
+        assert_eq!(route(&mut docs, DEFAULT_AGENT_PATH, "dev", None), (vec![], vec![]));
     }
 }

@@ -5,11 +5,11 @@
 //! named a child's namespace after the child alone (space names were unique per cluster), so
 //! `kubectl -n alice` works as its users expect; a second `other/alice` is refused.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Namespace, Secret};
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 
 use super::{Cluster, KubeError};
@@ -83,16 +83,61 @@ pub fn spaces_from(namespaces: &[(String, BTreeMap<String, String>, bool)]) -> V
     out
 }
 
-/// The lines of `space list`: `* ` marks the selected space, children follow their parent.
-pub fn render_list(entries: &[SpaceEntry], selected: Option<&SpaceName>) -> Vec<String> {
+/// What runs in each namespace: the Services of devspaces sessions, by namespace.
+pub type Running = BTreeMap<String, BTreeSet<String>>;
+
+/// What a space runs (`runs api, data`) and, for a child, which of its parent's services a
+/// request for it reaches instead (`; web from dev`); empty when it runs nothing.
+pub fn runs(space: &SpaceName, running: &Running) -> String {
+    let empty = BTreeSet::new();
+    let own = running.get(space.namespace()).unwrap_or(&empty);
+    if own.is_empty() {
+        return String::new();
+    }
+    let list = |s: &mut dyn Iterator<Item = &String>| s.map(String::as_str).collect::<Vec<_>>().join(", ");
+    let mut out = format!("runs {}", list(&mut own.iter()));
+    if let Some(parent) = &space.parent {
+        let rest: Vec<&String> = running.get(parent).unwrap_or(&empty).iter().filter(|s| !own.contains(*s)).collect();
+        if !rest.is_empty() {
+            out.push_str(&format!("; {} from {parent}", list(&mut rest.into_iter())));
+        }
+    }
+    out
+}
+
+/// The lines of `space list`: `* ` marks the selected space, children follow their parent, and
+/// each space that runs something says what ([`runs`]): who runs what in which child.
+pub fn render_list(entries: &[SpaceEntry], selected: Option<&SpaceName>, running: &Running) -> Vec<String> {
+    let width = entries.iter().map(|e| e.space.path().len()).max().unwrap_or(0);
     entries
         .iter()
         .map(|e| {
             let mark = if selected.map(|s| s.name == e.space.name).unwrap_or(false) { "*" } else { " " };
             let state = if e.terminating { "  (being removed)" } else { "" };
-            format!("{mark} {}{state}", e.space.path())
+            let path = e.space.path();
+            match runs(&e.space, running) {
+                r if r.is_empty() => format!("{mark} {path}{state}"),
+                r => format!("{mark} {path:<width$}  {r}{state}"),
+            }
         })
         .collect()
+}
+
+/// The Services devspaces sessions deployed (labelled with the session; a child's stand-ins for
+/// its parent's are not), by namespace.
+pub async fn running(cluster: &Cluster) -> Result<Running, KubeError> {
+    let api: Api<Service> = Api::all(cluster.client.clone());
+    let found = api
+        .list(&ListParams::default().labels(super::post_render::SESSION_LABEL))
+        .await
+        .map_err(KubeError::api("listing the sessions' services"))?;
+    let mut out = Running::new();
+    for s in found.items {
+        if let (Some(ns), Some(name)) = (s.metadata.namespace, s.metadata.name) {
+            out.entry(ns).or_default().insert(name);
+        }
+    }
+    Ok(out)
 }
 
 pub async fn list(cluster: &Cluster) -> Result<Vec<SpaceEntry>, KubeError> {
@@ -352,9 +397,27 @@ mod tests {
         let entries = spaces_from(&rows);
         let selected = SpaceName::parse("dev/zed").ok();
         assert_eq!(
-            render_list(&entries, selected.as_ref()),
+            render_list(&entries, selected.as_ref(), &Running::new()),
             vec!["  default", "  dev", "  dev/alice  (being removed)", "* dev/zed"]
         );
+        // Who runs what: the parent its services, each child its own and the parent's others.
+        let set = |names: &[&str]| names.iter().map(|s| s.to_string()).collect::<BTreeSet<_>>();
+        let running = Running::from([
+            ("dev".to_string(), set(&["api", "data", "web"])),
+            ("zed".to_string(), set(&["data"])),
+            ("other".to_string(), set(&["x"])),
+        ]);
+        assert_eq!(
+            render_list(&entries, selected.as_ref(), &running),
+            vec![
+                "  default",
+                "  dev        runs api, data, web",
+                "  dev/alice  (being removed)",
+                "* dev/zed    runs data; api, web from dev",
+            ]
+        );
+        let everything = Running::from([("zed".to_string(), set(&["api", "data", "web"]))]);
+        assert_eq!(runs(&SpaceName::parse("dev/zed").unwrap(), &everything), "runs api, data, web");
     }
 
     #[test]
