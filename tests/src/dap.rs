@@ -3,7 +3,7 @@
 //! events kept for the waits.
 
 use std::io::BufReader;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
@@ -44,32 +44,6 @@ pub fn debugpy() -> PathBuf {
     dir
 }
 
-/// One DAP message, or `None` at the end of the stream.
-fn read_message(r: &mut impl BufRead) -> Option<Value> {
-    let mut len = None;
-    loop {
-        let mut line = String::new();
-        if r.read_line(&mut line).ok()? == 0 {
-            return None;
-        }
-        let line = line.trim_end();
-        if line.is_empty() {
-            if len.is_some() {
-                break;
-            }
-            continue;
-        }
-        if let Some((k, v)) = line.split_once(':') {
-            if k.eq_ignore_ascii_case("content-length") {
-                len = v.trim().parse::<usize>().ok();
-            }
-        }
-    }
-    let mut body = vec![0; len?];
-    r.read_exact(&mut body).ok()?;
-    Some(serde_json::from_slice(&body).expect("the debug adapter sent a body that is not JSON"))
-}
-
 /// A connection to a debug adapter.
 pub struct Dap {
     stream: TcpStream,
@@ -89,7 +63,7 @@ impl Dap {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             let mut r = BufReader::new(reader);
-            while let Some(v) = read_message(&mut r) {
+            while let Some(v) = crate::lsp::read_frame(&mut r) {
                 if tx.send(v).is_err() {
                     break;
                 }
@@ -102,8 +76,7 @@ impl Dap {
     pub fn send(&mut self, command: &str, arguments: Value) -> i64 {
         self.seq += 1;
         let body = json!({"seq": self.seq, "type": "request", "command": command, "arguments": arguments}).to_string();
-        let framed = format!("Content-Length: {}\r\n\r\n{body}", body.len());
-        self.stream.write_all(framed.as_bytes()).expect("send to the debug adapter");
+        self.stream.write_all(&crate::lsp::frame(body.as_bytes())).expect("send to the debug adapter");
         self.seq
     }
 

@@ -9,8 +9,8 @@ use serde_json::{json, Value};
 
 use crate::{Env, Messages, WAIT};
 
-/// One frame as the test client read it.
-fn read_frame(r: &mut impl BufRead) -> Option<Value> {
+/// One frame as the test client read it (LSP's base protocol, which DAP shares: `dap.rs`).
+pub(crate) fn read_frame(r: &mut impl BufRead) -> Option<Value> {
     let mut len = None;
     loop {
         let mut line = String::new();
@@ -32,7 +32,7 @@ fn read_frame(r: &mut impl BufRead) -> Option<Value> {
     }
     let mut body = vec![0; len?];
     r.read_exact(&mut body).ok()?;
-    Some(serde_json::from_slice(&body).expect("the server sent a body that is not JSON"))
+    Some(serde_json::from_slice(&body).expect("the peer sent a body that is not JSON"))
 }
 
 /// Frames `body` as LSP does.

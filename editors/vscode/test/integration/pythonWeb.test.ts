@@ -1,51 +1,17 @@
 // End to end: the bundled extension and vscode-languageclient against the real `devspacesd --stdio` on a temp copy of examples/python-web.
 
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
 import { after, describe, it } from "node:test";
 import { repoRoot } from "../support/golden";
-import { activateBundled, channelLines, stopDaemons, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
+import { activateBundled, channelLines, daemonBinary, probeStdio, stopDaemons, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
 import { openTextDocument, recorded, setSetting, Uri, workspace, type Diagnostic } from "../support/vscode-stub";
 
 const VIEW = "devspaces.services";
 const CHANNEL = "Dev Spaces: python-web";
-
-function daemonBinary(): string {
-  const file = process.env.DEVSPACESD ?? path.join(repoRoot(), "target", "debug", "devspacesd");
-  if (!fs.existsSync(file)) {
-    throw new Error(`no daemon binary at ${file}; build it with 'cargo build -p devspacesd' at the repository root, or set DEVSPACESD`);
-  }
-  return file;
-}
-
-/** Fails with what the daemon said when `devspacesd --stdio` does not answer `initialize`. */
-async function probeStdio(binary: string, env: NodeJS.ProcessEnv): Promise<void> {
-  const child = spawn(binary, ["--stdio"], { env, stdio: ["pipe", "pipe", "pipe"] });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (b: Buffer) => (out += b.toString("utf8")));
-  child.stderr.on("data", (b: Buffer) => (err += b.toString("utf8")));
-  let exited: number | null | undefined;
-  child.on("exit", (code) => (exited = code));
-  child.on("error", (e) => (err += String(e)));
-  const body = JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { processId: process.pid, rootUri: null, capabilities: {} } });
-  child.stdin.write(`Content-Length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`);
-  try {
-    await waitFor("devspacesd --stdio to answer initialize", () => (out.includes('"id":0') || exited !== undefined ? true : undefined), 15_000);
-  } finally {
-    child.kill("SIGTERM");
-  }
-  if (!/"result"\s*:/.test(out)) {
-    throw new Error(
-      `'${binary} --stdio' is not an editor server yet (exit ${String(exited)}): ` +
-        `stdout ${JSON.stringify(out.slice(0, 400))}, stderr ${JSON.stringify(err.slice(0, 400))}`,
-    );
-  }
-}
 
 function get(url: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

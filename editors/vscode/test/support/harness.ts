@@ -1,9 +1,10 @@
 // Loads the bundled extension (dist/extension.js) against the vscode stand-in and reads back what its UI shows.
 
+import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { extensionRoot } from "./golden";
+import { extensionRoot, repoRoot } from "./golden";
 import { installVscodeStub, recorded, type TreeItem, type TreeProviderLike } from "./vscode-stub";
 
 export interface ExtensionModule {
@@ -101,5 +102,39 @@ export function stopDaemons(stateDir: string): void {
         /* already gone */
       }
     }
+  }
+}
+
+/** The daemon binary the integration suites run: `DEVSPACESD`, else the debug build. */
+export function daemonBinary(): string {
+  const file = process.env.DEVSPACESD ?? path.join(repoRoot(), "target", "debug", "devspacesd");
+  if (!fs.existsSync(file)) {
+    throw new Error(`no daemon binary at ${file}; build it with 'cargo build -p devspacesd' at the repository root, or set DEVSPACESD`);
+  }
+  return file;
+}
+
+/** Fails with what the daemon said when `devspacesd --stdio` does not answer `initialize`. */
+export async function probeStdio(binary: string, env: NodeJS.ProcessEnv): Promise<void> {
+  const child = spawn(binary, ["--stdio"], { env, stdio: ["pipe", "pipe", "pipe"] });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (b: Buffer) => (out += b.toString("utf8")));
+  child.stderr.on("data", (b: Buffer) => (err += b.toString("utf8")));
+  let exited: number | null | undefined;
+  child.on("exit", (code) => (exited = code));
+  child.on("error", (e) => (err += String(e)));
+  const body = JSON.stringify({ jsonrpc: "2.0", id: 0, method: "initialize", params: { processId: process.pid, rootUri: null, capabilities: {} } });
+  child.stdin.write(`Content-Length: ${String(Buffer.byteLength(body))}\r\n\r\n${body}`);
+  try {
+    await waitFor("devspacesd --stdio to answer initialize", () => (out.includes('"id":0') || exited !== undefined ? true : undefined), 15_000);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  if (!/"result"\s*:/.test(out)) {
+    throw new Error(
+      `'${binary} --stdio' is not an editor server yet (exit ${String(exited)}): ` +
+        `stdout ${JSON.stringify(out.slice(0, 400))}, stderr ${JSON.stringify(err.slice(0, 400))}`,
+    );
   }
 }
