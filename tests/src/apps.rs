@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use crate::{ok, Env};
+use crate::{ok, Env, Messages, Up};
 
 /// A stdlib HTTP server: GET / answers `reply()`, which may `call` another service by name.
 /// It binds every interface in an image devspaces built (a container or a pod: the agent is at
@@ -108,12 +108,14 @@ pub fn edit_data(root: &Path, from: &str, to: &str) {
     std::fs::write(&app, std::fs::read_to_string(&app).unwrap().replace(from, to)).unwrap();
 }
 
-/// Every `restarting` status among `seen` (an `up --json`'s events) is the data service's.
-pub fn assert_only_data_restarted(seen: &[Value]) {
-    let restarted: Vec<&Value> = seen
+/// The data service restarted (its `restarting` status comes), and every `restarting` status `up`
+/// has shown so far is the data service's.
+pub fn assert_only_data_restarted(up: &mut Up) {
+    up.wait_method("devspaces/serviceStatus", |p| p["service"] == "data" && p["phase"] == "restarting");
+    let restarted: Vec<&Value> = up
+        .seen
         .iter()
         .filter(|e| e["method"] == "devspaces/serviceStatus" && e["params"]["phase"] == "restarting")
         .collect();
-    assert!(!restarted.is_empty(), "data restarted");
     assert!(restarted.iter().all(|e| e["params"]["service"] == "data"), "only data restarted: {restarted:?}");
 }

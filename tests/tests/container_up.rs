@@ -377,7 +377,7 @@ fn three_services_reach_each_other_by_name_on_the_spaces_network() {
     let after = page(port, BUILD, |v| v["api"]["data"]["item"] == "banana");
     assert_eq!(after["pid"], v["pid"], "web was not restarted: {after}");
     assert_eq!(after["api"]["pid"], v["api"]["pid"], "api was not restarted: {after}");
-    assert_only_data_restarted(&up.seen);
+    assert_only_data_restarted(&mut up);
 
     // `down` of the folder: no container, network or image of the space is left.
     let sessions: std::collections::BTreeSet<String> = up

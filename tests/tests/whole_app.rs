@@ -80,7 +80,7 @@ fn three_services_one_up_reach_each_other_by_service_name() {
     assert_eq!(v["api"]["data"]["item"], "banana", "{v}");
     assert_eq!(v["pid"].as_u64().unwrap() as u32, pids["web"], "web was not restarted: {v}");
     assert_eq!(v["api"]["pid"].as_u64().unwrap() as u32, pids["api"], "api was not restarted: {v}");
-    assert_only_data_restarted(&up.seen);
+    assert_only_data_restarted(&mut up);
 
     // `down` of the folder stops all three; `up` ends; no app is left.
     ok(env.command().arg("down").arg(root.path()));
