@@ -351,9 +351,14 @@ pub fn write_selection(state_dir: &Path, context: &str, space: &SpaceName) -> Re
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir).map_err(KubeError::io(format!("creating {}", dir.display())))?;
     }
-    let tmp = file.with_extension("tmp");
+    // A temp name of this process's own: several processes may select at once (the sessions of
+    // one up of several services), and a shared one would be renamed away under the others.
+    let tmp = file.with_extension(format!("{}.tmp", std::process::id()));
     std::fs::write(&tmp, format!("{}\n", space.path())).map_err(KubeError::io(format!("writing {}", tmp.display())))?;
-    std::fs::rename(&tmp, &file).map_err(KubeError::io(format!("renaming {}", file.display())))
+    std::fs::rename(&tmp, &file).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        KubeError::io(format!("renaming {}", file.display()))(e)
+    })
 }
 
 pub fn clear_selection(state_dir: &Path, context: &str) -> Result<(), KubeError> {
@@ -367,6 +372,23 @@ pub fn clear_selection(state_dir: &Path, context: &str) -> Result<(), KubeError>
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    #[test]
+    fn a_selection_is_written_whole_and_leaves_no_temp_file() {
+        // Several processes selecting at once is cluster_spaces' a_new_space_selected_by_several_processes_at_once.
+        let state = tempfile::tempdir().unwrap();
+        let space = SpaceName::parse("dev/alice").unwrap();
+        for _ in 0..4 {
+            write_selection(state.path(), "ctx", &space).unwrap();
+        }
+        assert_eq!(read_selection(state.path(), "ctx"), Some(space));
+        let leftovers: Vec<_> = std::fs::read_dir(selection_file(state.path(), "ctx").parent().unwrap())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "no temp file is left");
+    }
 
     #[test]
     fn space_names() {
