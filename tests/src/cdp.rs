@@ -151,19 +151,7 @@ impl Cdp {
     }
 
     fn try_wait(&mut self, within: Duration, pred: impl Fn(&Value) -> bool) -> Result<Value, RecvTimeoutError> {
-        if let Some(i) = (0..self.seen.len()).find(|i| !self.taken.contains(i) && pred(&self.seen[*i])) {
-            self.taken.push(i);
-            return Ok(self.seen[i].clone());
-        }
-        let deadline = Instant::now() + within;
-        loop {
-            let v = self.messages.recv_timeout(deadline.saturating_duration_since(Instant::now()))?;
-            self.seen.push(v.clone());
-            if pred(&v) {
-                self.taken.push(self.seen.len() - 1);
-                return Ok(v);
-            }
-        }
+        crate::take_matching(&mut self.seen, &mut self.taken, &self.messages, within, pred)
     }
 
     /// Whether the inspector closed the connection within `within`.
