@@ -5,9 +5,9 @@ import { execFileSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { after, describe, it } from "node:test";
+import { after, describe } from "node:test";
 import { repoRoot } from "../support/golden";
-import { activateBundled, channelLines, daemonBinary, probeStdio, stopDaemons, treeSnapshot, waitFor, type Activated } from "../support/harness";
+import { activateBundled, channelLines, daemonBinary, orderedSteps, probeStdio, stopDaemons, treeSnapshot, waitFor, type Activated } from "../support/harness";
 import { recorded, setSetting, Uri, workspace } from "../support/vscode-stub";
 
 const VIEW = "devspaces.services";
@@ -47,15 +47,7 @@ describe("Debug Service on python-web through the extension and the real daemon"
   let service: string;
   let stateDir: string;
 
-  /** Each later step needs the one before; it fails (never skips) when that did not pass. */
-  let passed = 0;
-  const step = (n: number, name: string, fn: () => Promise<void>): void => {
-    void it(name, async () => {
-      if (passed !== n - 1) throw new Error(`step ${String(n - 1)} did not pass, so this step cannot run`);
-      await fn();
-      passed = n;
-    });
-  };
+  const step = orderedSteps();
 
   step(1, "the extension activates on a copy of python-web, debugpy on the editor's PYTHONPATH", async () => {
     const binary = daemonBinary();

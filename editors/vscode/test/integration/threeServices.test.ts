@@ -6,9 +6,9 @@ import * as fs from "node:fs";
 import * as http from "node:http";
 import * as os from "node:os";
 import * as path from "node:path";
-import { after, describe, it } from "node:test";
+import { after, describe } from "node:test";
 import type { TreeNode } from "../../src/model/tree";
-import { activateBundled, channelLines, daemonBinary, probeStdio, stopDaemons, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
+import { activateBundled, channelLines, daemonBinary, orderedSteps, probeStdio, stopDaemons, treeSnapshot, waitFor, type Activated, type TreeSnapshot } from "../support/harness";
 import { LogLevel, recorded, setLogLevel, setSetting, Uri, workspace } from "../support/vscode-stub";
 
 const VIEW = "devspaces.services";
@@ -67,15 +67,7 @@ describe("three services through the extension and the real daemon, with one up"
   let app = "";
   let stateDir = "";
 
-  /** Each later step needs the one before; it fails (never skips) when that did not pass. */
-  let passed = 0;
-  const step = (n: number, name: string, fn: () => Promise<void>): void => {
-    void it(name, async () => {
-      if (passed !== n - 1) throw new Error(`step ${String(n - 1)} did not pass, so this step cannot run`);
-      await fn();
-      passed = n;
-    });
-  };
+  const step = orderedSteps();
 
   const services = async (): Promise<TreeSnapshot[]> => (await treeSnapshot(VIEW)).filter((n) => n.context === "service");
   const openForward = (s: TreeSnapshot) => s.children.find((c) => c.context === "portForward" && !(c.description ?? "").includes("("));

@@ -4,6 +4,7 @@ import { spawn } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
+import { it } from "node:test";
 import { extensionRoot, repoRoot } from "./golden";
 import { installVscodeStub, recorded, type TreeItem, type TreeProviderLike } from "./vscode-stub";
 
@@ -137,4 +138,19 @@ export async function probeStdio(binary: string, env: NodeJS.ProcessEnv): Promis
         `stdout ${JSON.stringify(out.slice(0, 400))}, stderr ${JSON.stringify(err.slice(0, 400))}`,
     );
   }
+}
+
+/**
+ * A suite's numbered steps: each later step needs the one before, and fails (never skips) when
+ * that did not pass.
+ */
+export function orderedSteps(): (n: number, name: string, fn: () => Promise<void>) => void {
+  let passed = 0;
+  return (n, name, fn) => {
+    void it(name, async () => {
+      if (passed !== n - 1) throw new Error(`step ${String(n - 1)} did not pass, so this step cannot run`);
+      await fn();
+      passed = n;
+    });
+  };
 }
