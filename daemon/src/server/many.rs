@@ -66,6 +66,8 @@ struct Planned {
     dir: PathBuf,
     name: String,
     port: u16,
+    /// The space its backend resolved; `None` when it could not connect.
+    space: Option<String>,
 }
 
 impl Daemon {
@@ -89,12 +91,12 @@ impl Daemon {
         let mut plan = Vec::new();
         for (dir, c) in dirs.iter().zip(&connected) {
             let name = workspace::service_name(dir);
-            let space =
-                c.as_ref().map(|c| c.space().to_string()).unwrap_or_else(|_| p.space.clone().unwrap_or_default());
-            let port = stable_port(&space, &name, &taken)
+            let space = c.as_ref().ok().map(|c| c.space().to_string());
+            let port_space = space.clone().or_else(|| p.space.clone()).unwrap_or_default();
+            let port = stable_port(&port_space, &name, &taken)
                 .ok_or_else(|| RpcError::new(codes::INTERNAL_ERROR, "no free loopback port for the services"))?;
             taken.insert(port);
-            plan.push(Planned { dir: dir.clone(), name, port });
+            plan.push(Planned { dir: dir.clone(), name, port, space });
         }
         let others: Vec<(String, String, u16)> =
             plan.iter().map(|s| (s.name.clone(), "127.0.0.1".to_string(), s.port)).collect();
@@ -102,24 +104,19 @@ impl Daemon {
         let upstream =
             Upstream::from_env(client_env.get("HTTP_PROXY").or(client_env.get("http_proxy")).map(|s| s.as_str()));
 
-        let mut spaces = Vec::new();
-        for (s, c) in plan.iter().zip(&connected) {
-            if let Ok(c) = c {
-                let space = c.space().to_string();
-                self.plan_name(&space, &s.name);
-                spaces.push(Some(space));
-            } else {
-                spaces.push(None);
+        for s in &plan {
+            if let Some(space) = &s.space {
+                self.plan_name(space, &s.name);
             }
         }
         let mut outcomes = Vec::new();
-        for ((s, c), space) in plan.iter().zip(connected).zip(&spaces) {
+        for (s, c) in plan.iter().zip(connected) {
             let result = match c {
                 Err(e) => Err(e),
                 Ok(c) => {
                     let env = if c.kind == wire::Backend::Local {
-                        let space = space.clone().unwrap_or_default();
-                        match self.local_env(&client_env, &discovery, &space, &s.name, &upstream).await {
+                        let space = s.space.as_deref().unwrap_or_default();
+                        match self.local_env(&client_env, &discovery, space, &s.name, &upstream).await {
                             Ok(env) => Some(env),
                             Err(e) => {
                                 outcomes.push(outcome(s, Err(e)));
@@ -134,8 +131,8 @@ impl Daemon {
             };
             outcomes.push(outcome(s, result));
         }
-        for (s, space) in plan.iter().zip(&spaces) {
-            if let Some(space) = space {
+        for s in &plan {
+            if let Some(space) = &s.space {
                 self.unplan_name(space, &s.name);
             }
         }
