@@ -20,7 +20,10 @@
 //! to pass the header on in the calls they make, as the reference app does.
 //!
 //! Every request is a trace (method, path, status, time to the answer's head, the peer, and the
-//! space that served it), sent to the session on the agent's event stream.
+//! space that served it), sent to the session on the agent's event stream. Each is one hop of its
+//! request (`protocol::trace_context`): it continues the trace the request's `traceparent` names, or
+//! starts one, and the request goes on with this hop's span as its parent, so the traces of one
+//! request through several services share a trace id when the services pass the header on.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -29,6 +32,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use devspaces_protocol::trace_context::{self, TraceLink};
 use http_body_util::combinators::BoxBody;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -128,6 +132,8 @@ pub struct Trace {
     pub service: String,
     /// The routing header's value, when there was one.
     pub route_as: Option<String>,
+    /// The request's trace and this hop's span (the request went on with it as `traceparent`).
+    pub link: TraceLink,
 }
 
 type Body = BoxBody<Bytes, hyper::Error>;
@@ -228,6 +234,11 @@ impl Proxy {
             .or_else(|| child_from_host(host));
         let route_as = header.map(str::to_string);
         let child = named_child(&self.space, header);
+        let sent = req.headers().get(trace_context::HEADER).and_then(|v| v.to_str().ok());
+        let (link, flags) = TraceLink::continue_from(sent);
+        if let Ok(v) = HeaderValue::from_str(&link.header(flags)) {
+            req.headers_mut().insert(trace_context::HEADER, v);
+        }
         let (target, served_by) = match child {
             Some(c) => match self.child_service(&c).await {
                 Some(addr) => (addr, format!("{}/{c}", self.space)),
@@ -260,13 +271,13 @@ impl Proxy {
                     StatusCode::BAD_GATEWAY,
                     format!("devspaces routing: {} in space '{served_by}' did not answer: {e}", self.spec.service),
                 );
-                self.trace(&method, &path, (502, 0), started, peer, &served_by, route_as);
+                self.trace(&method, &path, (502, 0), started, peer, &served_by, (route_as, link));
                 return resp;
             }
         };
         let bytes =
             resp.headers().get(hyper::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse().ok()).unwrap_or(0);
-        self.trace(&method, &path, (resp.status().as_u16(), bytes), started, peer, &served_by, route_as);
+        self.trace(&method, &path, (resp.status().as_u16(), bytes), started, peer, &served_by, (route_as, link));
         if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
             let theirs = hyper::upgrade::on(&mut resp);
             tokio::spawn(async move {
@@ -294,7 +305,7 @@ impl Proxy {
         started: Instant,
         peer: SocketAddr,
         served_by: &str,
-        route_as: Option<String>,
+        (route_as, link): (Option<String>, TraceLink),
     ) {
         let _ = self.traces.send(Trace {
             method: method.to_string(),
@@ -306,6 +317,7 @@ impl Proxy {
             served_by: served_by.to_string(),
             service: self.spec.service.clone(),
             route_as,
+            link,
         });
     }
 }
@@ -374,7 +386,8 @@ mod tests {
         assert_eq!(child_from_host(None), None);
     }
 
-    /// An HTTP/1.1 app on loopback that answers with the path and the route header it saw.
+    /// An HTTP/1.1 app on loopback that answers with the path and the route header it saw (and the
+    /// `traceparent` it got, as the header `seen-traceparent`).
     async fn app() -> (u16, tokio::task::JoinHandle<()>) {
         let l = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
         let port = l.local_addr().unwrap().port();
@@ -385,7 +398,11 @@ mod tests {
                     let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
                         let route = req.headers().get("azds-route-as").map(|v| v.to_str().unwrap().to_string());
                         let body = format!("{} route={route:?}", req.uri().path());
-                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(body))))
+                        let mut resp = Response::new(Full::new(Bytes::from(body)));
+                        if let Some(tp) = req.headers().get(trace_context::HEADER) {
+                            resp.headers_mut().insert("seen-traceparent", tp.clone());
+                        }
+                        Ok::<_, Infallible>(resp)
                     });
                     let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(s), svc).await;
                 });
@@ -395,8 +412,13 @@ mod tests {
     }
 
     async fn get(port: u16, path: &str, header: Option<&str>) -> String {
-        let mut s = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await.unwrap();
         let h = header.map(|h| format!("azds-route-as: {h}\r\n")).unwrap_or_default();
+        get_with(port, path, &h).await
+    }
+
+    /// A GET with `headers` (each line ending in CRLF) added.
+    async fn get_with(port: u16, path: &str, h: &str) -> String {
+        let mut s = tokio::net::TcpStream::connect((Ipv4Addr::LOCALHOST, port)).await.unwrap();
         s.write_all(format!("GET {path} HTTP/1.1\r\nHost: api\r\n{h}Connection: close\r\n\r\n").as_bytes())
             .await
             .unwrap();
@@ -461,6 +483,46 @@ mod tests {
         let t = rx.recv().await.unwrap();
         assert_eq!((t.served_by.as_str(), t.route_as.as_deref()), ("dev", Some("carol")));
         parent.abort();
+    }
+
+    /// The `seen-traceparent` the test app answered with.
+    fn seen(got: &str) -> String {
+        let line = got.lines().find(|l| l.to_ascii_lowercase().starts_with("seen-traceparent:")).unwrap();
+        line.split_once(':').unwrap().1.trim().to_string()
+    }
+
+    #[tokio::test]
+    async fn each_hop_continues_the_requests_trace_and_passes_its_own_span_on() {
+        // dev's proxy sends alice's requests to alice's own proxy, in front of her app.
+        let (parent_app, parent) = app().await;
+        let (child_app, child) = app().await;
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let spec = RouteSpec { listen: 0, app: child_app, service: "api".into(), service_port: 80 };
+        let alice = start(spec, "dev/alice".into(), "cluster.local".into(), dns(vec![]), tx.clone()).await.unwrap();
+        let resolve = dns(vec![("api.alice.svc.cluster.local.:80", alice)]);
+        let spec = RouteSpec { listen: 0, app: parent_app, service: "api".into(), service_port: 80 };
+        let dev = start(spec, "dev".into(), "cluster.local".into(), resolve, tx).await.unwrap();
+
+        // No traceparent: a new trace, and the app gets this hop as the parent of what it calls.
+        let got = get(dev.port(), "/", None).await;
+        let t = rx.recv().await.unwrap();
+        assert_eq!(t.link.parent_id, None);
+        assert_eq!(seen(&got), format!("00-{}-{}-01", t.link.trace_id, t.link.span_id));
+
+        // A caller's traceparent (what the calling service passed on): its trace continues, through
+        // both proxies, each hop the child of the one before.
+        let sent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+        let got = get_with(dev.port(), "/", &format!("azds-route-as: alice\r\ntraceparent: {sent}\r\n")).await;
+        // The inner hop answers first.
+        let (at_alice, at_dev) = (rx.recv().await.unwrap(), rx.recv().await.unwrap());
+        assert_eq!((at_dev.served_by.as_str(), at_alice.served_by.as_str()), ("dev/alice", "dev/alice"));
+        assert_eq!(at_dev.link.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(at_alice.link.trace_id, at_dev.link.trace_id);
+        assert_eq!(at_dev.link.parent_id.as_deref(), Some("00f067aa0ba902b7"));
+        assert_eq!(at_alice.link.parent_id.as_ref(), Some(&at_dev.link.span_id));
+        assert_eq!(seen(&got), format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", at_alice.link.span_id));
+        parent.abort();
+        child.abort();
     }
 
     /// A minimal gRPC server over h2c: answers every call with the message it got back, its route

@@ -97,6 +97,7 @@ impl Supervisor {
             served_by: t.served_by,
             service: t.service,
             route_as: t.route_as,
+            link: Some(Box::new(t.link)),
             time: clock::now_rfc3339(),
         });
     }

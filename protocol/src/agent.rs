@@ -122,6 +122,9 @@ pub enum FromAgent {
         /// The routing header's value, when the request had one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         route_as: Option<String>,
+        /// The request's trace and this hop's span in it (boxed: the other messages are small).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        link: Option<Box<crate::trace_context::TraceLink>>,
         time: String,
     },
 }

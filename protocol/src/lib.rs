@@ -4,3 +4,4 @@ pub mod agent;
 pub mod clock;
 pub mod editor;
 pub mod framing;
+pub mod trace_context;

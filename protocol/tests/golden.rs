@@ -5,6 +5,7 @@ use std::fmt::Debug;
 use std::path::{Path, PathBuf};
 
 use devspaces_protocol::editor::*;
+use devspaces_protocol::trace_context::TraceLink;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -50,6 +51,7 @@ const COVERAGE: &[(&str, &str)] = &[
     ("LogParams", "log.params.json"),
     ("TraceParams", "trace.params.json"),
     ("Routed", "trace.routed.params.json"),
+    ("TraceLink", "trace.routed.params.json"),
     ("PortState", "port-state.json"),
     ("PortForwardParams", "port-forward.params.json"),
     ("Phase", "phase.json"),
@@ -169,6 +171,11 @@ fn trace() -> TraceParams {
         bytes: 27,
         time: TIME.into(),
         routed: None,
+        link: Some(TraceLink {
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            span_id: "00f067aa0ba902b7".into(),
+            parent_id: None,
+        }),
     }
 }
 
@@ -455,6 +462,11 @@ fn goldens() -> Vec<(&'static str, Result<(), String>)> {
                         served_by: "dev/alice".into(),
                         source: "api".into(),
                         route_as: Some("alice".into()),
+                    }),
+                    link: Some(TraceLink {
+                        trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+                        span_id: "b7ad6b7169203331".into(),
+                        parent_id: Some("53995c3f42cd8ad8".into()),
                     }),
                     ..trace()
                 },

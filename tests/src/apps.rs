@@ -4,7 +4,8 @@
 //! The same source files run on every backend. Each call passes on the routing headers
 //! (`azds-route-as`, `kubernetes-route-as`) of the request being served, as the reference app's
 //! `HttpClientExtensions` does, so a request for a child space reaches that space's services at
-//! every hop.
+//! every hop; and its `traceparent`, as ASP.NET Core's `HttpClient` does by itself, so the traces
+//! of one request through the three services are linked.
 
 use std::path::Path;
 
@@ -24,8 +25,9 @@ pub fn app_on(reply: &str, port: &str) -> String {
     format!(
         r#"import http.server, json, os, threading, urllib.request
 
-# The routing headers of the request being served (per handler thread), passed on by call().
-ROUTE_HEADERS = ("azds-route-as", "kubernetes-route-as")
+# The routing headers and the trace context of the request being served (per handler thread),
+# passed on by call().
+PASSED_ON = ("azds-route-as", "kubernetes-route-as", "traceparent")
 incoming = threading.local()
 
 def call(name):
@@ -39,7 +41,7 @@ def reply():
 
 class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
-        incoming.route = {{h: self.headers[h] for h in ROUTE_HEADERS if self.headers.get(h)}}
+        incoming.route = {{h: self.headers[h] for h in PASSED_ON if self.headers.get(h)}}
         try:
             body, status = json.dumps(reply()).encode(), 200
         except Exception as e:
@@ -118,4 +120,27 @@ pub fn assert_only_data_restarted(up: &mut Up) {
         .filter(|e| e["method"] == "devspaces/serviceStatus" && e["params"]["phase"] == "restarting")
         .collect();
     assert!(restarted.iter().all(|e| e["params"]["service"] == "data"), "only data restarted: {restarted:?}");
+}
+
+/// The trace id the linked-trace checks send in their `traceparent`, and the span they send it as.
+pub const SENT_TRACE: (&str, &str) = ("0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331");
+
+/// The `traceparent` header a linked-trace check sends.
+pub fn sent_traceparent() -> String {
+    format!("00-{}-{}-01", SENT_TRACE.0, SENT_TRACE.1)
+}
+
+/// The trace of `service` in the request [`sent_traceparent`] started whose hop before it was
+/// `parent` (a span id): one hop of the linked traces of that request.
+pub fn linked_hop(up: &mut Up, service: &str, parent: &str) -> Value {
+    let p = up.wait_method("devspaces/trace", |p| {
+        p["service"] == service && p["link"]["traceId"] == SENT_TRACE.0 && p["link"]["parentId"] == parent
+    });
+    assert!(p["link"]["spanId"].as_str().is_some_and(|s| s.len() == 16 && s != parent), "{p}");
+    p
+}
+
+/// The span id of a trace [`linked_hop`] gave: the parent of the next hop.
+pub fn span(trace: &Value) -> String {
+    trace["link"]["spanId"].as_str().unwrap_or_default().to_string()
 }

@@ -5,7 +5,8 @@
 //! with `azds-route-as: alice` it reaches alice's data behind the parent's web and api; with
 //! bob's, bob's api, which reaches the parent's data through the stand-in Service in his
 //! namespace; alice's and bob's own localhost URLs add their header. The routing proxies' traces
-//! show each call between services with its caller and the space that served it; the parent's
+//! show each call between services with its caller and the space that served it, and the traces of
+//! one request are linked (one trace id, each hop naming the one before it); the parent's
 //! pods are never redeployed; `space list` shows who runs what; `down` in alice restores the
 //! stand-in for data and her requests fall back to the parent's. Prints the routing proxy's cost
 //! per hop (tests/bench/route-hop.sh).
@@ -22,7 +23,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use devspaces_tests::apps::{app_on, write_three_services, THREE};
+use devspaces_tests::apps::{app_on, linked_hop, sent_traceparent, span, write_three_services, SENT_TRACE, THREE};
 use devspaces_tests::cluster::{ds, in_new_space, kubectl, registry_tags, up_on_cluster, ROLLOUT};
 use devspaces_tests::{copy_dir, http_get_with, ok, repo_root, Env, Messages, Up};
 use serde_json::Value;
@@ -223,6 +224,21 @@ fn requests_for_a_child_space_reach_its_services_and_the_parents_others() {
     assert_eq!(t["routed"]["source"], format!("data.{parent}"), "the parent's data passed it on: {t}");
     let t = routed_trace(&mut up_bob, "api", |r| r["servedBy"] == bob_space.as_str());
     assert_eq!(t["routed"]["source"], format!("api.{parent}"), "{t}");
+
+    // One request is linked traces: the caller's trace continues through the parent's web (its
+    // forward), api and data (their routing proxies, data's sending it to alice's) and alice's data
+    // (her routing proxy): one trace id, each hop naming the one before it.
+    let tp = sent_traceparent();
+    let v = page("a traced request for alice", web, &[("azds-route-as", &alice), ("traceparent", &tp)], |v| {
+        v["api"]["data"]["item"] == "alice-apple"
+    });
+    assert_eq!(v["pid"], web_pid, "{v}");
+    let web_hop = linked_hop(&mut up, "web", SENT_TRACE.1);
+    let api_hop = linked_hop(&mut up, "api", &span(&web_hop));
+    let data_hop = linked_hop(&mut up, "data", &span(&api_hop));
+    assert_eq!(data_hop["routed"]["servedBy"], alice_space.as_str(), "{data_hop}");
+    let alice_hop = linked_hop(&mut up_alice, "data", &span(&data_hop));
+    assert_eq!(alice_hop["routed"]["source"], format!("data.{parent}"), "{alice_hop}");
 
     // Who runs what in which child.
     let list = ok(ds(&env, &kc).args(["space", "list"]));

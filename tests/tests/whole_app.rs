@@ -1,14 +1,16 @@
 //! A whole application with one `up`: three services (web -> api -> data), each its own folder
 //! with the files `devspacesd prep` writes (azds.yaml, Dockerfiles, chart), calling each other
 //! by service name only (`tests/src/apps.rs`). On the local backend:
-//! the page shows data that went through all three; an edit in the data service restarts only
-//! it; `down` of the folder stops all three and leaves no process.
+//! the page shows data that went through all three, and one request's traces are linked; an edit
+//! in the data service restarts only it; `down` of the folder stops all three and leaves no process.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use devspaces_tests::apps::{assert_only_data_restarted, edit_data, write_three_services};
+use devspaces_tests::apps::{
+    assert_only_data_restarted, edit_data, linked_hop, sent_traceparent, span, write_three_services, SENT_TRACE,
+};
 use devspaces_tests::{alive, http_get, http_get_with, ok, Env, Messages, Up, WAIT};
 use serde_json::Value;
 
@@ -53,6 +55,15 @@ fn three_services_one_up_reach_each_other_by_service_name() {
     let (status, body) = http_get_with(port, "/", &[("azds-route-as", "alice")]);
     let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{status} {e}: {body:?}"));
     assert_eq!(v["api"]["data"]["routeAs"], "alice", "{v}");
+
+    // One request through the three services is three linked traces: the caller's trace continues
+    // through web's, api's and data's forwards (the name proxy sends the calls through them), one
+    // trace id, each hop naming the one before it.
+    let (status, body) = http_get_with(port, "/", &[("traceparent", &sent_traceparent())]);
+    assert_eq!(status, 200, "{body}");
+    let web_hop = linked_hop(&mut up, "web", SENT_TRACE.1);
+    let api_hop = linked_hop(&mut up, "api", &span(&web_hop));
+    linked_hop(&mut up, "data", &span(&api_hop));
 
     // The dependency graph, as the calls showed it.
     for (caller, callee) in [("web", "api"), ("api", "data")] {

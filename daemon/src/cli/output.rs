@@ -213,12 +213,14 @@ impl Printer {
 }
 
 /// A trace's caller (`api `, before the arrow) and, for a request a routing proxy in the cluster
-/// passed on, where it went (` [served by dev/alice, azds-route-as: alice]`); both empty for a
-/// request through the localhost forward.
+/// passed on, where it went and the request's trace (` [served by dev/alice, azds-route-as: alice,
+/// trace 4bf92f35]`: every hop of one request shows the same); both empty for a request through
+/// the localhost forward.
 fn trace_parts(t: &wire::TraceParams) -> (String, String) {
     let Some(r) = &t.routed else { return (String::new(), String::new()) };
     let route = r.route_as.as_ref().map(|a| format!(", azds-route-as: {a}")).unwrap_or_default();
-    (format!("{} ", r.source), format!(" [served by {}{route}]", r.served_by))
+    let trace = t.link.as_ref().map(|l| format!(", trace {}", l.trace_id.get(..8).unwrap_or(&l.trace_id)));
+    (format!("{} ", r.source), format!(" [served by {}{route}{}]", r.served_by, trace.unwrap_or_default()))
 }
 
 #[cfg(test)]
@@ -237,6 +239,7 @@ mod tests {
             bytes: 35,
             time: "2026-01-01T00:00:00Z".into(),
             routed: None,
+            link: None,
         };
         assert_eq!(trace_parts(&t), (String::new(), String::new()));
         t.routed = Some(wire::Routed { served_by: "dev".into(), source: "api".into(), route_as: None });
@@ -247,5 +250,12 @@ mod tests {
             route_as: Some("alice".into()),
         });
         assert_eq!(trace_parts(&t), ("api.dev ".into(), " [served by dev/alice, azds-route-as: alice]".into()));
+        t.link = Some(devspaces_protocol::trace_context::TraceLink {
+            trace_id: "4bf92f3577b34da6a3ce929d0e0e4736".into(),
+            span_id: "00f067aa0ba902b7".into(),
+            parent_id: None,
+        });
+        let with_trace = " [served by dev/alice, azds-route-as: alice, trace 4bf92f35]";
+        assert_eq!(trace_parts(&t), ("api.dev ".into(), with_trace.into()));
     }
 }

@@ -19,6 +19,8 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
+use devspaces_protocol::trace_context::{self, TraceLink};
+
 use super::gate::{Busy, Gate, Slot, Tracked};
 use super::limits::Limits;
 use super::splice::splice;
@@ -34,6 +36,8 @@ pub struct Trace {
     pub time: String,
     /// Set when a routing proxy in the cluster reported it (`protocol::editor::Routed`).
     pub routed: Option<devspaces_protocol::editor::Routed>,
+    /// The request's trace and this hop's span (`protocol::trace_context`).
+    pub link: Option<TraceLink>,
 }
 
 /// Binds 127.0.0.1 on `preferred` when free, else on any free port; the listener is kept.
@@ -290,7 +294,13 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
     let start = Instant::now();
     let method = req.method().to_string();
     let path = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_else(|| "/".into());
-    let record = TraceStart { method, path, start, traces: ctx.shared.traces.clone() };
+    // This forward is the request's first hop, or continues the trace its caller named.
+    let sent = req.headers().get(trace_context::HEADER).and_then(|v| v.to_str().ok());
+    let (link, flags) = TraceLink::continue_from(sent);
+    if let Ok(v) = hyper::header::HeaderValue::from_str(&link.header(flags)) {
+        req.headers_mut().insert(trace_context::HEADER, v);
+    }
+    let record = TraceStart { method, path, start, link, traces: ctx.shared.traces.clone() };
     let target = ctx.shared.target.load(Ordering::SeqCst);
     if let Some(v) = &ctx.shared.route_as {
         if !req.headers().contains_key(ROUTE_AS) {
@@ -383,6 +393,7 @@ struct TraceStart {
     method: String,
     path: String,
     start: Instant,
+    link: TraceLink,
     traces: mpsc::UnboundedSender<Trace>,
 }
 
@@ -396,6 +407,7 @@ impl TraceStart {
             bytes,
             time: devspaces_protocol::clock::now_rfc3339(),
             routed: None,
+            link: Some(self.link),
         });
     }
 }

@@ -49,6 +49,7 @@ pub fn event(e: &Event) -> Option<WireEvent> {
             bytes: t.bytes,
             time: t.time.clone(),
             routed: t.routed.clone(),
+            link: t.link.clone(),
         }),
         EventKind::PortForward { local_port, remote_port, url, state } => {
             WireEvent::PortForward(wire::PortForwardParams {

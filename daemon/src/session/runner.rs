@@ -697,8 +697,8 @@ impl<B: Backend + 'static> Runner<B> {
                 self.emit(EventKind::Log { stream, line, time });
             }
             FromAgent::Status { status } => self.feed(Input::Agent(status)).await,
-            FromAgent::Trace { method, path, status, micros, bytes, peer, served_by, route_as, time, .. } => {
-                self.emit(EventKind::Trace(crate::forward::proxy::Trace {
+            FromAgent::Trace { method, path, status, micros, bytes, peer, served_by, route_as, link, time, .. } => self
+                .emit(EventKind::Trace(crate::forward::proxy::Trace {
                     method,
                     path,
                     status,
@@ -706,8 +706,8 @@ impl<B: Backend + 'static> Runner<B> {
                     bytes,
                     time,
                     routed: Some(devspaces_protocol::editor::Routed { served_by, source: peer, route_as }),
-                }))
-            }
+                    link: link.map(|l| *l),
+                })),
             FromAgent::Welcome { .. } | FromAgent::Done { .. } => {}
         }
     }

@@ -73,7 +73,7 @@ end)
 
 H.test(':DevSpacesTraces lists the trace', function()
   vim.cmd('DevSpacesTraces')
-  H.eq({ '10:15:30 webfrontend GET /api/greeting?name=ana 200 4ms' }, vim.api.nvim_buf_get_lines(0, 0, -1, false), 'traces')
+  H.eq({ '10:15:30 webfrontend GET /api/greeting?name=ana 200 4ms trace 4bf92f35' }, vim.api.nvim_buf_get_lines(0, 0, -1, false), 'traces')
   vim.cmd('close')
 end)
 

@@ -61,7 +61,16 @@ end)
 
 H.test('view renders a log, a trace and the statusline from the goldens', function()
   H.eq('10:15:30 stdout Listening on port 80', view.log_text(H.golden('log.params.json')), 'log line')
-  H.eq('10:15:30 webfrontend GET /api/greeting?name=ana 200 4ms', view.trace_text(H.golden('trace.params.json')), 'trace line')
+  H.eq(
+    '10:15:30 webfrontend GET /api/greeting?name=ana 200 4ms trace 4bf92f35',
+    view.trace_text(H.golden('trace.params.json')),
+    'trace line'
+  )
+  H.eq(
+    '10:15:30 data GET /items 200 1ms from api, served by dev/alice trace 4bf92f35',
+    view.trace_text(H.golden('trace.routed.params.json')),
+    'routed trace line'
+  )
   local st = State.new()
   H.eq('', view.statusline(st), 'empty statusline')
   st:apply('devspaces/serviceStatus', H.golden('service-status.running.params.json'))
@@ -264,9 +273,9 @@ H.test('the traces buffer lists recent requests live', function()
     st:apply('devspaces/trace', vim.tbl_extend('force', t, { path = '/p' .. i, status = 200 + i, durationMs = i }))
   end
   H.eq({
-    '10:15:30 webfrontend GET /p2 202 2ms',
-    '10:15:30 webfrontend GET /p3 203 3ms',
-    '10:15:30 webfrontend GET /p4 204 4ms',
+    '10:15:30 webfrontend GET /p2 202 2ms trace 4bf92f35',
+    '10:15:30 webfrontend GET /p3 203 3ms trace 4bf92f35',
+    '10:15:30 webfrontend GET /p4 204 4ms trace 4bf92f35',
   }, vim.api.nvim_buf_get_lines(buf, 0, -1, false), 'trace lines')
   detach()
 end)

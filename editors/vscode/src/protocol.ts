@@ -52,6 +52,20 @@ export interface LogsDroppedParams extends SessionScoped {
   count: number;
 }
 
+/** Where a routing proxy in the cluster sent a request. */
+export interface Routed {
+  servedBy: string;
+  source: string;
+  routeAs?: string;
+}
+
+/** The request's trace (W3C Trace Context) and this hop's span in it. */
+export interface TraceLink {
+  traceId: string;
+  spanId: string;
+  parentId?: string;
+}
+
 export interface TraceParams extends SessionScoped {
   method: string;
   path: string;
@@ -59,6 +73,8 @@ export interface TraceParams extends SessionScoped {
   durationMs: number;
   bytes: number;
   time: string;
+  routed?: Routed;
+  link?: TraceLink;
 }
 
 export interface PortForwardInfo {

@@ -58,6 +58,11 @@ pub struct TraceParams {
     /// one that came in through the Service), rather than the developer's localhost forward.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub routed: Option<Routed>,
+    /// The request's trace and this hop's span in it (W3C Trace Context): every trace of one
+    /// request that crossed several services has the same `traceId`, and each names the hop that
+    /// sent it as `parentId`, when the services pass `traceparent` on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<crate::trace_context::TraceLink>,
 }
 
 /// Where a routing proxy sent a request.

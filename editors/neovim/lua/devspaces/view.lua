@@ -13,9 +13,11 @@ function M.log_text(entry)
   return string.format('%s %-6s %s', clock(entry.time), entry.stream or '', entry.line or '')
 end
 
---- One trace as a line of the traces buffer: time, service, method, path, status, duration.
+--- One trace as a line of the traces buffer: time, service, method, path, status, duration; for a
+--- routing proxy's trace, its caller and the space that served it; and the first 8 digits of its
+--- trace id, the same on every hop of one request.
 function M.trace_text(t)
-  return string.format(
+  local line = string.format(
     '%s %s %s %s %s %sms',
     clock(t.time),
     t.service or '?',
@@ -24,6 +26,13 @@ function M.trace_text(t)
     tostring(t.status or '?'),
     tostring(t.durationMs or '?')
   )
+  if type(t.routed) == 'table' then
+    line = line .. string.format(' from %s, served by %s', t.routed.source or '?', t.routed.servedBy or '?')
+  end
+  if type(t.link) == 'table' and type(t.link.traceId) == 'string' then
+    line = line .. ' trace ' .. t.link.traceId:sub(1, 8)
+  end
+  return line
 end
 
 --- The phase of every known session, `service: phase`, joined; '' with none.

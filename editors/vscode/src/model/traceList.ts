@@ -39,7 +39,7 @@ export class TraceList {
   rows(): TraceRow[] {
     return this.items.map((trace) => ({
       label: `${trace.method} ${trace.path}`,
-      description: `${trace.status} · ${trace.durationMs} ms`,
+      description: `${trace.status} · ${trace.durationMs} ms${hop(trace)}`,
       trace,
     }));
   }
@@ -54,5 +54,15 @@ export class TraceList {
 
 /** One line for a trace, as the Show Traces list and the logs print it. */
 export function formatTrace(trace: TraceParams): string {
-  return `${trace.method} ${trace.path} ${trace.status} ${trace.durationMs} ms`;
+  return `${trace.method} ${trace.path} ${trace.status} ${trace.durationMs} ms${hop(trace)}`;
+}
+
+/**
+ * Where the request came from and who served it (for a routing proxy's trace), and its trace id's
+ * first 8 digits: the traces of one request through several services show the same.
+ */
+function hop(trace: TraceParams): string {
+  const routed = trace.routed ? ` · from ${trace.routed.source}, served by ${trace.routed.servedBy}` : "";
+  const link = trace.link ? ` · trace ${trace.link.traceId.slice(0, 8)}` : "";
+  return routed + link;
 }

@@ -176,12 +176,15 @@ describe("TraceList", () => {
 
   it("renders method, path, status and milliseconds", () => {
     const t = golden<TraceParams>("trace.params.json");
-    assert.equal(formatTrace(t), "GET /api/greeting?name=ana 200 4 ms");
+    assert.equal(formatTrace(t), "GET /api/greeting?name=ana 200 4 ms · trace 4bf92f35");
     const list = new TraceList(5);
     list.add(t);
     assert.deepEqual(list.rows().map(({ label, description }) => ({ label, description })), [
-      { label: "GET /api/greeting?name=ana", description: "200 · 4 ms" },
+      { label: "GET /api/greeting?name=ana", description: "200 · 4 ms · trace 4bf92f35" },
     ]);
+    // A routing proxy's trace names its caller and the space that served it.
+    const routed = golden<TraceParams>("trace.routed.params.json");
+    assert.equal(formatTrace(routed), "GET /items 200 1 ms · from api, served by dev/alice · trace 4bf92f35");
   });
 
   it("follows the traceHistorySize setting through the model", () => {
@@ -233,7 +236,7 @@ describe("tree", () => {
             children: [
               {
                 label: "GET /api/greeting?name=ana",
-                description: "200 · 4 ms",
+                description: "200 · 4 ms · trace 4bf92f35",
                 icon: "arrow-swap",
                 context: "trace",
                 url: "http://localhost:3000/api/greeting?name=ana",
