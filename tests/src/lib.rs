@@ -298,6 +298,16 @@ impl Up {
         }
     }
 
+    /// [`Up::wait_for_within`] for an event that came at or after `mark` (an index into `seen`):
+    /// what came before it does not count, taken or not.
+    pub fn wait_since(&mut self, mark: usize, what: &str, within: Duration, pred: impl Fn(&Value) -> bool) -> Value {
+        let before: Vec<usize> = (0..mark.min(self.seen.len())).filter(|i| !self.taken.contains(i)).collect();
+        self.taken.extend(&before);
+        let found = self.wait_for_within(what, within, pred);
+        self.taken.retain(|i| !before.contains(i));
+        found
+    }
+
     pub fn dump(&self) -> String {
         self.seen.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("\n")
     }

@@ -184,6 +184,66 @@ fn deploy_failures_are_reported_with_the_kubernetes_reason() {
     assert_eq!(releases.trim(), "", "release removed");
 }
 
+/// A pod deleted under a live forward (evicted, its node drained, `kubectl delete pod`) is replaced
+/// by its Deployment: the session reattaches by itself, and the same local port serves the new pod,
+/// `reconnecting` then `open`, with what was synced before synced into it; the loop goes on.
+#[test]
+fn a_deleted_pod_is_replaced_under_the_same_local_port() {
+    let (kc, space, _ns, env) = in_new_space("dsk");
+    let (_t, svc) = copy_service("examples/python-web");
+    let mut up = up_on_cluster(&env, &kc, &svc, &space);
+    let first = running_on_cluster(&mut up, "the app running in the pod")["params"].clone();
+    let session = first["session"].as_str().unwrap().to_string();
+    let port = up.url_port();
+    // An edit the image does not hold.
+    edit(&svc.join("static/index.html"), |t| t + "\n<!-- before-the-pod-went -->\n");
+    up.wait_method("devspaces/synced", |p| p["class"] == "static-sync" && synced_with(p, "static/index.html"));
+    assert!(http_get(port, "/").1.contains("before-the-pod-went"));
+    let before = pods(&kc, &space, &session);
+    assert_eq!(before.len(), 1, "{before:?}");
+
+    let mark = up.seen.len();
+    let deleted = std::time::Instant::now();
+    ok(kubectl(&kc).args(["delete", "pod", "-n", &space, &before[0], "--wait=false"]));
+    let forward = |state: &'static str| {
+        move |v: &Value| {
+            v["method"] == "devspaces/portForward" && v["params"]["localPort"] == port && v["params"]["state"] == state
+        }
+    };
+    up.wait_since(mark, "the forward reconnecting", ROLLOUT, forward("reconnecting"));
+    let reconnecting = up.seen.len();
+    up.wait_since(reconnecting, "the forward open again", ROLLOUT, forward("open"));
+    running_on_cluster(&mut up, "the app in the replacement pod");
+    let after = pods(&kc, &space, &session);
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_ne!(after, before, "a new pod");
+    let (status, body) = http_get(port, "/");
+    assert_eq!(status, 200, "the same local port serves the new pod: {body}");
+    assert!(body.contains("before-the-pod-went"), "the edit was synced into the new pod: {body}");
+    eprintln!("pod deleted -> the same local port serving the new pod: {} ms", deleted.elapsed().as_millis());
+    assert!(
+        !up.seen[mark..].iter().any(|e| e["method"] == "devspaces/portForward" && e["params"]["localPort"] != port),
+        "the forward keeps its local port:\n{}",
+        up.dump()
+    );
+    let images: Vec<String> = registry_tags("python-web").into_iter().filter(|t| t.starts_with(&session)).collect();
+    assert_eq!(images.len(), 1, "nothing was rebuilt: {images:?}");
+
+    // The loop goes on in the new pod.
+    edit(&svc.join("static/index.html"), |t| t + "\n<!-- after-the-pod-came -->\n");
+    let mark = up.seen.len();
+    up.wait_since(mark, "the edit synced into the new pod", ROLLOUT, |v| {
+        v["method"] == "devspaces/synced"
+            && v["params"]["class"] == "static-sync"
+            && synced_with(&v["params"], "static/index.html")
+    });
+    assert!(http_get(port, "/").1.contains("after-the-pod-came"));
+    assert_eq!(pods(&kc, &space, &session), after, "the same new pod");
+    ok(ds(&env, &kc).arg("down").arg(&svc));
+    up.wait_phase("stopped");
+    assert!(pods(&kc, &space, &session).is_empty(), "pods gone");
+}
+
 /// Waits (within a rollout's time) for the app to run; returns the event.
 fn running_on_cluster(up: &mut Up, what: &str) -> Value {
     up.wait_for_within(what, ROLLOUT, |v| v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running")

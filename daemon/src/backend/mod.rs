@@ -69,6 +69,10 @@ pub struct Capabilities {
     /// A redeploy replaces the old agent by itself (a new pod): the old app keeps serving until
     /// the new one is ready, so the session must not stop it first.
     pub serves_during_redeploy: bool,
+    /// A lost agent comes back by itself (a pod deleted or evicted is replaced by its Deployment):
+    /// the session reattaches to the replacement (`Backend::agent_lost`, then `deploy`) instead of
+    /// failing, and its forwards keep their local ports.
+    pub replaces_lost_agent: bool,
 }
 
 /// A deployed container with its agent connected.
@@ -205,6 +209,9 @@ pub trait Backend: Send {
         fresh: bool,
         report: &Reporter,
     ) -> impl Future<Output = Result<Deployed, BackendError>> + Send;
+    /// The agent's connection ended by itself. A backend that `replaces_lost_agent` makes its next
+    /// `deploy` only find the replacement and connect to its agent (no build, no install).
+    fn agent_lost(&mut self) {}
     /// Stops the agent and app; keeps what a later `up` needs for an incremental sync.
     fn teardown(&mut self) -> impl Future<Output = ()> + Send;
     /// A command written for the container (a debug plan's) as this backend runs it, laid out as

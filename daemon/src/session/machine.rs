@@ -4,6 +4,7 @@
 
 use devspaces_protocol::agent::AppStatus;
 
+use crate::backend::Capabilities;
 use crate::classify::{Class, Plan};
 use crate::events::Phase;
 
@@ -71,6 +72,11 @@ pub enum Action {
         fresh: bool,
         stop_previous: bool,
     },
+    /// Start deploy `generation` as a task that only connects to the agent of the pod that replaced
+    /// the lost one (`Backend::agent_lost`, then a deploy): no build, no install; answer `Deployed`.
+    Reattach {
+        generation: u64,
+    },
     /// Cancel the deploy in flight and wait until it has stopped (its builds and helm runs end).
     CancelDeploy,
     /// Ask the agent to restart the app, in a task; answer `RestartDone`.
@@ -101,8 +107,8 @@ pub enum Action {
 #[derive(Debug)]
 pub struct Machine {
     phase: Phase,
-    /// A redeploy keeps the old container serving until the new one is ready (a new pod).
-    serves_during_redeploy: bool,
+    /// What the backend can do (`serves_during_redeploy`, `replaces_lost_agent`).
+    caps: Capabilities,
     /// The generation of the latest deploy; results of older ones are stale.
     generation: u64,
     deploying: bool,
@@ -132,10 +138,10 @@ impl Machine {
         self.unrun_steps = (!steps.is_empty()).then_some((dockerfile, steps));
     }
 
-    pub fn new(serves_during_redeploy: bool) -> Self {
+    pub fn new(caps: Capabilities) -> Self {
         Machine {
             phase: Phase::Deploying,
-            serves_during_redeploy,
+            caps,
             generation: 0,
             deploying: false,
             agent: false,
@@ -220,7 +226,15 @@ impl Machine {
                 }
             }
             Input::Agent(status) => self.agent_status(status, &mut out),
-            Input::AgentGone(_) if !self.agent => {}
+            Input::AgentGone(_) if !self.agent || self.stopped => {}
+            // The pod went away (deleted, evicted, its container restarted): its replacement comes by
+            // itself, so the session waits for it, forwards reconnecting, and syncs into it.
+            Input::AgentGone(reason) if self.caps.replaces_lost_agent => {
+                out.push(Action::Log(format!(
+                    "the agent's connection ended ({reason}); waiting for its pod's replacement"
+                )));
+                self.deploy_as(None, "waiting for the pod's replacement", &mut out);
+            }
             Input::AgentGone(reason) => {
                 self.agent = false;
                 self.restart_running = false;
@@ -277,11 +291,16 @@ impl Machine {
 
     /// A new deploy; one in flight is cancelled first (a newer change wins).
     fn deploy(&mut self, fresh: bool, detail: &str, out: &mut Vec<Action>) {
+        self.deploy_as(Some(fresh), detail, out)
+    }
+
+    /// A deploy (`Some(fresh)`), or a reattach to a lost agent's replacement (`None`).
+    fn deploy_as(&mut self, fresh: Option<bool>, detail: &str, out: &mut Vec<Action>) {
         if self.deploying {
             out.push(Action::CancelDeploy);
         }
-        let stop_previous = self.agent && !self.serves_during_redeploy;
-        if self.agent || fresh {
+        let stop_previous = self.agent && !self.caps.serves_during_redeploy;
+        if self.agent || fresh == Some(true) {
             out.push(Action::ForwardsReconnecting);
         }
         self.agent = false;
@@ -292,7 +311,10 @@ impl Machine {
         self.restart_waiting = None;
         self.building = false;
         self.status(Phase::Deploying, detail.to_string(), None, out);
-        out.push(Action::Deploy { generation: self.generation, fresh, stop_previous });
+        out.push(match fresh {
+            Some(fresh) => Action::Deploy { generation: self.generation, fresh, stop_previous },
+            None => Action::Reattach { generation: self.generation },
+        });
     }
 
     /// One restart runs at a time; while it does, the latest request waits.
@@ -400,7 +422,11 @@ mod tests {
     }
 
     fn running() -> Machine {
-        let mut m = Machine::new(false);
+        running_on(Capabilities::default())
+    }
+
+    fn running_on(caps: Capabilities) -> Machine {
+        let mut m = Machine::new(caps);
         let first = m.start();
         assert!(first.contains(&Action::Deploy { generation: 1, fresh: false, stop_previous: false }));
         let a = m.step(Input::Deployed { generation: 1, result: Ok(None) });
@@ -446,7 +472,7 @@ mod tests {
 
     #[test]
     fn a_pod_backend_keeps_the_old_app_serving_during_a_redeploy() {
-        let mut m = Machine::new(true);
+        let mut m = Machine::new(Capabilities { serves_during_redeploy: true, ..Default::default() });
         m.start();
         m.step(Input::Deployed { generation: 1, result: Ok(Some(3)) });
         // The pod's own first start is not the session's app.
@@ -457,7 +483,7 @@ mod tests {
 
     #[test]
     fn a_newer_change_during_a_deploy_cancels_it_or_waits_for_it() {
-        let mut m = Machine::new(false);
+        let mut m = Machine::new(Capabilities::default());
         m.start();
         // A source edit while the first deploy runs: synced by a rescan once it is up.
         assert!(m.step(Input::Batch(plan(Class::StaticSync, "static/a.css"))).is_empty());
@@ -520,8 +546,28 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_agent_that_comes_back_by_itself_is_reattached_with_the_forwards_reconnecting() {
+        let mut m = running_on(Capabilities { serves_during_redeploy: true, replaces_lost_agent: true });
+        let a = m.step(Input::AgentGone("reset".into()));
+        assert!(a.contains(&Action::ForwardsReconnecting), "{a:?}");
+        assert_eq!(phases(&a), vec![Phase::Deploying]);
+        assert_eq!(a.last(), Some(&Action::Reattach { generation: 2 }));
+        // The replacement's agent connects: synced, then the app runs again.
+        let a = m.step(Input::Deployed { generation: 2, result: Ok(None) });
+        assert_eq!(a.last(), Some(&Action::Restart { generation: 2, why: "starting".into() }));
+        // A second loss while reattaching is the same loss.
+        let mut m = running_on(Capabilities { serves_during_redeploy: true, replaces_lost_agent: true });
+        m.step(Input::AgentGone("reset".into()));
+        assert!(m.step(Input::AgentGone("again".into())).is_empty());
+        // A stopped session reattaches nothing.
+        let mut m = running_on(Capabilities { serves_during_redeploy: true, replaces_lost_agent: true });
+        m.step(Input::Stop);
+        assert!(m.step(Input::AgentGone("stopped".into())).is_empty());
+    }
+
+    #[test]
     fn stop_during_a_deploy_cancels_it_and_nothing_follows() {
-        let mut m = Machine::new(false);
+        let mut m = Machine::new(Capabilities::default());
         m.start();
         assert_eq!(m.step(Input::Stop), vec![Action::CancelDeploy, Action::Shutdown]);
         assert!(m.step(Input::Deployed { generation: 1, result: Ok(None) }).is_empty());

@@ -127,7 +127,7 @@ impl<B: Backend + 'static> Runner<B> {
                 f.set_space(&opts.space);
                 f
             },
-            machine: Machine::new(backend.capabilities().serves_during_redeploy),
+            machine: Machine::new(backend.capabilities()),
             backend_name: backend.name(),
             backend: Some(backend),
             syncer: Some(syncer),
@@ -293,6 +293,12 @@ impl<B: Backend + 'static> Runner<B> {
             }
             Action::Sync(plan) => return self.sync(plan).await,
             Action::Deploy { generation, fresh, stop_previous } => self.start_deploy(generation, fresh, stop_previous),
+            Action::Reattach { generation } => {
+                if let Some(b) = self.backend.as_mut() {
+                    b.agent_lost();
+                }
+                self.start_deploy(generation, false, false)
+            }
             Action::CancelDeploy => self.cancel_deploy().await,
             Action::Restart { generation, why: _ } => self.restart(generation),
             Action::Rescan => {

@@ -373,7 +373,7 @@ impl Backend for Container {
 
     fn capabilities(&self) -> Capabilities {
         // The old container serves until the new one's agent answers.
-        Capabilities { serves_during_redeploy: true }
+        Capabilities { serves_during_redeploy: true, ..Default::default() }
     }
 
     async fn deploy(&mut self, config: &Config, _fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {

@@ -49,6 +49,10 @@ pub struct Kubernetes {
     monitor: Option<tokio::task::JoinHandle<()>>,
     /// Names the callers in the routing proxy's traces (kept across redeploys for its cache).
     peers: Option<Arc<peers::Peers>>,
+    /// What the last install runs: the image reference and how many replicas.
+    installed: Option<(String, usize)>,
+    /// The agent was lost (`agent_lost`): the next deploy only reattaches to the replacement.
+    reattach: bool,
 }
 
 struct Release {
@@ -76,6 +80,8 @@ impl Kubernetes {
             space_ready: false,
             monitor: None,
             peers: None,
+            installed: None,
+            reattach: false,
         }
     }
 
@@ -345,71 +351,28 @@ impl Kubernetes {
     }
 }
 
-impl Backend for Kubernetes {
-    fn name(&self) -> &'static str {
-        "kubernetes"
-    }
-
-    fn capabilities(&self) -> Capabilities {
-        Capabilities { serves_during_redeploy: true }
-    }
-
-    async fn deploy(&mut self, config: &Config, _fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
-        if let Some(m) = self.monitor.take() {
-            m.abort();
-        }
+impl Kubernetes {
+    /// Waits for the session's pods running `reference` to be ready (`replicas` of them) and
+    /// connects to their agents; the forwards follow the first pod.
+    async fn connect(
+        &mut self,
+        config: &Config,
+        session: &str,
+        reference: &str,
+        replicas: usize,
+        report: &Reporter,
+    ) -> Result<Deployed, BackendError> {
         let ns = self.namespace();
-        if !self.space_ready {
-            let made = space::select(&self.cluster, &self.space).await.map_err(deploy_err)?;
-            for n in made {
-                report.log(LogStream::System, format!("created space namespace {n}"));
-            }
-            self.space_ready = true;
-        }
-        let session = report.session.clone();
-        self.builds += 1;
-        let tag = format!("{session}-{}", self.builds);
-        std::fs::create_dir_all(&self.home)
-            .map_err(|e| deploy_err(format!("creating {}: {e}", self.home.display())))?;
-        let (vals, reference) = self.values(config, &tag)?;
+        let img = dockerfile::develop_image(config);
         let status = |detail: String| {
             report.emit(EventKind::Status { phase: Phase::Deploying, detail, exit_code: None, last_lines: None })
         };
-        status(format!("building {reference}"));
-        self.build(config, &reference, report).await?;
-        let img = dockerfile::develop_image(config);
-        space::apply_session_secret(&self.cluster, &ns, &session, &self.token).await.map_err(deploy_err)?;
-        let values_file = self.home.join("values.json");
-        write_private(&values_file, &serde_json::to_vec_pretty(&vals).unwrap_or_default())
-            .map_err(|e| deploy_err(format!("writing {}: {e}", values_file.display())))?;
-        let release = config.name.clone();
-        status(format!("helm upgrade --install {release} in namespace {ns}"));
-        self.release = Some(Release { name: release.clone(), session: session.clone() });
-        let child = self.space.parent.is_some();
-        let own = if child { self.chart_services(config, &release, &values_file).await? } else { BTreeSet::new() };
-        if child {
-            self.stand_ins(&own, report).await?;
-        }
-        let installed = self.helm_upgrade(config, &release, &session, &reference, &values_file, &img, report).await;
-        match installed {
-            // A stand-in made between ours going and the install (by a parent's deploy): once more.
-            Err(BackendError::Deploy(e)) if child && e.contains("exists and cannot be imported") => {
-                report.log(LogStream::System, "a stand-in service was in the way of the install; trying again");
-                self.stand_ins(&own, report).await?;
-                self.helm_upgrade(config, &release, &session, &reference, &values_file, &img, report).await?;
-            }
-            other => other?,
-        }
-        if !child {
-            self.children_stand_ins(report).await;
-        }
         status(format!("waiting for the pod running {reference}"));
         let deadline = Self::deadline();
         let selector = format!("{SESSION_LABEL}={session}");
         let mut last = String::new();
-        let replicas = replica_count(&vals);
         let ready =
-            pods::wait_ready(&self.cluster.client, &ns, &selector, &reference, replicas, deadline, |detail: &str| {
+            pods::wait_ready(&self.cluster.client, &ns, &selector, reference, replicas, deadline, |detail: &str| {
                 if detail != last {
                     last = detail.to_string();
                     status(format!("waiting for the pod: {detail}"));
@@ -460,13 +423,13 @@ impl Backend for Kubernetes {
         };
         let names = self.peers.get_or_insert_with(|| peers::Peers::new(self.cluster.client.clone(), ns.clone()));
         let events = peers::relabel(events, names.clone());
-        let app_port = self.app_port(&pod, &reference, &img).await;
+        let app_port = self.app_port(&pod, reference, &img).await;
         let r = report.clone();
         self.monitor = Some(tokio::spawn(pods::monitor(
             self.cluster.client.clone(),
             ns.clone(),
             selector.clone(),
-            reference.clone(),
+            reference.to_string(),
             move |message: String| {
                 r.log(LogStream::System, message.clone());
                 r.emit(EventKind::Error { message: message.clone() });
@@ -483,6 +446,82 @@ impl Backend for Kubernetes {
             preferred_local_port: Some(app_port),
             tunnel: Some(handle),
         })
+    }
+}
+
+impl Backend for Kubernetes {
+    fn name(&self) -> &'static str {
+        "kubernetes"
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities { serves_during_redeploy: true, replaces_lost_agent: true }
+    }
+
+    fn agent_lost(&mut self) {
+        self.reattach = true;
+    }
+
+    async fn deploy(&mut self, config: &Config, _fresh: bool, report: &Reporter) -> Result<Deployed, BackendError> {
+        if let Some(m) = self.monitor.take() {
+            m.abort();
+        }
+        // The pod went away: its Deployment replaces it with the same image; find it and connect.
+        if std::mem::take(&mut self.reattach) {
+            if let (Some(session), Some((reference, replicas))) =
+                (self.release.as_ref().map(|r| r.session.clone()), self.installed.clone())
+            {
+                return self.connect(config, &session, &reference, replicas, report).await;
+            }
+        }
+        let ns = self.namespace();
+        if !self.space_ready {
+            let made = space::select(&self.cluster, &self.space).await.map_err(deploy_err)?;
+            for n in made {
+                report.log(LogStream::System, format!("created space namespace {n}"));
+            }
+            self.space_ready = true;
+        }
+        let session = report.session.clone();
+        self.builds += 1;
+        let tag = format!("{session}-{}", self.builds);
+        std::fs::create_dir_all(&self.home)
+            .map_err(|e| deploy_err(format!("creating {}: {e}", self.home.display())))?;
+        let (vals, reference) = self.values(config, &tag)?;
+        let status = |detail: String| {
+            report.emit(EventKind::Status { phase: Phase::Deploying, detail, exit_code: None, last_lines: None })
+        };
+        status(format!("building {reference}"));
+        self.build(config, &reference, report).await?;
+        let img = dockerfile::develop_image(config);
+        space::apply_session_secret(&self.cluster, &ns, &session, &self.token).await.map_err(deploy_err)?;
+        let values_file = self.home.join("values.json");
+        write_private(&values_file, &serde_json::to_vec_pretty(&vals).unwrap_or_default())
+            .map_err(|e| deploy_err(format!("writing {}: {e}", values_file.display())))?;
+        let release = config.name.clone();
+        status(format!("helm upgrade --install {release} in namespace {ns}"));
+        self.release = Some(Release { name: release.clone(), session: session.clone() });
+        let child = self.space.parent.is_some();
+        let own = if child { self.chart_services(config, &release, &values_file).await? } else { BTreeSet::new() };
+        if child {
+            self.stand_ins(&own, report).await?;
+        }
+        let installed = self.helm_upgrade(config, &release, &session, &reference, &values_file, &img, report).await;
+        match installed {
+            // A stand-in made between ours going and the install (by a parent's deploy): once more.
+            Err(BackendError::Deploy(e)) if child && e.contains("exists and cannot be imported") => {
+                report.log(LogStream::System, "a stand-in service was in the way of the install; trying again");
+                self.stand_ins(&own, report).await?;
+                self.helm_upgrade(config, &release, &session, &reference, &values_file, &img, report).await?;
+            }
+            other => other?,
+        }
+        if !child {
+            self.children_stand_ins(report).await;
+        }
+        let replicas = replica_count(&vals);
+        self.installed = Some((reference.clone(), replicas));
+        self.connect(config, &session, &reference, replicas, report).await
     }
 
     async fn teardown(&mut self) {}
