@@ -9,6 +9,7 @@ pub mod relay;
 pub mod route;
 mod server;
 pub mod supervise;
+pub mod tunnel;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,6 +42,10 @@ pub struct AgentArgs {
     /// Service targets instead of the app (see `route`). Repeatable.
     #[arg(long = "route", value_parser = route::parse)]
     pub route: Vec<route::RouteSpec>,
+    /// A loopback address where the daemon's forwards keep warm connections to the pod's ports
+    /// (see `tunnel`): a pod's agent, reached by Kubernetes port-forwards.
+    #[arg(long)]
+    pub tunnel: Option<SocketAddr>,
     /// The space this pod serves (`dev`, `dev/alice`): a root space's routing proxy sends a
     /// request for a child that runs the service to the child's instance.
     #[arg(long, default_value = "")]

@@ -31,7 +31,7 @@ pub async fn start(port: u16, target: u16) -> std::io::Result<SocketAddr> {
         loop {
             let Ok((mut client, _)) = listener.accept().await else { continue };
             tokio::spawn(async move {
-                let Some(mut app) = connect_when_ready(target).await else { return };
+                let Some(mut app) = connect_when_ready(target, READY_WAIT).await else { return };
                 let _ = client.set_nodelay(true);
                 let _ = app.set_nodelay(true);
                 let _ = tokio::io::copy_bidirectional(&mut client, &mut app).await;
@@ -41,8 +41,9 @@ pub async fn start(port: u16, target: u16) -> std::io::Result<SocketAddr> {
     Ok(addr)
 }
 
-async fn connect_when_ready(target: u16) -> Option<TcpStream> {
-    let deadline = tokio::time::Instant::now() + READY_WAIT;
+/// A connection to `target` on loopback, once something accepts there (within `wait`).
+pub(crate) async fn connect_when_ready(target: u16, wait: Duration) -> Option<TcpStream> {
+    let deadline = tokio::time::Instant::now() + wait;
     loop {
         if let Ok(s) = TcpStream::connect((Ipv4Addr::LOCALHOST, target)).await {
             return Some(s);

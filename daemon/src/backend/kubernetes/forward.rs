@@ -1,41 +1,160 @@
 //! Loopback ports that reach a pod's ports through kube-rs port-forwards, following the current pod.
 //!
 //! One listener per remote port, bound once on 127.0.0.1 and kept for the whole session: every
-//! accepted connection opens its own port-forward stream to whichever pod is current at that
-//! moment, so a redeploy only swaps the pod name and local ports never change.
+//! accepted connection goes to whichever pod is current at that moment, so a redeploy only swaps
+//! the pod name and local ports never change.
+//!
+//! Opening a port-forward stream costs a round through the API server and the kubelet (tens of
+//! milliseconds), which a page load would pay per connection. So connections to the app's ports
+//! take a **warm** stream instead: a few streams per pod are kept open ahead of need to the
+//! agent's tunnel listener (`agent/src/tunnel.rs`, `--tunnel` on [`TUNNEL_PORT`]), each proven
+//! live by the agent's ready byte; a connection takes one, names the app's port on it, and a new
+//! one is opened behind it. Because the agent connects to the app only then, a warm stream
+//! outlives app restarts. One that died meanwhile (the pod went away) is seen as closed and
+//! skipped; with no warm stream (a pod whose agent has no tunnel, or all taken) the connection
+//! opens its own port-forward to the app's port, as before.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Pod;
+use kube::api::Portforwarder;
 use kube::Api;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 
+use super::post_render::TUNNEL_PORT;
 use crate::backend::Tunnel;
 
 /// (pinned pod or `None` for the current one, remote port) -> (local port, accept loop).
 type Listeners = HashMap<(Option<String>, u16), (u16, tokio::task::JoinHandle<()>)>;
+
+/// Warm streams kept per pod.
+const WARM: usize = 3;
+/// How long a pod whose tunnel could not be opened is left alone before trying again.
+const COLD_FOR: Duration = Duration::from_secs(30);
+/// How long a new warm stream may take to show the agent's ready byte.
+const READY_WITHIN: Duration = Duration::from_secs(5);
+/// The agent's ready byte on a tunnel connection (`agent/src/tunnel.rs`).
+const READY: u8 = b'+';
+
+/// A port-forward stream to a pod's tunnel listener, open and proven live, not yet used.
+struct Warm {
+    pf: Portforwarder,
+    stream: DuplexStream,
+    /// Resolves once the port-forward can no longer be used (its connection ended or failed).
+    closed: Pin<Box<dyn Future<Output = Option<String>> + Send>>,
+}
+
+impl Warm {
+    /// Whether its port-forward still runs, asked without waiting.
+    fn alive(&mut self) -> bool {
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        self.closed.as_mut().poll(&mut cx).is_pending()
+    }
+}
+
+/// Warm streams per pod, the pods being filled, and pods left cold until a time.
+#[derive(Default)]
+struct Pool {
+    ready: HashMap<String, Vec<Warm>>,
+    filling: HashSet<String>,
+    cold_until: HashMap<String, Instant>,
+}
 
 /// The session's tunnels into the current pod.
 pub struct PodTunnels {
     pods: Api<Pod>,
     current: RwLock<Option<String>>,
     listeners: Mutex<Listeners>,
+    pool: Mutex<Pool>,
 }
 
 impl PodTunnels {
     pub fn new(pods: Api<Pod>) -> Arc<Self> {
-        Arc::new(PodTunnels { pods, current: RwLock::new(None), listeners: Mutex::new(HashMap::new()) })
+        Arc::new(PodTunnels {
+            pods,
+            current: RwLock::new(None),
+            listeners: Mutex::new(HashMap::new()),
+            pool: Mutex::new(Pool::default()),
+        })
     }
 
     /// Connections accepted from now on go to `pod`; open ones stay with the pod they reached.
-    pub fn set_pod(&self, pod: &str) {
+    /// Warm streams to other pods are let go, and the new pod's are opened.
+    pub fn set_pod(self: &Arc<Self>, pod: &str) {
         if let Ok(mut c) = self.current.write() {
             *c = Some(pod.to_string());
         }
+        if let Ok(mut p) = self.pool.lock() {
+            p.ready.retain(|name, warm| {
+                let keep = name == pod;
+                if !keep {
+                    warm.iter().for_each(|w| w.pf.abort());
+                }
+                keep
+            });
+            p.cold_until.clear();
+        }
+        self.refill(pod);
+    }
+
+    /// A live warm stream to `pod`, when one is ready (dead ones are dropped on the way).
+    fn take_warm(&self, pod: &str) -> Option<Warm> {
+        let mut p = self.pool.lock().ok()?;
+        let list = p.ready.get_mut(pod)?;
+        while let Some(mut w) = list.pop() {
+            if w.alive() {
+                return Some(w);
+            }
+            w.pf.abort();
+        }
+        None
+    }
+
+    /// Opens warm streams to `pod` in the background until it has [`WARM`] (one filler per pod).
+    fn refill(self: &Arc<Self>, pod: &str) {
+        {
+            let Ok(mut p) = self.pool.lock() else { return };
+            if p.filling.contains(pod) || p.cold_until.get(pod).is_some_and(|t| Instant::now() < *t) {
+                return;
+            }
+            p.filling.insert(pod.to_string());
+        }
+        let (me, pod) = (Arc::downgrade(self), pod.to_string());
+        tokio::spawn(async move {
+            loop {
+                let Some(t) = me.upgrade() else { return };
+                let wanted = t.pod().as_deref() == Some(pod.as_str())
+                    && t.pool.lock().is_ok_and(|p| p.ready.get(&pod).map_or(0, Vec::len) < WARM);
+                if !wanted {
+                    break;
+                }
+                let pods = t.pods.clone();
+                drop(t);
+                let opened = open_warm(&pods, &pod).await;
+                let Some(t) = me.upgrade() else { return };
+                let Ok(mut p) = t.pool.lock() else { return };
+                match opened {
+                    Some(w) if t.pod().as_deref() == Some(pod.as_str()) => {
+                        p.ready.entry(pod.clone()).or_default().push(w)
+                    }
+                    Some(w) => w.pf.abort(),
+                    None => {
+                        p.cold_until.insert(pod.clone(), Instant::now() + COLD_FOR);
+                        break;
+                    }
+                }
+            }
+            if let Some(t) = me.upgrade() {
+                if let Ok(mut p) = t.pool.lock() {
+                    p.filling.remove(&pod);
+                }
+            }
+        });
     }
 
     pub fn pod(&self) -> Option<String> {
@@ -55,12 +174,15 @@ impl PodTunnels {
         }
     }
 
-    /// Stops every listener (the session ends).
+    /// Stops every listener and lets the warm streams go (the session ends).
     pub fn close(&self) {
         if let Ok(mut l) = self.listeners.lock() {
             for (_, (_, task)) in l.drain() {
                 task.abort();
             }
+        }
+        if let Ok(mut p) = self.pool.lock() {
+            p.ready.drain().flat_map(|(_, w)| w).for_each(|w| w.pf.abort());
         }
     }
 
@@ -85,10 +207,21 @@ impl PodTunnels {
                 };
                 let Some(t) = me.upgrade() else { return };
                 let (pods, pod) = (t.pods.clone(), pin.clone().or_else(|| t.pod()));
+                // The app's ports take a warm stream (a replica's pinned agent port needs none).
+                let warm = match (&pin, &pod) {
+                    (None, Some(p)) => {
+                        let w = t.take_warm(p);
+                        t.refill(p);
+                        w
+                    }
+                    _ => None,
+                };
                 drop(t);
                 tokio::spawn(async move {
-                    if let Some(pod) = pod {
-                        bridge(stream, pods, pod, remote).await;
+                    match (warm, pod) {
+                        (Some(w), _) => bridge_warm(stream, w, remote).await,
+                        (None, Some(pod)) => bridge(stream, pods, pod, remote).await,
+                        (None, None) => {}
                     }
                 });
             }
@@ -118,6 +251,31 @@ async fn bridge(mut stream: TcpStream, pods: Api<Pod>, pod: String, remote: u16)
     let _ = tokio::io::copy_bidirectional(&mut stream, &mut upstream).await;
     drop(upstream);
     pf.abort();
+}
+
+/// A port-forward to `pod`'s tunnel listener, once the agent's ready byte came through it.
+async fn open_warm(pods: &Api<Pod>, pod: &str) -> Option<Warm> {
+    let mut pf = pods.portforward(pod, &[TUNNEL_PORT]).await.ok()?;
+    let (Some(mut stream), Some(closed)) = (pf.take_stream(TUNNEL_PORT), pf.take_error(TUNNEL_PORT)) else {
+        pf.abort();
+        return None;
+    };
+    match tokio::time::timeout(READY_WITHIN, stream.read_u8()).await {
+        Ok(Ok(READY)) => Some(Warm { pf, stream, closed: Box::pin(closed) }),
+        _ => {
+            pf.abort();
+            None
+        }
+    }
+}
+
+/// Copies one loopback connection through a warm stream, which first names the app's port.
+async fn bridge_warm(mut stream: TcpStream, mut warm: Warm, remote: u16) {
+    let _ = stream.set_nodelay(true);
+    if warm.stream.write_all(format!("{remote}\n").as_bytes()).await.is_ok() {
+        let _ = tokio::io::copy_bidirectional(&mut stream, &mut warm.stream).await;
+    }
+    warm.pf.abort();
 }
 
 /// A handle the session holds as a [`Tunnel`].

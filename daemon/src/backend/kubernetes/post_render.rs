@@ -10,6 +10,8 @@ use crate::config::yaml::{self, emit_documents, Node, Value};
 pub const SESSION_LABEL: &str = "devspaces.io/session";
 /// The port the agent listens on inside the pod (loopback only; reached by port-forward).
 pub const DEFAULT_AGENT_PORT: u16 = 50051;
+/// Where the agent keeps the warm streams of the forwards (`--tunnel`, on the pod's loopback).
+pub const TUNNEL_PORT: u16 = 50052;
 pub use crate::backend::agent_layer::DEFAULT_AGENT_PATH;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -187,6 +189,8 @@ fn inject(c: &mut Node, opts: &Options, object: &str, container: &str) -> Result
             root,
             "--listen".into(),
             format!("127.0.0.1:{}", opts.agent_port),
+            "--tunnel".into(),
+            format!("127.0.0.1:{TUNNEL_PORT}"),
             "--".into(),
         ];
         agent.extend(original);
