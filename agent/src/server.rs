@@ -72,7 +72,9 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
             .map_err(|e| std::io::Error::other(format!("cannot relay port {port} to {target}: {e}")))?;
     }
     if let Some(addr) = args.tunnel {
-        crate::tunnel::start(addr).await.map_err(|e| std::io::Error::other(format!("cannot open the tunnel: {e}")))?;
+        crate::tunnel::start(addr, Some(sup.clone()))
+            .await
+            .map_err(|e| std::io::Error::other(format!("cannot open the tunnel: {e}")))?;
     }
     if !args.route.is_empty() {
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();

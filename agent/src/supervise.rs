@@ -59,6 +59,9 @@ pub struct Supervisor {
     pub default_command: Vec<String>,
     pub cwd: PathBuf,
     pub grace: Duration,
+    /// True from a stop until the next app has started (or will not): the tunnel connects new
+    /// connections only then, never to an app on its way out.
+    replacing: tokio::sync::watch::Sender<bool>,
 }
 
 impl Supervisor {
@@ -82,6 +85,7 @@ impl Supervisor {
             default_command,
             cwd,
             grace,
+            replacing: tokio::sync::watch::channel(false).0,
         })
     }
 
@@ -115,7 +119,27 @@ impl Supervisor {
     }
 
     fn status(&self, status: AppStatus) {
+        match status {
+            AppStatus::Stopping => {
+                self.replacing.send_replace(true);
+            }
+            AppStatus::Started { .. }
+            | AppStatus::BuildFailed { .. }
+            | AppStatus::Exited { .. }
+            | AppStatus::Stopped => {
+                self.replacing.send_replace(false);
+            }
+            AppStatus::Building { .. } | AppStatus::Listening { .. } | AppStatus::DebugReady { .. } => {}
+        }
         let _ = self.events.send(FromAgent::Status { status });
+    }
+
+    /// Waits (at most `within`) while the app is being replaced: from its stop until the next one
+    /// has started. False when `within` passed first.
+    pub async fn settled(&self, within: Duration) -> bool {
+        let mut rx = self.replacing.subscribe();
+        let settled = tokio::time::timeout(within, rx.wait_for(|replacing| !*replacing)).await.is_ok_and(|r| r.is_ok());
+        settled
     }
 
     /// Log lines after `since`, for a client that reconnects.
@@ -653,11 +677,30 @@ pub fn stop_leftover(state: &Path) -> Option<String> {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use std::future::Future;
     use std::os::unix::process::CommandExt;
 
     fn record(state: &Path, agent: (u32, u64), app: (u32, u64)) {
         let r = serde_json::json!({"agentPid": agent.0, "agentStart": agent.1, "appPid": app.0, "appStart": app.1});
         std::fs::write(state.join(APP_RECORD), r.to_string()).unwrap();
+    }
+
+    #[tokio::test]
+    async fn settled_waits_from_a_stop_until_the_next_app_started() {
+        let sup = Supervisor::new(vec![], PathBuf::from("/"), Duration::from_secs(1), None);
+        assert!(sup.settled(Duration::from_secs(60)).await, "nothing is being replaced");
+        sup.status(AppStatus::Stopping);
+        let mut waiting = Box::pin(sup.settled(Duration::from_secs(60)));
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        assert!(waiting.as_mut().poll(&mut cx).is_pending(), "the old app is on its way out");
+        sup.status(AppStatus::Building { command: vec!["make".into()] });
+        assert!(waiting.as_mut().poll(&mut cx).is_pending(), "still no new app");
+        sup.status(AppStatus::Started { pid: 1 });
+        assert!(waiting.await, "the new app started");
+        // A build that failed leaves no app to wait for.
+        sup.status(AppStatus::Stopping);
+        sup.status(AppStatus::BuildFailed { command: vec![], exit_code: Some(1), last_lines: vec![] });
+        assert!(sup.settled(Duration::from_secs(60)).await);
     }
 
     #[test]

@@ -6,18 +6,22 @@
 //! need (`daemon/src/backend/kubernetes/forward.rs`): each connection gets [`READY`] as soon as it
 //! is accepted, which tells the daemon the stream reaches a live agent; then it waits, idle, until
 //! the daemon uses it for a local connection and sends the app's port as one line of ASCII digits
-//! (`8080\n`). Only then does the agent connect to that port on loopback (waiting for an app that
-//! is restarting, as the relays do) and copy bytes both ways. A warm stream thus never holds a
-//! connection to an app that a restart replaced.
+//! (`8080\n`). Only then does the agent connect to that port on loopback and copy bytes both ways:
+//! while a restart replaces the app (from its stop until the next one started) it first waits, so
+//! that nothing reaches the app on its way out, then waits for the port to accept, as the relays
+//! do. A warm stream thus never holds a connection to an app that a restart replaced.
 //!
 //! It listens on loopback only: the kubelet's port-forward reaches it inside the pod, other pods
 //! cannot. Before the port line, it reads at most [`MAX_LINE`] bytes into a fixed buffer.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::supervise::Supervisor;
 
 /// The byte a warm connection gets once accepted.
 pub const READY: u8 = b'+';
@@ -26,8 +30,9 @@ pub const MAX_LINE: usize = 6;
 /// How long a connection waits for the app to accept (a restart in progress).
 pub const APP_WAIT: Duration = Duration::from_secs(30);
 
-/// Binds `addr` (loopback only) and serves tunnel connections.
-pub async fn start(addr: SocketAddr) -> std::io::Result<SocketAddr> {
+/// Binds `addr` (loopback only) and serves tunnel connections; with `sup`, a connection made while
+/// the app is being replaced waits for the next one (never reaching the one on its way out).
+pub async fn start(addr: SocketAddr, sup: Option<Arc<Supervisor>>) -> std::io::Result<SocketAddr> {
     if !addr.ip().is_loopback() {
         return Err(std::io::Error::other(format!("refusing a tunnel on {addr}: it listens on loopback only")));
     }
@@ -36,18 +41,22 @@ pub async fn start(addr: SocketAddr) -> std::io::Result<SocketAddr> {
     tokio::spawn(async move {
         loop {
             let Ok((client, _)) = listener.accept().await else { continue };
-            tokio::spawn(serve(client));
+            tokio::spawn(serve(client, sup.clone()));
         }
     });
     Ok(local)
 }
 
-async fn serve(mut client: TcpStream) {
+async fn serve(mut client: TcpStream, sup: Option<Arc<Supervisor>>) {
     let _ = client.set_nodelay(true);
     if client.write_all(&[READY]).await.is_err() {
         return;
     }
     let Some(port) = read_port(&mut client).await else { return };
+    if let Some(sup) = sup {
+        // Past the wait the port is tried anyway: the connect below waits its own time.
+        let _ = sup.settled(APP_WAIT).await;
+    }
     let Some(mut app) = crate::relay::connect_when_ready(port, APP_WAIT).await else { return };
     let _ = app.set_nodelay(true);
     let _ = tokio::io::copy_bidirectional(&mut client, &mut app).await;
@@ -76,7 +85,7 @@ mod tests {
     use std::net::Ipv4Addr;
 
     async fn tunnel() -> SocketAddr {
-        start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0))).await.unwrap()
+        start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), None).await.unwrap()
     }
 
     #[tokio::test]
@@ -113,6 +122,6 @@ mod tests {
 
     #[tokio::test]
     async fn it_refuses_anything_but_loopback() {
-        assert!(start(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0))).await.is_err());
+        assert!(start(SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)), None).await.is_err());
     }
 }

@@ -14,7 +14,7 @@
 //! skipped; with no warm stream (a pod whose agent has no tunnel, or all taken) the connection
 //! opens its own port-forward to the app's port, as before.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
@@ -32,10 +32,11 @@ use crate::backend::Tunnel;
 /// (pinned pod or `None` for the current one, remote port) -> (local port, accept loop).
 type Listeners = HashMap<(Option<String>, u16), (u16, tokio::task::JoinHandle<()>)>;
 
-/// Warm streams kept per pod.
-const WARM: usize = 3;
+/// Warm streams kept per pod: enough for a page's burst of connections (an app that closes its
+/// connection after each answer, as Python's `http.server` does, makes every request one).
+const WARM: usize = 8;
 /// How long a pod whose tunnel could not be opened is left alone before trying again.
-const COLD_FOR: Duration = Duration::from_secs(30);
+const COLD_FOR: Duration = Duration::from_secs(5);
 /// How long a new warm stream may take to show the agent's ready byte.
 const READY_WITHIN: Duration = Duration::from_secs(5);
 /// The agent's ready byte on a tunnel connection (`agent/src/tunnel.rs`).
@@ -57,11 +58,11 @@ impl Warm {
     }
 }
 
-/// Warm streams per pod, the pods being filled, and pods left cold until a time.
+/// Warm streams per pod, how many are being opened, and pods left cold until a time.
 #[derive(Default)]
 struct Pool {
     ready: HashMap<String, Vec<Warm>>,
-    filling: HashSet<String>,
+    opening: HashMap<String, usize>,
     cold_until: HashMap<String, Instant>,
 }
 
@@ -97,6 +98,7 @@ impl PodTunnels {
                 }
                 keep
             });
+            p.opening.retain(|name, _| name == pod);
             p.cold_until.clear();
         }
         self.refill(pod);
@@ -115,46 +117,41 @@ impl PodTunnels {
         None
     }
 
-    /// Opens warm streams to `pod` in the background until it has [`WARM`] (one filler per pod).
+    /// Opens warm streams to `pod` in the background, at once as many as it lacks of [`WARM`]
+    /// (counting those being opened).
     fn refill(self: &Arc<Self>, pod: &str) {
-        {
+        let want = {
             let Ok(mut p) = self.pool.lock() else { return };
-            if p.filling.contains(pod) || p.cold_until.get(pod).is_some_and(|t| Instant::now() < *t) {
+            if p.cold_until.get(pod).is_some_and(|t| Instant::now() < *t) {
                 return;
             }
-            p.filling.insert(pod.to_string());
-        }
-        let (me, pod) = (Arc::downgrade(self), pod.to_string());
-        tokio::spawn(async move {
-            loop {
-                let Some(t) = me.upgrade() else { return };
-                let wanted = t.pod().as_deref() == Some(pod.as_str())
-                    && t.pool.lock().is_ok_and(|p| p.ready.get(&pod).map_or(0, Vec::len) < WARM);
-                if !wanted {
-                    break;
-                }
-                let pods = t.pods.clone();
-                drop(t);
+            let have = p.ready.get(pod).map_or(0, Vec::len) + p.opening.get(pod).copied().unwrap_or(0);
+            let want = WARM.saturating_sub(have);
+            *p.opening.entry(pod.to_string()).or_default() += want;
+            want
+        };
+        for _ in 0..want {
+            let (me, pods, pod) = (Arc::downgrade(self), self.pods.clone(), pod.to_string());
+            tokio::spawn(async move {
                 let opened = open_warm(&pods, &pod).await;
-                let Some(t) = me.upgrade() else { return };
+                let Some(t) = me.upgrade() else {
+                    opened.iter().for_each(|w| w.pf.abort());
+                    return;
+                };
+                let current = t.pod().as_deref() == Some(pod.as_str());
                 let Ok(mut p) = t.pool.lock() else { return };
+                if let Some(n) = p.opening.get_mut(&pod) {
+                    *n = n.saturating_sub(1);
+                }
                 match opened {
-                    Some(w) if t.pod().as_deref() == Some(pod.as_str()) => {
-                        p.ready.entry(pod.clone()).or_default().push(w)
-                    }
+                    Some(w) if current => p.ready.entry(pod).or_default().push(w),
                     Some(w) => w.pf.abort(),
                     None => {
-                        p.cold_until.insert(pod.clone(), Instant::now() + COLD_FOR);
-                        break;
+                        p.cold_until.insert(pod, Instant::now() + COLD_FOR);
                     }
                 }
-            }
-            if let Some(t) = me.upgrade() {
-                if let Ok(mut p) = t.pool.lock() {
-                    p.filling.remove(&pod);
-                }
-            }
-        });
+            });
+        }
     }
 
     pub fn pod(&self) -> Option<String> {
