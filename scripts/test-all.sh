@@ -52,6 +52,8 @@ echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent 
   # The stand-in for Docker Hub's python:3.12-slim (Debian's python3 and pip) that prep's Python
   # Dockerfiles start from, served by the registry as its mirror of docker.io.
   bash tests/cluster/base-image library/python:3.12-slim python3 +python3-pip PIP_BREAK_SYSTEM_PACKAGES=1 >/dev/null
+  # The gRPC routing test's services: Debian's python3 and its HTTP/2 library.
+  bash tests/cluster/base-image devspaces/python-h2:bookworm python3 +python3-h2 >/dev/null
   nice cargo test -p devspaces-tests --features cluster \
     --test cluster_spaces --test cluster_up --test cluster_whole_app --test cluster_routing -- --test-threads=1
 )

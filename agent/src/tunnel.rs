@@ -9,7 +9,10 @@
 //! (`8080\n`). Only then does the agent connect to that port on loopback and copy bytes both ways:
 //! while a restart replaces the app (from its stop until the next one started) it first waits, so
 //! that nothing reaches the app on its way out, then waits for the port to accept, as the relays
-//! do. A warm stream thus never holds a connection to an app that a restart replaced.
+//! do. A warm stream thus never holds a connection to an app that a restart replaced. And a
+//! connection that reached an app on its way out (it accepted just before the restart stopped it)
+//! and ended without a byte of answer is sent again, what the client had sent replayed, to the next
+//! app: a save during a page load does not show as an error.
 //!
 //! It listens on loopback only: the kubelet's port-forward reaches it inside the pod, other pods
 //! cannot. Before the port line, it reads at most [`MAX_LINE`] bytes into a fixed buffer.
@@ -53,13 +56,110 @@ async fn serve(mut client: TcpStream, sup: Option<Arc<Supervisor>>) {
         return;
     }
     let Some(port) = read_port(&mut client).await else { return };
-    if let Some(sup) = sup {
-        // Past the wait the port is tried anyway: the connect below waits its own time.
-        let _ = sup.settled(APP_WAIT).await;
+    // An app on its way out (a restart's stop came after it accepted) closes without a byte of
+    // answer: what the client sent goes again, to the next app, up to a few times.
+    let mut sent: Vec<u8> = Vec::new();
+    let mut client_done = false;
+    for _ in 0..REPLAYS {
+        if let Some(sup) = &sup {
+            // Past the wait the port is tried anyway: the connect below waits its own time.
+            let _ = sup.settled(APP_WAIT).await;
+        }
+        let Some(mut app) = crate::relay::connect_when_ready(port, APP_WAIT).await else { return };
+        let _ = app.set_nodelay(true);
+        if app.write_all(&sent).await.is_err() {
+            continue;
+        }
+        if client_done {
+            let _ = app.shutdown().await;
+        }
+        match first_answer(&mut client, &mut app, &mut sent, &mut client_done).await {
+            First::Answered(bytes) => {
+                if client.write_all(&bytes).await.is_ok() {
+                    splice(client, app, client_done).await;
+                }
+                return;
+            }
+            First::AppClosed if sent.len() <= REPLAY_MAX => continue,
+            First::AppClosed | First::ClientGone => return,
+        }
     }
-    let Some(mut app) = crate::relay::connect_when_ready(port, APP_WAIT).await else { return };
-    let _ = app.set_nodelay(true);
-    let _ = tokio::io::copy_bidirectional(&mut client, &mut app).await;
+}
+
+/// How often a connection is sent again to the next app, and how much of it is kept for that.
+const REPLAYS: usize = 3;
+const REPLAY_MAX: usize = 64 * 1024;
+
+enum First {
+    /// The app's first bytes.
+    Answered(Vec<u8>),
+    /// The app closed (or failed) before a byte of answer.
+    AppClosed,
+    /// The client went away before any answer.
+    ClientGone,
+}
+
+/// Copies the client's bytes to the app, keeping them in `sent` (while it is under
+/// [`REPLAY_MAX`]), until the app's first bytes of answer.
+async fn first_answer(
+    client: &mut TcpStream,
+    app: &mut TcpStream,
+    sent: &mut Vec<u8>,
+    client_done: &mut bool,
+) -> First {
+    let mut from_client = [0u8; 16 * 1024];
+    let mut from_app = vec![0u8; 16 * 1024];
+    loop {
+        tokio::select! {
+            n = app.read(&mut from_app) => return match n {
+                Ok(n) if n > 0 => {
+                    from_app.truncate(n);
+                    First::Answered(from_app)
+                }
+                _ => First::AppClosed,
+            },
+            n = client.read(&mut from_client), if !*client_done => match n {
+                Ok(0) => {
+                    *client_done = true;
+                    let _ = app.shutdown().await;
+                }
+                Ok(n) => {
+                    if sent.len() <= REPLAY_MAX {
+                        sent.extend_from_slice(&from_client[..n]);
+                    }
+                    if app.write_all(&from_client[..n]).await.is_err() {
+                        return First::AppClosed;
+                    }
+                }
+                Err(_) => return First::ClientGone,
+            },
+        }
+    }
+}
+
+/// Copies both ways until the app's side ends, then closes the whole connection. A port-forward
+/// stream carries no half-close: an app that closed would otherwise leave the daemon waiting
+/// until the kubelet gives up on the stream (about a second). The client's end of writing is
+/// passed on as a half-close, and the app's answer still comes back.
+async fn splice(client: TcpStream, app: TcpStream, client_done: bool) {
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut app_read, mut app_write) = app.into_split();
+    let to_app = async move {
+        if !client_done {
+            let _ = tokio::io::copy(&mut client_read, &mut app_write).await;
+            let _ = app_write.shutdown().await;
+        }
+        // Keep the app's write half open until the answer is done.
+        std::future::pending::<()>().await;
+    };
+    let to_client = async move {
+        let _ = tokio::io::copy(&mut app_read, &mut client_write).await;
+        let _ = client_write.shutdown().await;
+    };
+    tokio::select! {
+        _ = to_app => {}
+        _ = to_client => {}
+    }
 }
 
 /// The port line, byte by byte (what follows it is the client's and stays in the socket).
@@ -104,6 +204,71 @@ mod tests {
         s.write_all(b"pong").await.unwrap();
         c.read_exact(&mut got).await.unwrap();
         assert_eq!(&got, b"pong");
+    }
+
+    #[tokio::test]
+    async fn the_connection_ends_when_the_app_closes_even_while_the_client_still_could_write() {
+        let addr = tunnel().await;
+        let app = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let port = app.local_addr().unwrap().port();
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(c.read_u8().await.unwrap(), READY);
+        c.write_all(format!("{port}\nGET").as_bytes()).await.unwrap();
+        // The app answers and closes (an app on its way out, or HTTP/1.0); the client never
+        // closes its side, and still sees the end.
+        let (mut s, _) = app.accept().await.unwrap();
+        let mut got = [0u8; 3];
+        s.read_exact(&mut got).await.unwrap();
+        s.write_all(b"bye").await.unwrap();
+        drop(s);
+        let mut rest = Vec::new();
+        c.read_to_end(&mut rest).await.unwrap();
+        assert_eq!(rest, b"bye");
+    }
+
+    #[tokio::test]
+    async fn a_client_that_is_done_writing_still_gets_the_answer() {
+        let addr = tunnel().await;
+        let app = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let port = app.local_addr().unwrap().port();
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(c.read_u8().await.unwrap(), READY);
+        c.write_all(format!("{port}\nquestion").as_bytes()).await.unwrap();
+        c.shutdown().await.unwrap();
+        let (mut s, _) = app.accept().await.unwrap();
+        let mut q = Vec::new();
+        s.read_to_end(&mut q).await.unwrap();
+        assert_eq!(q, b"question", "the client's end reached the app");
+        s.write_all(b"answer").await.unwrap();
+        drop(s);
+        let mut a = Vec::new();
+        c.read_to_end(&mut a).await.unwrap();
+        assert_eq!(a, b"answer");
+    }
+
+    #[tokio::test]
+    async fn a_request_the_app_closed_without_an_answer_goes_to_the_next_app() {
+        let addr = tunnel().await;
+        let app = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
+        let port = app.local_addr().unwrap().port();
+        let mut c = TcpStream::connect(addr).await.unwrap();
+        assert_eq!(c.read_u8().await.unwrap(), READY);
+        c.write_all(format!("{port}\nGET / HTTP/1.1\r\n\r\n").as_bytes()).await.unwrap();
+        // The old app reads the request and goes away without answering.
+        let (mut old, _) = app.accept().await.unwrap();
+        let mut req = [0u8; 18];
+        old.read_exact(&mut req).await.unwrap();
+        drop(old);
+        // The next app gets the same request and answers it.
+        let (mut new, _) = app.accept().await.unwrap();
+        let mut again = [0u8; 18];
+        new.read_exact(&mut again).await.unwrap();
+        assert_eq!(again, req);
+        new.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
+        drop(new);
+        let mut answer = Vec::new();
+        c.read_to_end(&mut answer).await.unwrap();
+        assert_eq!(answer, b"HTTP/1.1 200 OK\r\n\r\n");
     }
 
     #[tokio::test]

@@ -90,17 +90,22 @@ pub fn write_three_services(env: &Env, root: &Path) {
 /// dependencies, and Debian's python3 image has no pip.
 pub fn use_base_image(root: &Path, image: &str) {
     for name in THREE {
-        for file in ["Dockerfile", "Dockerfile.develop"] {
-            let path = root.join(name).join(file);
-            let text = std::fs::read_to_string(&path).unwrap();
-            assert!(text.contains("FROM python:3.12-slim"), "prep's Dockerfile changed: {text}");
-            let text: Vec<String> = text
-                .lines()
-                .filter(|l| !l.starts_with("RUN pip install"))
-                .map(|l| if l.starts_with("FROM ") { format!("FROM {image}") } else { l.to_string() })
-                .collect();
-            std::fs::write(&path, text.join("\n") + "\n").unwrap();
-        }
+        use_base_image_in(&root.join(name), image);
+    }
+}
+
+/// [`use_base_image`] for the prepped service in `dir`.
+pub fn use_base_image_in(dir: &Path, image: &str) {
+    for file in ["Dockerfile", "Dockerfile.develop"] {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("FROM python:3.12-slim"), "prep's Dockerfile changed: {text}");
+        let text: Vec<String> = text
+            .lines()
+            .filter(|l| !l.starts_with("RUN pip install"))
+            .map(|l| if l.starts_with("FROM ") { format!("FROM {image}") } else { l.to_string() })
+            .collect();
+        std::fs::write(&path, text.join("\n") + "\n").unwrap();
     }
 }
 

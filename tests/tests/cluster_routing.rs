@@ -23,8 +23,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use devspaces_tests::apps::{app_on, linked_hop, sent_traceparent, span, write_three_services, SENT_TRACE, THREE};
-use devspaces_tests::cluster::{ds, in_new_space, kubectl, registry_tags, up_on_cluster, ROLLOUT};
+use devspaces_tests::apps::{
+    app_on, linked_hop, sent_traceparent, span, use_base_image_in, write_three_services, SENT_TRACE, THREE,
+};
+use devspaces_tests::cluster::{ds, in_new_space, kubectl, pods, registry, registry_tags, up_on_cluster, ROLLOUT};
 use devspaces_tests::{copy_dir, http_get_with, ok, repo_root, Env, Messages, Up};
 use serde_json::Value;
 
@@ -286,4 +288,80 @@ fn requests_for_a_child_space_reach_its_services_and_the_parents_others() {
         let found = ok(kubectl(&kc).args(["get", "namespace", ns, "--ignore-not-found", "-o", "name"]));
         assert_eq!(found.trim(), "", "namespace {ns} deleted");
     }
+}
+
+/// One gRPC call (tests/fixtures/grpc/client.py) from `pod` in `ns` to `host:80`, with
+/// `azds-route-as: route` when given: the answer's status, message and trailers.
+fn grpc_call(kc: &Path, ns: &str, pod: &str, host: &str, route: &str) -> Value {
+    let client = repo_root().join("tests/fixtures/grpc/client.py");
+    let out = Command::new("kubectl")
+        .env("KUBECONFIG", kc)
+        .args(["exec", "-i", "-n", ns, pod, "--", "python3", "-", host, "80", route])
+        .stdin(std::fs::File::open(client).unwrap())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "grpc call from {pod}: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+/// gRPC (HTTP/2 cleartext with prior knowledge, trailers and all) through the routing proxies on
+/// the cluster: a greeter service runs in a parent space and, changed, in a child; a call through
+/// the parent's Service is the parent's without the header and the child's with it, each with its
+/// `grpc-status` trailer, and the parent's session sees the call routed to the child. Runs on
+/// Debian's python3-h2 (`tests/cluster/base-image devspaces/python-h2:bookworm python3
+/// python3-h2`, as scripts/test-all.sh makes it).
+#[test]
+fn grpc_calls_are_routed_to_the_child_that_runs_the_service() {
+    let (kc, parent, mut namespaces, env) = in_new_space("dsg");
+    let alice = format!("dga{}", parent.trim_start_matches("dsg"));
+    namespaces.names.push(alice.clone());
+    let image = format!("{}/devspaces/python-h2:bookworm", registry());
+    let root = tempfile::tempdir().unwrap();
+    let greeter = root.path().join("greeter");
+    std::fs::create_dir_all(&greeter).unwrap();
+    std::fs::copy(repo_root().join("tests/fixtures/grpc/server.py"), greeter.join("app.py")).unwrap();
+    std::fs::write(greeter.join("requirements.txt"), "").unwrap();
+    ok(env.command().arg("prep").arg(&greeter));
+    use_base_image_in(&greeter, &image);
+    let mut up = up_on_cluster(&env, &kc, &greeter, &parent);
+    let parent_session = running(&mut up, &["greeter"])["greeter"].clone();
+
+    let (alice_env, alice_root) = (Env::new(), tempfile::tempdir().unwrap());
+    let alice_greeter = alice_root.path().join("greeter");
+    copy_dir(&greeter, &alice_greeter);
+    replace(&alice_greeter.join("app.py"), r#"get("GREETER_NAME", "parent")"#, r#"get("GREETER_NAME", "alice")"#);
+    let mut up_alice = up_on_cluster(&alice_env, &kc, &alice_greeter, &format!("{parent}/{alice}"));
+    running(&mut up_alice, &["greeter"]);
+
+    // From the parent's own pod, through the parent's Service (its routing proxy, then alice's).
+    let pod = pods(&kc, &parent, &parent_session).into_iter().next().expect("the parent's greeter pod");
+    let plain = grpc_call(&kc, &parent, &pod, "greeter", "");
+    assert_eq!(plain["status"], "200", "{plain}");
+    assert_eq!(plain["message"], "parent: hello route=None", "{plain}");
+    assert_eq!(plain["trailers"]["grpc-status"], "0", "{plain}");
+    assert_eq!(plain["trailers"]["grpc-message"], "served-by-parent", "{plain}");
+    // alice's Service is found through the cluster's DNS, remembered 2 s: her instance serves
+    // once the proxy sees it.
+    let deadline = Instant::now() + ROLLOUT;
+    let routed = loop {
+        let v = grpc_call(&kc, &parent, &pod, "greeter", &alice);
+        if v["message"] == format!("alice: hello route={alice}") {
+            break v;
+        }
+        assert!(Instant::now() < deadline, "alice's greeter never answered: {v}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(routed["trailers"]["grpc-status"], "0", "{routed}");
+    assert_eq!(routed["trailers"]["grpc-message"], "served-by-alice", "the trailers came through: {routed}");
+    let alice_space = format!("{parent}/{alice}");
+    let t = routed_trace(&mut up, "greeter", |r| r["servedBy"] == alice_space.as_str());
+    assert_eq!(
+        (&t["method"], &t["path"], &t["status"]),
+        (&Value::from("POST"), &Value::from("/greet.Greeter/Hello"), &Value::from(200)),
+        "{t}"
+    );
+
+    down(&alice_env, &kc, &alice_greeter, &mut up_alice);
+    down(&env, &kc, &greeter, &mut up);
+    ok(ds(&env, &kc).args(["space", "remove", &parent, "--recursive"]));
 }
