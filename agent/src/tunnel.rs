@@ -4,12 +4,21 @@
 //! A Kubernetes port-forward stream costs a round of the API server and the kubelet to open, and
 //! it connects to its port at once. The daemon keeps a few streams to this listener open ahead of
 //! need (`daemon/src/backend/kubernetes/forward.rs`): each connection gets [`READY`] as soon as it
-//! is accepted, which tells the daemon the stream reaches a live agent; then it waits, idle, until
-//! the daemon uses it for a local connection and sends the app's port as one line of ASCII digits
-//! (`8080\n`). Only then does the agent connect to that port on loopback and copy bytes both ways:
-//! while a restart replaces the app (from its stop until the next one started) it first waits, so
-//! that nothing reaches the app on its way out, then waits for the port to accept, as the relays
-//! do. A warm stream thus never holds a connection to an app that a restart replaced. And a
+//! is accepted, which tells the daemon the stream reaches a live agent. Then, over and over, it
+//! carries one connection to an app port after another:
+//!
+//! - the daemon names the port as one line of ASCII digits (`8080\n`);
+//! - both sides send what they have as frames (a 4-byte big-endian length, then that many bytes,
+//!   at most [`MAX_FRAME`]), and an empty frame when they are done writing;
+//! - once both empty frames went by, the stream is ready for the next port line.
+//!
+//! A port-forward stream carries no half-close of its own, and an app that closed would otherwise
+//! leave the daemon waiting until the kubelet gives the stream up; with the frames, an app that
+//! answers and closes (Python's `http.server` does after each answer) costs no new stream.
+//!
+//! Only once the port is named does the agent connect to the app on loopback: while a restart
+//! replaces the app (from its stop until the next one started) it first waits, so that nothing
+//! reaches the app on its way out, then waits for the port to accept, as the relays do. And a
 //! connection that reached an app on its way out (it accepted just before the restart stopped it)
 //! and ended without a byte of answer is sent again, what the client had sent replayed, to the next
 //! app: a save during a page load does not show as an error.
@@ -21,7 +30,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::supervise::Supervisor;
@@ -30,6 +39,8 @@ use crate::supervise::Supervisor;
 pub const READY: u8 = b'+';
 /// The longest port line (`65535\n`).
 pub const MAX_LINE: usize = 6;
+/// The largest frame either side sends.
+pub const MAX_FRAME: usize = 64 * 1024;
 /// How long a connection waits for the app to accept (a restart in progress).
 pub const APP_WAIT: Duration = Duration::from_secs(30);
 
@@ -50,18 +61,83 @@ pub async fn start(addr: SocketAddr, sup: Option<Arc<Supervisor>>) -> std::io::R
     Ok(local)
 }
 
-async fn serve(mut client: TcpStream, sup: Option<Arc<Supervisor>>) {
+async fn serve(client: TcpStream, sup: Option<Arc<Supervisor>>) {
     let _ = client.set_nodelay(true);
-    if client.write_all(&[READY]).await.is_err() {
+    let (mut rd, mut wr) = client.into_split();
+    if wr.write_all(&[READY]).await.is_err() {
         return;
     }
-    let Some(port) = read_port(&mut client).await else { return };
+    // One connection to the app after another, as the daemon names them.
+    while let Some(port) = read_port(&mut rd).await {
+        let (ours, theirs) = tokio::io::duplex(64 * 1024);
+        let (ours_rd, ours_wr) = tokio::io::split(ours);
+        let mut inbound = Box::pin(frames_in(&mut rd, ours_wr));
+        let mut work = Box::pin(async {
+            let (sent, ()) = tokio::join!(frames_out(ours_rd, &mut wr), one(theirs, port, sup.as_deref()));
+            sent
+        });
+        let reusable = tokio::select! {
+            ok = &mut inbound => {
+                drop(inbound);
+                // The client is done; the app's answer still goes out (or the daemon gives up).
+                ok && tokio::select! {
+                    ok = &mut work => ok,
+                    _ = rd.read_u8() => false,
+                }
+            }
+            ok = &mut work => ok && inbound.await,
+        };
+        if !reusable {
+            return;
+        }
+    }
+}
+
+/// The client's frames into `to`, until its end frame (true) or a broken stream (false). Bytes
+/// the app side no longer takes are read and dropped, so the stream stays in step.
+async fn frames_in<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(from: &mut R, mut to: W) -> bool {
+    let mut buf = Vec::new();
+    let mut open = true;
+    loop {
+        let Ok(len) = from.read_u32().await else { return false };
+        if len == 0 {
+            let _ = to.shutdown().await;
+            return true;
+        }
+        if len as usize > MAX_FRAME {
+            return false;
+        }
+        buf.resize(len as usize, 0);
+        if from.read_exact(&mut buf).await.is_err() {
+            return false;
+        }
+        open = open && to.write_all(&buf).await.is_ok();
+    }
+}
+
+/// What `from` yields, as frames, then the end frame; false when the stream broke.
+async fn frames_out<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(mut from: R, to: &mut W) -> bool {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if to.write_u32(n as u32).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return false;
+        }
+    }
+    to.write_u32(0).await.is_ok() && to.flush().await.is_ok()
+}
+
+/// One connection to the app on `port` for `client` (the daemon's side, unframed).
+async fn one<C: AsyncRead + AsyncWrite + Unpin>(mut client: C, port: u16, sup: Option<&Supervisor>) {
     // An app on its way out (a restart's stop came after it accepted) closes without a byte of
     // answer: what the client sent goes again, to the next app, up to a few times.
     let mut sent: Vec<u8> = Vec::new();
     let mut client_done = false;
     for _ in 0..REPLAYS {
-        if let Some(sup) = &sup {
+        if let Some(sup) = sup {
             // Past the wait the port is tried anyway: the connect below waits its own time.
             let _ = sup.settled(APP_WAIT).await;
         }
@@ -101,8 +177,8 @@ enum First {
 
 /// Copies the client's bytes to the app, keeping them in `sent` (while it is under
 /// [`REPLAY_MAX`]), until the app's first bytes of answer.
-async fn first_answer(
-    client: &mut TcpStream,
+async fn first_answer<C: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut C,
     app: &mut TcpStream,
     sent: &mut Vec<u8>,
     client_done: &mut bool,
@@ -137,12 +213,10 @@ async fn first_answer(
     }
 }
 
-/// Copies both ways until the app's side ends, then closes the whole connection. A port-forward
-/// stream carries no half-close: an app that closed would otherwise leave the daemon waiting
-/// until the kubelet gives up on the stream (about a second). The client's end of writing is
-/// passed on as a half-close, and the app's answer still comes back.
-async fn splice(client: TcpStream, app: TcpStream, client_done: bool) {
-    let (mut client_read, mut client_write) = client.into_split();
+/// Copies both ways until the app's side ends (the client's end of writing is passed on as a
+/// half-close, and the app's answer still comes back), then ends the client's side.
+async fn splice<C: AsyncRead + AsyncWrite + Unpin>(client: C, app: TcpStream, client_done: bool) {
+    let (mut client_read, mut client_write) = tokio::io::split(client);
     let (mut app_read, mut app_write) = app.into_split();
     let to_app = async move {
         if !client_done {
@@ -163,7 +237,7 @@ async fn splice(client: TcpStream, app: TcpStream, client_done: bool) {
 }
 
 /// The port line, byte by byte (what follows it is the client's and stays in the socket).
-async fn read_port(client: &mut TcpStream) -> Option<u16> {
+async fn read_port<R: AsyncRead + Unpin>(client: &mut R) -> Option<u16> {
     let mut line = [0u8; MAX_LINE];
     for i in 0..MAX_LINE {
         let b = client.read_u8().await.ok()?;
@@ -188,72 +262,72 @@ mod tests {
         start(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)), None).await.unwrap()
     }
 
-    #[tokio::test]
-    async fn a_warm_connection_reaches_the_port_it_names_only_once_it_names_it() {
-        let addr = tunnel().await;
-        let mut c = TcpStream::connect(addr).await.unwrap();
+    /// A warm connection (its ready byte read) and an app listening on loopback.
+    async fn warm() -> (TcpStream, TcpListener, u16) {
+        let mut c = TcpStream::connect(tunnel().await).await.unwrap();
         assert_eq!(c.read_u8().await.unwrap(), READY);
-        // The app comes up after the connection was made warm (a restart, say).
         let app = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
         let port = app.local_addr().unwrap().port();
-        c.write_all(format!("{port}\nping").as_bytes()).await.unwrap();
-        let (mut s, _) = app.accept().await.unwrap();
-        let mut got = [0u8; 4];
-        s.read_exact(&mut got).await.unwrap();
-        assert_eq!(&got, b"ping", "the bytes after the port line are the app's");
-        s.write_all(b"pong").await.unwrap();
-        c.read_exact(&mut got).await.unwrap();
-        assert_eq!(&got, b"pong");
+        (c, app, port)
+    }
+
+    async fn send(c: &mut TcpStream, data: &[u8]) {
+        c.write_u32(data.len() as u32).await.unwrap();
+        c.write_all(data).await.unwrap();
+    }
+
+    /// The frames until the end frame, joined.
+    async fn answer(c: &mut TcpStream) -> Vec<u8> {
+        let mut out = Vec::new();
+        loop {
+            let n = c.read_u32().await.unwrap();
+            if n == 0 {
+                return out;
+            }
+            let mut b = vec![0u8; n as usize];
+            c.read_exact(&mut b).await.unwrap();
+            out.extend(b);
+        }
     }
 
     #[tokio::test]
-    async fn the_connection_ends_when_the_app_closes_even_while_the_client_still_could_write() {
-        let addr = tunnel().await;
-        let app = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-        let port = app.local_addr().unwrap().port();
-        let mut c = TcpStream::connect(addr).await.unwrap();
-        assert_eq!(c.read_u8().await.unwrap(), READY);
-        c.write_all(format!("{port}\nGET").as_bytes()).await.unwrap();
-        // The app answers and closes (an app on its way out, or HTTP/1.0); the client never
-        // closes its side, and still sees the end.
-        let (mut s, _) = app.accept().await.unwrap();
-        let mut got = [0u8; 3];
-        s.read_exact(&mut got).await.unwrap();
-        s.write_all(b"bye").await.unwrap();
-        drop(s);
-        let mut rest = Vec::new();
-        c.read_to_end(&mut rest).await.unwrap();
-        assert_eq!(rest, b"bye");
+    async fn a_warm_connection_reaches_the_port_it_names_only_once_it_names_it_and_serves_the_next() {
+        let (mut c, app, port) = warm().await;
+        for round in ["one", "two"] {
+            // The app comes up after the connection was made warm (a restart, say).
+            c.write_all(format!("{port}\n").as_bytes()).await.unwrap();
+            send(&mut c, round.as_bytes()).await;
+            let (mut s, _) = app.accept().await.unwrap();
+            let mut got = vec![0u8; round.len()];
+            s.read_exact(&mut got).await.unwrap();
+            assert_eq!(got, round.as_bytes());
+            s.write_all(b"pong").await.unwrap();
+            drop(s);
+            assert_eq!(answer(&mut c).await, b"pong", "the app's close ends its answer");
+            send(&mut c, b"").await;
+        }
     }
 
     #[tokio::test]
     async fn a_client_that_is_done_writing_still_gets_the_answer() {
-        let addr = tunnel().await;
-        let app = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-        let port = app.local_addr().unwrap().port();
-        let mut c = TcpStream::connect(addr).await.unwrap();
-        assert_eq!(c.read_u8().await.unwrap(), READY);
-        c.write_all(format!("{port}\nquestion").as_bytes()).await.unwrap();
-        c.shutdown().await.unwrap();
+        let (mut c, app, port) = warm().await;
+        c.write_all(format!("{port}\n").as_bytes()).await.unwrap();
+        send(&mut c, b"question").await;
+        send(&mut c, b"").await;
         let (mut s, _) = app.accept().await.unwrap();
         let mut q = Vec::new();
         s.read_to_end(&mut q).await.unwrap();
         assert_eq!(q, b"question", "the client's end reached the app");
         s.write_all(b"answer").await.unwrap();
         drop(s);
-        let mut a = Vec::new();
-        c.read_to_end(&mut a).await.unwrap();
-        assert_eq!(a, b"answer");
+        assert_eq!(answer(&mut c).await, b"answer");
     }
 
     #[tokio::test]
     async fn a_request_the_app_closed_without_an_answer_goes_to_the_next_app() {
-        let addr = tunnel().await;
-        let app = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await.unwrap();
-        let port = app.local_addr().unwrap().port();
-        let mut c = TcpStream::connect(addr).await.unwrap();
-        assert_eq!(c.read_u8().await.unwrap(), READY);
-        c.write_all(format!("{port}\nGET / HTTP/1.1\r\n\r\n").as_bytes()).await.unwrap();
+        let (mut c, app, port) = warm().await;
+        c.write_all(format!("{port}\n").as_bytes()).await.unwrap();
+        send(&mut c, b"GET / HTTP/1.1\r\n\r\n").await;
         // The old app reads the request and goes away without answering.
         let (mut old, _) = app.accept().await.unwrap();
         let mut req = [0u8; 18];
@@ -266,19 +340,18 @@ mod tests {
         assert_eq!(again, req);
         new.write_all(b"HTTP/1.1 200 OK\r\n\r\n").await.unwrap();
         drop(new);
-        let mut answer = Vec::new();
-        c.read_to_end(&mut answer).await.unwrap();
-        assert_eq!(answer, b"HTTP/1.1 200 OK\r\n\r\n");
+        assert_eq!(answer(&mut c).await, b"HTTP/1.1 200 OK\r\n\r\n");
     }
 
     #[tokio::test]
-    async fn a_bad_port_line_closes_the_connection() {
+    async fn a_bad_port_line_or_frame_closes_the_connection() {
         let addr = tunnel().await;
-        for bad in ["x80\n", "0\n", "99999\n", "8080808\n", "-1\n"] {
+        let huge = format!("80\n{}", String::from_utf8_lossy(&((MAX_FRAME as u32 + 1).to_be_bytes())));
+        for bad in ["x80\n", "0\n", "99999\n", "8080808\n", "-1\n", huge.as_str()] {
             let mut c = TcpStream::connect(addr).await.unwrap();
             assert_eq!(c.read_u8().await.unwrap(), READY);
             c.write_all(bad.as_bytes()).await.unwrap();
-            // Closed: the end of the stream, or a reset when it left bytes of the line unread.
+            // Closed: the end of the stream, or a reset when it left bytes unread.
             let mut rest = Vec::new();
             let end = c.read_to_end(&mut rest).await;
             assert!(end.is_err() || rest.is_empty(), "{bad:?}: {end:?} {rest:?}");

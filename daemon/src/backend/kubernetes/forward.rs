@@ -8,11 +8,12 @@
 //! milliseconds), which a page load would pay per connection. So connections to the app's ports
 //! take a **warm** stream instead: a few streams per pod are kept open ahead of need to the
 //! agent's tunnel listener (`agent/src/tunnel.rs`, `--tunnel` on [`TUNNEL_PORT`]), each proven
-//! live by the agent's ready byte; a connection takes one, names the app's port on it, and a new
-//! one is opened behind it. Because the agent connects to the app only then, a warm stream
-//! outlives app restarts. One that died meanwhile (the pod went away) is seen as closed and
-//! skipped; with no warm stream (a pod whose agent has no tunnel, or all taken) the connection
-//! opens its own port-forward to the app's port, as before.
+//! live by the agent's ready byte. A connection takes one, names the app's port on it and frames
+//! its bytes both ways; when both sides ended cleanly the stream goes back to the pool for the
+//! next connection, and more are opened behind a burst. Because the agent connects to the app only
+//! when a port is named, a warm stream outlives app restarts. One that died meanwhile (the pod
+//! went away) is seen as closed and skipped; with no warm stream (a pod whose agent has no tunnel,
+//! or all taken) the connection opens its own port-forward to the app's port, as before.
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -23,7 +24,7 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Portforwarder;
 use kube::Api;
-use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 
 use super::post_render::TUNNEL_PORT;
@@ -34,13 +35,17 @@ type Listeners = HashMap<(Option<String>, u16), (u16, tokio::task::JoinHandle<()
 
 /// Warm streams kept per pod: enough for a page's burst of connections (an app that closes its
 /// connection after each answer, as Python's `http.server` does, makes every request one).
-const WARM: usize = 8;
+const WARM: usize = 16;
 /// How long a pod whose tunnel could not be opened is left alone before trying again.
 const COLD_FOR: Duration = Duration::from_secs(5);
 /// How long a new warm stream may take to show the agent's ready byte.
 const READY_WITHIN: Duration = Duration::from_secs(5);
 /// The agent's ready byte on a tunnel connection (`agent/src/tunnel.rs`).
 const READY: u8 = b'+';
+/// The largest frame on a tunnel connection.
+const MAX_FRAME: usize = 64 * 1024;
+/// How long, after the local client closed, the app's end may take for the stream to be kept.
+const APP_END_WITHIN: Duration = Duration::from_secs(2);
 
 /// A port-forward stream to a pod's tunnel listener, open and proven live, not yet used.
 struct Warm {
@@ -102,6 +107,19 @@ impl PodTunnels {
             p.cold_until.clear();
         }
         self.refill(pod);
+    }
+
+    /// A warm stream that carried a connection and can carry the next: back in `pod`'s pool, while
+    /// `pod` is current and the pool has room.
+    fn give_back(&self, pod: &str, warm: Warm) {
+        let current = self.pod().as_deref() == Some(pod);
+        let Ok(mut p) = self.pool.lock() else { return warm.pf.abort() };
+        let list = p.ready.entry(pod.to_string()).or_default();
+        if current && list.len() < WARM {
+            list.push(warm);
+        } else {
+            warm.pf.abort();
+        }
     }
 
     /// A live warm stream to `pod`, when one is ready (dead ones are dropped on the way).
@@ -203,6 +221,7 @@ impl PodTunnels {
                     continue;
                 };
                 let Some(t) = me.upgrade() else { return };
+                let back = me.clone();
                 let (pods, pod) = (t.pods.clone(), pin.clone().or_else(|| t.pod()));
                 // The app's ports take a warm stream (a replica's pinned agent port needs none).
                 let warm = match (&pin, &pod) {
@@ -216,7 +235,8 @@ impl PodTunnels {
                 drop(t);
                 tokio::spawn(async move {
                     match (warm, pod) {
-                        (Some(w), _) => bridge_warm(stream, w, remote).await,
+                        (Some(w), Some(pod)) => bridge_warm(stream, w, remote, back, pod).await,
+                        (Some(w), None) => w.pf.abort(),
                         (None, Some(pod)) => bridge(stream, pods, pod, remote).await,
                         (None, None) => {}
                     }
@@ -266,13 +286,67 @@ async fn open_warm(pods: &Api<Pod>, pod: &str) -> Option<Warm> {
     }
 }
 
-/// Copies one loopback connection through a warm stream, which first names the app's port.
-async fn bridge_warm(mut stream: TcpStream, mut warm: Warm, remote: u16) {
-    let _ = stream.set_nodelay(true);
-    if warm.stream.write_all(format!("{remote}\n").as_bytes()).await.is_ok() {
-        let _ = tokio::io::copy_bidirectional(&mut stream, &mut warm.stream).await;
+/// Copies one loopback connection through a warm stream: names the app's port, then frames both
+/// ways (`agent/src/tunnel.rs`). When both sides ended cleanly the stream goes back to the pool for
+/// the next connection; otherwise it is let go.
+async fn bridge_warm(local: TcpStream, warm: Warm, remote: u16, back: std::sync::Weak<PodTunnels>, pod: String) {
+    let _ = local.set_nodelay(true);
+    let Warm { pf, stream, closed } = warm;
+    let (mut tunnel_rd, mut tunnel_wr) = tokio::io::split(stream);
+    let (mut local_rd, mut local_wr) = local.into_split();
+    let reusable = tunnel_wr.write_all(format!("{remote}\n").as_bytes()).await.is_ok() && {
+        let mut up = Box::pin(frames_out(&mut local_rd, &mut tunnel_wr));
+        let mut down = Box::pin(frames_in(&mut tunnel_rd, &mut local_wr));
+        tokio::select! {
+            // The app ended: the local side closes in turn once it has read the answer.
+            ok = &mut down => ok && up.await,
+            // The local client ended first: the app's end must follow soon for the stream to be kept.
+            ok = &mut up => ok && matches!(tokio::time::timeout(APP_END_WITHIN, down).await, Ok(true)),
+        }
+    };
+    let stream = tunnel_rd.unsplit(tunnel_wr);
+    let mut warm = Warm { pf, stream, closed };
+    match back.upgrade() {
+        Some(t) if reusable && warm.alive() => t.give_back(&pod, warm),
+        _ => warm.pf.abort(),
     }
-    warm.pf.abort();
+}
+
+/// What `from` yields, as frames, then the end frame; false when the stream broke.
+async fn frames_out<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(from: &mut R, to: &mut W) -> bool {
+    let mut buf = vec![0u8; 16 * 1024];
+    loop {
+        let n = match from.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if to.write_u32(n as u32).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+            return false;
+        }
+    }
+    to.write_u32(0).await.is_ok() && to.flush().await.is_ok()
+}
+
+/// The frames of `from` into `to` until the end frame (true; `to` is shut), or a broken stream.
+/// What `to` no longer takes (its client went away) is read and dropped, keeping the stream in step.
+async fn frames_in<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(from: &mut R, to: &mut W) -> bool {
+    let mut buf = Vec::new();
+    let mut open = true;
+    loop {
+        let Ok(len) = from.read_u32().await else { return false };
+        if len == 0 {
+            let _ = to.shutdown().await;
+            return true;
+        }
+        if len as usize > MAX_FRAME {
+            return false;
+        }
+        buf.resize(len as usize, 0);
+        if from.read_exact(&mut buf).await.is_err() {
+            return false;
+        }
+        open = open && to.write_all(&buf).await.is_ok();
+    }
 }
 
 /// A handle the session holds as a [`Tunnel`].
