@@ -27,6 +27,11 @@ use crate::watch::{self, Batch};
 /// A restart's result, tagged with the deploy generation it was sent to.
 type RestartResult = (u64, Result<(), String>);
 
+/// How long after a batch's sync the synclog is written: out of the way of the restart it caused
+/// (the new app's start, which the benchmarks time, shares the CPUs with the write), and
+/// once for a burst of saves. A daemon killed before then re-sends those files at the next `up`.
+const PERSIST_AFTER: Duration = Duration::from_secs(1);
+
 /// A deploy running as a task: it owns the backend and the syncer until it ends, and ends early
 /// when `cancel` fires (dropping the backend's work: its child processes are killed on drop).
 struct DeployTask<B> {
@@ -102,6 +107,8 @@ pub(super) struct Runner<B: Backend> {
     redeploy_waiters: Vec<oneshot::Sender<()>>,
     watcher: Option<watch::WatchHandle>,
     batch_tx: Option<mpsc::Sender<Batch>>,
+    /// When the synclog's acknowledged changes are written ([`PERSIST_AFTER`] a sync).
+    persist_at: Option<tokio::time::Instant>,
 }
 
 impl<B: Backend + 'static> Runner<B> {
@@ -154,6 +161,7 @@ impl<B: Backend + 'static> Runner<B> {
             redeploy_waiters: Vec::new(),
             watcher: None,
             batch_tx: None,
+            persist_at: None,
         };
         (runner, reports_rx, restarts_rx)
     }
@@ -230,6 +238,7 @@ impl<B: Backend + 'static> Runner<B> {
                     }
                 },
                 Some(trace) = traces.recv() => self.emit(EventKind::Trace(trace)),
+                _ = sleep_until_opt(self.persist_at) => self.persist(true),
                 cmd = commands.recv() => match cmd {
                     Some(Command::Restart(done)) => {
                         self.feed(Input::RestartRequested).await;
@@ -425,6 +434,21 @@ impl<B: Backend + 'static> Runner<B> {
         self.feed(Input::Batch(plan)).await;
     }
 
+    /// Writes the synclog's acknowledged changes: on a blocking thread, or now (a deploy takes the
+    /// syncer next, or the session ends).
+    fn persist(&mut self, background: bool) {
+        self.persist_at = None;
+        let Some(s) = self.syncer.as_mut() else { return };
+        if background {
+            s.persist_in_background();
+        } else {
+            s.persist();
+        }
+        if let Some(w) = s.take_warning() {
+            self.log(LogStream::System, w);
+        }
+    }
+
     async fn sync(&mut self, plan: classify::Plan) -> Vec<Action> {
         let started = Instant::now();
         let (Some(agent), Some(syncer)) = (self.agent.clone(), self.syncer.as_mut()) else { return Vec::new() };
@@ -437,17 +461,14 @@ impl<B: Backend + 'static> Runner<B> {
         let changed = !report.sent.is_empty() || !report.deleted.is_empty();
         let reason = plan.reason.map(|(p, _)| p).unwrap_or_default();
         let actions = self.machine.step(Input::Synced { class, changed, had_paths: !plan.sync.is_empty(), reason });
-        // The restart is sent first; the synced event and the synclog write follow it.
+        // The restart is sent first; the synced event follows it, the synclog's write later.
         Box::pin(self.perform(actions)).await;
         if changed {
             let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
             self.emit(EventKind::Synced { class, files: report.files(), duration_ms });
         }
-        if let Some(w) = self.syncer.as_mut().and_then(|s| {
-            s.persist();
-            s.take_warning()
-        }) {
-            self.log(LogStream::System, w);
+        if self.persist_at.is_none() && self.syncer.as_ref().is_some_and(Syncer::dirty) {
+            self.persist_at = Some(tokio::time::Instant::now() + PERSIST_AFTER);
         }
         Vec::new()
     }
@@ -589,6 +610,7 @@ impl<B: Backend + 'static> Runner<B> {
 
     /// Starts a deploy in a task that owns the backend and the syncer until it ends.
     fn start_deploy(&mut self, generation: u64, fresh: bool, stop_previous: bool) {
+        self.persist(true);
         let previous = self.agent.take();
         self.agent_events = None;
         let (Some(backend), Some(syncer)) = (self.backend.take(), self.syncer.take()) else {
@@ -641,6 +663,11 @@ impl<B: Backend + 'static> Runner<B> {
         };
         self.backend = Some(outcome.backend);
         self.syncer = Some(outcome.syncer);
+        // After a big sync, the allocator gives its free pages back a moment later, once the
+        // sync's buffers and events are gone.
+        if self.persist_at.is_none() && self.syncer.as_ref().is_some_and(Syncer::wants_release) {
+            self.persist_at = Some(tokio::time::Instant::now() + PERSIST_AFTER);
+        }
         let result = match outcome.result {
             Ok(ready) => {
                 let running = ready.agent.welcome.app_pid;
@@ -720,6 +747,7 @@ impl<B: Backend + 'static> Runner<B> {
         }
         self.agent_events = None;
         drop(self.watcher.take());
+        self.persist(false);
         let report = self.reporter();
         if let Some(backend) = &mut self.backend {
             backend.finish(&report).await;
@@ -899,6 +927,13 @@ fn skipped_line(path: &str, why: &str) -> String {
 async fn wait_deploy<B>(task: &mut Option<DeployTask<B>>) -> (u64, Result<DeployOutcome<B>, tokio::task::JoinError>) {
     match task {
         Some(t) => (t.generation, (&mut t.handle).await),
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }
