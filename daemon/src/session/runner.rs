@@ -109,6 +109,10 @@ pub(super) struct Runner<B: Backend> {
     batch_tx: Option<mpsc::Sender<Batch>>,
     /// When the synclog's acknowledged changes are written ([`PERSIST_AFTER`] a sync).
     persist_at: Option<tokio::time::Instant>,
+    /// `DEVSPACES_TIMINGS` in the client's environment: each batch's steps are logged.
+    timings: bool,
+    /// The steps of the batch being applied, when timed.
+    steps: Option<devspaces_protocol::clock::Steps>,
 }
 
 impl<B: Backend + 'static> Runner<B> {
@@ -127,6 +131,7 @@ impl<B: Backend + 'static> Runner<B> {
         let (reports, reports_rx) = mpsc::unbounded_channel();
         let (restarts, restarts_rx) = mpsc::unbounded_channel();
         let hashes = record::env_hashes(&id, config.variables.keys(), |n| opts.var(n));
+        let timings = devspaces_protocol::clock::timings_wanted(opts.var("DEVSPACES_TIMINGS").as_deref());
         let runner = Runner {
             env_hashes: Arc::new(std::sync::Mutex::new(hashes)),
             forwards: {
@@ -162,6 +167,8 @@ impl<B: Backend + 'static> Runner<B> {
             watcher: None,
             batch_tx: None,
             persist_at: None,
+            timings,
+            steps: None,
         };
         (runner, reports_rx, restarts_rx)
     }
@@ -246,7 +253,7 @@ impl<B: Backend + 'static> Runner<B> {
                     }
                     Some(Command::Redeploy(done)) => {
                         self.redeploy_waiters.push(done);
-                        let batch = Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false };
+                        let batch = Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false, seen: None };
                         self.on_batch(batch).await;
                         if !self.machine.deploying() {
                             self.answer_redeploys();
@@ -305,7 +312,7 @@ impl<B: Backend + 'static> Runner<B> {
             Action::CancelDeploy => self.cancel_deploy().await,
             Action::Restart { generation, why: _ } => self.restart(generation),
             Action::Rescan => {
-                let batch = Batch { paths: Default::default(), rescan: true };
+                let batch = Batch { paths: Default::default(), rescan: true, seen: None };
                 Box::pin(self.on_batch(batch)).await;
             }
             Action::BuildProgress { open, message } => self.emit(EventKind::Progress {
@@ -351,7 +358,14 @@ impl<B: Backend + 'static> Runner<B> {
                     self.log(LogStream::System, w.clone());
                     self.emit(EventKind::Error { message: w.clone() });
                 }
-                tokio::spawn(watch::coalesce(hints, self.opts.quiet, Duration::from_secs(5), batch_tx));
+                let quiet = self.opts.quiet;
+                let coalescer = std::thread::Builder::new()
+                    .name("devspaces-coalesce".into())
+                    .spawn(move || watch::coalesce(hints, quiet, Duration::from_secs(5), batch_tx));
+                if let Err(e) = coalescer {
+                    self.emit(EventKind::Error { message: format!("cannot start the watcher's thread: {e}") });
+                    return;
+                }
                 self.watcher = Some(handle);
             }
             Err(e) => self.emit(EventKind::Error {
@@ -399,6 +413,11 @@ impl<B: Backend + 'static> Runner<B> {
     }
 
     async fn on_batch(&mut self, batch: Batch) {
+        if self.timings {
+            let mut steps = devspaces_protocol::clock::Steps::since("event", batch.seen.unwrap_or_else(Instant::now));
+            steps.mark("received");
+            self.steps = Some(steps);
+        }
         let mut paths: Vec<String> = batch.paths.into_iter().collect();
         // A hint for a path that is gone may be a folder that was renamed or moved away: every
         // file the container received under it is gone too.
@@ -431,7 +450,18 @@ impl<B: Backend + 'static> Runner<B> {
             syncer.is_some_and(|s| s.knows(p)) || std::fs::symlink_metadata(dir.join(p)).is_ok_and(|m| m.is_file())
         });
         let plan = classify::plan(&self.rules, &paths);
+        self.mark("classified");
         self.feed(Input::Batch(plan)).await;
+        if let Some(steps) = self.steps.take() {
+            self.log(LogStream::System, steps.line());
+        }
+    }
+
+    /// A step of the timed batch.
+    fn mark(&mut self, step: &'static str) {
+        if let Some(s) = &mut self.steps {
+            s.mark(step);
+        }
     }
 
     /// Writes the synclog's acknowledged changes: on a blocking thread, or now (a deploy takes the
@@ -457,6 +487,7 @@ impl<B: Backend + 'static> Runner<B> {
             Ok(r) => r,
             Err(e) => return self.machine.step(Input::SyncFailed(e.to_string())),
         };
+        self.mark("synced");
         self.report_skipped(&report.skipped);
         let changed = !report.sent.is_empty() || !report.deleted.is_empty();
         let reason = plan.reason.map(|(p, _)| p).unwrap_or_default();
@@ -486,6 +517,7 @@ impl<B: Backend + 'static> Runner<B> {
         let c = &self.config.develop.container;
         let (kill, build, env) = (c.processes_to_kill.clone(), c.build_commands.clone(), self.env.clone());
         let done = self.restarts.clone();
+        self.mark("restart");
         tokio::spawn(async move {
             let result = agent.restart(kill, build, run, env, debug_port).await.map(|_| ()).map_err(|e| e.to_string());
             let _ = done.send((generation, result));
@@ -602,7 +634,8 @@ impl<B: Backend + 'static> Runner<B> {
             self.config = config;
             self.feed(Input::RestartRequested).await;
         } else {
-            let batch = Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false };
+            let batch =
+                Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false, seen: None };
             self.on_batch(batch).await;
         }
         Ok(())
