@@ -11,12 +11,19 @@ use tokio::sync::mpsc;
 use crate::classify::Rules;
 use crate::sync::rel_of;
 
-/// One raw hint from the file system: a relative path, or a request to rescan everything.
+/// One raw hint from the file system: a relative path, a path closed after writing (its content
+/// is complete), or a request to rescan everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Hint {
     Path(String),
+    Written(String),
     Rescan,
 }
+
+/// Once every path of a batch was closed after writing (an in-place save: open, write, close), the
+/// batch closes this long after the last close instead of the full quiet time: long enough for the
+/// rename that follows a temp file's close, which comes within microseconds.
+const AFTER_CLOSE: Duration = Duration::from_micros(200);
 
 /// A coalesced batch of changed paths.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -71,7 +78,11 @@ pub fn start(root: &Path, rules: Arc<Rules>) -> Result<(WatchHandle, std::sync::
             if ev.need_rescan() {
                 let _ = tx.send(Hint::Rescan);
             }
-            if matches!(ev.kind, EventKind::Access(_)) {
+            let written = matches!(
+                ev.kind,
+                EventKind::Access(notify::event::AccessKind::Close(notify::event::AccessMode::Write))
+            );
+            if matches!(ev.kind, EventKind::Access(_)) && !written {
                 return;
             }
             for p in ev.paths {
@@ -88,7 +99,7 @@ pub fn start(root: &Path, rules: Arc<Rules>) -> Result<(WatchHandle, std::sync::
                     }
                     continue;
                 }
-                let _ = tx.send(Hint::Path(rel));
+                let _ = tx.send(if written { Hint::Written(rel) } else { Hint::Path(rel) });
             }
         }
     };
@@ -151,7 +162,8 @@ fn poll_watcher<F: notify::EventHandler>(
 }
 
 /// Coalesces hints: a batch opens on the first hint and closes after `quiet` without one
-/// (leading edge: a lone save waits only `quiet`), or after `max` so a flood still makes progress.
+/// (leading edge: a lone save waits only `quiet`; [`AFTER_CLOSE`] when every path in it was
+/// closed after writing since its last hint), or after `max` so a flood still makes progress.
 /// It runs on a thread of its own until the hints end or `out` closes: a timed wait there ends
 /// when it should, where the runtime's timers tick in whole milliseconds (a 1 ms quiet time took
 /// 1 to 2 ms, on every save).
@@ -159,15 +171,19 @@ pub fn coalesce(hints: std::sync::mpsc::Receiver<Hint>, quiet: Duration, max: Du
     use std::sync::mpsc::RecvTimeoutError;
     while let Ok(first) = hints.recv() {
         let mut batch = Batch { seen: Some(Instant::now()), ..Batch::default() };
-        add(&mut batch, first);
+        // Paths of this batch still being written (a hint came and no close after writing since).
+        let mut open = BTreeSet::new();
+        add(&mut batch, &mut open, first);
         let deadline = Instant::now() + max;
         loop {
+            let settled = open.is_empty() && !batch.rescan;
+            let quiet = if settled { quiet.min(AFTER_CLOSE) } else { quiet };
             let wait = quiet.min(deadline.saturating_duration_since(Instant::now()));
             if wait.is_zero() {
                 break;
             }
             match hints.recv_timeout(wait) {
-                Ok(h) => add(&mut batch, h),
+                Ok(h) => add(&mut batch, &mut open, h),
                 Err(RecvTimeoutError::Timeout) => break,
                 Err(RecvTimeoutError::Disconnected) => {
                     let _ = out.blocking_send(batch);
@@ -181,9 +197,14 @@ pub fn coalesce(hints: std::sync::mpsc::Receiver<Hint>, quiet: Duration, max: Du
     }
 }
 
-fn add(batch: &mut Batch, h: Hint) {
+fn add(batch: &mut Batch, open: &mut BTreeSet<String>, h: Hint) {
     match h {
         Hint::Path(p) => {
+            open.insert(p.clone());
+            batch.paths.insert(p);
+        }
+        Hint::Written(p) => {
+            open.remove(&p);
             batch.paths.insert(p);
         }
         Hint::Rescan => batch.rescan = true,
@@ -193,6 +214,34 @@ fn add(batch: &mut Batch, h: Hint) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_close_after_writing_ends_a_batch_early_but_never_before_the_hints_already_there() {
+        // A temp file written and closed, then renamed over the file (an editor's safe save): the
+        // rename's hints, there right after the close, are in the same batch.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (out_tx, mut out) = mpsc::channel(8);
+        for h in [Hint::Path("b.tmp".into()), Hint::Written("b.tmp".into()), Hint::Path("b.tmp".into())] {
+            tx.send(h).expect("send");
+        }
+        tx.send(Hint::Path("b".into())).expect("send");
+        drop(tx);
+        coalesce(rx, Duration::from_millis(50), Duration::from_secs(5), out_tx);
+        let b = out.blocking_recv().expect("batch");
+        assert_eq!(b.paths, ["b".to_string(), "b.tmp".into()].into_iter().collect());
+        // An in-place save (written, then closed) does not wait out a quiet time of ten minutes.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let (out_tx, mut out) = mpsc::channel(8);
+        let quiet = Duration::from_secs(600);
+        let coalescer = std::thread::spawn(move || coalesce(rx, quiet, quiet, out_tx));
+        tx.send(Hint::Path("a".into())).expect("send");
+        tx.send(Hint::Written("a".into())).expect("send");
+        let b = out.blocking_recv().expect("batch");
+        assert_eq!(b.paths, ["a".to_string()].into_iter().collect());
+        assert!(b.seen.is_some_and(|t| t.elapsed() < quiet / 10), "closed long before the quiet time");
+        drop(tx);
+        coalescer.join().expect("coalescer");
+    }
 
     #[test]
     fn a_burst_is_one_batch_a_lone_event_its_own_and_a_flood_is_cut_at_the_maximum() {
@@ -211,6 +260,7 @@ mod tests {
         tx.send(Hint::Path("a".into())).expect("send");
         let b = out.blocking_recv().expect("batch");
         assert_eq!(b.paths, ["a".to_string()].into_iter().collect());
+
         // A flood that never goes quiet for 10 ms is still cut into batches (at 100 ms at most).
         let sender = std::thread::spawn(move || {
             for i in 0..200 {
