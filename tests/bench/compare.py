@@ -255,6 +255,10 @@ class Floor(RestartTool):
     def restart(self, version):
         t0 = time.perf_counter_ns()
         write(os.path.join(self.dir, "version.py"), "VERSION = %d\n" % version)
+        # SIGTERM, then a blocking waitpid that returns at the exit (Proc.stop's wait with a
+        # timeout polls with sleeps growing to 50 ms, which made the floor up to twice the stop).
+        os.killpg(self.app.p.pid, signal.SIGTERM)
+        self.app.p.wait()
         self.app.stop()
         self.app = Proc([sys.executable, "app.py"], self.dir, self.env, os.path.join(self.dir, "..", "floor.log"))
         t1 = wait_until(self.serving(version), 60, "floor serving version %d" % version)
