@@ -62,6 +62,8 @@ pub struct Supervisor {
     /// True from a stop until the next app has started (or will not): the tunnel connects new
     /// connections only then, never to an app on its way out.
     replacing: tokio::sync::watch::Sender<bool>,
+    /// `DEVSPACES_TIMINGS` in the agent's environment: each restart's steps are logged.
+    timings: bool,
 }
 
 impl Supervisor {
@@ -86,6 +88,7 @@ impl Supervisor {
             cwd,
             grace,
             replacing: tokio::sync::watch::channel(false).0,
+            timings: devspaces_protocol::clock::timings_wanted(std::env::var("DEVSPACES_TIMINGS").ok().as_deref()),
         })
     }
 
@@ -309,16 +312,31 @@ impl Supervisor {
         env: &BTreeMap<String, String>,
         debug_port: Option<u16>,
     ) -> Result<(), String> {
+        let mut steps = self.timings.then(|| devspaces_protocol::clock::Steps::start("restart"));
+        let mut mark = |step| {
+            if let Some(s) = &mut steps {
+                s.mark(step);
+            }
+        };
         let _op = self.op.lock().await;
+        mark("locked");
         self.stop().await;
+        mark("stopped");
         // An app that ended by itself may have left its debug server too.
         self.stop_debug_server().await;
         self.kill_named(kill).await;
+        mark("killed");
         for command in build {
             self.run_build(command, env).await?;
         }
+        mark("built");
         let run = if run.is_empty() { self.default_command.clone() } else { run.to_vec() };
-        self.start(&run, env, debug_port)
+        let started = self.start(&run, env, debug_port);
+        mark("spawned");
+        if let Some(s) = steps {
+            self.log(Stream::System, s.line());
+        }
+        started
     }
 
     pub async fn stop_locked(&self) {

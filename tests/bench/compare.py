@@ -35,6 +35,7 @@ import datetime
 import os
 import platform
 import random
+import re
 import shutil
 import signal
 import socket
@@ -254,6 +255,10 @@ class Floor(RestartTool):
     def restart(self, version):
         t0 = time.perf_counter_ns()
         write(os.path.join(self.dir, "version.py"), "VERSION = %d\n" % version)
+        # SIGTERM, then a blocking waitpid that returns at the exit (Proc.stop's wait with a
+        # timeout polls with sleeps growing to 50 ms, which made the floor up to twice the stop).
+        os.killpg(self.app.p.pid, signal.SIGTERM)
+        self.app.p.wait()
         self.app.stop()
         self.app = Proc([sys.executable, "app.py"], self.dir, self.env, os.path.join(self.dir, "..", "floor.log"))
         t1 = wait_until(self.serving(version), 60, "floor serving version %d" % version)
@@ -263,14 +268,73 @@ class Floor(RestartTool):
         self.app.stop()
 
 
+# The steps of a restart as `DEVSPACES_TIMINGS` has the daemon and the agent log them, in order:
+# the daemon's batch (`timing: event@<ns> received +ms ...`), then the agent's restart.
+DAEMON_STEPS = ["event", "received", "classified", "synced", "restart"]
+AGENT_STEPS = ["restart", "locked", "stopped", "killed", "built", "spawned"]
+STEP_LABELS = {
+    "event": "save -> the daemon's first inotify event",
+    "received": "-> batch closed (quiet window) and received by the session",
+    "classified": "-> paths checked and classified",
+    "synced": "-> file read, sent, written by the agent, committed",
+    "restart": "-> restart request sent",
+    "agent:restart": "-> request received by the agent",
+    "agent:locked": "-> restart lock taken",
+    "agent:stopped": "-> old app stopped (SIGTERM, exit seen)",
+    "agent:killed": "-> processesToKill and debug server checked",
+    "agent:built": "-> buildCommands run",
+    "agent:spawned": "-> new app spawned",
+    "served": "-> new version served (the app's start, the poll)",
+}
+TIMING = re.compile(r"^timing: (\w+)@(\d+)((?: \w+ \+[\d.]+)*)")
+
+
+def timing_marks(line):
+    """`timing: what@ns step +ms ...` -> (what, {step: ns since the epoch})."""
+    m = TIMING.match(line)
+    if not m:
+        return None, {}
+    start = int(m.group(2))
+    marks = {m.group(1): start}
+    for step, ms in re.findall(r" (\w+) \+([\d.]+)", m.group(3)):
+        marks[step] = start + int(float(ms) * 1e6)
+    return m.group(1), marks
+
+
 class Devspaces(RestartTool):
     name = "devspaces"
 
     def start(self, root):
         self.s = local.Session(BIN, self.dir, root, "ds-" + str(os.getpid()) + "-" + self.name,
-                               ["--backend", "local"])
+                               ["--backend", "local"], extra_env={"DEVSPACES_TIMINGS": "1"})
         self.s.wait_running(180)
         self.port = self.s.port
+        self.steps = []  # per measured round: {step: ms after the save}
+
+    def restart(self, version):
+        seen = len(self.s.all)
+        wall0 = time.time_ns()
+        ms = RestartTool.restart(self, version)
+        # The agent logs its line at the spawn, before the app serves: both lines are out by now,
+        # give them a moment to reach `up`'s output.
+        end = time.monotonic() + 2
+        daemon, agent = {}, {}
+        while time.monotonic() < end and not (daemon.get("restart") and agent.get("spawned")):
+            self.s.events()
+            daemon, agent = {}, {}
+            for ev in self.s.all[seen:]:
+                what, marks = timing_marks(ev.get("params", {}).get("line", ""))
+                if what == "event" and "restart" in marks:
+                    daemon = marks
+                elif what == "restart":
+                    agent = marks
+            time.sleep(0.01)
+        if daemon and agent:
+            row = {k: (daemon[k] - wall0) / 1e6 for k in DAEMON_STEPS if k in daemon}
+            row.update({"agent:" + k: (agent[k] - wall0) / 1e6 for k in AGENT_STEPS if k in agent})
+            row["served"] = ms
+            self.steps.append(row)
+        return ms
 
     def stop(self):
         self.s.stop()
@@ -462,6 +526,25 @@ def table(title, got, ours, floor, rows):
         rows.append("| %s | %.1f | %.1f | %s | %s |" % (label, p50, p90, above, ratio))
 
 
+def steps_table(title, steps, rows):
+    """p50 of each step's time after the save, and of the step itself (from the one before it)."""
+    if not steps:
+        rows.extend(["", "### " + title, "", "(no timing lines were seen)"])
+        return
+    order = [k for k in DAEMON_STEPS] + ["agent:" + k for k in AGENT_STEPS] + ["served"]
+    order = [k for k in order if all(k in r for r in steps)]
+    rows.extend(["", "### " + title, "",
+                 "| step | ms after the save, p50 | the step alone, p50 | p90 |", "|---|---|---|---|"])
+    prev = None
+    for k in order:
+        at = [r[k] for r in steps]
+        alone = [r[k] - (r[prev] if prev else 0.0) for r in steps]
+        rows.append("| %s | %.2f | %.2f | %.2f |" % (STEP_LABELS.get(k, k), pct(at, 50), pct(alone, 50), pct(alone, 90)))
+        prev = k
+    rows.append("")
+    rows.append("%d rounds; the daemon's and the agent's clocks are this machine's (local backend)." % len(steps))
+
+
 def main():
     global BIN, PEERS
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -469,6 +552,8 @@ def main():
     ap.add_argument("-n", "--rounds", type=int, default=20)
     ap.add_argument("--sizes", default="1000,10000", help="workspace sizes in files, comma-separated")
     ap.add_argument("--out", help="also write the table here")
+    ap.add_argument("--tools", help="only these tools (comma-separated names, e.g. floor,devspaces); default: all")
+    ap.add_argument("--no-sync", action="store_true", help="only the restart rows")
     args = ap.parse_args()
     BIN = args.bin
     PEERS = ensure_peers()
@@ -482,6 +567,8 @@ def main():
             os.makedirs(root)
             tools = [Floor(root, size), Devspaces(root, size), Nodemon(root, size), Watchexec(root, size),
                      Entr(root, size)]
+            if args.tools:
+                tools = [t for t in tools if t.name in args.tools.split(",")]
             try:
                 for t in tools:
                     t.start(root)
@@ -489,7 +576,10 @@ def main():
                     t.ready()
                 # Two warm-up rounds, then the measured ones (versions keep counting up).
                 interleave(tools, 2, lambda t, r: t.restart(1000 + r))
+                for t in tools:
+                    t.steps = []
                 got = interleave(tools, args.rounds, lambda t, r: t.restart(r))
+                steps = [s for t in tools if t.name == "devspaces" for s in t.steps]
             finally:
                 for t in tools:
                     try:
@@ -498,7 +588,12 @@ def main():
                         note("stopping %s: %s" % (t.name, e))
             table("Restart, %d-file workspace: edit `version.py` -> new version served" % size, got, "devspaces",
                   "floor", rows)
+            steps_table("devspaces' restart step by step, %d-file workspace (`DEVSPACES_TIMINGS`)" % size, steps, rows)
+            if args.no_sync:
+                continue
             syncs = [CopyFloor(root, size), Lsyncd(root, size), DevspacesSync(root, size)]
+            if args.tools:
+                syncs = [t for t in syncs if t.name in args.tools.split(",") + ["copy floor"]]
             try:
                 for t in syncs:
                     t.start(root)

@@ -246,7 +246,7 @@ class Session:
     stdout goes to a file (no reader thread competes with the tight polling loops for the GIL);
     events() reads the lines written since the last call."""
 
-    def __init__(self, binary, service_dir, work, name, extra_args=()):
+    def __init__(self, binary, service_dir, work, name, extra_args=(), extra_env=None):
         self.service_dir = service_dir
         self.dir = os.path.join(work, "session-" + name)
         os.makedirs(os.path.join(self.dir, "state"))
@@ -257,6 +257,7 @@ class Session:
         env["DEVSPACES_STATE_DIR"] = os.path.join(self.dir, "state")
         env["TMPDIR"] = os.path.join(self.dir, "tmp")
         env.pop("NO_COLOR", None)
+        env.update(extra_env or {})
         self._out = open(self.out_path, "wb")
         self._err = open(self.err_path, "wb")
         self._rd = open(self.out_path, "rb")

@@ -132,14 +132,14 @@ impl SessionHandle {
     /// Tells the session that these paths (relative to the service folder) changed, as the
     /// watcher would; they are classified and applied as one batch.
     pub async fn changed(&self, paths: impl IntoIterator<Item = String>) {
-        let batch = Batch { paths: paths.into_iter().collect(), rescan: false };
+        let batch = Batch { paths: paths.into_iter().collect(), rescan: false, seen: None };
         let _ = self.commands.send(Command::Batch(batch)).await;
     }
 
     /// Compares the whole workspace with the synclog, as the watcher asks after a new folder or a
     /// lost event.
     pub async fn rescan(&self) {
-        let batch = Batch { paths: Default::default(), rescan: true };
+        let batch = Batch { paths: Default::default(), rescan: true, seen: None };
         let _ = self.commands.send(Command::Batch(batch)).await;
     }
 

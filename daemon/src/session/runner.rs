@@ -27,6 +27,11 @@ use crate::watch::{self, Batch};
 /// A restart's result, tagged with the deploy generation it was sent to.
 type RestartResult = (u64, Result<(), String>);
 
+/// How long after a batch's sync the synclog is written: out of the way of the restart it caused
+/// (the new app's start, which the benchmarks time, shares the CPUs with the write), and
+/// once for a burst of saves. A daemon killed before then re-sends those files at the next `up`.
+const PERSIST_AFTER: Duration = Duration::from_secs(1);
+
 /// A deploy running as a task: it owns the backend and the syncer until it ends, and ends early
 /// when `cancel` fires (dropping the backend's work: its child processes are killed on drop).
 struct DeployTask<B> {
@@ -102,6 +107,12 @@ pub(super) struct Runner<B: Backend> {
     redeploy_waiters: Vec<oneshot::Sender<()>>,
     watcher: Option<watch::WatchHandle>,
     batch_tx: Option<mpsc::Sender<Batch>>,
+    /// When the synclog's acknowledged changes are written ([`PERSIST_AFTER`] a sync).
+    persist_at: Option<tokio::time::Instant>,
+    /// `DEVSPACES_TIMINGS` in the client's environment: each batch's steps are logged.
+    timings: bool,
+    /// The steps of the batch being applied, when timed.
+    steps: Option<devspaces_protocol::clock::Steps>,
 }
 
 impl<B: Backend + 'static> Runner<B> {
@@ -120,6 +131,7 @@ impl<B: Backend + 'static> Runner<B> {
         let (reports, reports_rx) = mpsc::unbounded_channel();
         let (restarts, restarts_rx) = mpsc::unbounded_channel();
         let hashes = record::env_hashes(&id, config.variables.keys(), |n| opts.var(n));
+        let timings = devspaces_protocol::clock::timings_wanted(opts.var("DEVSPACES_TIMINGS").as_deref());
         let runner = Runner {
             env_hashes: Arc::new(std::sync::Mutex::new(hashes)),
             forwards: {
@@ -154,6 +166,9 @@ impl<B: Backend + 'static> Runner<B> {
             redeploy_waiters: Vec::new(),
             watcher: None,
             batch_tx: None,
+            persist_at: None,
+            timings,
+            steps: None,
         };
         (runner, reports_rx, restarts_rx)
     }
@@ -230,6 +245,7 @@ impl<B: Backend + 'static> Runner<B> {
                     }
                 },
                 Some(trace) = traces.recv() => self.emit(EventKind::Trace(trace)),
+                _ = sleep_until_opt(self.persist_at) => self.persist(true),
                 cmd = commands.recv() => match cmd {
                     Some(Command::Restart(done)) => {
                         self.feed(Input::RestartRequested).await;
@@ -237,7 +253,7 @@ impl<B: Backend + 'static> Runner<B> {
                     }
                     Some(Command::Redeploy(done)) => {
                         self.redeploy_waiters.push(done);
-                        let batch = Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false };
+                        let batch = Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false, seen: None };
                         self.on_batch(batch).await;
                         if !self.machine.deploying() {
                             self.answer_redeploys();
@@ -302,7 +318,7 @@ impl<B: Backend + 'static> Runner<B> {
             Action::CancelDeploy => self.cancel_deploy().await,
             Action::Restart { generation, why: _ } => self.restart(generation),
             Action::Rescan => {
-                let batch = Batch { paths: Default::default(), rescan: true };
+                let batch = Batch { paths: Default::default(), rescan: true, seen: None };
                 Box::pin(self.on_batch(batch)).await;
             }
             Action::BuildProgress { open, message } => self.emit(EventKind::Progress {
@@ -348,7 +364,14 @@ impl<B: Backend + 'static> Runner<B> {
                     self.log(LogStream::System, w.clone());
                     self.emit(EventKind::Error { message: w.clone() });
                 }
-                tokio::spawn(watch::coalesce(hints, self.opts.quiet, Duration::from_secs(5), batch_tx));
+                let quiet = self.opts.quiet;
+                let coalescer = std::thread::Builder::new()
+                    .name("devspaces-coalesce".into())
+                    .spawn(move || watch::coalesce(hints, quiet, Duration::from_secs(5), batch_tx));
+                if let Err(e) = coalescer {
+                    self.emit(EventKind::Error { message: format!("cannot start the watcher's thread: {e}") });
+                    return;
+                }
                 self.watcher = Some(handle);
             }
             Err(e) => self.emit(EventKind::Error {
@@ -396,6 +419,11 @@ impl<B: Backend + 'static> Runner<B> {
     }
 
     async fn on_batch(&mut self, batch: Batch) {
+        if self.timings {
+            let mut steps = devspaces_protocol::clock::Steps::since("event", batch.seen.unwrap_or_else(Instant::now));
+            steps.mark("received");
+            self.steps = Some(steps);
+        }
         let mut paths: Vec<String> = batch.paths.into_iter().collect();
         // A hint for a path that is gone may be a folder that was renamed or moved away: every
         // file the container received under it is gone too.
@@ -428,7 +456,33 @@ impl<B: Backend + 'static> Runner<B> {
             syncer.is_some_and(|s| s.knows(p)) || std::fs::symlink_metadata(dir.join(p)).is_ok_and(|m| m.is_file())
         });
         let plan = classify::plan(&self.rules, &paths);
+        self.mark("classified");
         self.feed(Input::Batch(plan)).await;
+        if let Some(steps) = self.steps.take() {
+            self.log(LogStream::System, steps.line());
+        }
+    }
+
+    /// A step of the timed batch.
+    fn mark(&mut self, step: &'static str) {
+        if let Some(s) = &mut self.steps {
+            s.mark(step);
+        }
+    }
+
+    /// Writes the synclog's acknowledged changes: on a blocking thread, or now (a deploy takes the
+    /// syncer next, or the session ends).
+    fn persist(&mut self, background: bool) {
+        self.persist_at = None;
+        let Some(s) = self.syncer.as_mut() else { return };
+        if background {
+            s.persist_in_background();
+        } else {
+            s.persist();
+        }
+        if let Some(w) = s.take_warning() {
+            self.log(LogStream::System, w);
+        }
     }
 
     async fn sync(&mut self, plan: classify::Plan) -> Vec<Action> {
@@ -439,21 +493,19 @@ impl<B: Backend + 'static> Runner<B> {
             Ok(r) => r,
             Err(e) => return self.machine.step(Input::SyncFailed(e.to_string())),
         };
+        self.mark("synced");
         self.report_skipped(&report.skipped);
         let changed = !report.sent.is_empty() || !report.deleted.is_empty();
         let reason = plan.reason.map(|(p, _)| p).unwrap_or_default();
         let actions = self.machine.step(Input::Synced { class, changed, had_paths: !plan.sync.is_empty(), reason });
-        // The restart is sent first; the synced event and the synclog write follow it.
+        // The restart is sent first; the synced event follows it, the synclog's write later.
         Box::pin(self.perform(actions)).await;
         if changed {
             let duration_ms = started.elapsed().as_secs_f64() * 1000.0;
             self.emit(EventKind::Synced { class, files: report.files(), duration_ms });
         }
-        if let Some(w) = self.syncer.as_mut().and_then(|s| {
-            s.persist();
-            s.take_warning()
-        }) {
-            self.log(LogStream::System, w);
+        if self.persist_at.is_none() && self.syncer.as_ref().is_some_and(Syncer::dirty) {
+            self.persist_at = Some(tokio::time::Instant::now() + PERSIST_AFTER);
         }
         Vec::new()
     }
@@ -471,6 +523,7 @@ impl<B: Backend + 'static> Runner<B> {
         let c = &self.config.develop.container;
         let (kill, build, env) = (c.processes_to_kill.clone(), c.build_commands.clone(), self.env.clone());
         let done = self.restarts.clone();
+        self.mark("restart");
         tokio::spawn(async move {
             let result = agent.restart(kill, build, run, env, debug_port).await.map(|_| ()).map_err(|e| e.to_string());
             let _ = done.send((generation, result));
@@ -587,7 +640,8 @@ impl<B: Backend + 'static> Runner<B> {
             self.config = config;
             self.feed(Input::RestartRequested).await;
         } else {
-            let batch = Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false };
+            let batch =
+                Batch { paths: [config::FILE_NAME.to_string()].into_iter().collect(), rescan: false, seen: None };
             self.on_batch(batch).await;
         }
         Ok(())
@@ -595,6 +649,7 @@ impl<B: Backend + 'static> Runner<B> {
 
     /// Starts a deploy in a task that owns the backend and the syncer until it ends.
     fn start_deploy(&mut self, generation: u64, fresh: bool, stop_previous: bool) {
+        self.persist(true);
         let previous = self.agent.take();
         self.agent_events = None;
         let (Some(backend), Some(syncer)) = (self.backend.take(), self.syncer.take()) else {
@@ -647,6 +702,11 @@ impl<B: Backend + 'static> Runner<B> {
         };
         self.backend = Some(outcome.backend);
         self.syncer = Some(outcome.syncer);
+        // After a big sync, the allocator gives its free pages back a moment later, once the
+        // sync's buffers and events are gone.
+        if self.persist_at.is_none() && self.syncer.as_ref().is_some_and(Syncer::wants_release) {
+            self.persist_at = Some(tokio::time::Instant::now() + PERSIST_AFTER);
+        }
         let result = match outcome.result {
             Ok(ready) => {
                 let running = ready.agent.welcome.app_pid;
@@ -726,6 +786,7 @@ impl<B: Backend + 'static> Runner<B> {
         }
         self.agent_events = None;
         drop(self.watcher.take());
+        self.persist(false);
         let report = self.reporter();
         if let Some(backend) = &mut self.backend {
             backend.finish(&report).await;
@@ -905,6 +966,13 @@ fn skipped_line(path: &str, why: &str) -> String {
 async fn wait_deploy<B>(task: &mut Option<DeployTask<B>>) -> (u64, Result<DeployOutcome<B>, tokio::task::JoinError>) {
     match task {
         Some(t) => (t.generation, (&mut t.handle).await),
+        None => std::future::pending().await,
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
         None => std::future::pending().await,
     }
 }

@@ -5,6 +5,7 @@ pub mod synclog;
 use std::collections::BTreeMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use devspaces_protocol::agent::SyncState;
 
@@ -16,8 +17,9 @@ use synclog::{Entry, Synclog, Target};
 /// Batches are split so no frame comes near the agent's limit.
 const MAX_BATCH_BYTES: usize = 64 * 1024 * 1024;
 /// A whole-workspace sync of at least this many paths builds large buffers (the scan, the tar
-/// batches, the synclog's JSON) that the allocator keeps once freed; they are handed back to the
-/// system after it (`release_free_memory`).
+/// batches, the report, the `synced` event's file list) that the allocator keeps once freed; they
+/// are handed back to the system once they are gone (`release_free_memory`, from the session a
+/// moment after the deploy).
 const BIG_SCAN: usize = 10_000;
 
 /// Returns the heap's free pages to the system (glibc keeps them by default): the daemon's idle
@@ -27,6 +29,24 @@ fn release_free_memory() {
     // SAFETY: malloc_trim only walks glibc's own free lists; it takes no pointers.
     unsafe {
         libc::malloc_trim(0);
+    }
+}
+
+/// Fixes glibc's thresholds, for the whole process (called first thing by `main`). By default
+/// glibc raises its mmap threshold to the size of the largest block freed (up to 32 MB) and its
+/// trim threshold to twice that, and gives threads arenas of their own: after one sync of 100,000
+/// files (a 20 MB synclog write, 64 MB tar batches) every later block under 32 MB came from the
+/// arenas and their free tops were never given back (62 MB of heap holding 16 MB, most of it in
+/// two thread arenas, whose tops `malloc_trim` does not shrink). Fixed thresholds keep large
+/// blocks in mappings of their own, returned when freed, and give back an arena's free top past
+/// 1 MB; two arenas are plenty for a daemon whose work is a few tasks.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt sets glibc's tunables; it takes no pointers and runs before any other thread.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 1024 * 1024);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
 
@@ -69,21 +89,20 @@ pub fn read_local(abs: &Path) -> std::io::Result<Option<LocalFile>> {
         Err(e) if gone(&e) => return Ok(None),
         Err(e) => return Err(e),
     };
-    let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
-    let timestamp = time::OffsetDateTime::from_unix_timestamp_nanos(mtime_ns)
-        .ok()
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
-        .unwrap_or_default();
     Ok(Some(LocalFile {
         entry: Entry {
-            timestamp,
-            mtime_ns,
+            mtime_ns: mtime_ns_of(&meta),
             size: data.len() as u64,
-            blake3: blake3::hash(&data).to_hex().to_string(),
+            blake3: *blake3::hash(&data).as_bytes(),
             mode: meta.permissions().mode() & 0o7777,
         },
         data,
     }))
+}
+
+/// The modification time in nanoseconds since the epoch, as the synclog keeps it.
+fn mtime_ns_of(meta: &std::fs::Metadata) -> i64 {
+    meta.mtime().saturating_mul(1_000_000_000).saturating_add(meta.mtime_nsec())
 }
 
 /// Walks `start` (inside the service `root`) without ever entering a folder the rules skip:
@@ -147,10 +166,34 @@ pub struct Syncer {
     log: Synclog,
     /// Acknowledged changes not yet written to the synclog.
     dirty: bool,
-    /// A big whole-workspace sync ran: free memory goes back to the system at the next persist.
+    /// A big whole-workspace sync ran: free memory goes back to the system at the next
+    /// [`Syncer::persist_in_background`], once the sync's buffers are gone.
     release_after_big_sync: bool,
     /// Why the synclog could not be read or written, once, for the user.
     warning: Option<String>,
+    /// Snapshots handed to a writer so far; `written` says which one is on disk.
+    snapshots: u64,
+    written: Arc<Mutex<Written>>,
+}
+
+/// What the synclog's writers did: the latest snapshot written (an older one that comes later is
+/// dropped, so the file never goes back), and why the last write failed.
+#[derive(Default)]
+struct Written {
+    snapshot: u64,
+    warning: Option<String>,
+}
+
+impl Written {
+    fn write(&mut self, snapshot: u64, path: &Path, log: &Synclog) {
+        if snapshot <= self.snapshot {
+            return;
+        }
+        self.snapshot = snapshot;
+        if let Err(e) = synclog::save(path, log) {
+            self.warning = Some(format!("cannot write the synclog {}: {e}", path.display()));
+        }
+    }
 }
 
 fn new_sync_id() -> String {
@@ -188,6 +231,8 @@ impl Syncer {
             dirty: false,
             release_after_big_sync: false,
             warning,
+            snapshots: 0,
+            written: Arc::default(),
         }
     }
 
@@ -202,21 +247,18 @@ impl Syncer {
 
     /// Whether the target has received `rel` (so its deletion must propagate).
     pub fn knows(&self, rel: &str) -> bool {
-        self.target().is_some_and(|t| t.files.contains_key(rel))
+        self.target().is_some_and(|t| t.files.contains(rel))
     }
 
     /// The paths the target has received under a folder (`rel/...`): what a folder that is gone held.
     pub fn known_under<'a>(&'a self, rel: &str) -> impl Iterator<Item = &'a str> + 'a {
         let prefix = format!("{}/", rel.trim_end_matches('/'));
-        self.target().into_iter().flat_map(move |t| {
-            let p = prefix.clone();
-            t.files.range(prefix.clone()..).map(|(k, _)| k.as_str()).take_while(move |k| k.starts_with(&p))
-        })
+        self.target().into_iter().flat_map(move |t| t.files.starting_with(&prefix))
     }
 
     /// The paths the target has received.
     pub fn known(&self) -> impl Iterator<Item = &str> {
-        self.target().into_iter().flat_map(|t| t.files.keys().map(String::as_str))
+        self.target().into_iter().flat_map(|t| t.files.keys())
     }
 
     /// Whether `rel` differs from what the target received: unknown, or another mode or content.
@@ -225,9 +267,8 @@ impl Syncer {
         let Some(known) = self.target().and_then(|t| t.files.get(rel)) else { return true };
         let abs = self.service_dir.join(rel);
         let Ok(meta) = std::fs::symlink_metadata(&abs) else { return true };
-        let mtime_ns = meta.mtime() as i128 * 1_000_000_000 + meta.mtime_nsec() as i128;
         let mode = meta.permissions().mode() & 0o7777;
-        if meta.is_file() && meta.len() == known.size && mtime_ns == known.mtime_ns && mode == known.mode {
+        if meta.is_file() && meta.len() == known.size && mtime_ns_of(&meta) == known.mtime_ns && mode == known.mode {
             return false;
         }
         !matches!(read_local(&abs), Ok(Some(l)) if l.entry.blake3 == known.blake3 && l.entry.mode == known.mode)
@@ -257,11 +298,18 @@ impl Syncer {
         full: bool,
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<Report, AgentError> {
-        let files = scan(&self.service_dir, rules);
-        let mut paths = files.clone();
-        if let Some(t) = self.target() {
-            paths.extend(t.files.keys().filter(|k| files.binary_search(k).is_err()).cloned());
-        }
+        let mut paths = scan(&self.service_dir, rules);
+        // What the target received and the tree no longer has: deleted.
+        let gone: Vec<String> = match self.target() {
+            Some(t) => t
+                .files
+                .keys()
+                .filter(|k| paths.binary_search_by(|p| p.as_str().cmp(k)).is_err())
+                .map(String::from)
+                .collect(),
+            None => Vec::new(),
+        };
+        paths.extend(gone);
         if full {
             self.log.targets.remove(&self.key);
         }
@@ -285,7 +333,7 @@ impl Syncer {
         paths: &[String],
         progress: &mut (dyn FnMut(usize, usize) + Send),
     ) -> Result<Report, AgentError> {
-        let empty = BTreeMap::new();
+        let empty = synclog::Files::default();
         let known = self.target().map(|t| &t.files).unwrap_or(&empty);
         let mut report = Report::default();
         let mut batch = tar::Builder::new(Vec::new());
@@ -306,7 +354,7 @@ impl Syncer {
                     batch_count += 1;
                     report.bytes += local.data.len() as u64;
                     report.sent.push(rel.clone());
-                    new_entries.push((rel.clone(), local.entry));
+                    new_entries.push((index, local.entry));
                     if batch.get_ref().len() > MAX_BATCH_BYTES || batch_count >= MAX_BATCH_FILES {
                         let full = std::mem::replace(&mut batch, tar::Builder::new(Vec::new()));
                         agent.send_files(batch_count, full.into_inner().map_err(AgentError::Io)?).await?;
@@ -314,7 +362,7 @@ impl Syncer {
                         progress(index + 1, paths.len());
                     }
                 }
-                Ok(None) if known.contains_key(rel) => report.deleted.push(rel.clone()),
+                Ok(None) if known.contains(rel) => report.deleted.push(rel.clone()),
                 Ok(None) => {}
                 // Only "gone" deletes: the container keeps its copy and the synclog its entry.
                 Err(e) => report.skipped.push((rel.clone(), e.to_string())),
@@ -336,12 +384,8 @@ impl Syncer {
             }
             // RFC 3339 with nanoseconds keeps two syncs within one second distinct.
             t.last_sync = now;
-            for (rel, e) in new_entries {
-                t.files.insert(rel, e);
-            }
-            for rel in &report.deleted {
-                t.files.remove(rel);
-            }
+            let sent = new_entries.iter().map(|&(i, e)| (paths[i].as_str(), e));
+            t.files.update(sent, report.deleted.iter().map(String::as_str));
             let state = SyncState { sync_id: t.sync_id.clone(), last_sync: t.last_sync.clone() };
             agent.commit(state).await?;
             self.dirty = true;
@@ -349,21 +393,60 @@ impl Syncer {
         Ok(report)
     }
 
-    /// Writes the synclog if a sync changed it. Called only after the agent acknowledged (a crash
-    /// before it causes a re-send, never a loss), and off the hot path: after a restart was sent.
+    /// Whether acknowledged changes are not written to the synclog yet.
+    pub fn dirty(&self) -> bool {
+        self.dirty
+    }
+
+    /// A big sync ran whose freed memory is not given back yet.
+    pub fn wants_release(&self) -> bool {
+        self.release_after_big_sync
+    }
+
+    /// Writes the synclog now if a sync changed it (after any write in flight). Called only after
+    /// the agent acknowledged: a crash before it causes a re-send, never a loss.
     pub fn persist(&mut self) {
         if std::mem::take(&mut self.dirty) {
-            if let Err(e) = synclog::save(&self.path, &self.log) {
-                self.warning = Some(format!("cannot write the synclog {}: {e}", self.path.display()));
+            self.snapshots += 1;
+            if let Ok(mut w) = self.written.lock() {
+                w.write(self.snapshots, &self.path, &self.log);
             }
         }
-        if std::mem::take(&mut self.release_after_big_sync) {
-            release_free_memory();
+    }
+
+    /// As [`Syncer::persist`], on a blocking thread: a copy of the synclog (a target's files are
+    /// two buffers) is serialized and written there while the caller goes on. After a big sync,
+    /// the allocator's free pages then go back to the system.
+    pub fn persist_in_background(&mut self) {
+        let release = std::mem::take(&mut self.release_after_big_sync);
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            self.persist();
+            if release {
+                release_free_memory();
+            }
+            return;
+        };
+        let job = std::mem::take(&mut self.dirty).then(|| {
+            self.snapshots += 1;
+            (self.snapshots, self.log.clone(), self.path.clone(), self.written.clone())
+        });
+        if job.is_none() && !release {
+            return;
         }
+        runtime.spawn_blocking(move || {
+            if let Some((snapshot, log, path, written)) = job {
+                if let Ok(mut w) = written.lock() {
+                    w.write(snapshot, &path, &log);
+                }
+            }
+            if release {
+                release_free_memory();
+            }
+        });
     }
 
     /// A problem with the synclog file worth a line in the log (the sync itself goes on).
     pub fn take_warning(&mut self) -> Option<String> {
-        self.warning.take()
+        self.warning.take().or_else(|| self.written.lock().ok().and_then(|mut w| w.warning.take()))
     }
 }
