@@ -115,19 +115,20 @@ async fn frames_in<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(from: &mut R, mu
     }
 }
 
-/// What `from` yields, as frames, then the end frame; false when the stream broke.
+/// What `from` yields, as frames (each one write), then the end frame; false when the stream broke.
 async fn frames_out<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(mut from: R, to: &mut W) -> bool {
-    let mut buf = vec![0u8; 16 * 1024];
+    let mut buf = vec![0u8; 4 + 16 * 1024];
     loop {
-        let n = match from.read(&mut buf).await {
+        let n = match from.read(&mut buf[4..]).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if to.write_u32(n as u32).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+        buf[..4].copy_from_slice(&(n as u32).to_be_bytes());
+        if to.write_all(&buf[..4 + n]).await.is_err() {
             return false;
         }
     }
-    to.write_u32(0).await.is_ok() && to.flush().await.is_ok()
+    to.write_all(&0u32.to_be_bytes()).await.is_ok() && to.flush().await.is_ok()
 }
 
 /// One connection to the app on `port` for `client` (the daemon's side, unframed).

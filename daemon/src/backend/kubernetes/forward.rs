@@ -294,8 +294,10 @@ async fn bridge_warm(local: TcpStream, warm: Warm, remote: u16, back: std::sync:
     let Warm { pf, stream, closed } = warm;
     let (mut tunnel_rd, mut tunnel_wr) = tokio::io::split(stream);
     let (mut local_rd, mut local_wr) = local.into_split();
-    let reusable = tunnel_wr.write_all(format!("{remote}\n").as_bytes()).await.is_ok() && {
-        let mut up = Box::pin(frames_out(&mut local_rd, &mut tunnel_wr));
+    let reusable = {
+        // The port line goes out with the first frame: one write, one websocket message (a small
+        // write followed by another waits for the first one's ACK on a Nagle socket, 40 ms).
+        let mut up = Box::pin(frames_out(format!("{remote}\n").into_bytes(), &mut local_rd, &mut tunnel_wr));
         let mut down = Box::pin(frames_in(&mut tunnel_rd, &mut local_wr));
         tokio::select! {
             // The app ended: the local side closes in turn once it has read the answer.
@@ -306,25 +308,32 @@ async fn bridge_warm(local: TcpStream, warm: Warm, remote: u16, back: std::sync:
     };
     let stream = tunnel_rd.unsplit(tunnel_wr);
     let mut warm = Warm { pf, stream, closed };
+
     match back.upgrade() {
         Some(t) if reusable && warm.alive() => t.give_back(&pod, warm),
         _ => warm.pf.abort(),
     }
 }
 
-/// What `from` yields, as frames, then the end frame; false when the stream broke.
-async fn frames_out<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(from: &mut R, to: &mut W) -> bool {
+/// `prefix`, then what `from` yields as frames (each one write, the prefix in the first), then
+/// the end frame; false when the stream broke.
+async fn frames_out<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(prefix: Vec<u8>, from: &mut R, to: &mut W) -> bool {
     let mut buf = vec![0u8; 16 * 1024];
+    let mut out = prefix;
     loop {
         let n = match from.read(&mut buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        if to.write_u32(n as u32).await.is_err() || to.write_all(&buf[..n]).await.is_err() {
+        out.extend_from_slice(&(n as u32).to_be_bytes());
+        out.extend_from_slice(&buf[..n]);
+        if to.write_all(&out).await.is_err() {
             return false;
         }
+        out.clear();
     }
-    to.write_u32(0).await.is_ok() && to.flush().await.is_ok()
+    out.extend_from_slice(&0u32.to_be_bytes());
+    to.write_all(&out).await.is_ok() && to.flush().await.is_ok()
 }
 
 /// The frames of `from` into `to` until the end frame (true; `to` is shut), or a broken stream.
