@@ -10,7 +10,8 @@
 //! - the daemon names the port as one line of ASCII digits (`8080\n`);
 //! - both sides send what they have as frames (a 4-byte big-endian length, then that many bytes,
 //!   at most [`MAX_FRAME`]), and an empty frame when they are done writing;
-//! - once both empty frames went by, the stream is ready for the next port line.
+//! - once both empty frames went by, the agent sends [`READY`] again and the stream is ready for
+//!   the next port line.
 //!
 //! A port-forward stream carries no half-close of its own, and an app that closed would otherwise
 //! leave the daemon waiting until the kubelet gives the stream up; with the frames, an app that
@@ -87,7 +88,9 @@ async fn serve(client: TcpStream, sup: Option<Arc<Supervisor>>) {
             }
             ok = &mut work => ok && inbound.await,
         };
-        if !reusable {
+        drop(work);
+        // Ready for the next one.
+        if !reusable || wr.write_all(&[READY]).await.is_err() {
             return;
         }
     }
@@ -306,6 +309,7 @@ mod tests {
             drop(s);
             assert_eq!(answer(&mut c).await, b"pong", "the app's close ends its answer");
             send(&mut c, b"").await;
+            assert_eq!(c.read_u8().await.unwrap(), READY, "ready for the next connection");
         }
     }
 

@@ -306,6 +306,9 @@ async fn bridge_warm(local: TcpStream, warm: Warm, remote: u16, back: std::sync:
             ok = &mut up => ok && matches!(tokio::time::timeout(APP_END_WITHIN, down).await, Ok(true)),
         }
     };
+    // The agent says it is ready for the next connection (its answer also carries the ACK of our
+    // end frame, which the next connection's first write would otherwise wait for).
+    let reusable = reusable && matches!(tokio::time::timeout(READY_WITHIN, tunnel_rd.read_u8()).await, Ok(Ok(READY)));
     let stream = tunnel_rd.unsplit(tunnel_wr);
     let mut warm = Warm { pf, stream, closed };
 
