@@ -44,6 +44,35 @@ pub fn debugpy() -> PathBuf {
     dir
 }
 
+/// debugpy as one wheel for any Python (`py2.py3-none-any`, from PyPI), for an image built without
+/// network (the test cluster's builds run `buildah bud --network none`): its path, downloaded into
+/// `~/.cache/devspaces/wheels` with pip when missing. `scripts/test-all.sh` downloads it the same
+/// way first.
+pub fn debugpy_wheel() -> PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let dir = PathBuf::from(home).join(".cache/devspaces/wheels");
+    let wheel = dir.join(format!("debugpy-{DEBUGPY_VERSION}-py2.py3-none-any.whl"));
+    if wheel.is_file() {
+        return wheel;
+    }
+    // Into a folder of this process first, then renamed: a concurrent test never sees half of it.
+    let tmp = dir.join(format!(".downloading-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    crate::ok(
+        Command::new("python3")
+            .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"])
+            // The pure-Python wheel; 3.11 is the images' Python (Debian bookworm's python3).
+            .args(["--only-binary=:all:", "--platform", "any", "--implementation", "py", "--python-version", "3.11"])
+            .arg("--dest")
+            .arg(&tmp)
+            .arg(format!("debugpy=={DEBUGPY_VERSION}")),
+    );
+    let _ = std::fs::rename(tmp.join(wheel.file_name().expect("a file name")), &wheel);
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(wheel.is_file(), "{} is not there after pip download", wheel.display());
+    wheel
+}
+
 /// The Python service of the debugging tests: a stdlib HTTP server whose handler says its
 /// version; `padding` comment lines move the handler down.
 pub fn python_app(version: &str, padding: usize) -> String {
