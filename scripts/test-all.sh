@@ -64,7 +64,7 @@ echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent 
     -- --test-threads=1
 )
 
-echo "== Container backend on a real engine: dockerd built from the Go module proxy (tests/engine/), a Node.js service with RUN npm install, a three-service app"
+echo "== Container backend on a real engine: dockerd built from the Go module proxy (tests/engine/), a Node.js service with RUN npm install, a three-service app, node's inspector in a container"
 (
   trap 'bash tests/engine/down' EXIT
   bash tests/engine/up
