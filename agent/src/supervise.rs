@@ -1,6 +1,6 @@
 //! Runs the app as the agent's child in its own process group: stop, kill by name, build, start.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,6 +56,10 @@ pub struct Supervisor {
     /// Where the running app is recorded (`<state>/app.json`), if anywhere.
     record: Option<PathBuf>,
     record_lock: Mutex<()>,
+    /// The children this agent spawned (the app, build commands) until their wait returned: the
+    /// orphan reaper never waits for them. Held across each spawn, so that a child that ends at
+    /// once is in it before the reaper can see it.
+    spawned: Arc<Mutex<HashSet<i32>>>,
     pub default_command: Vec<String>,
     pub cwd: PathBuf,
     pub grace: Duration,
@@ -79,6 +83,7 @@ impl Supervisor {
             op: tokio::sync::Mutex::new(()),
             record: state.map(|s| s.join(APP_RECORD)),
             record_lock: Mutex::new(()),
+            spawned: Arc::new(Mutex::new(HashSet::new())),
             default_command,
             cwd,
             grace,
@@ -264,7 +269,8 @@ impl Supervisor {
             let _ = kill(Pid::from_raw(p.pid), Signal::SIGTERM);
         }
         for _ in 0..50 {
-            if victims.iter().all(|p| kill(Pid::from_raw(p.pid), None).is_err()) {
+            // A victim that is a zombie is gone (an orphan of a container's init, until reaped).
+            if victims.iter().all(|p| procs::stat(p.pid).is_none_or(|s| s.state == 'Z')) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -305,7 +311,7 @@ impl Supervisor {
         let Some((prog, args)) = command.split_first() else { return Ok(()) };
         self.status(AppStatus::Building { command: command.to_vec() });
         self.log(Stream::Build, format!("$ {}", command.join(" ")));
-        let mut child = self.command(prog, args, env).kill_on_drop(true).spawn().map_err(|e| {
+        let mut child = self.spawn(self.command(prog, args, env).kill_on_drop(true)).map_err(|e| {
             let msg = format!("cannot run build command '{}': {e}", command.join(" "));
             self.status(AppStatus::BuildFailed {
                 command: command.to_vec(),
@@ -317,7 +323,7 @@ impl Supervisor {
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let out = child.stdout.take().map(|s| self.pump(s, Stream::Build, tail.clone()));
         let err = child.stderr.take().map(|s| self.pump(s, Stream::Build, tail.clone()));
-        let status = child.wait().await.map_err(|e| format!("waiting for build command: {e}"))?;
+        let status = self.wait(&mut child).await.map_err(|e| format!("waiting for build command: {e}"))?;
         for t in [out, err].into_iter().flatten() {
             let _ = t.await;
         }
@@ -340,6 +346,47 @@ impl Supervisor {
             status.code().unwrap_or(-1),
             last_lines.join("\n")
         ))
+    }
+
+    /// Spawns `c`, its pid recorded in `spawned` under the lock the reaper takes.
+    fn spawn(&self, c: &mut Command) -> std::io::Result<tokio::process::Child> {
+        let mut spawned = self.spawned.lock().unwrap_or_else(|e| e.into_inner());
+        let child = c.spawn()?;
+        if let Some(pid) = child.id() {
+            spawned.insert(pid as i32);
+        }
+        Ok(child)
+    }
+
+    /// Waits for a child [`Self::spawn`] made; it leaves `spawned` once reaped.
+    async fn wait(&self, child: &mut tokio::process::Child) -> std::io::Result<std::process::ExitStatus> {
+        let pid = child.id();
+        let status = child.wait().await;
+        if let (Some(pid), Ok(mut s)) = (pid, self.spawned.lock()) {
+            s.remove(&(pid as i32));
+        }
+        status
+    }
+
+    /// When the agent is a container's init (pid 1: the container backend's entrypoint, a pod's
+    /// command), the kernel makes it the parent of every orphan of the container, and nothing
+    /// else ever waits for them: debugpy's adapter double-forks out of the app, so each one
+    /// stopped at a restart stayed a zombie, and processesToKill (`python3`) waited its whole
+    /// second for it to go. Each SIGCHLD, zombie children the agent did not spawn are reaped.
+    pub fn reap_orphans_as_init(self: &Arc<Self>) {
+        if std::process::id() != 1 {
+            return;
+        }
+        let Ok(mut sigchld) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()) else { return };
+        let spawned = self.spawned.clone();
+        tokio::spawn(async move {
+            loop {
+                reap_orphans(&spawned);
+                if sigchld.recv().await.is_none() {
+                    return;
+                }
+            }
+        });
     }
 
     /// A child in the agent's root, in a process group of its own, its output piped to the logs.
@@ -398,7 +445,7 @@ impl Supervisor {
                 "no command to run: set configurations.develop.container.command or a CMD in the Dockerfile".into()
             );
         };
-        let mut child = self.command(prog, args, env).spawn().map_err(|e| {
+        let mut child = self.spawn(&mut self.command(prog, args, env)).map_err(|e| {
             let msg = format!("cannot start '{}': {e}", run.join(" "));
             self.status(AppStatus::Exited { exit_code: None, signal: None, last_lines: vec![msg.clone()] });
             msg
@@ -424,7 +471,7 @@ impl Supervisor {
         self.status(AppStatus::Started { pid: pid as u32 });
         let sup = self.clone();
         tokio::spawn(async move {
-            let status = child.wait().await;
+            let status = sup.wait(&mut child).await;
             if stopping.load(Ordering::SeqCst) {
                 // Stopped by the agent: its last lines are nobody's concern, and what it started
                 // may still hold its output pipes (debugpy's adapter keeps them), so the stop does
@@ -542,6 +589,16 @@ impl Supervisor {
 
 /// In a child before exec: SIGKILL when the agent ends. The agent may have ended before the
 /// prctl took effect, in which case the child has a new parent already and must not run.
+/// Waits for (reaps) each zombie child of this process that is not in `spawned`.
+fn reap_orphans(spawned: &Mutex<HashSet<i32>>) {
+    let spawned = spawned.lock().unwrap_or_else(|e| e.into_inner());
+    for pid in procs::zombie_children(std::process::id() as i32) {
+        if !spawned.contains(&pid) {
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        }
+    }
+}
+
 fn die_with(agent: nix::libc::pid_t) -> std::io::Result<()> {
     use nix::libc;
     // SAFETY: prctl, getppid and raise have no memory-safety preconditions.

@@ -15,12 +15,25 @@
 use std::process::Command;
 use std::time::Instant;
 
-use devspaces_tests::cluster::{ds, in_new_space, pods, registry_tags, up_on_cluster_with, ROLLOUT};
+use devspaces_tests::cluster::{ds, in_new_space, kubectl, pods, registry_tags, up_on_cluster_with, ROLLOUT};
 use devspaces_tests::dap::{
     self, debug_ready, get_in_background, line_of, python_app, stopped_frame, Attached, DEBUGPY_VERSION,
 };
 use devspaces_tests::{ok, prepared, synced_with, Messages};
 use serde_json::json;
+
+/// Prints the pids of the zombies in a container (`/proc/<pid>/stat` state `Z`).
+const ZOMBIES: &str = r#"
+import os
+found = []
+for p in os.listdir("/proc"):
+    try:
+        if p.isdigit() and open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()[0] == "Z":
+            found.append(int(p))
+    except OSError:
+        pass
+print(sorted(found))
+"#;
 
 #[test]
 fn python_under_debugpy_in_a_pod_stops_at_a_breakpoint_and_again_after_an_edit() {
@@ -82,22 +95,23 @@ fn python_under_debugpy_in_a_pod_stops_at_a_breakpoint_and_again_after_an_edit()
     let threads = dap.request("threads", json!({}));
     assert!(threads["threads"].as_array().is_some_and(|t| !t.is_empty()), "still attached: {threads}");
 
-    // A source edit restarts the app under the debugger in the same pod: the old debug server
-    // goes (the debugger's connection ends), the new one is announced on the same local port,
-    // and a new attach stops in the new code.
+    // A source edit restarts the app under the debugger in the same pod: the new debug server is
+    // announced on the same local port and a new attach (at once, as an editor's on debugReady)
+    // stops in the new code; the old server went, and the old debugger's connection ends.
     let v2 = python_app("2", 2);
     let saved = Instant::now();
     std::fs::write(svc.join("app.py"), &v2).unwrap();
     let ready = debug_ready(&mut up, 1);
     let announced = saved.elapsed();
-    assert!(dap.closed_within(devspaces_tests::WAIT), "the old debug server's connection ended");
     assert_eq!(ready["port"].as_u64(), Some(debug_port as u64), "the same local port");
     assert_eq!(ready["remotePort"].as_u64(), Some(server_port));
     let line2 = line_of(&v2, "body = ");
     assert_eq!(line2, line + 2);
+    let mut old = dap;
     let Attached { mut dap, breakpoints, armed_at } =
         dap::attach_debugpy(debug_port, local_root, remote_root, &file, &[line2]);
     assert_eq!(breakpoints[0]["verified"], true, "{breakpoints}");
+    assert!(old.closed_within(devspaces_tests::WAIT), "the old debug server's connection ended");
     println!(
         "kubernetes python: save to debugReady {} ms, save to breakpoint armed {} ms",
         announced.as_millis(),
@@ -113,6 +127,9 @@ fn python_under_debugpy_in_a_pod_stops_at_a_breakpoint_and_again_after_an_edit()
     dap.request("continue", json!({"threadId": thread}));
     assert_eq!(answer.join().unwrap(), (200, "version 2\n".to_string()));
     assert_eq!(pods(&kc, &space, &session), pods1, "the same pod: a process-restart");
+    // The agent is the pod's init: the debugpy adapter it stopped (an orphan of the app) was reaped.
+    let zombies = ok(kubectl(&kc).args(["exec", "-n", &space, &pods1[0], "--", "python3", "-c", ZOMBIES]));
+    assert_eq!(zombies.trim(), "[]", "zombies in the pod");
 
     // A redeploy (the develop Dockerfile changed): a new image and a new pod, the app under the
     // debugger again, behind the same local ports.
