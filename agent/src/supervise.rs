@@ -542,10 +542,19 @@ impl Supervisor {
     }
 
     /// Polls the app's listening ports with backoff while it starts, then rarely.
+    ///
+    /// Under a debugger, what the app listens on before its debug server listens is the
+    /// debugger's own plumbing, never the app's: debuggers start before the app's code (debugpy
+    /// runs the script only once its adapter is up, node's inspector starts before the main
+    /// module). debugpy's is a loopback listener in the app that its adapter connects to once, to
+    /// say where it listens; taken for an app port, it moved the session's forward (and a request
+    /// through it) into debugpy's handshake. Those ports are watched closely while the debug server
+    /// starts (up to a minute) and left out of the app's ports for this run.
     async fn watch_ports(&self, pid: i32, generation: u64, debug_port: Option<u16>) {
         let mut delay = Duration::from_millis(20);
         let started = tokio::time::Instant::now();
         let mut reported_empty = false;
+        let mut plumbing: Vec<u16> = Vec::new();
         loop {
             tokio::time::sleep(delay).await;
             if self.generation.load(Ordering::SeqCst) != generation {
@@ -554,8 +563,17 @@ impl Supervisor {
             let mut pids = vec![pid];
             pids.extend(procs::descendants(pid).into_iter().map(|p| p.pid));
             // The debug server is not one of the app's services (node's inspector listens in the app).
-            let ports: Vec<u16> =
+            let mut ports: Vec<u16> =
                 procs::listening_ports(&pids).into_iter().filter(|p| Some(*p) != debug_port).collect();
+            if debug_port.is_some() {
+                let ready = self.debug_ready.lock().map(|r| r.is_some()).unwrap_or(true);
+                if !ready && started.elapsed() < Duration::from_secs(60) {
+                    plumbing.extend(ports.iter().filter(|p| !plumbing.contains(p)).copied().collect::<Vec<_>>());
+                    delay = Duration::from_millis(25);
+                    continue;
+                }
+                ports.retain(|p| !plumbing.contains(p));
+            }
             let changed = self.listening.lock().map(|mut l| {
                 if *l != ports {
                     *l = ports.clone();

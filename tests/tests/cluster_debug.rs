@@ -154,6 +154,16 @@ fn python_under_debugpy_in_a_pod_stops_at_a_breakpoint_and_again_after_an_edit()
     assert_eq!(answer.join().unwrap(), (200, "version 2\n".to_string()));
     dap.request("disconnect", json!({"terminateDebuggee": false}));
 
+    // The app's forward stayed on the app's port throughout: the loopback port debugpy opens in
+    // the app for its adapter, before the debug server listens, is no port of the app's.
+    let remotes: std::collections::BTreeSet<u64> = up
+        .seen
+        .iter()
+        .filter(|e| e["method"] == "devspaces/portForward")
+        .filter_map(|e| e["params"]["remotePort"].as_u64())
+        .collect();
+    assert_eq!(remotes.len(), 1, "the forwards followed other ports: {remotes:?}\n{}", up.dump());
+
     // down: the release, the pods and the pushed images go (the namespace goes with `_ns`).
     ok(ds(&env, &kc).arg("down").arg(&svc));
     up.wait_phase("stopped");
