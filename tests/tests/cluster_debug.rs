@@ -56,10 +56,11 @@ fn python_under_debugpy_in_a_pod_stops_at_a_breakpoint_and_again_after_an_edit()
     std::fs::create_dir_all(svc.join("static")).unwrap();
 
     let mut up = up_on_cluster_with(&env, &kc, &svc, &space, &["--debug"]);
-    let port = up.url_port();
+    // Within a build, a push and a rollout's time; the forward opens once the pod is there.
     let running = up.wait_for_within("the app running in the pod", ROLLOUT, |v| {
         v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
     });
+    let port = up.url_port();
     let session = running["params"]["session"].as_str().unwrap().to_string();
     let pods1 = pods(&kc, &space, &session);
     assert_eq!(pods1.len(), 1, "one pod: {pods1:?}");
