@@ -23,6 +23,13 @@ if [ ! -f "$debugpy_dir/debugpy/__init__.py" ]; then
   python3 -m pip install --quiet --disable-pip-version-check --target "$debugpy_dir.installing" "debugpy==$debugpy_version"
   mv "$debugpy_dir.installing" "$debugpy_dir"
 fi
+# cluster_debug installs debugpy into its image from this wheel (pure Python, for the images' Python
+# 3.11): the cluster's builds have no network. The test downloads it too when missing.
+debugpy_wheel_dir="$HOME/.cache/devspaces/wheels"
+if [ ! -f "$debugpy_wheel_dir/debugpy-$debugpy_version-py2.py3-none-any.whl" ]; then
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: --platform any \
+    --implementation py --python-version 3.11 --dest "$debugpy_wheel_dir" "debugpy==$debugpy_version"
+fi
 
 echo "== Hygiene: rustfmt, clippy (all targets, warnings are errors), luacheck; the VS Code type-check and eslint run with its tests"
 cargo fmt --all --check
@@ -42,7 +49,7 @@ bash editors/neovim/scripts/test.sh
 echo "== VS Code extension"
 (cd editors/vscode && npm ci --no-audit --no-fund --loglevel=error && npm test)
 
-echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent in a pod, up --backend kubernetes, the three-service app, team spaces (routing)"
+echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent in a pod, up --backend kubernetes, the three-service app, team spaces (routing), a debugger in a pod"
 (
   trap 'bash tests/cluster/down' EXIT
   bash tests/cluster/up --reuse >/dev/null
@@ -55,10 +62,11 @@ echo "== Kubernetes backend on the test cluster: spaces, post-render, the agent 
   # The gRPC routing test's services: Debian's python3 and its HTTP/2 library.
   bash tests/cluster/base-image devspaces/python-h2:bookworm python3 +python3-h2 >/dev/null
   nice cargo test -p devspaces-tests --features cluster \
-    --test cluster_spaces --test cluster_up --test cluster_whole_app --test cluster_routing -- --test-threads=1
+    --test cluster_spaces --test cluster_up --test cluster_whole_app --test cluster_routing --test cluster_debug \
+    -- --test-threads=1
 )
 
-echo "== Container backend on a real engine: dockerd built from the Go module proxy (tests/engine/), a Node.js service with RUN npm install, a three-service app"
+echo "== Container backend on a real engine: dockerd built from the Go module proxy (tests/engine/), a Node.js service with RUN npm install, a three-service app, node's inspector in a container"
 (
   trap 'bash tests/engine/down' EXIT
   bash tests/engine/up

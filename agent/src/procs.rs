@@ -12,12 +12,18 @@ pub struct Proc {
     pub exe_name: String,
 }
 
+/// A living process; `None` for a zombie too (it is dead: no signal reaches it, it holds no port,
+/// and only its parent's wait removes it).
 fn read_proc(pid: i32) -> Option<Proc> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let open = stat.find('(')?;
     let close = stat.rfind(')')?;
     let comm = stat[open + 1..close].to_string();
-    let ppid = stat[close + 2..].split_whitespace().nth(1)?.parse().ok()?;
+    let mut fields = stat[close + 2..].split_whitespace();
+    if fields.next()? == "Z" {
+        return None;
+    }
+    let ppid = fields.next()?.parse().ok()?;
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
     let argv0 = cmdline.split(|b| *b == 0).next().unwrap_or_default();
     let argv0 = String::from_utf8_lossy(argv0);
@@ -33,7 +39,23 @@ fn all() -> Vec<Proc> {
         .collect()
 }
 
-/// Every living descendant of `root` (not `root` itself), read from its own tree when the kernel
+/// The zombie children of `parent`, by a scan of `/proc`: for an agent that is a container's
+/// init, the orphans the kernel gave it (debugpy's adapter, which double-forks out of the app)
+/// once they died.
+pub fn zombie_children(parent: i32) -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
+    dir.flatten()
+        .filter_map(|e| e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()))
+        .filter(|pid| {
+            let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+            let Some(rest) = text.rfind(')').and_then(|i| text.get(i + 2..)) else { return false };
+            let mut f = rest.split_whitespace();
+            f.next() == Some("Z") && f.next().and_then(|p| p.parse::<i32>().ok()) == Some(parent)
+        })
+        .collect()
+}
+
+/// Every living descendant of `root` (not `root` itself, no zombie), read from its own tree when the kernel
 /// offers `/proc/<pid>/task/<tid>/children`, else from a scan of every process.
 pub fn descendants(root: i32) -> Vec<Proc> {
     match descendant_pids(root) {
@@ -219,6 +241,24 @@ mod tests {
         assert!(group_members(mine.pgrp).contains(&(child.id() as i32)));
         let _ = child.kill();
         let _ = child.wait();
+    }
+
+    #[test]
+    fn a_zombie_child_is_no_descendant_but_a_zombie_child() {
+        let me = std::process::id() as i32;
+        // `true` ends at once; unwaited, it stays a zombie of this process.
+        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let pid = child.id() as i32;
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while stat(pid).is_some_and(|s| s.state != 'Z') {
+            assert!(std::time::Instant::now() < deadline, "true did not end");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!descendants(me).iter().any(|p| p.pid == pid), "a zombie is not a living descendant");
+        assert!(!descendants_by_scan(me).iter().any(|p| p.pid == pid));
+        assert!(zombie_children(me).contains(&pid));
+        let _ = child.wait();
+        assert!(!zombie_children(me).contains(&pid), "reaped");
     }
 
     /// Rows as the kernel writes them: a header, LISTEN (`0A`) and other states, IPv4 and IPv6.

@@ -51,6 +51,7 @@ pub async fn run(args: AgentArgs, token: String) -> std::io::Result<()> {
         Duration::from_millis(args.grace_ms),
         Some(&args.state),
     );
+    sup.reap_orphans_as_init();
     // What a killed predecessor left: its app's children, and temp files of a write it was in.
     let (state, root) = (args.state.clone(), args.root.clone());
     let (leftover, temps) = tokio::task::spawn_blocking(move || {

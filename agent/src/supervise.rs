@@ -1,6 +1,6 @@
 //! Runs the app as the agent's child in its own process group: stop, kill by name, build, start.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -56,6 +56,10 @@ pub struct Supervisor {
     /// Where the running app is recorded (`<state>/app.json`), if anywhere.
     record: Option<PathBuf>,
     record_lock: Mutex<()>,
+    /// The children this agent spawned (the app, build commands) until their wait returned: the
+    /// orphan reaper never waits for them. Held across each spawn, so that a child that ends at
+    /// once is in it before the reaper can see it.
+    spawned: Arc<Mutex<HashSet<i32>>>,
     pub default_command: Vec<String>,
     pub cwd: PathBuf,
     pub grace: Duration,
@@ -84,6 +88,7 @@ impl Supervisor {
             op: tokio::sync::Mutex::new(()),
             record: state.map(|s| s.join(APP_RECORD)),
             record_lock: Mutex::new(()),
+            spawned: Arc::new(Mutex::new(HashSet::new())),
             default_command,
             cwd,
             grace,
@@ -292,7 +297,8 @@ impl Supervisor {
             let _ = kill(Pid::from_raw(p.pid), Signal::SIGTERM);
         }
         for _ in 0..50 {
-            if victims.iter().all(|p| kill(Pid::from_raw(p.pid), None).is_err()) {
+            // A victim that is a zombie is gone (an orphan of a container's init, until reaped).
+            if victims.iter().all(|p| procs::stat(p.pid).is_none_or(|s| s.state == 'Z')) {
                 return;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
@@ -348,7 +354,7 @@ impl Supervisor {
         let Some((prog, args)) = command.split_first() else { return Ok(()) };
         self.status(AppStatus::Building { command: command.to_vec() });
         self.log(Stream::Build, format!("$ {}", command.join(" ")));
-        let mut child = self.command(prog, args, env).kill_on_drop(true).spawn().map_err(|e| {
+        let mut child = self.spawn(self.command(prog, args, env).kill_on_drop(true)).map_err(|e| {
             let msg = format!("cannot run build command '{}': {e}", command.join(" "));
             self.status(AppStatus::BuildFailed {
                 command: command.to_vec(),
@@ -360,7 +366,7 @@ impl Supervisor {
         let tail = Arc::new(Mutex::new(VecDeque::new()));
         let out = child.stdout.take().map(|s| self.pump(s, Stream::Build, tail.clone()));
         let err = child.stderr.take().map(|s| self.pump(s, Stream::Build, tail.clone()));
-        let status = child.wait().await.map_err(|e| format!("waiting for build command: {e}"))?;
+        let status = self.wait(&mut child).await.map_err(|e| format!("waiting for build command: {e}"))?;
         for t in [out, err].into_iter().flatten() {
             let _ = t.await;
         }
@@ -383,6 +389,47 @@ impl Supervisor {
             status.code().unwrap_or(-1),
             last_lines.join("\n")
         ))
+    }
+
+    /// Spawns `c`, its pid recorded in `spawned` under the lock the reaper takes.
+    fn spawn(&self, c: &mut Command) -> std::io::Result<tokio::process::Child> {
+        let mut spawned = self.spawned.lock().unwrap_or_else(|e| e.into_inner());
+        let child = c.spawn()?;
+        if let Some(pid) = child.id() {
+            spawned.insert(pid as i32);
+        }
+        Ok(child)
+    }
+
+    /// Waits for a child [`Self::spawn`] made; it leaves `spawned` once reaped.
+    async fn wait(&self, child: &mut tokio::process::Child) -> std::io::Result<std::process::ExitStatus> {
+        let pid = child.id();
+        let status = child.wait().await;
+        if let (Some(pid), Ok(mut s)) = (pid, self.spawned.lock()) {
+            s.remove(&(pid as i32));
+        }
+        status
+    }
+
+    /// When the agent is a container's init (pid 1: the container backend's entrypoint, a pod's
+    /// command), the kernel makes it the parent of every orphan of the container, and nothing
+    /// else ever waits for them: debugpy's adapter double-forks out of the app, so each one
+    /// stopped at a restart stayed a zombie, and processesToKill (`python3`) waited its whole
+    /// second for it to go. Each SIGCHLD, zombie children the agent did not spawn are reaped.
+    pub fn reap_orphans_as_init(self: &Arc<Self>) {
+        if std::process::id() != 1 {
+            return;
+        }
+        let Ok(mut sigchld) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::child()) else { return };
+        let spawned = self.spawned.clone();
+        tokio::spawn(async move {
+            loop {
+                reap_orphans(&spawned);
+                if sigchld.recv().await.is_none() {
+                    return;
+                }
+            }
+        });
     }
 
     /// A child in the agent's root, in a process group of its own, its output piped to the logs.
@@ -441,7 +488,7 @@ impl Supervisor {
                 "no command to run: set configurations.develop.container.command or a CMD in the Dockerfile".into()
             );
         };
-        let mut child = self.command(prog, args, env).spawn().map_err(|e| {
+        let mut child = self.spawn(&mut self.command(prog, args, env)).map_err(|e| {
             let msg = format!("cannot start '{}': {e}", run.join(" "));
             self.status(AppStatus::Exited { exit_code: None, signal: None, last_lines: vec![msg.clone()] });
             msg
@@ -467,7 +514,7 @@ impl Supervisor {
         self.status(AppStatus::Started { pid: pid as u32 });
         let sup = self.clone();
         tokio::spawn(async move {
-            let status = child.wait().await;
+            let status = sup.wait(&mut child).await;
             if stopping.load(Ordering::SeqCst) {
                 // Stopped by the agent: its last lines are nobody's concern, and what it started
                 // may still hold its output pipes (debugpy's adapter keeps them), so the stop does
@@ -538,10 +585,19 @@ impl Supervisor {
     }
 
     /// Polls the app's listening ports with backoff while it starts, then rarely.
+    ///
+    /// Under a debugger, what the app listens on before its debug server listens is the
+    /// debugger's own plumbing, never the app's: debuggers start before the app's code (debugpy
+    /// runs the script only once its adapter is up, node's inspector starts before the main
+    /// module). debugpy's is a loopback listener in the app that its adapter connects to once, to
+    /// say where it listens; taken for an app port, it moved the session's forward (and a request
+    /// through it) into debugpy's handshake. Those ports are watched closely while the debug server
+    /// starts (up to a minute) and left out of the app's ports for this run.
     async fn watch_ports(&self, pid: i32, generation: u64, debug_port: Option<u16>) {
         let mut delay = Duration::from_millis(20);
         let started = tokio::time::Instant::now();
         let mut reported_empty = false;
+        let mut plumbing: Vec<u16> = Vec::new();
         loop {
             tokio::time::sleep(delay).await;
             if self.generation.load(Ordering::SeqCst) != generation {
@@ -550,8 +606,17 @@ impl Supervisor {
             let mut pids = vec![pid];
             pids.extend(procs::descendants(pid).into_iter().map(|p| p.pid));
             // The debug server is not one of the app's services (node's inspector listens in the app).
-            let ports: Vec<u16> =
+            let mut ports: Vec<u16> =
                 procs::listening_ports(&pids).into_iter().filter(|p| Some(*p) != debug_port).collect();
+            if debug_port.is_some() {
+                let ready = self.debug_ready.lock().map(|r| r.is_some()).unwrap_or(true);
+                if !ready && started.elapsed() < Duration::from_secs(60) {
+                    plumbing.extend(ports.iter().filter(|p| !plumbing.contains(p)).copied().collect::<Vec<_>>());
+                    delay = Duration::from_millis(25);
+                    continue;
+                }
+                ports.retain(|p| !plumbing.contains(p));
+            }
             let changed = self.listening.lock().map(|mut l| {
                 if *l != ports {
                     *l = ports.clone();
@@ -585,6 +650,16 @@ impl Supervisor {
 
 /// In a child before exec: SIGKILL when the agent ends. The agent may have ended before the
 /// prctl took effect, in which case the child has a new parent already and must not run.
+/// Waits for (reaps) each zombie child of this process that is not in `spawned`.
+fn reap_orphans(spawned: &Mutex<HashSet<i32>>) {
+    let spawned = spawned.lock().unwrap_or_else(|e| e.into_inner());
+    for pid in procs::zombie_children(std::process::id() as i32) {
+        if !spawned.contains(&pid) {
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), Some(nix::sys::wait::WaitPidFlag::WNOHANG));
+        }
+    }
+}
+
 fn die_with(agent: nix::libc::pid_t) -> std::io::Result<()> {
     use nix::libc;
     // SAFETY: prctl, getppid and raise have no memory-safety preconditions.

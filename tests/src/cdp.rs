@@ -9,13 +9,78 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::WAIT;
+use crate::{Up, WAIT};
 
 /// The inspector's targets (`GET /json/list` on its port): what a debugger attaches to.
 pub fn targets(port: u16) -> Value {
     let (status, body) = crate::http_get(port, "/json/list");
     assert_eq!(status, 200, "GET /json/list: {body}");
     serde_json::from_str(&body).unwrap_or_else(|e| panic!("/json/list is not JSON ({e}): {body}"))
+}
+
+/// The Node.js service of the debugging tests: an http server whose handler says its version, on
+/// `APP_HOST` (a container's app listens on every address), else 127.0.0.1; `padding` comment lines
+/// move the handler down.
+pub fn node_app(version: &str, padding: usize) -> String {
+    format!(
+        r#"const http = require("http");
+{}
+http.createServer((req, res) => {{
+  const version = "{version}";
+  const body = `version ${{version}}\n`;
+  res.writeHead(200, {{ "Content-Length": Buffer.byteLength(body) }});
+  res.end(body);
+}}).listen(Number(process.env.PORT), process.env.APP_HOST || "127.0.0.1");
+"#,
+        "// an edit that moves the handler down\n".repeat(padding)
+    )
+}
+
+/// Attaches to the inspector behind the debug forward, as a debugger does (its target from
+/// `/json/list`, `Debugger.enable`), and sets a breakpoint on `line` (1-based) of the app's copy
+/// of `rel`, found through the path mapping; returns the session and when the breakpoint was
+/// armed (resolved in the loaded script).
+pub fn attach_inspector(debug_port: u16, remote_root: &str, rel: &str, line: u32) -> (Cdp, Instant) {
+    let remote_url = format!("file://{remote_root}/{rel}");
+    let list = targets(debug_port);
+    let target = list.as_array().and_then(|t| t.first()).unwrap_or_else(|| panic!("no inspector target: {list}"));
+    assert_eq!(target["url"], remote_url.as_str(), "the inspector runs the app's copy: {target}");
+    let ws = target["webSocketDebuggerUrl"].as_str().expect("webSocketDebuggerUrl");
+    let path = &ws[ws.find("://").map(|i| i + 3).unwrap()..];
+    let path = &path[path.find('/').unwrap()..];
+    let mut cdp = Cdp::connect(debug_port, path);
+    cdp.call("Debugger.enable", json!({}));
+    let bp = cdp.call("Debugger.setBreakpointByUrl", json!({"lineNumber": line - 1, "url": remote_url}));
+    // Resolved in the script at once when node has loaded it; else when it does (the inspector
+    // listens, and `debugReady` says so, before node has compiled the app's main script).
+    let location = match bp["locations"].get(0) {
+        Some(l) => l.clone(),
+        None => {
+            let id = bp["breakpointId"].clone();
+            cdp.wait_event("Debugger.breakpointResolved", move |p| p["breakpointId"] == id)["location"].clone()
+        }
+    };
+    let armed_at = Instant::now();
+    assert_eq!(location["lineNumber"], line - 1, "the breakpoint resolved in the loaded script: {bp} {location}");
+    (cdp, armed_at)
+}
+
+/// Waits for the pause at the breakpoint; returns the top frame, its workspace path (mapped
+/// back through `pathMappings`) and its 1-based line.
+pub fn paused_frame(cdp: &mut Cdp, up: &mut Up, local_root: &str, remote_root: &str) -> (Value, String, u64) {
+    let Some(paused) = cdp.try_event("Debugger.paused", WAIT) else {
+        up.collect_for(Duration::from_millis(500));
+        panic!("no pause at the breakpoint; `up` printed:\n{}", up.dump());
+    };
+    let frame = paused["callFrames"][0].clone();
+    // The frame's script, by its id, as `Debugger.scriptParsed` announced it.
+    let script = frame["location"]["scriptId"].clone();
+    let parsed = cdp.seen.iter().find(|m| m["method"] == "Debugger.scriptParsed" && m["params"]["scriptId"] == script);
+    let url = parsed.and_then(|m| m["params"]["url"].as_str()).expect("the paused script was announced");
+    let remote = url.strip_prefix("file://").unwrap_or_else(|| panic!("not a file url: {url}"));
+    let local = format!("{local_root}{}", remote.strip_prefix(remote_root).expect("under the remote root"));
+    let line = frame["location"]["lineNumber"].as_u64().unwrap() + 1;
+    (frame, local, line)
 }
 
 /// Reads one frame's opcode and payload; `None` at the end of the stream.
@@ -141,6 +206,11 @@ impl Cdp {
     /// The params of the next event named `method`, or `None` within `within`.
     pub fn try_event(&mut self, method: &str, within: Duration) -> Option<Value> {
         self.try_wait(within, |m| m["method"] == method).ok().map(|m| m["params"].clone())
+    }
+
+    /// Waits for an event whose params match `pred`; returns its params.
+    pub fn wait_event(&mut self, method: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        self.wait(&format!("the event {method}"), |m| m["method"] == method && pred(&m["params"]))["params"].clone()
     }
 
     fn wait(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {

@@ -102,7 +102,12 @@ pub fn in_new_space(prefix: &str) -> (PathBuf, String, Namespaces, Env) {
 /// `devspacesd up --json` on the cluster, in `space` (`parent/child` for a child space), of a
 /// service or a folder of services.
 pub fn up_on_cluster(env: &Env, kc: &Path, path: &Path, space: &str) -> Up {
+    up_on_cluster_with(env, kc, path, space, &[])
+}
+
+/// [`up_on_cluster`] with more flags of `up` (`--debug`).
+pub fn up_on_cluster_with(env: &Env, kc: &Path, path: &Path, space: &str, flags: &[&str]) -> Up {
     let mut cmd = ds(env, kc);
-    cmd.arg("up").arg(path).args(["--backend", "kubernetes", "--space", space, "--json"]);
+    cmd.arg("up").arg(path).args(["--backend", "kubernetes", "--space", space, "--json"]).args(flags);
     Up::spawn(cmd)
 }

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::WAIT;
+use crate::{http_get, Messages, Up, WAIT};
 
 /// The debugpy the tests run apps under (from PyPI).
 pub const DEBUGPY_VERSION: &str = "1.8.17";
@@ -42,6 +42,96 @@ pub fn debugpy() -> PathBuf {
     }
     assert!(dir.join("debugpy/__init__.py").is_file(), "debugpy is not in {} after pip install", dir.display());
     dir
+}
+
+/// debugpy as one wheel for any Python (`py2.py3-none-any`, from PyPI), for an image built without
+/// network (the test cluster's builds run `buildah bud --network none`): its path, downloaded into
+/// `~/.cache/devspaces/wheels` with pip when missing. `scripts/test-all.sh` downloads it the same
+/// way first.
+pub fn debugpy_wheel() -> PathBuf {
+    let home = std::env::var_os("HOME").expect("HOME is set");
+    let dir = PathBuf::from(home).join(".cache/devspaces/wheels");
+    let wheel = dir.join(format!("debugpy-{DEBUGPY_VERSION}-py2.py3-none-any.whl"));
+    if wheel.is_file() {
+        return wheel;
+    }
+    // Into a folder of this process first, then renamed: a concurrent test never sees half of it.
+    let tmp = dir.join(format!(".downloading-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    crate::ok(
+        Command::new("python3")
+            .args(["-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-deps"])
+            // The pure-Python wheel; 3.11 is the images' Python (Debian bookworm's python3).
+            .args(["--only-binary=:all:", "--platform", "any", "--implementation", "py", "--python-version", "3.11"])
+            .arg("--dest")
+            .arg(&tmp)
+            .arg(format!("debugpy=={DEBUGPY_VERSION}")),
+    );
+    let _ = std::fs::rename(tmp.join(wheel.file_name().expect("a file name")), &wheel);
+    let _ = std::fs::remove_dir_all(&tmp);
+    assert!(wheel.is_file(), "{} is not there after pip download", wheel.display());
+    wheel
+}
+
+/// The Python service of the debugging tests: a stdlib HTTP server whose handler says its
+/// version; `padding` comment lines move the handler down.
+pub fn python_app(version: &str, padding: usize) -> String {
+    format!(
+        r#"import os
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+{}
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        version = "{version}"
+        body = ("version %s\n" % version).encode()
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
+"#,
+        "# an edit that moves the handler down\n".repeat(padding)
+    )
+}
+
+/// The 1-based line of the first line of `text` that contains `needle`.
+pub fn line_of(text: &str, needle: &str) -> u32 {
+    text.lines().position(|l| l.contains(needle)).map(|i| i as u32 + 1).expect("the line is in the text")
+}
+
+/// The next `devspaces/debugReady` counting `restarts` restarts before it.
+pub fn debug_ready(up: &mut Up, restarts: u64) -> Value {
+    up.wait_method("devspaces/debugReady", move |p| p["restarts"] == restarts)
+}
+
+/// Sends `GET /` through the service's forward on its own thread (a breakpoint holds the
+/// answer), again while it is answered 502: the debug server listens before the app does.
+pub fn get_in_background(port: u16) -> std::thread::JoinHandle<(u16, String)> {
+    std::thread::spawn(move || {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let (status, body) = http_get(port, "/");
+            if status != 502 || Instant::now() > deadline {
+                return (status, body);
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    })
+}
+
+/// Waits for the stop at a breakpoint; returns the thread and its top frame.
+pub fn stopped_frame(dap: &mut Dap, up: &mut Up) -> (Value, Value) {
+    let Some(stopped) = dap.try_event("stopped", WAIT) else {
+        up.collect_for(Duration::from_millis(500));
+        panic!("no stop at the breakpoint; the debugger saw:\n{}\n`up` printed:\n{}", dap.dump(), up.dump());
+    };
+    assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
+    let thread = stopped["threadId"].clone();
+    let trace = dap.request("stackTrace", json!({"threadId": thread, "startFrame": 0, "levels": 1}));
+    (thread, trace["stackFrames"][0].clone())
 }
 
 /// A connection to a debug adapter.

@@ -144,6 +144,21 @@ pub fn up_copy(env: &Env, rel: &str) -> (tempfile::TempDir, PathBuf, Up, u16, u3
     (tmp, svc, up, port, pid)
 }
 
+/// A service folder made by `devspacesd prep` from `files` (it writes azds.yaml, the Dockerfiles
+/// and the chart for the stack it finds).
+pub fn prepared(env: &Env, name: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let svc = tmp.path().join(name);
+    for (rel, text) in files {
+        let p = svc.join(rel);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    ok(env.command().arg("prep").arg(&svc));
+    let svc = std::fs::canonicalize(&svc).unwrap();
+    (tmp, svc)
+}
+
 /// Copies a folder and everything in it.
 pub fn copy_dir(src: &Path, dst: &Path) {
     std::fs::create_dir_all(dst).expect("mkdir");

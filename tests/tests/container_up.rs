@@ -9,7 +9,9 @@
 //! it missed.
 //!
 //! And the whole app of tests/src/apps.rs (three Python services calling each other by name) with
-//! one `up` of its folder.
+//! one `up` of its folder; and debugging (issue 17): `up --debug` of a Node.js service, a real
+//! inspector client through the published and forwarded debug port, a breakpoint hit before and
+//! after an edit.
 //!
 //! Run with `eval "$(tests/engine/env)"`, `DEVSPACES_TEST_NODE_IMAGE` and
 //! `DEVSPACES_TEST_PYTHON_IMAGE` naming a Node.js and a Python image the engine holds
@@ -23,8 +25,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use devspaces_tests::apps::{assert_only_data_restarted, edit_data, use_base_image, write_three_services};
-use devspaces_tests::{end_child, http_get, ok, record, repo_root, short_id, Env, Messages, Up};
-use serde_json::Value;
+use devspaces_tests::cdp::{attach_inspector, node_app, paused_frame};
+use devspaces_tests::dap::{debug_ready, get_in_background, line_of};
+use devspaces_tests::{end_child, http_get, ok, record, repo_root, short_id, synced_with, Env, Messages, Up, WAIT};
+use serde_json::{json, Value};
 
 /// A build whose RUN step installs from the npm registry, on two shared cores.
 const BUILD: Duration = Duration::from_secs(300);
@@ -251,6 +255,28 @@ fn a_node_service_with_run_steps_runs_in_a_container() {
     }
 }
 
+/// Waits (within a build's time) until no container, network or image of `space` and its
+/// `sessions` is left.
+fn nothing_left(space: &str, sessions: &[String]) {
+    let deadline = Instant::now() + BUILD;
+    loop {
+        let containers = engine(&format!(
+            "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22devspaces.space%3D{space}%22%5D%7D"
+        ));
+        let networks: Vec<String> =
+            names(&engine("/networks"), "Name").into_iter().filter(|n| *n == format!("devspaces-{space}")).collect();
+        let images: Vec<String> = names(&engine("/images/json"), "RepoTags")
+            .into_iter()
+            .filter(|t| sessions.iter().any(|s| t.contains(s.as_str())))
+            .collect();
+        if names(&containers, "Id").is_empty() && networks.is_empty() && images.is_empty() {
+            return;
+        }
+        assert!(Instant::now() < deadline, "left behind: {containers} {networks:?} {images:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// `up` without --json, until its first line; then Ctrl-C. Returns the first line and stderr.
 fn first_line(mut cmd: Command) -> (String, String) {
     let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
@@ -393,21 +419,103 @@ fn three_services_reach_each_other_by_name_on_the_spaces_network() {
         assert!(Instant::now() < deadline, "up did not end after down:\n{}", up.dump());
         std::thread::sleep(Duration::from_millis(100));
     }
-    let deadline = Instant::now() + BUILD;
-    loop {
-        let containers = engine(&format!(
-            "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22devspaces.space%3D{space}%22%5D%7D"
-        ));
-        let networks: Vec<String> =
-            names(&engine("/networks"), "Name").into_iter().filter(|n| *n == format!("devspaces-{space}")).collect();
-        let images: Vec<String> = names(&engine("/images/json"), "RepoTags")
-            .into_iter()
-            .filter(|t| sessions.iter().any(|s| t.contains(s.as_str())))
-            .collect();
-        if names(&containers, "Id").is_empty() && networks.is_empty() && images.is_empty() {
-            break;
-        }
-        assert!(Instant::now() < deadline, "left behind: {containers} {networks:?} {images:?}");
-        std::thread::sleep(Duration::from_millis(100));
+    nothing_left(&space, &sessions.into_iter().collect::<Vec<_>>());
+}
+
+/// The debugging service: node_app (listening on every address of its container) in an image
+/// that needs no registry.
+fn write_debug_service(root: &Path, server_js: &str) -> std::path::PathBuf {
+    let svc = root.join("nodedebug");
+    let dockerfile = "ARG NODE_IMAGE=node:20\nFROM ${NODE_IMAGE}\nWORKDIR /app\nCOPY . .\nENV PORT=3000 APP_HOST=0.0.0.0\nEXPOSE 3000\nCMD [\"node\", \"server.js\"]\n";
+    let azds = AZDS.replace("      - \"public/**\"\n", "");
+    for (p, body) in [("server.js", server_js), ("Dockerfile", dockerfile), ("azds.yaml", azds.as_str())] {
+        std::fs::create_dir_all(svc.join(p).parent().unwrap()).unwrap();
+        std::fs::write(svc.join(p), body).unwrap();
     }
+    svc
+}
+
+/// Issue 17 on the container backend: `up --debug` runs node under its inspector in the
+/// container; the debug port is published on loopback and forwarded like the app's, and a real
+/// debugger (the inspector protocol) stops at a breakpoint in the handler, with the workspace's
+/// file and line through the path mapping; after an edit (a process-restart in the same
+/// container) it attaches again on `debugReady` and stops in the new code.
+#[test]
+fn node_under_its_inspector_in_a_container_stops_at_a_breakpoint_and_again_after_an_edit() {
+    static_agent();
+    let env = Env::new();
+    let root = tempfile::tempdir().unwrap();
+    let v1 = node_app("1", 0);
+    let svc = write_debug_service(root.path(), &v1);
+    let space = format!("cd{}", short_id());
+    let mut cmd = ds(&env);
+    cmd.arg("up").arg(&svc).args(["--debug", "--backend", "container", "--space", &space, "--json"]);
+    let mut up = Up::spawn(cmd);
+    let running = up.wait_for_within("the app running in its container", BUILD, |v| {
+        v["method"] == "devspaces/serviceStatus" && v["params"]["phase"] == "running"
+    });
+    let session = running["params"]["session"].as_str().unwrap().to_string();
+    let port = up.url_port();
+
+    let ready = debug_ready(&mut up, 0);
+    assert_eq!((ready["adapter"].as_str(), ready["host"].as_str()), (Some("node"), Some("127.0.0.1")));
+    let mapping = &ready["pathMappings"][0];
+    let (local_root, remote_root) = (mapping["localRoot"].as_str().unwrap(), mapping["remoteRoot"].as_str().unwrap());
+    assert_eq!(local_root, svc.display().to_string(), "the workspace folder");
+    assert_eq!(remote_root, "/app", "the image's WORKDIR");
+    let debug_port = ready["port"].as_u64().unwrap() as u16;
+    assert_eq!(ready["remotePort"].as_u64(), Some(9229), "the inspector's usual port, in the container");
+    let containers =
+        engine(&format!("/containers/json?filters=%7B%22label%22%3A%5B%22devspaces.session%3D{session}%22%5D%7D"));
+    let ports = &containers[0]["Ports"];
+    assert!(
+        ports.as_array().unwrap().iter().any(|p| p["PrivatePort"] == 9229 && p["IP"] == "127.0.0.1"),
+        "the debug port is published on loopback: {ports}"
+    );
+    let file = svc.join("server.js").display().to_string();
+
+    let line = line_of(&v1, "const body");
+    let (mut cdp, _) = attach_inspector(debug_port, remote_root, "server.js", line);
+    let answer = get_in_background(port);
+    let (frame, path, at) = paused_frame(&mut cdp, &mut up, local_root, remote_root);
+    assert_eq!((path.as_str(), at), (file.as_str(), line as u64), "the workspace file and line");
+    let v =
+        cdp.call("Debugger.evaluateOnCallFrame", json!({"callFrameId": frame["callFrameId"], "expression": "version"}));
+    assert_eq!(v["result"]["value"], "1");
+    cdp.call("Debugger.resume", json!({}));
+    assert_eq!(answer.join().unwrap(), (200, "version 1\n".to_string()));
+
+    // A source edit restarts node under its inspector in the same container.
+    let v2 = node_app("2", 3);
+    let saved = Instant::now();
+    std::fs::write(svc.join("server.js"), &v2).unwrap();
+    let ready = debug_ready(&mut up, 1);
+    let announced = saved.elapsed();
+    assert!(cdp.closed_within(WAIT), "the old inspector's connection ended");
+    assert_eq!(ready["port"].as_u64(), Some(debug_port as u64), "the same local port");
+    let line2 = line_of(&v2, "const body");
+    let (mut cdp, armed_at) = attach_inspector(debug_port, remote_root, "server.js", line2);
+    println!(
+        "container node: save to debugReady {} ms, save to breakpoint armed {} ms",
+        announced.as_millis(),
+        armed_at.duration_since(saved).as_millis()
+    );
+    let synced = up.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && synced_with(p, "server.js"));
+    assert_eq!(synced["class"], "process-restart");
+    let answer = get_in_background(port);
+    let (frame, path, at) = paused_frame(&mut cdp, &mut up, local_root, remote_root);
+    assert_eq!((path.as_str(), at), (file.as_str(), line2 as u64));
+    let v =
+        cdp.call("Debugger.evaluateOnCallFrame", json!({"callFrameId": frame["callFrameId"], "expression": "version"}));
+    assert_eq!(v["result"]["value"], "2", "the new code");
+    cdp.call("Debugger.resume", json!({}));
+    assert_eq!(answer.join().unwrap(), (200, "version 2\n".to_string()));
+    let same = engine(&format!(
+        "/containers/json?all=1&filters=%7B%22label%22%3A%5B%22devspaces.session%3D{session}%22%5D%7D"
+    ));
+    assert_eq!(names(&same, "Id"), names(&containers, "Id"), "the same container: a process-restart");
+
+    // Ctrl-C: no container, network or image is left.
+    up.interrupt();
+    nothing_left(&space, &[session]);
 }

@@ -4,57 +4,14 @@
 //! line, and after an edit (a process-restart) attaches again and stops in the new code.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Instant;
 
-use devspaces_tests::cdp;
-use devspaces_tests::dap::{self, Attached};
+use devspaces_tests::cdp::{attach_inspector, node_app, paused_frame};
+use devspaces_tests::dap::{self, debug_ready, get_in_background, line_of, python_app, stopped_frame, Attached};
 use devspaces_tests::lsp::Lsp;
 use devspaces_tests::*;
 use serde_json::{json, Value};
-
-/// The Python service: a stdlib HTTP server whose handler says its version.
-fn python_app(version: &str, padding: usize) -> String {
-    format!(
-        r#"import os
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-{}
-
-class Handler(BaseHTTPRequestHandler):
-    def do_GET(self):
-        version = "{version}"
-        body = ("version %s\n" % version).encode()
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
-ThreadingHTTPServer(("127.0.0.1", int(os.environ["PORT"])), Handler).serve_forever()
-"#,
-        "# an edit that moves the handler down\n".repeat(padding)
-    )
-}
-
-/// The 1-based line of the first line of `text` that contains `needle`.
-fn line_of(text: &str, needle: &str) -> u32 {
-    text.lines().position(|l| l.contains(needle)).map(|i| i as u32 + 1).expect("the line is in the text")
-}
-
-/// A service folder made by `devspacesd prep` from `files` (it writes azds.yaml, the Dockerfiles
-/// and the chart for the stack it finds).
-fn prepared(env: &Env, name: &str, files: &[(&str, &str)]) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().unwrap();
-    let svc = tmp.path().join(name);
-    for (rel, text) in files {
-        let p = svc.join(rel);
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-    ok(env.command().arg("prep").arg(&svc));
-    let svc = std::fs::canonicalize(&svc).unwrap();
-    (tmp, svc)
-}
 
 /// `devspacesd up --debug --backend local --json` with this extra environment.
 fn up_debug(env: &Env, svc: &Path, vars: &[(&str, String)]) -> Up {
@@ -64,38 +21,6 @@ fn up_debug(env: &Env, svc: &Path, vars: &[(&str, String)]) -> Up {
     }
     cmd.arg("up").arg(svc).args(["--debug", "--backend", "local", "--json"]);
     Up::spawn(cmd)
-}
-
-/// The next `devspaces/debugReady` counting `restarts` restarts before it.
-fn debug_ready(up: &mut Up, restarts: u64) -> Value {
-    up.wait_method("devspaces/debugReady", move |p| p["restarts"] == restarts)
-}
-
-/// Sends `GET /` through the service's forward on its own thread (a breakpoint holds the
-/// answer), again while it is answered 502: the debug server listens before the app does.
-fn get_in_background(port: u16) -> std::thread::JoinHandle<(u16, String)> {
-    std::thread::spawn(move || {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let (status, body) = http_get(port, "/");
-            if status != 502 || Instant::now() > deadline {
-                return (status, body);
-            }
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    })
-}
-
-/// Waits for the stop at a breakpoint; returns the thread and its top frame.
-fn stopped_frame(dap: &mut dap::Dap, up: &mut Up) -> (Value, Value) {
-    let Some(stopped) = dap.try_event("stopped", WAIT) else {
-        up.collect_for(std::time::Duration::from_millis(500));
-        panic!("no stop at the breakpoint; the debugger saw:\n{}\n`up` printed:\n{}", dap.dump(), up.dump());
-    };
-    assert_eq!(stopped["reason"], "breakpoint", "{stopped}");
-    let thread = stopped["threadId"].clone();
-    let trace = dap.request("stackTrace", json!({"threadId": thread, "startFrame": 0, "levels": 1}));
-    (thread, trace["stackFrames"][0].clone())
 }
 
 #[test]
@@ -209,60 +134,6 @@ fn a_service_that_cannot_be_debugged_is_refused_with_the_key_to_add() {
     // The project is Python (prep's requirements.txt), but its command is not.
     assert!(err.contains("cannot start './start.sh' under the python debugger"), "{err}");
     assert!(err.contains("set configurations.develop.container.debug.command"), "{err}");
-}
-
-/// The Node.js service: an http server whose handler says its version.
-fn node_app(version: &str, padding: usize) -> String {
-    format!(
-        r#"const http = require("http");
-{}
-http.createServer((req, res) => {{
-  const version = "{version}";
-  const body = `version ${{version}}\n`;
-  res.writeHead(200, {{ "Content-Length": Buffer.byteLength(body) }});
-  res.end(body);
-}}).listen(Number(process.env.PORT), "127.0.0.1");
-"#,
-        "// an edit that moves the handler down\n".repeat(padding)
-    )
-}
-
-/// Attaches to the inspector behind the debug forward, as a debugger does (its target from
-/// `/json/list`, `Debugger.enable`), and sets a breakpoint on `line` (1-based) of the app's copy
-/// of `rel`, found through the path mapping; returns the session and when the breakpoint was
-/// armed (resolved in the loaded script).
-fn attach_inspector(debug_port: u16, remote_root: &str, rel: &str, line: u32) -> (cdp::Cdp, Instant) {
-    let remote_url = format!("file://{remote_root}/{rel}");
-    let list = cdp::targets(debug_port);
-    let target = list.as_array().and_then(|t| t.first()).unwrap_or_else(|| panic!("no inspector target: {list}"));
-    assert_eq!(target["url"], remote_url.as_str(), "the inspector runs the app's copy: {target}");
-    let ws = target["webSocketDebuggerUrl"].as_str().expect("webSocketDebuggerUrl");
-    let path = &ws[ws.find("://").map(|i| i + 3).unwrap()..];
-    let path = &path[path.find('/').unwrap()..];
-    let mut cdp = cdp::Cdp::connect(debug_port, path);
-    cdp.call("Debugger.enable", json!({}));
-    let bp = cdp.call("Debugger.setBreakpointByUrl", json!({"lineNumber": line - 1, "url": remote_url}));
-    let armed_at = Instant::now();
-    assert_eq!(bp["locations"][0]["lineNumber"], line - 1, "the breakpoint resolved in the loaded script: {bp}");
-    (cdp, armed_at)
-}
-
-/// Waits for the pause at the breakpoint; returns the top frame, its workspace path (mapped
-/// back through `pathMappings`) and its 1-based line.
-fn paused_frame(cdp: &mut cdp::Cdp, up: &mut Up, local_root: &str, remote_root: &str) -> (Value, String, u64) {
-    let Some(paused) = cdp.try_event("Debugger.paused", WAIT) else {
-        up.collect_for(std::time::Duration::from_millis(500));
-        panic!("no pause at the breakpoint; `up` printed:\n{}", up.dump());
-    };
-    let frame = paused["callFrames"][0].clone();
-    // The frame's script, by its id, as `Debugger.scriptParsed` announced it.
-    let script = frame["location"]["scriptId"].clone();
-    let parsed = cdp.seen.iter().find(|m| m["method"] == "Debugger.scriptParsed" && m["params"]["scriptId"] == script);
-    let url = parsed.and_then(|m| m["params"]["url"].as_str()).expect("the paused script was announced");
-    let remote = url.strip_prefix("file://").unwrap_or_else(|| panic!("not a file url: {url}"));
-    let local = format!("{local_root}{}", remote.strip_prefix(remote_root).expect("under the remote root"));
-    let line = frame["location"]["lineNumber"].as_u64().unwrap() + 1;
-    (frame, local, line)
 }
 
 #[test]

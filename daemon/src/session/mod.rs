@@ -179,6 +179,20 @@ pub async fn start<B: Backend + 'static>(
     start_with(opts, backend, home, true).await
 }
 
+/// The ports a debug server of this service listens on in a container (the adapter's usual port,
+/// or `container.debug.port`), with and without `develop.attach`: what a backend that publishes
+/// ports one by one publishes beside the app's, so that `up --debug` and a later
+/// `devspaces/debug` both find theirs. Empty when the service cannot be debugged.
+pub fn debug_ports_in_container(config: &config::Config) -> Vec<u16> {
+    let mut ports: Vec<u16> = [config.clone(), config.clone().for_debugging()]
+        .iter()
+        .filter_map(|c| runner::debug_plan(c, "0.0.0.0", None).ok().map(|p| p.port))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    ports
+}
+
 /// As `start`; without `watch` the session sees only the changes sent with `SessionHandle::changed`.
 pub(crate) async fn start_with<B: Backend + 'static>(
     opts: SessionOptions,

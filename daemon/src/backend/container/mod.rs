@@ -4,7 +4,8 @@
 //! A deploy builds the develop Dockerfile (build args, the `.dockerignore`d context) as
 //! `devspaces/<service>:<session>-<n>-base`, adds the agent layer (`FROM` that, `COPY` the static
 //! agent) as `…:<session>-<n>`, and runs it with the agent as entrypoint and the original command
-//! as its child. Every port is published on 127.0.0.1 only, on a port the engine picks; the
+//! as its child. Every port (the agent's, the app's, the image's EXPOSE ports and the port a debug
+//! server of the service listens on) is published on 127.0.0.1 only, on a port the engine picks; the
 //! session's forwards keep their own local ports across redeploys. The container joins the
 //! space's network (`devspaces-<space>`) under the service's name. A redeploy builds while the
 //! old container serves, starts the new one, and removes the old one (and its images) once the
@@ -87,7 +88,7 @@ impl Tunnel for Published {
         Box::pin(async move {
             found.ok_or_else(|| {
                 std::io::Error::other(format!(
-                    "container port {remote} is not published: only the app's port (PORT) and the image's EXPOSE ports are; add EXPOSE {remote} to the develop Dockerfile"
+                    "container port {remote} is not published: only the app's port (PORT), the image's EXPOSE ports and the debug server's port are; add EXPOSE {remote} to the develop Dockerfile"
                 ))
             })
         })
@@ -416,6 +417,8 @@ impl Backend for Container {
             .unwrap_or(DEFAULT_APP_PORT);
         let mut ports: Vec<u16> = vec![AGENT_PORT, app_port];
         ports.extend(exposed.iter().copied());
+        // Where a debug server will listen (`up --debug`, or `devspaces/debug` later).
+        ports.extend(crate::session::debug_ports_in_container(config));
         ports.sort_unstable();
         ports.dedup();
 
@@ -564,6 +567,30 @@ impl Backend for Container {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// The ports a container publishes for a debug server, from an azds.yaml's `develop` (and
+    /// `develop.attach`) container keys.
+    fn debug_ports(container: &str) -> Vec<u16> {
+        let dir = tempfile::tempdir().unwrap();
+        let yaml = format!(
+            "kind: helm-release\napiVersion: 1.1\nbuild:\n  context: .\n  dockerfile: Dockerfile\nconfigurations:\n{container}"
+        );
+        std::fs::write(dir.path().join("azds.yaml"), yaml).unwrap();
+        std::fs::write(dir.path().join("Dockerfile"), "FROM scratch\n").unwrap();
+        crate::session::debug_ports_in_container(&crate::config::load(dir.path()).unwrap())
+    }
+
+    #[test]
+    fn the_debug_servers_port_is_published_with_and_without_develop_attach() {
+        let develop = "  develop:\n    container:\n      command: [python3, app.py]\n";
+        assert_eq!(debug_ports(develop), vec![5678], "debugpy's usual port");
+        let node = "  develop:\n    container:\n      command: [node, server.js]\n      debug:\n        port: 9339\n";
+        assert_eq!(debug_ports(node), vec![9339], "container.debug.port");
+        let attach = format!("{develop}  develop.attach:\n    container:\n      debug:\n        port: 6000\n");
+        assert_eq!(debug_ports(&attach), vec![5678, 6000], "a later devspaces/debug finds its port published too");
+        let script = "  develop:\n    container:\n      command: [./start.sh]\n";
+        assert_eq!(debug_ports(script), Vec::<u16>::new(), "nothing to debug: nothing more published");
+    }
 
     #[test]
     fn names_the_engine_accepts() {
