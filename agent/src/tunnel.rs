@@ -36,12 +36,8 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::supervise::Supervisor;
 
-/// The byte a warm connection gets once accepted.
-pub const READY: u8 = b'+';
-/// The longest port line (`65535\n`).
-pub const MAX_LINE: usize = 6;
-/// The largest frame either side sends.
-pub const MAX_FRAME: usize = 64 * 1024;
+use devspaces_protocol::tunnel::{frames_in, frames_out, read_port};
+pub use devspaces_protocol::tunnel::{MAX_FRAME, MAX_LINE, READY};
 /// How long a connection waits for the app to accept (a restart in progress).
 pub const APP_WAIT: Duration = Duration::from_secs(30);
 
@@ -71,10 +67,11 @@ async fn serve(client: TcpStream, sup: Option<Arc<Supervisor>>) {
     // One connection to the app after another, as the daemon names them.
     while let Some(port) = read_port(&mut rd).await {
         let (ours, theirs) = tokio::io::duplex(64 * 1024);
-        let (ours_rd, ours_wr) = tokio::io::split(ours);
-        let mut inbound = Box::pin(frames_in(&mut rd, ours_wr));
+        let (mut ours_rd, mut ours_wr) = tokio::io::split(ours);
+        let mut inbound = Box::pin(frames_in(&mut rd, &mut ours_wr));
         let mut work = Box::pin(async {
-            let (sent, ()) = tokio::join!(frames_out(ours_rd, &mut wr), one(theirs, port, sup.as_deref()));
+            let (sent, ()) =
+                tokio::join!(frames_out(Vec::new(), &mut ours_rd, &mut wr), one(theirs, port, sup.as_deref()));
             sent
         });
         let reusable = tokio::select! {
@@ -94,44 +91,6 @@ async fn serve(client: TcpStream, sup: Option<Arc<Supervisor>>) {
             return;
         }
     }
-}
-
-/// The client's frames into `to`, until its end frame (true) or a broken stream (false). Bytes
-/// the app side no longer takes are read and dropped, so the stream stays in step.
-async fn frames_in<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(from: &mut R, mut to: W) -> bool {
-    let mut buf = Vec::new();
-    let mut open = true;
-    loop {
-        let Ok(len) = from.read_u32().await else { return false };
-        if len == 0 {
-            let _ = to.shutdown().await;
-            return true;
-        }
-        if len as usize > MAX_FRAME {
-            return false;
-        }
-        buf.resize(len as usize, 0);
-        if from.read_exact(&mut buf).await.is_err() {
-            return false;
-        }
-        open = open && to.write_all(&buf).await.is_ok();
-    }
-}
-
-/// What `from` yields, as frames (each one write), then the end frame; false when the stream broke.
-async fn frames_out<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(mut from: R, to: &mut W) -> bool {
-    let mut buf = vec![0u8; 4 + 16 * 1024];
-    loop {
-        let n = match from.read(&mut buf[4..]).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        buf[..4].copy_from_slice(&(n as u32).to_be_bytes());
-        if to.write_all(&buf[..4 + n]).await.is_err() {
-            return false;
-        }
-    }
-    to.write_all(&0u32.to_be_bytes()).await.is_ok() && to.flush().await.is_ok()
 }
 
 /// One connection to the app on `port` for `client` (the daemon's side, unframed).
@@ -238,22 +197,6 @@ async fn splice<C: AsyncRead + AsyncWrite + Unpin>(client: C, app: TcpStream, cl
         _ = to_app => {}
         _ = to_client => {}
     }
-}
-
-/// The port line, byte by byte (what follows it is the client's and stays in the socket).
-async fn read_port<R: AsyncRead + Unpin>(client: &mut R) -> Option<u16> {
-    let mut line = [0u8; MAX_LINE];
-    for i in 0..MAX_LINE {
-        let b = client.read_u8().await.ok()?;
-        if b == b'\n' {
-            return std::str::from_utf8(&line[..i]).ok()?.parse::<u16>().ok().filter(|p| *p != 0);
-        }
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        line[i] = b;
-    }
-    None
 }
 
 #[cfg(test)]

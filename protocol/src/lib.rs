@@ -5,3 +5,4 @@ pub mod clock;
 pub mod editor;
 pub mod framing;
 pub mod trace_context;
+pub mod tunnel;

@@ -24,8 +24,10 @@ use std::time::{Duration, Instant};
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::Portforwarder;
 use kube::Api;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, DuplexStream};
+use tokio::io::{AsyncReadExt, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
+
+use devspaces_protocol::tunnel::{frames_in, frames_out, READY};
 
 use super::post_render::TUNNEL_PORT;
 use crate::backend::Tunnel;
@@ -40,10 +42,6 @@ const WARM: usize = 16;
 const COLD_FOR: Duration = Duration::from_secs(5);
 /// How long a new warm stream may take to show the agent's ready byte.
 const READY_WITHIN: Duration = Duration::from_secs(5);
-/// The agent's ready byte on a tunnel connection (`agent/src/tunnel.rs`).
-const READY: u8 = b'+';
-/// The largest frame on a tunnel connection.
-const MAX_FRAME: usize = 64 * 1024;
 /// How long, after the local client closed, the app's end may take for the stream to be kept.
 const APP_END_WITHIN: Duration = Duration::from_secs(2);
 
@@ -315,49 +313,6 @@ async fn bridge_warm(local: TcpStream, warm: Warm, remote: u16, back: std::sync:
     match back.upgrade() {
         Some(t) if reusable && warm.alive() => t.give_back(&pod, warm),
         _ => warm.pf.abort(),
-    }
-}
-
-/// `prefix`, then what `from` yields as frames (each one write, the prefix in the first), then
-/// the end frame; false when the stream broke.
-async fn frames_out<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(prefix: Vec<u8>, from: &mut R, to: &mut W) -> bool {
-    let mut buf = vec![0u8; 16 * 1024];
-    let mut out = prefix;
-    loop {
-        let n = match from.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        out.extend_from_slice(&(n as u32).to_be_bytes());
-        out.extend_from_slice(&buf[..n]);
-        if to.write_all(&out).await.is_err() {
-            return false;
-        }
-        out.clear();
-    }
-    out.extend_from_slice(&0u32.to_be_bytes());
-    to.write_all(&out).await.is_ok() && to.flush().await.is_ok()
-}
-
-/// The frames of `from` into `to` until the end frame (true; `to` is shut), or a broken stream.
-/// What `to` no longer takes (its client went away) is read and dropped, keeping the stream in step.
-async fn frames_in<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(from: &mut R, to: &mut W) -> bool {
-    let mut buf = Vec::new();
-    let mut open = true;
-    loop {
-        let Ok(len) = from.read_u32().await else { return false };
-        if len == 0 {
-            let _ = to.shutdown().await;
-            return true;
-        }
-        if len as usize > MAX_FRAME {
-            return false;
-        }
-        buf.resize(len as usize, 0);
-        if from.read_exact(&mut buf).await.is_err() {
-            return false;
-        }
-        open = open && to.write_all(&buf).await.is_ok();
     }
 }
 
