@@ -268,3 +268,31 @@ pub fn attach_debugpy(port: u16, local_root: &str, remote_root: &str, file: &str
     dap.response(attach);
     Attached { dap, breakpoints: set["breakpoints"].clone(), armed_at }
 }
+
+/// The first stop of a debug test: attach debugpy at `debug_port` (`roots`: the workspace folder
+/// and the folder it is in the container) with a breakpoint on `file`'s `line`, send a GET to the
+/// app's `port`, and see the stop in the workspace's file (never the container's path) at that
+/// line with version 1 in scope; continue, and the GET is answered. The attached client goes on.
+pub fn first_stop(up: &mut Up, port: u16, debug_port: u16, roots: (&str, &str), file: &str, line: u32) -> Dap {
+    let Attached { mut dap, breakpoints, .. } = attach_debugpy(debug_port, roots.0, roots.1, file, &[line]);
+    assert_eq!(breakpoints[0]["verified"], true, "{breakpoints}");
+    let answer = get_in_background(port);
+    let (thread, frame) = stopped_frame(&mut dap, up);
+    assert_eq!(frame["source"]["path"], file, "the workspace path, not the container's: {frame}");
+    assert_eq!(frame["line"], line);
+    let version = dap.request("evaluate", json!({"expression": "version", "frameId": frame["id"], "context": "watch"}));
+    assert_eq!(version["result"], "'1'");
+    dap.request("continue", json!({"threadId": thread}));
+    assert_eq!(answer.join().unwrap(), (200, "version 1\n".to_string()));
+    dap
+}
+
+/// A static file is only copied in (`svc`'s `static/notes.txt`): the app and its debugger stay
+/// as they are, `dap` still attached.
+pub fn static_edit_keeps_the_debugger(up: &mut Up, svc: &std::path::Path, dap: &mut Dap) {
+    std::fs::write(svc.join("static/notes.txt"), "static\n").unwrap();
+    let synced = up.wait_method("devspaces/synced", |p| crate::synced_with(p, "static/notes.txt"));
+    assert_eq!(synced["class"], "static-sync");
+    let threads = dap.request("threads", json!({}));
+    assert!(threads["threads"].as_array().is_some_and(|t| !t.is_empty()), "still attached: {threads}");
+}

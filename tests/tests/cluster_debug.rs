@@ -77,24 +77,8 @@ fn python_under_debugpy_in_a_pod_stops_at_a_breakpoint_and_again_after_an_edit()
 
     // Attach through the tunnel, break in the handler, and see the workspace's file and line.
     let line = line_of(&v1, "body = ");
-    let Attached { mut dap, breakpoints, .. } =
-        dap::attach_debugpy(debug_port, local_root, remote_root, &file, &[line]);
-    assert_eq!(breakpoints[0]["verified"], true, "{breakpoints}");
-    let answer = get_in_background(port);
-    let (thread, frame) = stopped_frame(&mut dap, &mut up);
-    assert_eq!(frame["source"]["path"], file.as_str(), "the workspace path, not the pod's: {frame}");
-    assert_eq!(frame["line"], line);
-    let version = dap.request("evaluate", json!({"expression": "version", "frameId": frame["id"], "context": "watch"}));
-    assert_eq!(version["result"], "'1'");
-    dap.request("continue", json!({"threadId": thread}));
-    assert_eq!(answer.join().unwrap(), (200, "version 1\n".to_string()));
-
-    // A static file is only copied into the pod: the app and its debugger stay as they are.
-    std::fs::write(svc.join("static/notes.txt"), "static\n").unwrap();
-    let synced = up.wait_method("devspaces/synced", |p| synced_with(p, "static/notes.txt"));
-    assert_eq!(synced["class"], "static-sync");
-    let threads = dap.request("threads", json!({}));
-    assert!(threads["threads"].as_array().is_some_and(|t| !t.is_empty()), "still attached: {threads}");
+    let mut dap = dap::first_stop(&mut up, port, debug_port, (local_root, remote_root), &file, line);
+    dap::static_edit_keeps_the_debugger(&mut up, &svc, &mut dap);
 
     // A source edit restarts the app under the debugger in the same pod: the new debug server is
     // announced on the same local port and a new attach (at once, as an editor's on debugReady)

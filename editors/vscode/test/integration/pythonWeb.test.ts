@@ -110,7 +110,7 @@ describe("python-web through the extension and the real daemon", () => {
       return node && node.children.length > 0 ? node.children : undefined;
     }, 15_000);
     assert.equal(traces[0]?.label, "GET /");
-    assert.match(traces[0]?.description ?? "", /^200 · \d+ ms$/);
+    assert.match(traces[0]?.description ?? "", /^200 · \d+ ms · trace [0-9a-f]{8}$/);
   });
 
   step(6, "down clears the service", async () => {

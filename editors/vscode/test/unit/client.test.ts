@@ -52,7 +52,7 @@ describe("extension against a scripted daemon", () => {
       ["synced", "synced 2 files", "static-sync · 12 ms"],
       ["traces", "Recent requests", "1"],
     ]);
-    assert.deepEqual(svc?.children[2]?.children.map((c) => [c.label, c.description]), [["GET /api/greeting?name=ana", "200 · 4 ms"]]);
+    assert.deepEqual(svc?.children[2]?.children.map((c) => [c.label, c.description]), [["GET /api/greeting?name=ana", "200 · 4 ms · trace 4bf92f35"]]);
     assert.deepEqual(channelLines("Dev Spaces: webfrontend"), [
       "GET /api/greeting 200",
       "[devspaces] synced static-sync: public/index.html, public/site.css (12 ms)",
