@@ -354,12 +354,15 @@ fn grpc_calls_are_routed_to_the_child_that_runs_the_service() {
     assert_eq!(routed["trailers"]["grpc-status"], "0", "{routed}");
     assert_eq!(routed["trailers"]["grpc-message"], "served-by-alice", "the trailers came through: {routed}");
     let alice_space = format!("{parent}/{alice}");
-    let t = routed_trace(&mut up, "greeter", |r| r["servedBy"] == alice_space.as_str());
-    assert_eq!(
-        (&t["method"], &t["path"], &t["status"]),
-        (&Value::from("POST"), &Value::from("/greet.Greeter/Hello"), &Value::from(200)),
-        "{t}"
-    );
+    // The call alice's instance answered (earlier tries, before her Service answered, are 502s).
+    let t = up.wait_for_within("the routed gRPC call's trace", ROLLOUT, |v| {
+        v["method"] == "devspaces/trace"
+            && v["params"]["service"] == "greeter"
+            && v["params"]["routed"]["servedBy"] == alice_space.as_str()
+            && v["params"]["status"] == 200
+    })["params"]
+        .clone();
+    assert_eq!((&t["method"], &t["path"]), (&Value::from("POST"), &Value::from("/greet.Greeter/Hello")), "{t}");
 
     down(&alice_env, &kc, &alice_greeter, &mut up_alice);
     down(&env, &kc, &greeter, &mut up);
