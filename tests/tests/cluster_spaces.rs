@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use devspaces_tests::{bin, cluster_kubeconfig, ok, repo_root, short_id};
 use devspacesd::backend::agent_layer;
 use devspacesd::backend::kubernetes::post_render::{
-    parse_documents, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL,
+    parse_documents, DEFAULT_AGENT_PATH, DEFAULT_AGENT_PORT, SESSION_LABEL, TUNNEL_PORT,
 };
 use devspacesd::backend::kubernetes::{helm_plugin, space, Cluster, ConnectOptions};
 use devspacesd::config::yaml::{Node, Value};
@@ -136,8 +136,9 @@ fn check_rendered(yaml: &str, session: &str, image: &str, want_tail: &[&str]) {
     assert_eq!(c.get("image").and_then(Node::as_str), Some(image));
     let Some(Node { value: Value::Seq(cmd), .. }) = c.get("command") else { panic!("no command: {c:?}") };
     let cmd: Vec<&str> = cmd.iter().filter_map(Node::as_str).collect();
-    let port = format!("127.0.0.1:{DEFAULT_AGENT_PORT}");
-    let mut want = vec![DEFAULT_AGENT_PATH, "--root", "/app", "--listen", port.as_str(), "--"];
+    let (port, tunnel) = (format!("127.0.0.1:{DEFAULT_AGENT_PORT}"), format!("127.0.0.1:{TUNNEL_PORT}"));
+    let mut want =
+        vec![DEFAULT_AGENT_PATH, "--root", "/app", "--listen", port.as_str(), "--tunnel", tunnel.as_str(), "--"];
     want.extend_from_slice(want_tail);
     assert_eq!(cmd, want);
     assert!(c.get("args").is_none(), "args must be folded into the command");
