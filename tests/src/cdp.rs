@@ -226,13 +226,31 @@ impl Cdp {
 
     /// Whether the inspector closed the connection within `within`.
     pub fn closed_within(&mut self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        loop {
-            match self.messages.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(v) => self.seen.push(v),
-                Err(RecvTimeoutError::Disconnected) => return true,
-                Err(RecvTimeoutError::Timeout) => return false,
-            }
-        }
+        crate::closed_within(&mut self.seen, &self.messages, within)
     }
+}
+
+/// The first stop of an inspector test: attach at `debug_port` (`roots`: the workspace folder and
+/// the folder it is in where node runs) with a breakpoint on `rel`'s `line` (`file`: its workspace
+/// path), send a GET to the app's `port`, and see the pause in the workspace's file at that line
+/// with version 1 in scope; resume, and the GET is answered. The attached client goes on.
+pub fn first_stop(
+    up: &mut Up,
+    port: u16,
+    debug_port: u16,
+    roots: (&str, &str),
+    rel: &str,
+    file: &str,
+    line: u32,
+) -> Cdp {
+    let (mut cdp, _) = attach_inspector(debug_port, roots.1, rel, line);
+    let answer = crate::dap::get_in_background(port);
+    let (frame, path, at) = paused_frame(&mut cdp, up, roots.0, roots.1);
+    assert_eq!((path.as_str(), at), (file, line as u64), "the workspace file and line");
+    let v =
+        cdp.call("Debugger.evaluateOnCallFrame", json!({"callFrameId": frame["callFrameId"], "expression": "version"}));
+    assert_eq!(v["result"]["value"], "1");
+    cdp.call("Debugger.resume", json!({}));
+    assert_eq!(answer.join().unwrap(), (200, "version 1\n".to_string()));
+    cdp
 }

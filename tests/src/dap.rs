@@ -215,14 +215,7 @@ impl Dap {
 
     /// Whether the adapter closed the connection within `within` (reading what it still sends).
     pub fn closed_within(&mut self, within: Duration) -> bool {
-        let deadline = Instant::now() + within;
-        loop {
-            match self.messages.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-                Ok(v) => self.seen.push(v),
-                Err(RecvTimeoutError::Disconnected) => return true,
-                Err(RecvTimeoutError::Timeout) => return false,
-            }
-        }
+        crate::closed_within(&mut self.seen, &self.messages, within)
     }
 }
 

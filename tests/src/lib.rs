@@ -92,6 +92,18 @@ pub fn take_matching(
     }
 }
 
+/// Whether the peer behind `rx` closed within `within` (what it still sent is kept in `seen`).
+pub fn closed_within(seen: &mut Vec<Value>, rx: &Receiver<Value>, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    loop {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(v) => seen.push(v),
+            Err(RecvTimeoutError::Disconnected) => return true,
+            Err(RecvTimeoutError::Timeout) => return false,
+        }
+    }
+}
+
 /// Gives a child that was asked to stop `within` to exit, then kills it; reaps it either way.
 pub fn end_child(child: &mut Child, within: Duration) {
     let deadline = Instant::now() + within;

@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use devspaces_tests::cdp::{attach_inspector, node_app, paused_frame};
+use devspaces_tests::cdp::{self, attach_inspector, node_app, paused_frame};
 use devspaces_tests::dap::{self, debug_ready, get_in_background, line_of, python_app, stopped_frame, Attached};
 use devspaces_tests::lsp::Lsp;
 use devspaces_tests::*;
@@ -139,15 +139,7 @@ fn node_under_its_inspector_stops_at_a_breakpoint_and_again_after_an_edit() {
     let file = svc.join("server.js").display().to_string();
 
     let line = line_of(&v1, "const body");
-    let (mut cdp, _) = attach_inspector(debug_port, remote_root, "server.js", line);
-    let answer = get_in_background(port);
-    let (frame, path, at) = paused_frame(&mut cdp, &mut up, local_root, remote_root);
-    assert_eq!((path.as_str(), at), (file.as_str(), line as u64), "the workspace file and line");
-    let v =
-        cdp.call("Debugger.evaluateOnCallFrame", json!({"callFrameId": frame["callFrameId"], "expression": "version"}));
-    assert_eq!(v["result"]["value"], "1");
-    cdp.call("Debugger.resume", json!({}));
-    assert_eq!(answer.join().unwrap(), (200, "version 1\n".to_string()));
+    let mut cdp = cdp::first_stop(&mut up, port, debug_port, (local_root, remote_root), "server.js", &file, line);
 
     // A source edit restarts node under its inspector; the old inspector's connection ends.
     let v2 = node_app("2", 3);
