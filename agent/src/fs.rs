@@ -16,6 +16,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 
+use devspaces_protocol::agent::{CheckFile, Held};
 use nix::dir::{Dir, Type};
 use nix::errno::Errno;
 use nix::fcntl::{openat, openat2, renameat, AtFlags, OFlag, OpenHow, ResolveFlag};
@@ -298,6 +299,55 @@ pub fn delete(root: &Path, paths: &[String]) -> Result<u32, String> {
     Ok(n)
 }
 
+/// Which of `files` the root already holds: for each that is a regular file of the listed size
+/// (not a symlink), its index, content hash and permission bits. Paths are checked as for a batch
+/// (a bad one refuses the whole check); a file beneath a symlink that leaves the root, or that is
+/// missing, another size or not a regular file, is simply not held. Nothing is written.
+pub fn held(root: &Path, files: &[CheckFile]) -> Result<Vec<Held>, String> {
+    let root = Root::open(root)?;
+    let paths = files.iter().map(|f| parse(&f.path)).collect::<Result<Vec<_>, _>>()?;
+    let mut out = Vec::new();
+    // Files come sorted by path: the folder of the one before is often this one's.
+    let mut folder: Option<(Vec<&OsStr>, Option<OwnedFd>)> = None;
+    let mut buf = vec![0u8; 64 * 1024];
+    for (index, (p, f)) in paths.iter().zip(files).enumerate() {
+        if folder.as_ref().is_none_or(|(dirs, _)| *dirs != p.dirs) {
+            folder = Some((p.dirs.clone(), root.folder(p, false).ok().flatten()));
+        }
+        let Some((_, Some(dir))) = &folder else { continue };
+        if let Some((blake3, mode)) = hash_if_sized(dir, p.name, f.size, &mut buf) {
+            out.push(Held { index: index as u32, blake3, mode });
+        }
+    }
+    Ok(out)
+}
+
+/// The hash and permission bits of the regular file `name` in `dir` when it has `size` bytes.
+fn hash_if_sized(dir: &OwnedFd, name: &OsStr, size: u64, buf: &mut [u8]) -> Option<(String, u32)> {
+    let st = fstatat(dir, name, AtFlags::AT_SYMLINK_NOFOLLOW).ok()?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFREG || st.st_size as u64 != size {
+        return None;
+    }
+    // O_NONBLOCK: a file swapped for a FIFO since the stat does not hang the agent.
+    let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+    let mut file = std::fs::File::from(openat(dir, name, flags, Mode::empty()).ok()?);
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() != size {
+        return None;
+    }
+    let mut hasher = blake3::Hasher::new();
+    let mut read = 0u64;
+    loop {
+        let n = file.read(buf).ok()?;
+        if n == 0 {
+            break;
+        }
+        read += n as u64;
+        hasher.update(&buf[..n]);
+    }
+    (read == size).then(|| (hasher.finalize().to_hex().to_string(), meta.permissions().mode() & 0o777))
+}
+
 /// Removes the temp files a killed write left anywhere under `root` (symlinks not followed) and
 /// returns how many. Run at start, before any batch.
 pub fn remove_temp_files(root: &Path) -> Result<usize, String> {
@@ -536,6 +586,47 @@ mod tests {
         assert_eq!(del(&["d/a", "d/gone", "nowhere/x"]), Ok(1));
         assert!(!root.join("d/a").exists());
         assert!(outside.join("a").exists());
+    }
+
+    #[test]
+    fn a_check_reports_what_the_root_holds_and_reads_nothing_outside_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        let outside = dir.path().join("outside");
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::create_dir_all(&outside).unwrap();
+        std::fs::write(root.join("src/app.py"), "print(1)\n").unwrap();
+        std::fs::set_permissions(root.join("src/app.py"), std::fs::Permissions::from_mode(0o640)).unwrap();
+        std::fs::write(root.join("run.sh"), "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(root.join("run.sh"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::write(outside.join("secret"), "secret").unwrap();
+        std::os::unix::fs::symlink(&outside, root.join("out")).unwrap();
+        std::os::unix::fs::symlink(outside.join("secret"), root.join("link")).unwrap();
+        nix::unistd::mkfifo(&root.join("fifo"), Mode::from_bits_truncate(0o600)).unwrap();
+        let file = |path: &str, size: u64| CheckFile { path: path.into(), size };
+        let files = [
+            file("src/app.py", 9),
+            file("run.sh", 5),        // another size: not held
+            file("missing.txt", 1),   // not there
+            file("nowhere/x.txt", 1), // no such folder
+            file("out/secret", 6),    // beneath a symlink that leaves the root
+            file("link", 6),          // a symlink, not a regular file
+            file("fifo", 0),          // not a regular file: neither held nor a hang
+            file("run.sh", 10),
+        ];
+        let held = held(&root, &files).unwrap();
+        let hex = |data: &[u8]| blake3::hash(data).to_hex().to_string();
+        assert_eq!(
+            held,
+            vec![
+                Held { index: 0, blake3: hex(b"print(1)\n"), mode: 0o640 },
+                Held { index: 7, blake3: hex(b"#!/bin/sh\n"), mode: 0o755 },
+            ]
+        );
+        for (wire, why) in [("/etc/passwd", "absolute"), ("src/../../x", "contains '..'")] {
+            let err = super::held(&root, &[file("src/app.py", 9), file(wire, 1)]).unwrap_err();
+            assert!(err.contains(why), "{wire}: {err}");
+        }
     }
 
     #[test]

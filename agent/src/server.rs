@@ -182,9 +182,10 @@ impl Agent {
     }
 
     /// Runs a file operation on the root off the runtime's threads.
-    async fn under_root<F>(&self, f: F) -> Result<u32, String>
+    async fn under_root<T, F>(&self, f: F) -> Result<T, String>
     where
-        F: FnOnce(&Path) -> Result<u32, String> + Send + 'static,
+        T: Send + 'static,
+        F: FnOnce(&Path) -> Result<T, String> + Send + 'static,
     {
         let root = self.args.root.clone();
         tokio::task::spawn_blocking(move || f(&root)).await.unwrap_or_else(|e| Err(e.to_string()))
@@ -279,6 +280,14 @@ impl Agent {
                     self.forget_state();
                     done(out, id, self.under_root(move |root| crate::fs::delete(root, &paths)).await).await;
                 }
+                ToAgent::Check { id, files } => {
+                    let held = self.under_root(move |root| crate::fs::held(root, &files)).await;
+                    let msg = match held {
+                        Ok(held) => FromAgent::Done { id, error: None, count: held.len() as u32, held },
+                        Err(e) => FromAgent::Done { id, error: Some(e), count: 0, held: Vec::new() },
+                    };
+                    let _ = out.send(wire::encode_json(&msg)).await;
+                }
                 ToAgent::Commit { id, state } => {
                     let bytes = serde_json::to_vec(&state).unwrap_or_default();
                     let r = crate::fs::write_atomic(&self.state_file(), &bytes, 0o600)
@@ -318,8 +327,8 @@ impl Agent {
 
 async fn done(out: &mpsc::Sender<Vec<u8>>, id: u64, r: Result<u32, String>) {
     let msg = match r {
-        Ok(count) => FromAgent::Done { id, error: None, count },
-        Err(e) => FromAgent::Done { id, error: Some(e), count: 0 },
+        Ok(count) => FromAgent::Done { id, error: None, count, held: Vec::new() },
+        Err(e) => FromAgent::Done { id, error: Some(e), count: 0, held: Vec::new() },
     };
     let _ = out.send(wire::encode_json(&msg)).await;
 }

@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 
 pub mod wire;
 
-pub const AGENT_PROTOCOL_VERSION: u32 = 1;
+/// 2: [`ToAgent::Check`] and [`FromAgent::Done`]'s `held`.
+pub const AGENT_PROTOCOL_VERSION: u32 = 2;
 pub const FRAME_JSON: u8 = 0;
 pub const FRAME_BINARY: u8 = 1;
 /// Largest frame either side accepts (a tar batch of many files fits; bigger batches are split).
@@ -35,6 +36,14 @@ pub enum ToAgent {
     Delete {
         id: u64,
         paths: Vec<String>,
+    },
+    /// Which of these files the root already holds (a new container, whose image was built from
+    /// the same files): the answer's `held` gives, for each listed file that is a regular file of
+    /// the listed size, its index in `files`, its content's hash and its permission bits. Nothing
+    /// changes under the root.
+    Check {
+        id: u64,
+        files: Vec<CheckFile>,
     },
     /// Records the sync state once a sync is complete.
     Commit {
@@ -62,6 +71,24 @@ pub enum ToAgent {
     Shutdown {
         id: u64,
     },
+}
+
+/// A file the daemon is about to sync: its path under the root (as a `Files` batch names it) and size.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckFile {
+    pub path: String,
+    pub size: u64,
+}
+
+/// A file the root already holds: its index in the [`ToAgent::Check`], its BLAKE3 hash (64 hex
+/// digits) and its permission bits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Held {
+    pub index: u32,
+    pub blake3: String,
+    pub mode: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -94,6 +121,9 @@ pub enum FromAgent {
         id: u64,
         error: Option<String>,
         count: u32,
+        /// The answer to a [`ToAgent::Check`]: the listed files the root already holds.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        held: Vec<Held>,
     },
     Log {
         seq: u64,

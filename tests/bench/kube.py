@@ -13,6 +13,11 @@ Measurements, on examples/python-web in a fresh space:
      itself (py_compile + python start to "listening", both timed by the agent's clock in the pod)
      and what devspaces adds (the rest: watch, sync, restart request, forward)
   4. redeploy: edit Dockerfile.develop -> the new pod serving behind the same local port
+  5. a new pod's first sync: with --gen-files generated files (2 KB each) under static/gen/,
+     synced into the pod, a redeploy builds them into the new image; its first sync asks the
+     agent what the image holds and sends only what differs (the `Synchronizing files...` line:
+     files sent, files already in the container, ms). Beside it, what sending them costs: all
+     the generated files rewritten at once, the sum of their batches' `durationMs`
 
 Python 3 standard library only; reuses local.py's session and HTTP helpers. The space (namespace)
 is removed at the end; processes started here are stopped by PID.
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import shutil
 import time
+import re
 import uuid
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -52,7 +58,34 @@ def marks_since(sess, before):
     return m
 
 
-def bench(binary, n_static, n_restart, n_redeploy, warmup):
+SYNC_LINE = re.compile(r"Synchronizing files\.\.\.full: (\d+) sent, (\d+) deleted, [^,]*?(?:, (\d+) already in the container)? in (\d+) ms")
+
+
+def gen_files(svc, n, tag):
+    """Writes n files of 2 KB under static/gen/ and returns their service-relative paths."""
+    gen = os.path.join(svc, "static", "gen")
+    os.makedirs(gen, exist_ok=True)
+    rels = []
+    for i in range(n):
+        rel = "static/gen/f%05d.txt" % i
+        with open(os.path.join(svc, rel), "w") as f:
+            f.write(("%s %d " % (tag, i)).ljust(2048, "x"))
+        rels.append(rel)
+    return rels
+
+
+def wait_synced(sess, rels, timeout=300):
+    """Waits until synced events have named every path in rels; returns those events."""
+    left, events = set(rels), []
+    while left:
+        ev = sess.wait_for(lambda e: e.get("method") == "devspaces/synced"
+                           and any(f in left for f in e["params"].get("files", [])), timeout, "%d files synced" % len(left))
+        left -= set(ev["params"]["files"])
+        events.append(ev)
+    return events
+
+
+def bench(binary, n_static, n_restart, n_redeploy, warmup, n_gen=0):
     registry = os.environ.get("DEVSPACES_REGISTRY")
     if not registry or not os.environ.get("KUBECONFIG"):
         raise L.BenchError('run `eval "$(tests/cluster/env)"` first (KUBECONFIG and DEVSPACES_REGISTRY)')
@@ -134,6 +167,33 @@ def bench(binary, n_static, n_restart, n_redeploy, warmup):
             L.drain_quiet(sess, 0.3)
             del before
         r["redeploy"] = redeploy
+
+        if n_gen:
+            # 5. A new pod's first sync, on a workspace with n_gen more files.
+            rels = gen_files(svc, n_gen, "one")
+            wait_synced(sess, rels)
+            L.drain_quiet(sess, 0.3)
+            before = len(sess.all)
+            with open(df, "a") as f:
+                f.write("ENV KBENCH_FIRST_SYNC=1\n")
+            sess.wait_for(lambda e: e.get("method") == "devspaces/serviceStatus" and e["params"].get("phase") == "deploying", 60, "deploying")
+            sess.wait_running(timeout=600)
+            line = sess.wait_for(lambda e: e.get("method") == "devspaces/log"
+                                 and e["params"].get("line", "").startswith("Synchronizing files..."), 60, "the sync line")
+            m = SYNC_LINE.search(line["params"]["line"])
+            if m is None:
+                raise L.BenchError("unexpected sync line: %s" % line["params"]["line"])
+            r["first_sync"] = {"gen": n_gen, "sent": int(m.group(1)), "held": int(m.group(3) or 0),
+                               "ms": float(m.group(4)), "line": line["params"]["line"]}
+            del before
+            L.poll_until(port, "/version", current, sess=sess)
+            L.drain_quiet(sess, 0.3)
+            # What sending them costs, in the same session: every generated file changed at once.
+            t0 = L.now_ns()
+            gen_files(svc, n_gen, "two")
+            events = wait_synced(sess, rels)
+            r["send_all"] = {"ms": sum(e["params"].get("durationMs", 0) for e in events),
+                             "wall_ms": (L.now_ns() - t0) / 1e6, "batches": len(events)}
     finally:
         if sess is not None:
             sess.stop(timeout=120)
@@ -175,6 +235,21 @@ def report(r, args):
         row("one GET through the forward, a new connection each (ms)", r.get("roundtrip", []), "ms", fmt="%.2f"),
         "",
     ]
+    if "first_sync" in r:
+        fs, sa = r["first_sync"], r["send_all"]
+        lines += [
+            "A new pod's first sync, with %d generated 2 KB files under static/gen/ (%d files synced in all), "
+            "after a redeploy built them into the image:" % (fs["gen"], fs["held"] + fs["sent"]),
+            "",
+            "| measurement | files sent | ms |",
+            "|---|---|---|",
+            "| first sync of the new pod (%d already in the container) | %d | %.0f |" % (fs["held"], fs["sent"], fs["ms"]),
+            "| the same files sent instead (all rewritten at once; %d batches, %.0f ms from the write to the last synced) "
+            "| %d | %.0f |" % (sa["batches"], sa["wall_ms"], fs["gen"], sa["ms"]),
+            "",
+            "Its sync line: `%s`." % fs["line"],
+            "",
+        ]
     publish(lines, args.out)
 
 
@@ -197,9 +272,10 @@ def main():
     ap.add_argument("--restarts", type=int, default=10)
     ap.add_argument("--redeploys", type=int, default=3)
     ap.add_argument("--warmup", type=int, default=2)
+    ap.add_argument("--gen-files", type=int, default=5000, help="generated files for the first-sync measurement (0: skip)")
     args = ap.parse_args()
     try:
-        r = bench(args.bin, args.n, args.restarts, args.redeploys, args.warmup)
+        r = bench(args.bin, args.n, args.restarts, args.redeploys, args.warmup, args.gen_files)
     except L.BenchError as e:
         print("benchmark failed: %s" % e, file=sys.stderr)
         return 1

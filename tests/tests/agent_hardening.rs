@@ -14,6 +14,8 @@ use devspaces_tests::*;
 use serde_json::{json, Value};
 
 const TOKEN: &str = "agent-hardening-test-token-5f1e0c";
+/// The agent protocol's version (`AGENT_PROTOCOL_VERSION`): a hello with another is refused.
+const VERSION: u32 = 2;
 
 /// A `devspacesd agent` this test started, with root `<dir>/root` and state `<dir>/state`.
 struct Agent {
@@ -55,7 +57,7 @@ impl Agent {
 
     fn connect(&self, logs_since: Option<u64>) -> (Conn, Value) {
         let mut c = Conn::open(self.port);
-        c.send(&json!({"type": "hello", "token": TOKEN, "version": 1, "logsSince": logs_since}));
+        c.send(&json!({"type": "hello", "token": TOKEN, "version": VERSION, "logsSince": logs_since}));
         let welcome = c.wait("welcome", |m| m["type"] == "welcome");
         (c, welcome)
     }
@@ -327,7 +329,7 @@ fn idle_connections_without_the_token_are_capped() {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let mut c = Conn::open(agent.port);
-        c.send(&json!({"type": "hello", "token": TOKEN, "version": 1, "logsSince": null}));
+        c.send(&json!({"type": "hello", "token": TOKEN, "version": VERSION, "logsSince": null}));
         if c.recv().is_some_and(|m| m["type"] == "welcome") {
             break;
         }
@@ -358,6 +360,51 @@ fn a_tar_entry_claiming_a_huge_size_is_refused() {
     assert!(!dir.path().join("root/huge.bin").exists());
     c.send_files(2, 1, &tar_of(&[("ok.txt", b"ok", 0o644)]));
     assert_eq!(c.done(2)["error"], Value::Null);
+}
+
+// A check (what a new container already holds) is a read: its paths are refused as a batch's
+// are, and it reports nothing beneath a symlink that leaves the root.
+#[test]
+fn a_check_refuses_crafted_paths_and_reads_nothing_outside_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &[]);
+    let (mut c, _) = agent.connect(None);
+    c.send_files(1, 1, &tar_of(&[("app/main.py", b"print('hi')\n", 0o644)]));
+    assert_eq!(c.done(1)["error"], Value::Null);
+    let outside = dir.path().join("outside");
+    std::fs::create_dir_all(&outside).unwrap();
+    std::fs::write(outside.join("secret"), "secret").unwrap();
+    std::os::unix::fs::symlink(&outside, dir.path().join("root/out")).unwrap();
+    let check = |c: &mut Conn, id: u64, files: Value| {
+        c.send(&json!({"type": "check", "id": id, "files": files}));
+        c.done(id)
+    };
+    let done = check(&mut c, 2, json!([{"path": "app/main.py", "size": 12}, {"path": "out/secret", "size": 6}]));
+    assert_eq!(done["error"], Value::Null, "{done}");
+    assert_eq!(done["count"], 1, "{done}");
+    let held = &done["held"][0];
+    assert_eq!((held["index"].as_u64(), held["mode"].as_u64()), (Some(0), Some(0o644)), "{done}");
+    assert_eq!(held["blake3"].as_str().map(str::len), Some(64), "{done}");
+    for (id, path) in [(3, "/etc/passwd"), (4, "../outside/secret")] {
+        let done = check(&mut c, id, json!([{"path": path, "size": 6}]));
+        let error = done["error"].as_str().unwrap_or_else(|| panic!("{path} accepted: {done}"));
+        assert!(error.starts_with(&format!("refusing path '{path}'")), "{error}");
+    }
+    // The connection goes on.
+    c.send_files(5, 1, &tar_of(&[("ok.txt", b"ok", 0o644)]));
+    assert_eq!(c.done(5)["error"], Value::Null);
+}
+
+// A daemon of another protocol version is refused at its hello, not misunderstood later.
+#[test]
+fn a_hello_of_another_protocol_version_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let agent = Agent::start(dir.path(), &[]);
+    let mut c = Conn::open(agent.port);
+    c.send(&json!({"type": "hello", "token": TOKEN, "version": VERSION - 1, "logsSince": null}));
+    assert!(c.recv().is_none(), "an older daemon's hello is refused");
+    let (_c, welcome) = agent.connect(None);
+    assert_eq!(welcome["version"], VERSION);
 }
 
 // Item 12: neither the app nor a build command inherits the agent's token.

@@ -148,15 +148,28 @@ fn after_sigkill_a_new_up_syncs_only_what_changed() {
     assert_eq!(agents_alive, 1, "exactly one agent runs");
     up2.interrupt();
 
-    // No synclog: a full sync.
+    // No synclog: a full sync, which asks the agent what its root holds and sends only what
+    // differs (here the one file edited while no session ran), as for a new container whose image
+    // was built from the workspace.
     std::fs::remove_file(env.synclog(&svc)).unwrap();
+    std::fs::write(svc.join("static/style.css"), "body { color: teal; }\n").unwrap();
     let mut up3 = Up::start(&env, &svc);
+    let port = up3.url_port();
     let first = up3.wait_method("devspaces/synced", |_| true);
-    let files: Vec<&str> = first["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
-    for f in ["app.py", "version.py", "static/index.html", "static/style.css"] {
-        assert!(files.contains(&f), "deleting the synclog forces a full sync: {first}");
-    }
+    assert_eq!(first["files"], serde_json::json!(["static/style.css"]), "only what the root lacks is sent");
+    let line =
+        up3.wait_method("devspaces/log", |p| p["line"].as_str().unwrap_or("").starts_with("Synchronizing files"));
+    let line = line["line"].as_str().unwrap();
+    assert!(line.contains("full: 1 sent") && line.contains("already in the container"), "{line}");
     up3.wait_running();
+    assert!(http_get(port, "/static/style.css").1.contains("teal"));
+    // The synclog it wrote describes the root again: the next session's sync is incremental.
+    up3.interrupt();
+    let mut up4 = Up::start(&env, &svc);
+    let line =
+        up4.wait_method("devspaces/log", |p| p["line"].as_str().unwrap_or("").starts_with("Synchronizing files"));
+    assert!(line["line"].as_str().unwrap().contains("incremental: 0 sent"), "{line}");
+    up4.wait_running();
 }
 
 #[test]

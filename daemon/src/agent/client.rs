@@ -6,14 +6,19 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use devspaces_protocol::agent::wire::{self, Frame};
-use devspaces_protocol::agent::{AppStatus, FromAgent, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, FRAME_BINARY};
+use devspaces_protocol::agent::{
+    AppStatus, CheckFile, FromAgent, Held, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, FRAME_BINARY,
+};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio::sync::{mpsc, oneshot};
 
 /// Requests waiting for their `done`; `None` once the connection ended, so that a request made
 /// after that fails at once instead of waiting for an answer that cannot come.
-type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<u32, String>>>>>>;
+type Pending = Arc<Mutex<Option<HashMap<u64, oneshot::Sender<Result<Answer, String>>>>>>;
+
+/// A `done`'s count, and for a check the files the root holds.
+type Answer = (u32, Vec<Held>);
 
 /// What the agent said when the connection opened.
 #[derive(Debug, Clone)]
@@ -113,6 +118,12 @@ impl AgentClient {
     }
 
     async fn request(&self, make: impl FnOnce(u64) -> ToAgent, extra: Option<Vec<u8>>) -> Result<u32, AgentError> {
+        let answers = self.ask(make, extra).await?;
+        Ok(answers.iter().map(|(count, _)| *count).max().unwrap_or(0))
+    }
+
+    /// Sends one request to every connection and waits for all their answers, in connection order.
+    async fn ask(&self, make: impl FnOnce(u64) -> ToAgent, extra: Option<Vec<u8>>) -> Result<Vec<Answer>, AgentError> {
         let id = self.next_id.fetch_add(1, Ordering::SeqCst);
         let mut bytes = wire::encode_json(&make(id));
         if let Some(extra) = extra {
@@ -129,15 +140,26 @@ impl AgentClient {
             waits.push((&c.label, rx));
         }
         let many = self.conns.len() > 1;
-        let mut count = 0;
+        let mut answers = Vec::with_capacity(waits.len());
         for (label, rx) in waits {
             match rx.await {
-                Ok(Ok(n)) => count = count.max(n),
+                Ok(Ok(answer)) => answers.push(answer),
                 Ok(Err(e)) => return Err(AgentError::Failed(if many { format!("{label}: {e}") } else { e })),
                 Err(_) => return Err(AgentError::Closed),
             }
         }
-        Ok(count)
+        Ok(answers)
+    }
+
+    /// Which of `files` the container already holds (every replica, with the same content and
+    /// permission bits): the files of an image built from the workspace need not be sent again.
+    pub async fn check(&self, files: Vec<CheckFile>) -> Result<Vec<Held>, AgentError> {
+        let mut answers = self.ask(|id| ToAgent::Check { id, files }, None).await?.into_iter().map(|(_, held)| held);
+        let first = answers.next().unwrap_or_default();
+        Ok(answers.fold(first, |all, other| {
+            let other: HashMap<u32, Held> = other.into_iter().map(|h| (h.index, h)).collect();
+            all.into_iter().filter(|h| other.get(&h.index) == Some(h)).collect()
+        }))
     }
 
     pub async fn send_files(&self, count: u32, tar: Vec<u8>) -> Result<u32, AgentError> {
@@ -224,11 +246,11 @@ where
         let reason = loop {
             match wire::read_frame(&mut reader).await {
                 Ok(Some(Frame::Json(body))) => match wire::decode::<FromAgent>(&body) {
-                    Ok(FromAgent::Done { id, error, count }) => {
+                    Ok(FromAgent::Done { id, error, count, held }) => {
                         let waiter = p.lock().ok().and_then(|mut m| m.as_mut().and_then(|m| m.remove(&id)));
                         if let Some(w) = waiter {
                             let _ = w.send(match error {
-                                None => Ok(count),
+                                None => Ok((count, held)),
                                 Some(e) => Err(e),
                             });
                         }
@@ -295,6 +317,38 @@ mod tests {
         assert!(matches!(events.recv().await, Some(AgentEvent::Disconnected(_))));
         let r = tokio::time::timeout(std::time::Duration::from_secs(5), client.delete(vec!["a".into()])).await;
         assert!(matches!(r, Ok(Err(AgentError::Closed))), "{r:?}");
+    }
+
+    /// An agent on a loopback port that answers every check with `held`.
+    async fn checking_agent(held: Vec<Held>) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            let Ok((stream, _)) = listener.accept().await else { return };
+            let (mut r, mut w) = tokio::io::split(stream);
+            let _hello = wire::read_frame(&mut r).await;
+            let welcome = FromAgent::Welcome { version: 2, state: None, app_pid: None, root: "/".into() };
+            let _ = wire::write_all(&mut w, &wire::encode_json(&welcome)).await;
+            while let Ok(Some(Frame::Json(body))) = wire::read_frame(&mut r).await {
+                if let Ok(ToAgent::Check { id, .. }) = wire::decode::<ToAgent>(&body) {
+                    let done = FromAgent::Done { id, error: None, count: held.len() as u32, held: held.clone() };
+                    let _ = wire::write_all(&mut w, &wire::encode_json(&done)).await;
+                }
+            }
+        });
+        addr
+    }
+
+    #[tokio::test]
+    async fn a_file_counts_as_held_only_when_every_replica_holds_it_alike() {
+        let held = |index: u32, blake3: &str, mode: u32| Held { index, blake3: blake3.into(), mode };
+        let one = checking_agent(vec![held(0, "aa", 0o644), held(1, "bb", 0o644), held(2, "cc", 0o755)]).await;
+        // The second replica has another file 1, and file 2 with other permission bits.
+        let two = checking_agent(vec![held(0, "aa", 0o644), held(1, "b2", 0o644), held(2, "cc", 0o644)]).await;
+        let targets = [("web-1".to_string(), one), ("web-2".to_string(), two)];
+        let (client, _events) = AgentClient::connect_all(&targets, "t", None).await.expect("connect");
+        let files = (0..3).map(|i| CheckFile { path: format!("f{i}"), size: 1 }).collect();
+        assert_eq!(client.check(files).await.expect("check"), vec![held(0, "aa", 0o644)]);
     }
 
     #[test]

@@ -881,11 +881,16 @@ async fn deploy_and_sync<B: Backend>(
             report.log(
                 LogStream::System,
                 format!(
-                    "Synchronizing files...{} {} sent, {} deleted, {} in {:.0} ms",
+                    "Synchronizing files...{} {} sent, {} deleted, {}{} in {:.0} ms",
                     if r.full { "full:" } else { "incremental:" },
                     r.sent.len(),
                     r.deleted.len(),
                     human_bytes(r.bytes),
+                    match r.unchanged {
+                        0 => String::new(),
+                        n if r.full => format!(", {n} already in the container"),
+                        n => format!(", {n} unchanged"),
+                    },
                     ms
                 ),
             );

@@ -128,7 +128,7 @@ async fn fake_agent(stream: DuplexStream, rec: Arc<Recorder>) {
     }
     while let Ok(Some(Frame::Json(body))) = wire::read_frame(&mut r).await {
         let Ok(msg) = wire::decode::<ToAgent>(&body) else { break };
-        let done = |id: u64, error: Option<String>| FromAgent::Done { id, error, count: 0 };
+        let done = |id: u64, error: Option<String>| FromAgent::Done { id, error, count: 0, held: Vec::new() };
         match msg {
             ToAgent::Files { id, .. } => {
                 let Ok(Some(Frame::Binary(tar))) = wire::read_frame(&mut r).await else { break };
@@ -152,6 +152,8 @@ async fn fake_agent(stream: DuplexStream, rec: Arc<Recorder>) {
                 rec.call(format!("delete {}", paths.join(",")));
                 send(&mut w, &done(id, None)).await;
             }
+            // A new root each deploy, as far as the sessions here care: it holds none of the files.
+            ToAgent::Check { id, .. } => send(&mut w, &done(id, None)).await,
             ToAgent::Commit { id, .. } => send(&mut w, &done(id, None)).await,
             ToAgent::Restart { id, build, run, debug_port, .. } => {
                 match debug_port {

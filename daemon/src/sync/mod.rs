@@ -7,7 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-use devspaces_protocol::agent::SyncState;
+use devspaces_protocol::agent::{CheckFile, SyncState};
 
 use crate::agent::client::{AgentClient, AgentError};
 use crate::classify::Rules;
@@ -49,6 +49,9 @@ pub fn tune_allocator() {
         libc::mallopt(libc::M_ARENA_MAX, 2);
     }
 }
+
+/// A full sync asks the agent which files it already holds this many at a time.
+const CHECK_BATCH: usize = 8192;
 
 /// Batches also close after this many files, so a full sync reports progress as it goes.
 const MAX_BATCH_FILES: u32 = 1000;
@@ -145,6 +148,9 @@ pub struct Report {
     pub skipped: Vec<(String, String)>,
     pub bytes: u64,
     pub full: bool,
+    /// Files not sent because the container already held them as they are (for a full sync, the
+    /// files its image was built with).
+    pub unchanged: usize,
 }
 
 impl Report {
@@ -309,16 +315,47 @@ impl Syncer {
                 .collect(),
             None => Vec::new(),
         };
-        paths.extend(gone);
         if full {
+            // A new container: what its image holds stands in for the synclog (a new sync id is
+            // drawn at the commit), so the files the image was built from are not sent again.
             self.log.targets.remove(&self.key);
+            let held = self.held_by(agent, &paths).await?;
+            if !held.is_empty() {
+                let t = self.log.targets.entry(self.key.clone()).or_default();
+                t.files.update(held.iter().map(|(rel, e)| (rel.as_str(), *e)), []);
+            }
         }
+        paths.extend(gone);
         let mut report = self.sync_paths_reporting(agent, &paths, progress).await?;
         report.full = full;
         if paths.len() >= BIG_SCAN {
             self.release_after_big_sync = true;
         }
         Ok(report)
+    }
+
+    /// Which of `paths` (sorted, service-relative) the agent's root already holds, with the entry
+    /// that says so (content hash and permission bits as the agent read them; no mtime).
+    async fn held_by(&self, agent: &AgentClient, paths: &[String]) -> Result<Vec<(String, Entry)>, AgentError> {
+        let mut held = Vec::new();
+        let sized: Vec<(&String, u64)> = paths
+            .iter()
+            .filter_map(|rel| {
+                let meta = std::fs::symlink_metadata(self.service_dir.join(rel)).ok()?;
+                meta.is_file().then_some((rel, meta.len()))
+            })
+            .collect();
+        for chunk in sized.chunks(CHECK_BATCH) {
+            let files = chunk.iter().map(|(rel, size)| CheckFile { path: self.remote(rel), size: *size }).collect();
+            for h in agent.check(files).await? {
+                let (Some(&(rel, size)), Ok(hash)) = (chunk.get(h.index as usize), blake3::Hash::from_hex(&h.blake3))
+                else {
+                    continue;
+                };
+                held.push((rel.clone(), Entry { mtime_ns: 0, size, blake3: *hash.as_bytes(), mode: h.mode }));
+            }
+        }
+        Ok(held)
     }
 
     /// Sends the listed paths that changed (by hash, size or mode), deletes known ones that are gone.
@@ -339,10 +376,18 @@ impl Syncer {
         let mut batch = tar::Builder::new(Vec::new());
         let mut batch_count = 0u32;
         let mut new_entries = Vec::new();
+        // Unchanged files whose entry gets the file's mtime (so the next look needs no read).
+        let mut touched = Vec::new();
         for (index, rel) in paths.iter().enumerate() {
             match read_local(&self.service_dir.join(rel)) {
                 Ok(Some(local)) => {
-                    if known.get(rel).is_some_and(|e| e.blake3 == local.entry.blake3 && e.mode == local.entry.mode) {
+                    if let Some(e) =
+                        known.get(rel).filter(|e| e.blake3 == local.entry.blake3 && e.mode == local.entry.mode)
+                    {
+                        report.unchanged += 1;
+                        if e.mtime_ns != local.entry.mtime_ns {
+                            touched.push((index, local.entry));
+                        }
                         continue;
                     }
                     let mut h = tar::Header::new_gnu();
@@ -374,12 +419,17 @@ impl Syncer {
         if !report.deleted.is_empty() {
             agent.delete(report.deleted.iter().map(|p| self.remote(p)).collect()).await?;
         }
-        let changed = !report.sent.is_empty() || !report.deleted.is_empty() || self.target().is_none();
+        if !touched.is_empty() {
+            let t = self.log.targets.entry(self.key.clone()).or_default();
+            t.files.update(touched.iter().map(|&(i, e)| (paths[i].as_str(), e)), []);
+            self.dirty = true;
+        }
+        let changed =
+            !report.sent.is_empty() || !report.deleted.is_empty() || self.target().is_none_or(|t| t.sync_id.is_empty());
         if changed {
             let now = devspaces_protocol::clock::now_rfc3339();
-            let fresh = self.target().is_none();
             let t = self.log.targets.entry(self.key.clone()).or_default();
-            if fresh || t.sync_id.is_empty() {
+            if t.sync_id.is_empty() {
                 t.sync_id = new_sync_id();
             }
             // RFC 3339 with nanoseconds keeps two syncs within one second distinct.
