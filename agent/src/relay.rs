@@ -14,7 +14,12 @@ use tokio::net::{TcpListener, TcpStream};
 
 /// How long a connection waits for the app to accept.
 pub const READY_WAIT: Duration = Duration::from_secs(60);
-const READY_POLL: Duration = Duration::from_millis(50);
+/// The waits between tries while nothing accepts: 1 ms, doubling up to 4 ms. A restarted app
+/// starts listening tens of ms after its spawn, and a connection waiting for it lands at most one
+/// wait later: with a fixed 50 ms, `listening on` -> served took 38.9 ms at p50 through a
+/// Kubernetes forward (tests/bench/kube.py), 5.8 ms with these.
+const READY_POLL_FIRST: Duration = Duration::from_millis(1);
+const READY_POLL_MAX: Duration = Duration::from_millis(4);
 
 /// `80:8080`: listen on 80, send to 8080.
 pub fn parse(s: &str) -> Result<(u16, u16), String> {
@@ -44,6 +49,7 @@ pub async fn start(port: u16, target: u16) -> std::io::Result<SocketAddr> {
 /// A connection to `target` on loopback, once something accepts there (within `wait`).
 pub(crate) async fn connect_when_ready(target: u16, wait: Duration) -> Option<TcpStream> {
     let deadline = tokio::time::Instant::now() + wait;
+    let mut pause = READY_POLL_FIRST;
     loop {
         if let Ok(s) = TcpStream::connect((Ipv4Addr::LOCALHOST, target)).await {
             return Some(s);
@@ -51,7 +57,8 @@ pub(crate) async fn connect_when_ready(target: u16, wait: Duration) -> Option<Tc
         if tokio::time::Instant::now() >= deadline {
             return None;
         }
-        tokio::time::sleep(READY_POLL).await;
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(READY_POLL_MAX);
     }
 }
 

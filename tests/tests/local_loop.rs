@@ -170,6 +170,20 @@ fn after_sigkill_a_new_up_syncs_only_what_changed() {
         up4.wait_method("devspaces/log", |p| p["line"].as_str().unwrap_or("").starts_with("Synchronizing files"));
     assert!(line["line"].as_str().unwrap().contains("incremental: 0 sent"), "{line}");
     up4.wait_running();
+    up4.interrupt();
+
+    // DEVSPACES_SYNC_CHECK=off in the client's environment: a full sync sends every file, as
+    // before the check (what the benchmarks compare it with).
+    std::fs::remove_file(env.synclog(&svc)).unwrap();
+    let mut cmd = env.command();
+    cmd.arg("up").arg(&svc).arg("--json").env("DEVSPACES_SYNC_CHECK", "off");
+    let mut up5 = Up::spawn(cmd);
+    let first = up5.wait_method("devspaces/synced", |_| true);
+    let files: Vec<&str> = first["files"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    for f in ["app.py", "version.py", "static/index.html", "static/style.css"] {
+        assert!(files.contains(&f), "without the check, a full sync sends every file: {first}");
+    }
+    up5.wait_running();
 }
 
 #[test]

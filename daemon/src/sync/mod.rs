@@ -177,6 +177,8 @@ pub struct Syncer {
     release_after_big_sync: bool,
     /// Why the synclog could not be read or written, once, for the user.
     warning: Option<String>,
+    /// A full sync asks the agent what the container holds first (off: it sends every file).
+    check_container: bool,
     /// Snapshots handed to a writer so far; `written` says which one is on disk.
     snapshots: u64,
     written: Arc<Mutex<Written>>,
@@ -237,9 +239,16 @@ impl Syncer {
             dirty: false,
             release_after_big_sync: false,
             warning,
+            check_container: true,
             snapshots: 0,
             written: Arc::default(),
         }
+    }
+
+    /// `false` (`DEVSPACES_SYNC_CHECK=off` in the client's environment): a full sync sends every
+    /// file, as before the check existed; the benchmarks use it to measure what the check saves.
+    pub fn set_check_container(&mut self, check: bool) {
+        self.check_container = check;
     }
 
     pub fn set_context(&mut self, context: &str) {
@@ -319,7 +328,10 @@ impl Syncer {
             // A new container: what its image holds stands in for the synclog (a new sync id is
             // drawn at the commit), so the files the image was built from are not sent again.
             self.log.targets.remove(&self.key);
-            let held = self.held_by(agent, &paths).await?;
+            let held = match self.check_container {
+                true => self.held_by(agent, &paths).await?,
+                false => Vec::new(),
+            };
             if !held.is_empty() {
                 let t = self.log.targets.entry(self.key.clone()).or_default();
                 t.files.update(held.iter().map(|(rel, e)| (rel.as_str(), *e)), []);
