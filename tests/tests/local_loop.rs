@@ -37,6 +37,17 @@ fn source_edits_restart_and_failed_builds_recover() {
     let (_t, svc, mut up, port, pid1) = up_copy(&env, "examples/python-web");
 
     std::fs::write(svc.join("version.py"), "# The version shown on the page.\nVERSION = \"2.0.0\"\n").unwrap();
+    // Requests during the restart (old app stopped, py_compile, the new one not listening yet)
+    // wait for the new app at the forward instead of getting a 502: every answer is a 200.
+    let mut answers = Vec::new();
+    loop {
+        let (status, body) = http_get(port, "/version");
+        answers.push(status);
+        if body.trim() == "2.0.0" {
+            break;
+        }
+    }
+    assert!(answers.iter().all(|s| *s == 200), "answers during the restart: {answers:?}");
     let pid2 = up.wait_running();
     assert_ne!(pid1, pid2, "a source edit restarts the app");
     let s = up.wait_method("devspaces/synced", |p| p["class"] != "redeploy" && synced_with(p, "version.py"));

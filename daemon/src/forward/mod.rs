@@ -36,6 +36,8 @@ pub struct Forwards {
     reconnecting: bool,
     /// The child space the session runs in: its forwards add `azds-route-as` (see `proxy`).
     route_as: Option<String>,
+    /// The app is being restarted: the app's forwards hold what it refuses ([`Forward::hold`]).
+    holding: proxy::Hold,
 }
 
 impl Forwards {
@@ -50,6 +52,7 @@ impl Forwards {
             tunnel: None,
             reconnecting: false,
             route_as: None,
+            holding: proxy::Hold::Off,
         }
     }
 
@@ -100,6 +103,7 @@ impl Forwards {
         };
         match started {
             Ok(forward) => {
+                forward.hold(self.holding);
                 let f = Fwd { forward, remote };
                 self.announce(&f, PortState::Open);
                 self.list.push(f);
@@ -113,6 +117,15 @@ impl Forwards {
                     },
                 });
             }
+        }
+    }
+
+    /// Whether the app is being restarted (stopped, built, started, not listening yet): the
+    /// app's forwards hold the connections it refuses meanwhile (not the debug forward).
+    pub fn hold(&mut self, hold: proxy::Hold) {
+        self.holding = hold;
+        for f in &self.list {
+            f.forward.hold(hold);
         }
     }
 

@@ -3,7 +3,7 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::atomic::{AtomicU16, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use hyper::server::conn::http1;
 use hyper::{Request, Response, StatusCode, Version};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
 use devspaces_protocol::trace_context::{self, TraceLink};
 
@@ -65,9 +65,13 @@ fn listen(port: u16) -> std::io::Result<TcpListener> {
 pub struct Forward {
     pub local_port: u16,
     pub target: Arc<AtomicU16>,
+    /// The app is being restarted: a connection the app refuses waits for it ([`Forward::hold`]).
+    holding: watch::Sender<Hold>,
     task: tokio::task::JoinHandle<()>,
     #[cfg(test)]
     gate: Arc<Gate>,
+    #[cfg(test)]
+    shared: Arc<Shared>,
 }
 
 impl Drop for Forward {
@@ -83,6 +87,25 @@ const HTTP_METHODS: &[&[u8]] =
 const PEEK: Duration = Duration::from_millis(300);
 /// How long connecting to the app may take before the client is answered 502 (or closed).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a connection the app refuses waits while the app is being restarted, at most.
+const HOLD_MAX: Duration = Duration::from_secs(30);
+/// While the new app starts, a held connection tries every millisecond: an app listens tens of
+/// ms (Python) to seconds (a JVM) after its spawn, and the connection lands within 1 ms of it.
+const HOLD_POLL_STARTING: Duration = Duration::from_millis(1);
+/// While the old app stops and the build runs, a held connection waits for the next phase (or
+/// tries again after this long: another process may listen on the port).
+const HOLD_POLL_STOPPING: Duration = Duration::from_millis(25);
+
+/// What a forward does with a connection the app refuses ([`Forward::hold`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// Answered 502 at once (the app runs, or it failed).
+    Off,
+    /// The old app is being stopped or the build runs: the connection waits.
+    Stopping,
+    /// The new app was started and does not listen yet: the connection waits, trying often.
+    Starting,
+}
 
 /// What every connection of one forward shares.
 struct Shared {
@@ -92,6 +115,10 @@ struct Shared {
     http: http1::Builder,
     /// A child space's forward: the `azds-route-as` its requests carry when they have none.
     route_as: Option<hyper::header::HeaderValue>,
+    /// Whether the app is being restarted ([`Forward::hold`]).
+    holding: watch::Receiver<Hold>,
+    /// Connections waiting for the app now (for tests: an explicit event to wait on).
+    held: AtomicUsize,
 }
 
 /// The header that names the space a request is for (Dev Spaces'; apps pass it on).
@@ -132,7 +159,18 @@ impl Forward {
         // hyper starts the header timer as soon as a connection waits for a request, so it is also
         // the keep-alive idle time.
         http.keep_alive(true).timer(TokioTimer::new()).header_read_timeout(limits.header_timeout);
-        let shared = Arc::new(Shared { target: target.clone(), traces, limits, http, route_as });
+        let (holding, held_rx) = watch::channel(Hold::Off);
+        let shared = Arc::new(Shared {
+            target: target.clone(),
+            traces,
+            limits,
+            http,
+            route_as,
+            holding: held_rx,
+            held: AtomicUsize::new(0),
+        });
+        #[cfg(test)]
+        let shared_kept = shared.clone();
         let gate = Gate::new(limits.max_connections);
         #[cfg(test)]
         let kept = gate.clone();
@@ -157,10 +195,27 @@ impl Forward {
         Ok(Forward {
             local_port,
             target,
+            holding,
             task,
             #[cfg(test)]
             gate: kept,
+            #[cfg(test)]
+            shared: shared_kept,
         })
+    }
+
+    /// While the session restarts the app (stopping it, running its build, waiting for it to
+    /// listen), a connection the app refuses waits for it, up to 30 s, instead of being answered
+    /// 502 at once: a page reloaded during a restart shows the new version, not an error.
+    /// [`Hold::Off`] (running, or the restart failed) answers what still waits at once.
+    pub fn hold(&self, hold: Hold) {
+        self.holding.send_if_modified(|h| std::mem::replace(h, hold) != hold);
+    }
+
+    /// Connections waiting for the app now.
+    #[cfg(test)]
+    pub(crate) fn held_connections(&self) -> usize {
+        self.shared.held.load(Ordering::SeqCst)
     }
 
     /// Connections holding a place under the cap.
@@ -191,8 +246,7 @@ async fn handle(stream: TcpStream, slot: Arc<Slot>, shared: Arc<Shared>) {
         _ => false,
     };
     if !is_http {
-        let target = shared.target.load(Ordering::SeqCst);
-        let Ok(Ok(app)) = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", target))).await else {
+        let Ok((app, _)) = connect_tcp(&shared).await else {
             return;
         };
         let _ = app.set_nodelay(true);
@@ -237,34 +291,34 @@ struct ConnCtx {
 
 struct Upstream {
     port: u16,
-    sender: SendRequest<Incoming>,
+    sender: SendRequest<ProxyBody>,
 }
 
 impl ConnCtx {
     /// Sends on the kept connection to the app when there is one, else on a new one; a request the
     /// kept connection could not send (the app closed it meanwhile) goes once more on a new one.
-    async fn send(&self, req: Request<Incoming>, target: u16) -> Result<Response<Incoming>, String> {
-        let kept = self.lock().take().filter(|u| u.port == target && !u.sender.is_closed()).map(|u| u.sender);
+    async fn send(&self, req: Request<ProxyBody>, target: u16) -> Result<Response<Incoming>, String> {
+        let kept = self.lock().take().filter(|u| u.port == target && !u.sender.is_closed());
         let kept = match kept {
-            Some(mut s) => s.ready().await.is_ok().then_some(s),
+            Some(mut u) => u.sender.ready().await.is_ok().then_some(u),
             None => None,
         };
         let reused = kept.is_some();
-        let mut sender = match kept {
-            Some(s) => s,
-            None => connect(target).await?,
+        let mut up = match kept {
+            Some(u) => u,
+            None => connect(&self.shared).await?,
         };
-        let resp = match sender.try_send_request(req).await {
+        let resp = match up.sender.try_send_request(req).await {
             Ok(resp) => resp,
             Err(mut e) => match e.take_message() {
                 Some(req) if reused => {
-                    sender = connect(target).await?;
-                    sender.send_request(req).await.map_err(|e| e.to_string())?
+                    up = connect(&self.shared).await?;
+                    up.sender.send_request(req).await.map_err(|e| e.to_string())?
                 }
                 _ => return Err(e.into_error().to_string()),
             },
         };
-        *self.lock() = Some(Upstream { port: target, sender });
+        *self.lock() = Some(up);
         Ok(resp)
     }
 
@@ -273,18 +327,66 @@ impl ConnCtx {
     }
 }
 
-/// A new HTTP/1 connection to the app (upgrades allowed).
-async fn connect(target: u16) -> Result<SendRequest<Incoming>, String> {
-    let app = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", target)))
-        .await
-        .map_err(|_| format!("no connection within {} s", CONNECT_TIMEOUT.as_secs()))?
-        .map_err(|e| e.to_string())?;
-    let _ = app.set_nodelay(true);
+/// A new TCP connection to the app on the forward's current target, and that port. While the
+/// forward holds ([`Forward::hold`]), a refused connection is tried again (the target read anew
+/// each time: a restarted app may listen elsewhere) until the app accepts, the hold ends, or
+/// [`HOLD_MAX`] passed.
+async fn connect_tcp(shared: &Shared) -> Result<(TcpStream, u16), String> {
+    let mut holding = shared.holding.clone();
+    let mut waited: Option<(Instant, Counted)> = None;
+    loop {
+        let target = shared.target.load(Ordering::SeqCst);
+        let tried = tokio::time::timeout(CONNECT_TIMEOUT, TcpStream::connect(("127.0.0.1", target))).await;
+        let e = match tried {
+            Ok(Ok(app)) => {
+                let _ = app.set_nodelay(true);
+                return Ok((app, target));
+            }
+            Ok(Err(e)) => e,
+            Err(_) => return Err(format!("no connection within {} s", CONNECT_TIMEOUT.as_secs())),
+        };
+        let since = waited.get_or_insert_with(|| (Instant::now(), Counted::new(&shared.held))).0;
+        let refused = e.kind() == std::io::ErrorKind::ConnectionRefused;
+        let pause = match *holding.borrow_and_update() {
+            Hold::Off => None,
+            Hold::Stopping => Some(HOLD_POLL_STOPPING),
+            Hold::Starting => Some(HOLD_POLL_STARTING),
+        };
+        let Some(pause) = pause.filter(|_| refused && since.elapsed() < HOLD_MAX) else {
+            return Err(e.to_string());
+        };
+        // The next try comes after the pause, or at once when the phase changes (after the
+        // hold's end, a refusal is final).
+        if let Ok(Err(_)) = tokio::time::timeout(pause, holding.changed()).await {
+            return Err("the forward closed".into());
+        }
+    }
+}
+
+/// One connection counted in [`Shared::held`] while it lives.
+struct Counted<'a>(&'a AtomicUsize);
+
+impl<'a> Counted<'a> {
+    fn new(n: &'a AtomicUsize) -> Self {
+        n.fetch_add(1, Ordering::SeqCst);
+        Counted(n)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// A new HTTP/1 connection to the app (upgrades allowed), held as [`connect_tcp`] says.
+async fn connect(shared: &Shared) -> Result<Upstream, String> {
+    let (app, port) = connect_tcp(shared).await?;
     let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(app)).await.map_err(|e| e.to_string())?;
     tokio::spawn(async move {
         let _ = conn.with_upgrades().await;
     });
-    Ok(sender)
+    Ok(Upstream { port, sender })
 }
 
 type ProxyBody = BoxBody<Bytes, hyper::Error>;
@@ -310,8 +412,8 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
     let answer = if wants_upgrade(&req) {
         let client_side = hyper::upgrade::on(&mut req);
         // Its own connection to the app: once upgraded, that connection is the spliced one.
-        let answer = match connect(target).await {
-            Ok(mut sender) => sender.send_request(req).await.map_err(|e| e.to_string()),
+        let answer = match connect(&ctx.shared).await {
+            Ok(mut up) => up.sender.send_request(req.map(BodyExt::boxed)).await.map_err(|e| e.to_string()),
             Err(e) => Err(e),
         };
         match answer {
@@ -333,7 +435,14 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
         }
     } else {
         strip_hop_by_hop(req.headers_mut());
-        ctx.send(req, target).await
+        let again = replayable(&req);
+        match (ctx.send(req.map(BodyExt::boxed), target).await, again) {
+            // The app closed without an answer (most often a restart's old app, stopped after it
+            // accepted): a request without a body that is safe to repeat goes once more, to the
+            // app that listens now (held while the restart goes on).
+            (Err(_), Some(again)) => ctx.send(again, target).await,
+            (answer, _) => answer,
+        }
     };
     match answer {
         Ok(resp) => {
@@ -355,6 +464,21 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
             Ok(resp)
         }
     }
+}
+
+/// A copy of a request that may be sent again when the app closed without answering it: a GET,
+/// HEAD or OPTIONS without a body (RFC 9110's idempotent methods a client may retry).
+fn replayable(req: &Request<Incoming>) -> Option<Request<ProxyBody>> {
+    let safe = matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD | hyper::Method::OPTIONS);
+    if !safe || !req.body().is_end_stream() {
+        return None;
+    }
+    let mut copy = Request::new(Empty::new().map_err(|never| match never {}).boxed());
+    *copy.method_mut() = req.method().clone();
+    *copy.uri_mut() = req.uri().clone();
+    *copy.version_mut() = req.version();
+    *copy.headers_mut() = req.headers().clone();
+    Some(copy)
 }
 
 /// `Connection: upgrade` and an `Upgrade` protocol (websocket, h2c, ...).

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, Notify};
 
 use super::limits::Limits;
-use super::proxy::{Forward, Trace};
+use super::proxy::{Forward, Hold, Trace};
 
 /// A bound on waits that should end much sooner; never a performance assertion.
 const WAIT: Duration = Duration::from_secs(5);
@@ -353,6 +353,83 @@ async fn an_unreachable_app_is_a_502_with_a_hint_and_a_retarget_applies_to_kept_
     assert_eq!(read_response(&mut s).await, (200, "ok /y".to_string()));
     let t = traces.recv().await.unwrap();
     assert_eq!((t.path.as_str(), t.status, t.bytes), ("/y", 200, 5));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_app_restarts_a_refused_request_waits_for_it_and_a_failed_restart_answers_502() {
+    let free = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = free.local_addr().unwrap().port();
+    drop(free);
+    let (fwd, mut traces) = forward(port, Limits::default()).await;
+    // The app is being restarted: a request that comes while nothing listens waits ...
+    fwd.hold(Hold::Starting);
+    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    s.write_all(b"GET /held HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    wait_until("the request to wait for the app", || fwd.held_connections() == 1).await;
+    // ... and the new app answers it once it listens (on the same port).
+    let l = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
+    tokio::spawn(async move {
+        let (c, _) = l.accept().await.unwrap();
+        let service = hyper::service::service_fn(|req: Request<hyper::body::Incoming>| async move {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!("new app {}", req.uri().path())))))
+        });
+        let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(c), service).await;
+    });
+    assert_eq!(read_response(&mut s).await, (200, "new app /held".to_string()));
+    assert_eq!(traces.recv().await.unwrap().status, 200);
+    assert_eq!(fwd.held_connections(), 0);
+
+    // A restart that fails (its build, its app exiting) ends the hold: what waits gets its 502 then.
+    let free = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let dead = free.local_addr().unwrap().port();
+    drop(free);
+    fwd.retarget(dead);
+    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    s.write_all(b"GET /failed HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    wait_until("the second request to wait", || fwd.held_connections() == 1).await;
+    fwd.hold(Hold::Off);
+    let (status, body) = read_response(&mut s).await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(traces.recv().await.unwrap().status, 502);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_the_app_closed_without_answering_goes_once_more_when_it_is_safe_to_repeat() {
+    // An app on its way out: each of its first two connections reads a request and closes
+    // without a byte of answer; later ones are answered.
+    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        let mut n = 0;
+        while let Ok((mut c, _)) = l.accept().await {
+            n += 1;
+            let mut buf = vec![0u8; 4096];
+            let got = c.read(&mut buf).await.unwrap_or(0);
+            let head = String::from_utf8_lossy(&buf[..got]).lines().next().unwrap_or("").to_string();
+            log.lock().unwrap().push(head.clone());
+            if n > 2 {
+                let body = format!("answered {head}");
+                let answer = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{body}", body.len());
+                c.write_all(answer.as_bytes()).await.unwrap();
+            }
+        }
+    });
+    let (fwd, _traces) = forward(port, Limits::default()).await;
+    // A POST with a body is not repeated: its 502 says why.
+    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    s.write_all(b"POST /order HTTP/1.1\r\nHost: localhost\r\nContent-Length: 2\r\n\r\nhi").await.unwrap();
+    assert_eq!(read_response(&mut s).await.0, 502);
+    // A GET is: the app closed the first try, the second is answered.
+    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    s.write_all(b"GET /page HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    assert_eq!(read_response(&mut s).await, (200, "answered GET /page HTTP/1.1".to_string()));
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec!["POST /order HTTP/1.1", "GET /page HTTP/1.1", "GET /page HTTP/1.1"],
+        "the POST went once, the GET twice"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

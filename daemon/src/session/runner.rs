@@ -19,7 +19,7 @@ use crate::backend::{Backend, Deployed, Reporter, Tunnel};
 use crate::classify::{self, Class, IgnoreFiles, Rules};
 use crate::config::{self, Config, DebugAdapter};
 use crate::events::{Event, EventKind, LogStream, Phase};
-use crate::forward::proxy::Trace;
+use crate::forward::proxy::{Hold, Trace};
 use crate::forward::Forwards;
 use crate::sync::Syncer;
 use crate::watch::{self, Batch};
@@ -345,6 +345,12 @@ impl<B: Backend + 'static> Runner<B> {
     }
 
     fn status(&mut self, phase: Phase, detail: String, exit: Option<Exit>) {
+        // From the restart's request until the new app listens, or the restart failed.
+        self.forwards.hold(match phase {
+            Phase::Restarting | Phase::Building => Hold::Stopping,
+            Phase::Starting => Hold::Starting,
+            _ => Hold::Off,
+        });
         self.detail = detail;
         let (exit_code, last_lines) = match exit {
             Some((c, l)) => (c, Some(l)),
