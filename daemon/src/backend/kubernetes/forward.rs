@@ -187,8 +187,13 @@ impl PodTunnels {
         }
     }
 
-    /// Stops every listener and lets the warm streams go (the session ends).
+    /// Stops every listener and lets the warm streams go (the session ends). No pod is current
+    /// afterwards, so a stream still being opened, or carrying a connection, is let go when it
+    /// comes back instead of joining the pool.
     pub fn close(&self) {
+        if let Ok(mut c) = self.current.write() {
+            *c = None;
+        }
         if let Ok(mut l) = self.listeners.lock() {
             for (_, (_, task)) in l.drain() {
                 task.abort();
