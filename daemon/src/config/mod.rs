@@ -113,62 +113,9 @@ pub struct Container {
     pub debug: Debug,
 }
 
-/// The debuggers devspaces starts apps under (`container.debug.adapter`), one per stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum DebugAdapter {
-    /// debugpy (`python -m debugpy --listen`), speaking DAP.
-    Python,
-    /// Node.js's inspector (`node --inspect`), speaking the Chrome DevTools Protocol.
-    Node,
-    /// Delve (`dlv exec --headless`), speaking DAP and its JSON-RPC API.
-    Go,
-    /// netcoredbg (`netcoredbg --interpreter=vscode --server`), speaking DAP.
-    Dotnet,
-    /// The JVM's JDWP agent (`-agentlib:jdwp`).
-    Java,
-}
-
-impl DebugAdapter {
-    pub const ALL: &'static [DebugAdapter] =
-        &[DebugAdapter::Python, DebugAdapter::Node, DebugAdapter::Go, DebugAdapter::Dotnet, DebugAdapter::Java];
-
-    /// The name azds.yaml and the protocol use.
-    pub fn name(self) -> &'static str {
-        match self {
-            DebugAdapter::Python => "python",
-            DebugAdapter::Node => "node",
-            DebugAdapter::Go => "go",
-            DebugAdapter::Dotnet => "dotnet",
-            DebugAdapter::Java => "java",
-        }
-    }
-
-    pub fn parse(name: &str) -> Option<Self> {
-        Self::ALL.iter().copied().find(|a| a.name() == name)
-    }
-
-    /// The debug server it runs.
-    pub fn server(self) -> &'static str {
-        match self {
-            DebugAdapter::Python => "debugpy",
-            DebugAdapter::Node => "inspector",
-            DebugAdapter::Go => "delve",
-            DebugAdapter::Dotnet => "netcoredbg",
-            DebugAdapter::Java => "jdwp",
-        }
-    }
-
-    /// The port its server usually listens on (what editors' attach configurations assume).
-    pub fn usual_port(self) -> u16 {
-        match self {
-            DebugAdapter::Python => 5678,
-            DebugAdapter::Node => 9229,
-            DebugAdapter::Go => 2345,
-            DebugAdapter::Dotnet => 4711,
-            DebugAdapter::Java => 5005,
-        }
-    }
-}
+/// The debuggers devspaces starts apps under (`container.debug.adapter`), one per stack: the
+/// wire's type, whose names azds.yaml uses.
+pub use devspaces_protocol::editor::DebugAdapter;
 
 /// `container.debug`; every part optional. With `command`, that command runs as written (it must
 /// start a debug server on `port`, default the adapter's usual one); without it, devspaces starts

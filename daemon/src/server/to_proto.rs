@@ -93,7 +93,7 @@ pub fn event(e: &Event) -> Option<WireEvent> {
                 host: host.clone(),
                 port: *port,
                 remote_port: *remote_port,
-                adapter: debug_adapter(*adapter),
+                adapter: *adapter,
                 path_mappings: vec![wire::PathMapping {
                     local_root: local_root.clone(),
                     remote_root: remote_root.clone(),
@@ -103,17 +103,6 @@ pub fn event(e: &Event) -> Option<WireEvent> {
         }
         EventKind::Progress { .. } => return None,
     })
-}
-
-pub fn debug_adapter(a: crate::config::DebugAdapter) -> wire::DebugAdapter {
-    use crate::config::DebugAdapter as A;
-    match a {
-        A::Python => wire::DebugAdapter::Python,
-        A::Node => wire::DebugAdapter::Node,
-        A::Go => wire::DebugAdapter::Go,
-        A::Dotnet => wire::DebugAdapter::Dotnet,
-        A::Java => wire::DebugAdapter::Java,
-    }
 }
 
 /// What a core progress event reports, from the word after the service name in its title

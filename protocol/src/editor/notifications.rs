@@ -201,6 +201,48 @@ pub enum DebugAdapter {
     Java,
 }
 
+impl DebugAdapter {
+    pub const ALL: &'static [DebugAdapter] =
+        &[DebugAdapter::Python, DebugAdapter::Node, DebugAdapter::Go, DebugAdapter::Dotnet, DebugAdapter::Java];
+
+    /// The name azds.yaml's `container.debug.adapter` and the wire use (what serde writes).
+    pub fn name(self) -> &'static str {
+        match self {
+            DebugAdapter::Python => "python",
+            DebugAdapter::Node => "node",
+            DebugAdapter::Go => "go",
+            DebugAdapter::Dotnet => "dotnet",
+            DebugAdapter::Java => "java",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|a| a.name() == name)
+    }
+
+    /// The debug server it runs.
+    pub fn server(self) -> &'static str {
+        match self {
+            DebugAdapter::Python => "debugpy",
+            DebugAdapter::Node => "inspector",
+            DebugAdapter::Go => "delve",
+            DebugAdapter::Dotnet => "netcoredbg",
+            DebugAdapter::Java => "jdwp",
+        }
+    }
+
+    /// The port its server usually listens on (what editors' attach configurations assume).
+    pub fn usual_port(self) -> u16 {
+        match self {
+            DebugAdapter::Python => 5678,
+            DebugAdapter::Node => 9229,
+            DebugAdapter::Go => 2345,
+            DebugAdapter::Dotnet => 4711,
+            DebugAdapter::Java => 5005,
+        }
+    }
+}
+
 /// Where the files of a workspace folder are where the app runs: what a debugger needs to set a
 /// breakpoint in a workspace file and to show the workspace file when the app stops.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,4 +289,18 @@ pub struct LogsDroppedParams {
     pub session: String,
     /// Lines dropped since the previous `logsDropped` for this session and client.
     pub count: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_debug_adapter_is_named_as_serde_writes_it_and_parsed_back() {
+        for a in DebugAdapter::ALL {
+            assert_eq!(serde_json::to_value(a).ok(), Some(serde_json::Value::from(a.name())), "{a:?}");
+            assert_eq!(DebugAdapter::parse(a.name()), Some(*a));
+        }
+        assert_eq!(DebugAdapter::parse("ruby"), None);
+    }
 }
