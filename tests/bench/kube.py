@@ -62,6 +62,16 @@ def marks_since(sess, before):
 SYNC_LINE = re.compile(r"Synchronizing files\.\.\.full: (\d+) sent, (\d+) deleted, [^,]*?(?:, (\d+) already in the container)? in (\d+) ms")
 
 
+def full_sync(events, what):
+    """The first `Synchronizing files...full:` line among events: files sent, held, ms, the line."""
+    lines = [e["params"]["line"] for e in events if e.get("method") == "devspaces/log"
+             and e["params"].get("line", "").startswith("Synchronizing files...")]
+    m = SYNC_LINE.search(lines[0]) if lines else None
+    if m is None:
+        raise L.BenchError("no full sync line %s: %s" % (what, lines))
+    return {"sent": int(m.group(1)), "held": int(m.group(3) or 0), "ms": float(m.group(4)), "line": lines[0]}
+
+
 def gen_files(svc, n, tag):
     """Writes n files of 2 KB under static/gen/ and returns their service-relative paths."""
     gen = os.path.join(svc, "static", "gen")
@@ -185,13 +195,7 @@ def bench(binary, n_static, n_restart, n_redeploy, warmup, n_gen=0):
             sess.wait_for(lambda e: e.get("method") == "devspaces/serviceStatus" and e["params"].get("phase") == "deploying", 60, "deploying")
             sess.wait_running(timeout=600)
             # The sync line comes before the app runs: look among the events since the edit.
-            lines = [e["params"]["line"] for e in sess.all[before:] if e.get("method") == "devspaces/log"
-                     and e["params"].get("line", "").startswith("Synchronizing files...")]
-            m = SYNC_LINE.search(lines[0]) if lines else None
-            if m is None:
-                raise L.BenchError("no full sync line after the redeploy: %s" % lines)
-            r["first_sync"] = {"gen": n_gen, "sent": int(m.group(1)), "held": int(m.group(3) or 0),
-                               "ms": float(m.group(4)), "line": lines[0]}
+            r["first_sync"] = dict(full_sync(sess.all[before:], "after the redeploy"), gen=n_gen)
             L.poll_until(port, "/version", current, sess=sess)
             sess.stop(timeout=120)
             sess = None
@@ -200,12 +204,7 @@ def bench(binary, n_static, n_restart, n_redeploy, warmup, n_gen=0):
             sess = L.Session(binary, svc, work, "kube-nocheck", extra_env={"DEVSPACES_SYNC_CHECK": "off"},
                              extra_args=["--backend", "kubernetes", "--space", r["space_nocheck"]])
             sess.wait_running(timeout=600)
-            lines = [e["params"]["line"] for e in sess.all if e.get("method") == "devspaces/log"
-                     and e["params"].get("line", "").startswith("Synchronizing files...")]
-            m = SYNC_LINE.search(lines[0]) if lines else None
-            if m is None:
-                raise L.BenchError("no full sync line in the session without the check: %s" % lines)
-            r["send_all"] = {"sent": int(m.group(1)), "ms": float(m.group(4)), "line": lines[0]}
+            r["send_all"] = full_sync(sess.all, "in the session without the check")
     finally:
         if sess is not None:
             sess.stop(timeout=120)
