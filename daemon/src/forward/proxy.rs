@@ -347,11 +347,7 @@ async fn connect_tcp(shared: &Shared) -> Result<(TcpStream, u16), String> {
         };
         let since = waited.get_or_insert_with(|| (Instant::now(), Counted::new(&shared.held))).0;
         let refused = e.kind() == std::io::ErrorKind::ConnectionRefused;
-        let pause = match *holding.borrow_and_update() {
-            Hold::Off => None,
-            Hold::Stopping => Some(HOLD_POLL_STOPPING),
-            Hold::Starting => Some(HOLD_POLL_STARTING),
-        };
+        let pause = hold_pause(*holding.borrow_and_update());
         let Some(pause) = pause.filter(|_| refused && since.elapsed() < HOLD_MAX) else {
             return Err(e.to_string());
         };
@@ -360,6 +356,16 @@ async fn connect_tcp(shared: &Shared) -> Result<(TcpStream, u16), String> {
         if let Ok(Err(_)) = tokio::time::timeout(pause, holding.changed()).await {
             return Err("the forward closed".into());
         }
+    }
+}
+
+/// How long a held connection waits before its next try (unless the phase changes first); `None`:
+/// not held.
+fn hold_pause(hold: Hold) -> Option<Duration> {
+    match hold {
+        Hold::Off => None,
+        Hold::Stopping => Some(HOLD_POLL_STOPPING),
+        Hold::Starting => Some(HOLD_POLL_STARTING),
     }
 }
 
@@ -435,14 +441,28 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
         }
     } else {
         strip_hop_by_hop(req.headers_mut());
-        let again = replayable(&req);
-        match (ctx.send(req.map(BodyExt::boxed), target).await, again) {
-            // The app closed without an answer (most often a restart's old app, stopped after it
-            // accepted): a request without a body that is safe to repeat goes once more, to the
-            // app that listens now (held while the restart goes on).
-            (Err(_), Some(again)) => ctx.send(again, target).await,
-            (answer, _) => answer,
+        let again = Replay::of(&req);
+        let mut answer = ctx.send(req.map(BodyExt::boxed), target).await;
+        // The app closed without an answer (a restart's old app, stopped after it accepted; or,
+        // behind an engine's port proxy, the app not listening yet): a request without a body
+        // that is safe to repeat goes once more at once, then again while the forward holds.
+        if let Some(again) = again {
+            let since = Instant::now();
+            let mut holding = ctx.shared.holding.clone();
+            let mut tries = 0;
+            while answer.is_err() {
+                if tries > 0 {
+                    let pause = hold_pause(*holding.borrow_and_update());
+                    let Some(pause) = pause.filter(|_| since.elapsed() < HOLD_MAX) else { break };
+                    if let Ok(Err(_)) = tokio::time::timeout(pause, holding.changed()).await {
+                        break;
+                    }
+                }
+                tries += 1;
+                answer = ctx.send(again.request(), target).await;
+            }
         }
+        answer
     };
     match answer {
         Ok(resp) => {
@@ -466,19 +486,37 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
     }
 }
 
-/// A copy of a request that may be sent again when the app closed without answering it: a GET,
-/// HEAD or OPTIONS without a body (RFC 9110's idempotent methods a client may retry).
-fn replayable(req: &Request<Incoming>) -> Option<Request<ProxyBody>> {
-    let safe = matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD | hyper::Method::OPTIONS);
-    if !safe || !req.body().is_end_stream() {
-        return None;
+/// What it takes to send a request again when the app closed without answering it: a GET, HEAD
+/// or OPTIONS without a body (RFC 9110's idempotent methods a client may retry).
+struct Replay {
+    method: hyper::Method,
+    uri: hyper::Uri,
+    version: Version,
+    headers: HeaderMap,
+}
+
+impl Replay {
+    fn of(req: &Request<Incoming>) -> Option<Replay> {
+        let safe = matches!(*req.method(), hyper::Method::GET | hyper::Method::HEAD | hyper::Method::OPTIONS);
+        if !safe || !req.body().is_end_stream() {
+            return None;
+        }
+        Some(Replay {
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+            version: req.version(),
+            headers: req.headers().clone(),
+        })
     }
-    let mut copy = Request::new(Empty::new().map_err(|never| match never {}).boxed());
-    *copy.method_mut() = req.method().clone();
-    *copy.uri_mut() = req.uri().clone();
-    *copy.version_mut() = req.version();
-    *copy.headers_mut() = req.headers().clone();
-    Some(copy)
+
+    fn request(&self) -> Request<ProxyBody> {
+        let mut copy = Request::new(Empty::new().map_err(|never| match never {}).boxed());
+        *copy.method_mut() = self.method.clone();
+        *copy.uri_mut() = self.uri.clone();
+        *copy.version_mut() = self.version;
+        *copy.headers_mut() = self.headers.clone();
+        copy
+    }
 }
 
 /// `Connection: upgrade` and an `Upgrade` protocol (websocket, h2c, ...).

@@ -433,6 +433,31 @@ async fn a_request_the_app_closed_without_answering_goes_once_more_when_it_is_sa
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn while_the_app_starts_behind_a_port_proxy_a_get_is_repeated_until_it_answers() {
+    // An engine's port proxy: it accepts every connection, and closes the first five unanswered
+    // (the app behind it does not listen yet); the sixth reaches the app.
+    let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    let port = l.local_addr().unwrap().port();
+    let accepted = Arc::new(AtomicUsize::new(0));
+    let n = accepted.clone();
+    tokio::spawn(async move {
+        while let Ok((mut c, _)) = l.accept().await {
+            let mut buf = vec![0u8; 4096];
+            let _ = c.read(&mut buf).await;
+            if n.fetch_add(1, Ordering::SeqCst) >= 5 {
+                c.write_all(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\n\r\nnew app").await.unwrap();
+            }
+        }
+    });
+    let (fwd, _traces) = forward(port, Limits::default()).await;
+    fwd.hold(Hold::Starting);
+    let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
+    s.write_all(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
+    assert_eq!(read_response(&mut s).await, (200, "new app".to_string()));
+    assert_eq!(accepted.load(Ordering::SeqCst), 6);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_debugger_connection_outlives_the_idle_timeout_that_closes_a_silent_one() {
     // A debug server: echoes what it is sent, keeps every connection open.
     let l = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
