@@ -89,9 +89,13 @@ const PEEK: Duration = Duration::from_millis(300);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a connection the app refuses waits while the app is being restarted, at most.
 const HOLD_MAX: Duration = Duration::from_secs(30);
-/// While the new app starts, a held connection tries every millisecond: an app listens tens of
-/// ms (Python) to seconds (a JVM) after its spawn, and the connection lands within 1 ms of it.
+/// While the new app starts, a held connection tries every millisecond for its first half second
+/// of waiting, then every 10 ms: an app listens tens of ms (Python, Node.js) to seconds (a JVM)
+/// after its spawn; the first land within 1 ms of it, and a slow start costs a waiting browser
+/// connection 100 refused connects a second, not 1,000.
 const HOLD_POLL_STARTING: Duration = Duration::from_millis(1);
+const HOLD_POLL_STARTING_LATER: Duration = Duration::from_millis(10);
+const HOLD_FAST_FOR: Duration = Duration::from_millis(500);
 /// While the old app stops and the build runs, a held connection waits for the next phase (or
 /// tries again after this long: another process may listen on the port).
 const HOLD_POLL_STOPPING: Duration = Duration::from_millis(25);
@@ -347,7 +351,7 @@ async fn connect_tcp(shared: &Shared) -> Result<(TcpStream, u16), String> {
         };
         let since = waited.get_or_insert_with(|| (Instant::now(), Counted::new(&shared.held))).0;
         let refused = e.kind() == std::io::ErrorKind::ConnectionRefused;
-        let pause = hold_pause(*holding.borrow_and_update());
+        let pause = hold_pause(*holding.borrow_and_update(), since.elapsed());
         let Some(pause) = pause.filter(|_| refused && since.elapsed() < HOLD_MAX) else {
             return Err(e.to_string());
         };
@@ -361,11 +365,12 @@ async fn connect_tcp(shared: &Shared) -> Result<(TcpStream, u16), String> {
 
 /// How long a held connection waits before its next try (unless the phase changes first); `None`:
 /// not held.
-fn hold_pause(hold: Hold) -> Option<Duration> {
+fn hold_pause(hold: Hold, waited: Duration) -> Option<Duration> {
     match hold {
         Hold::Off => None,
         Hold::Stopping => Some(HOLD_POLL_STOPPING),
-        Hold::Starting => Some(HOLD_POLL_STARTING),
+        Hold::Starting if waited < HOLD_FAST_FOR => Some(HOLD_POLL_STARTING),
+        Hold::Starting => Some(HOLD_POLL_STARTING_LATER),
     }
 }
 
@@ -452,7 +457,7 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
             let mut tries = 0;
             while answer.is_err() {
                 if tries > 0 {
-                    let pause = hold_pause(*holding.borrow_and_update());
+                    let pause = hold_pause(*holding.borrow_and_update(), since.elapsed());
                     let Some(pause) = pause.filter(|_| since.elapsed() < HOLD_MAX) else { break };
                     if let Ok(Err(_)) = tokio::time::timeout(pause, holding.changed()).await {
                         break;
@@ -619,5 +624,20 @@ impl Drop for Counting {
         if let Some((t, status)) = self.done.take() {
             t.finish(status, self.bytes);
         }
+    }
+}
+
+#[cfg(test)]
+mod hold_tests {
+    use super::*;
+
+    #[test]
+    fn a_held_connection_tries_often_while_the_app_starts_then_less_often() {
+        let ms = Duration::from_millis;
+        assert_eq!(hold_pause(Hold::Off, ms(0)), None);
+        assert_eq!(hold_pause(Hold::Stopping, ms(0)), Some(HOLD_POLL_STOPPING));
+        assert_eq!(hold_pause(Hold::Starting, ms(499)), Some(ms(1)));
+        assert_eq!(hold_pause(Hold::Starting, ms(500)), Some(ms(10)));
+        assert_eq!(hold_pause(Hold::Starting, ms(20_000)), Some(ms(10)));
     }
 }
