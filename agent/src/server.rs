@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use devspaces_protocol::agent::wire::{self, Frame};
-use devspaces_protocol::agent::{FromAgent, Stream, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, LISTENING_BANNER};
+use devspaces_protocol::agent::{
+    FromAgent, Held, Stream, SyncState, ToAgent, AGENT_PROTOCOL_VERSION, LISTENING_BANNER,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{broadcast, mpsc, OwnedSemaphorePermit, Semaphore};
@@ -282,11 +284,7 @@ impl Agent {
                 }
                 ToAgent::Check { id, files } => {
                     let held = self.under_root(move |root| crate::fs::held(root, &files)).await;
-                    let msg = match held {
-                        Ok(held) => FromAgent::Done { id, error: None, count: held.len() as u32, held },
-                        Err(e) => FromAgent::Done { id, error: Some(e), count: 0, held: Vec::new() },
-                    };
-                    let _ = out.send(wire::encode_json(&msg)).await;
+                    answer(out, id, held.map(|held| (held.len() as u32, held))).await;
                 }
                 ToAgent::Commit { id, state } => {
                     let bytes = serde_json::to_vec(&state).unwrap_or_default();
@@ -326,8 +324,13 @@ impl Agent {
 }
 
 async fn done(out: &mpsc::Sender<Vec<u8>>, id: u64, r: Result<u32, String>) {
+    answer(out, id, r.map(|count| (count, Vec::new()))).await;
+}
+
+/// The `done` for request `id`: its count and, for a check, the files held; or why it failed.
+async fn answer(out: &mpsc::Sender<Vec<u8>>, id: u64, r: Result<(u32, Vec<Held>), String>) {
     let msg = match r {
-        Ok(count) => FromAgent::Done { id, error: None, count, held: Vec::new() },
+        Ok((count, held)) => FromAgent::Done { id, error: None, count, held },
         Err(e) => FromAgent::Done { id, error: Some(e), count: 0, held: Vec::new() },
     };
     let _ = out.send(wire::encode_json(&msg)).await;

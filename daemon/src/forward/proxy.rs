@@ -350,16 +350,23 @@ async fn connect_tcp(shared: &Shared) -> Result<(TcpStream, u16), String> {
             Err(_) => return Err(format!("no connection within {} s", CONNECT_TIMEOUT.as_secs())),
         };
         let since = waited.get_or_insert_with(|| (Instant::now(), Counted::new(&shared.held))).0;
-        let refused = e.kind() == std::io::ErrorKind::ConnectionRefused;
-        let pause = hold_pause(*holding.borrow_and_update(), since.elapsed());
-        let Some(pause) = pause.filter(|_| refused && since.elapsed() < HOLD_MAX) else {
+        if e.kind() != std::io::ErrorKind::ConnectionRefused || !wait_to_retry(&mut holding, since).await? {
             return Err(e.to_string());
-        };
-        // The next try comes after the pause, or at once when the phase changes (after the
-        // hold's end, a refusal is final).
-        if let Ok(Err(_)) = tokio::time::timeout(pause, holding.changed()).await {
-            return Err("the forward closed".into());
         }
+    }
+}
+
+/// Waits before a held connection's next try: the pause its phase and waiting time call for, or
+/// less when the phase changes (after the hold's end, a refusal is final). `Ok(false)`: no next
+/// try (not held, or held for [`HOLD_MAX`] already); `Err`: the forward closed meanwhile.
+async fn wait_to_retry(holding: &mut watch::Receiver<Hold>, since: Instant) -> Result<bool, String> {
+    let waited = since.elapsed();
+    let Some(pause) = hold_pause(*holding.borrow_and_update(), waited).filter(|_| waited < HOLD_MAX) else {
+        return Ok(false);
+    };
+    match tokio::time::timeout(pause, holding.changed()).await {
+        Ok(Err(_)) => Err("the forward closed".into()),
+        _ => Ok(true),
     }
 }
 
@@ -451,19 +458,10 @@ async fn proxy_request(mut req: Request<Incoming>, ctx: Arc<ConnCtx>) -> Result<
         // The app closed without an answer (a restart's old app, stopped after it accepted; or,
         // behind an engine's port proxy, the app not listening yet): a request without a body
         // that is safe to repeat goes once more at once, then again while the forward holds.
-        if let Some(again) = again {
-            let since = Instant::now();
-            let mut holding = ctx.shared.holding.clone();
-            let mut tries = 0;
-            while answer.is_err() {
-                if tries > 0 {
-                    let pause = hold_pause(*holding.borrow_and_update(), since.elapsed());
-                    let Some(pause) = pause.filter(|_| since.elapsed() < HOLD_MAX) else { break };
-                    if let Ok(Err(_)) = tokio::time::timeout(pause, holding.changed()).await {
-                        break;
-                    }
-                }
-                tries += 1;
+        if let (Some(again), true) = (again, answer.is_err()) {
+            let (since, mut holding) = (Instant::now(), ctx.shared.holding.clone());
+            answer = ctx.send(again.request(), target).await;
+            while answer.is_err() && wait_to_retry(&mut holding, since).await == Ok(true) {
                 answer = ctx.send(again.request(), target).await;
             }
         }

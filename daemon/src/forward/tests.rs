@@ -29,6 +29,12 @@ fn limits(max: usize, header_ms: u64, idle_ms: u64) -> Limits {
     }
 }
 
+/// A loopback port nothing listens on (bound, then let go).
+async fn unused_port() -> u16 {
+    let free = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
+    free.local_addr().unwrap().port()
+}
+
 async fn forward(target: u16, limits: Limits) -> (Forward, mpsc::UnboundedReceiver<Trace>) {
     let (tx, rx) = mpsc::unbounded_channel();
     let l = super::proxy::bind(None).await.unwrap();
@@ -336,9 +342,7 @@ async fn bytes_that_are_not_http_pass_through_and_a_closed_target_frees_the_clie
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unreachable_app_is_a_502_with_a_hint_and_a_retarget_applies_to_kept_connections() {
-    let free = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let dead = free.local_addr().unwrap().port();
-    drop(free);
+    let dead = unused_port().await;
     let (fwd, mut traces) = forward(dead, Limits::default()).await;
     let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
     s.write_all(b"GET /x HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();
@@ -357,9 +361,7 @@ async fn an_unreachable_app_is_a_502_with_a_hint_and_a_retarget_applies_to_kept_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn while_the_app_restarts_a_refused_request_waits_for_it_and_a_failed_restart_answers_502() {
-    let free = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let port = free.local_addr().unwrap().port();
-    drop(free);
+    let port = unused_port().await;
     let (fwd, mut traces) = forward(port, Limits::default()).await;
     // The app is being restarted: a request that comes while nothing listens waits ...
     fwd.hold(Hold::Starting);
@@ -380,9 +382,7 @@ async fn while_the_app_restarts_a_refused_request_waits_for_it_and_a_failed_rest
     assert_eq!(fwd.held_connections(), 0);
 
     // A restart that fails (its build, its app exiting) ends the hold: what waits gets its 502 then.
-    let free = TcpListener::bind(("127.0.0.1", 0)).await.unwrap();
-    let dead = free.local_addr().unwrap().port();
-    drop(free);
+    let dead = unused_port().await;
     fwd.retarget(dead);
     let mut s = TcpStream::connect(("127.0.0.1", fwd.local_port)).await.unwrap();
     s.write_all(b"GET /failed HTTP/1.1\r\nHost: localhost\r\n\r\n").await.unwrap();

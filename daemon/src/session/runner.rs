@@ -121,7 +121,7 @@ impl<B: Backend + 'static> Runner<B> {
         id: String,
         opts: SessionOptions,
         backend: B,
-        syncer: Syncer,
+        mut syncer: Syncer,
         config: Config,
         rules: Arc<Rules>,
         events: broadcast::Sender<Event>,
@@ -132,7 +132,6 @@ impl<B: Backend + 'static> Runner<B> {
         let (restarts, restarts_rx) = mpsc::unbounded_channel();
         let hashes = record::env_hashes(&id, config.variables.keys(), |n| opts.var(n));
         let timings = devspaces_protocol::clock::timings_wanted(opts.var("DEVSPACES_TIMINGS").as_deref());
-        let mut syncer = syncer;
         syncer.set_check_container(opts.var("DEVSPACES_SYNC_CHECK").as_deref() != Some("off"));
         let runner = Runner {
             env_hashes: Arc::new(std::sync::Mutex::new(hashes)),
